@@ -1,0 +1,220 @@
+"""The `fwcheck` command: argument parsing and exit codes only; the work is in checker.commands.
+
+Exit codes (one enum, documented in README and --help):
+  0  every check passed
+  1  violations: a fail or indeterminate at or above --fail-on
+  2  usage error, or an invalid policy / target config / waiver / inventory file
+  3  a target could not be read or collected (the other targets are still checked)
+  4  internal error: a bug in fwcheck (versions and traceback are printed)
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import traceback
+from collections.abc import Sequence
+from enum import IntEnum
+
+from checker import __version__
+from checker.errors import FwcheckError, PolicyError, UsageError, format_problem
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    VIOLATIONS = 1
+    USAGE = 2
+    TARGET_ERROR = 3
+    INTERNAL = 4
+
+
+EXIT_CODES_HELP = """exit codes:
+  0  all checks passed
+  1  violations: a fail or indeterminate at or above --fail-on
+  2  usage error, or an invalid policy / config / waiver / inventory file
+  3  a target could not be read or collected (others are still checked)
+  4  internal error (a bug: please report it with the printed traceback)
+"""
+
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # argparse exits 2 by itself; route through UsageError so nothing else calls sys.exit.
+        self.print_usage(sys.stderr)
+        raise _ArgparseExit(f"{self.prog}: error: {message}")
+
+
+class _ArgparseExit(Exception):
+    pass
+
+
+def _param(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
+
+
+def _add_policy_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--policies",
+        action="append",
+        metavar="PATH",
+        help="policy file or folder (repeatable); default: ./policies if it exists, else the shipped policies",
+    )
+    parser.add_argument(
+        "--param",
+        action="append",
+        type=_param,
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a policy parameter (repeatable)",
+    )
+
+
+def _add_report_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", metavar="FILE", help="write the JSON report")
+    parser.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
+    parser.add_argument("--sarif", metavar="FILE", help="write a SARIF 2.1.0 report")
+    parser.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
+    parser.add_argument(
+        "--fail-on",
+        choices=SEVERITIES,
+        default="info",
+        help="lowest severity that fails the run (exit 1); default: info (any)",
+    )
+    parser.add_argument(
+        "--indeterminate",
+        choices=("fail", "skip"),
+        default="fail",
+        help="how JUnit shows indeterminate results (default: as failures)",
+    )
+    parser.add_argument("--waivers", metavar="FILE", help="waiver file (policy/rule, reason, owner, expires)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="print only problems and the summary")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from checker.parsers import format_names
+
+    parser = _Parser(
+        prog="fwcheck",
+        description="Check firewalls (netfilter, Windows Defender Firewall) against YAML policies, "
+        "exactly: every failure comes with a counterexample flow and the deciding rule.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"fwcheck {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    validate = sub.add_parser(
+        "validate",
+        help="validate policy, target config, waiver and inventory files",
+        description="Validate policy files (and fwcheck.yaml target configs, waiver files and "
+        "inventories). Prints one line per problem as file:line:col: [code] message.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    validate.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: ./policies)")
+
+    policies = sub.add_parser(
+        "policies",
+        help="list the policies and rules a role gets",
+        description="List the policies and rules that targets with the given roles get, after "
+        "includes and params are resolved.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_policy_options(policies)
+    policies.add_argument("--role", action="append", default=[], metavar="ROLE", help="role (repeatable); default: all policies")
+
+    check = sub.add_parser(
+        "check",
+        help="check exported firewall rules against the policies",
+        description="Check firewall exports (iptables-save, ip6tables-save, nft -j list ruleset, "
+        "Windows .reg/.wfw/Registry.pol/netsh/collector JSON) against the policies of the given "
+        "roles. The FILEs given together form one target. With no FILE, every target of "
+        "./fwcheck.yaml is checked.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_policy_options(check)
+    check.add_argument("--role", action="append", default=[], metavar="ROLE", help="role of the target (repeatable)")
+    check.add_argument("--format", choices=format_names(), help="input format (default: detected from content)")
+    check.add_argument("--config", metavar="FILE", help="target config (default: ./fwcheck.yaml when no FILE is given)")
+    check.add_argument("--target", metavar="NAME", help="target name for FILEs given on the command line")
+    _add_report_options(check)
+    check.add_argument("files", nargs="*", metavar="FILE")
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "validate":
+        from checker.commands import validate
+
+        return validate.run(paths=args.paths)
+    if args.command == "policies":
+        from checker.commands import policies
+
+        return policies.run(policy_paths=args.policies, roles=args.role, params=dict(args.param))
+    if args.command == "check":
+        from checker.commands import check
+
+        return check.run(
+            files=args.files,
+            policy_paths=args.policies,
+            roles=args.role,
+            params=dict(args.param),
+            format_name=args.format,
+            config_path=args.config,
+            target_name=args.target,
+            json_path=args.json,
+            junit_path=args.junit,
+            sarif_path=args.sarif,
+            html_path=args.html,
+            fail_on=args.fail_on,
+            indeterminate_as=args.indeterminate,
+            waivers_path=args.waivers,
+            quiet=args.quiet,
+        )
+    raise UsageError()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if not args.command:
+            parser.print_help(sys.stderr)
+            return ExitCode.USAGE
+        return _run(args)
+    except _ArgparseExit as exc:
+        print(exc, file=sys.stderr)
+        return ExitCode.USAGE
+    except (PolicyError, UsageError) as exc:
+        for problem in exc.problems:
+            print(format_problem(problem), file=sys.stderr)
+        return ExitCode.USAGE
+    except FwcheckError as exc:
+        for problem in exc.problems:
+            print(format_problem(problem), file=sys.stderr)
+        return ExitCode.TARGET_ERROR
+    except KeyboardInterrupt:
+        print("fwcheck: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return ExitCode.OK
+    except Exception:
+        print(
+            f"fwcheck: internal error (a bug). fwcheck {__version__}, Python {platform.python_version()}, "
+            f"{platform.platform()}",
+            file=sys.stderr,
+        )
+        traceback.print_exc(file=sys.stderr)
+        return ExitCode.INTERNAL
+
+
+def entry() -> None:
+    raise SystemExit(main())

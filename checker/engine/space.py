@@ -1,0 +1,283 @@
+"""Packet-space algebra shared by every engine.
+
+A `Space` is a set of flows over named integer dimensions (family, protocol, addresses, ports,
+ICMP type, interfaces, Windows program/profile …). Non-integer dimensions (interface names,
+program paths) are mapped by the engine to small integer symbol tables first.
+
+Representation: a union of boxes, a box being one sorted, disjoint interval set per dimension.
+Why boxes rather than BDDs: firewall matches are already boxes (a rule is a conjunction of ranges
+per field), queries are narrow (one protocol, a few ports), so the engine's first-match walk
+mostly tests "does this rule touch the query at all?", which is a per-dimension interval test
+that rejects in a few comparisons. BDDs pay a bit-level encoding of 128-bit addresses and port
+ranges up front, and give no cheap "lowest/nearest value" for counterexamples, which boxes do.
+Boxes in a union may overlap: subtraction, intersection and emptiness stay exact, and
+`compact()` merges neighbours when fragmentation grows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+Interval = tuple[int, int]
+IntervalSet = tuple[Interval, ...]
+Box = tuple[IntervalSet, ...]
+# A dimension: (name, lowest value, highest value).
+Dim = tuple[str, int, int]
+
+
+def iset(ranges: Iterable[Interval]) -> IntervalSet:
+    """Normalize: sort, drop empty ranges, merge overlapping and adjacent ones."""
+    ordered = sorted((lo, hi) for lo, hi in ranges if lo <= hi)
+    merged: list[Interval] = []
+    for lo, hi in ordered:
+        if merged and lo <= merged[-1][1] + 1:
+            if hi > merged[-1][1]:
+                merged[-1] = (merged[-1][0], hi)
+        else:
+            merged.append((lo, hi))
+    return tuple(merged)
+
+
+def iset_intersect(a: IntervalSet, b: IntervalSet) -> IntervalSet:
+    if len(a) == 1 and len(b) == 1:
+        lo = max(a[0][0], b[0][0])
+        hi = min(a[0][1], b[0][1])
+        return ((lo, hi),) if lo <= hi else ()
+    out: list[Interval] = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        lo = max(a[i][0], b[j][0])
+        hi = min(a[i][1], b[j][1])
+        if lo <= hi:
+            out.append((lo, hi))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return tuple(out)
+
+
+def iset_subtract(a: IntervalSet, b: IntervalSet) -> IntervalSet:
+    out: list[Interval] = []
+    j = 0
+    for lo, hi in a:
+        cur = lo
+        while j < len(b) and b[j][1] < cur:
+            j += 1
+        k = j
+        while k < len(b) and b[k][0] <= hi:
+            if b[k][0] > cur:
+                out.append((cur, b[k][0] - 1))
+            cur = max(cur, b[k][1] + 1)
+            if cur > hi:
+                break
+            k += 1
+        if cur <= hi:
+            out.append((cur, hi))
+    return tuple(out)
+
+
+def iset_contains(a: IntervalSet, value: int) -> bool:
+    return any(lo <= value <= hi for lo, hi in a)
+
+
+def iset_size(a: IntervalSet) -> int:
+    return sum(hi - lo + 1 for lo, hi in a)
+
+
+def iset_nearest(a: IntervalSet, value: int) -> int:
+    """The member of the (non-empty) set closest to `value` (lower one on a tie)."""
+    best = a[0][0]
+    best_distance: int | None = None
+    for lo, hi in a:
+        candidate = min(max(value, lo), hi)
+        distance = abs(candidate - value)
+        if best_distance is None or distance < best_distance:
+            best, best_distance = candidate, distance
+    return best
+
+
+def box_intersect(a: Box, b: Box) -> Box | None:
+    out = []
+    for x, y in zip(a, b, strict=True):
+        both = iset_intersect(x, y)
+        if not both:
+            return None
+        out.append(both)
+    return tuple(out)
+
+
+def box_touches(a: Box, b: Box) -> bool:
+    """Whether the boxes intersect, without building the intersection."""
+    for x, y in zip(a, b, strict=True):
+        if len(x) == 1 and len(y) == 1:
+            if x[0][1] < y[0][0] or y[0][1] < x[0][0]:
+                return False
+        elif not iset_intersect(x, y):
+            return False
+    return True
+
+
+def box_subtract(a: Box, b: Box) -> list[Box]:
+    """a − b as disjoint boxes (at most one per dimension)."""
+    if not box_touches(a, b):
+        return [a]
+    out: list[Box] = []
+    current = list(a)
+    for d, (x, y) in enumerate(zip(a, b, strict=True)):
+        outside = iset_subtract(current[d], y)
+        if outside:
+            piece = list(current)
+            piece[d] = outside
+            out.append(tuple(piece))
+        current[d] = iset_intersect(current[d], y)
+    return out
+
+
+class Space:
+    """An immutable set of flows: a union of boxes over `dims`."""
+
+    __slots__ = ("dims", "boxes")
+
+    def __init__(self, dims: tuple[Dim, ...], boxes: Iterable[Box] = ()) -> None:
+        self.dims = dims
+        self.boxes: tuple[Box, ...] = tuple(boxes)
+
+    # Construction -----------------------------------------------------------------------------
+    @classmethod
+    def full(cls, dims: tuple[Dim, ...]) -> Space:
+        return cls(dims, (tuple(((lo, hi),) for _, lo, hi in dims),))
+
+    @classmethod
+    def empty(cls, dims: tuple[Dim, ...]) -> Space:
+        return cls(dims, ())
+
+    @classmethod
+    def where(cls, dims: tuple[Dim, ...], constraints: Mapping[str, Sequence[Interval]]) -> Space:
+        """The box where each named dimension lies in the given ranges (others unconstrained)."""
+        box = []
+        for name, lo, hi in dims:
+            if name in constraints:
+                values = iset_intersect(iset(constraints[name]), ((lo, hi),))
+                if not values:
+                    return cls(dims, ())
+                box.append(values)
+            else:
+                box.append(((lo, hi),))
+        return cls(dims, (tuple(box),))
+
+    def index(self, name: str) -> int:
+        for i, (dim_name, _, _) in enumerate(self.dims):
+            if dim_name == name:
+                return i
+        raise KeyError(name)
+
+    # Set operations ---------------------------------------------------------------------------
+    def is_empty(self) -> bool:
+        return not self.boxes
+
+    def __bool__(self) -> bool:
+        return bool(self.boxes)
+
+    def union(self, other: Space) -> Space:
+        if not other.boxes:
+            return self
+        if not self.boxes:
+            return other
+        return Space(self.dims, self.boxes + other.boxes).compact()
+
+    def intersect(self, other: Space) -> Space:
+        out = []
+        for a in self.boxes:
+            for b in other.boxes:
+                both = box_intersect(a, b)
+                if both is not None:
+                    out.append(both)
+        return Space(self.dims, out)
+
+    def touches(self, other: Space) -> bool:
+        return any(box_touches(a, b) for a in self.boxes for b in other.boxes)
+
+    def subtract(self, other: Space) -> Space:
+        boxes: list[Box] = list(self.boxes)
+        for b in other.boxes:
+            if not boxes:
+                break
+            next_boxes: list[Box] = []
+            for a in boxes:
+                next_boxes.extend(box_subtract(a, b))
+            boxes = next_boxes
+        result = Space(self.dims, boxes)
+        return result.compact() if len(boxes) > 8 else result
+
+    def complement(self) -> Space:
+        return Space.full(self.dims).subtract(self)
+
+    def is_subset(self, other: Space) -> bool:
+        return self.subtract(other).is_empty()
+
+    def contains(self, point: Mapping[str, int]) -> bool:
+        values = [point[name] for name, _, _ in self.dims]
+        return any(
+            all(iset_contains(s, v) for s, v in zip(box, values, strict=True)) for box in self.boxes
+        )
+
+    def project(self, name: str) -> IntervalSet:
+        """The values the named dimension takes anywhere in the space."""
+        d = self.index(name)
+        return iset(r for box in self.boxes for r in box[d])
+
+    def restrict(self, name: str, ranges: Sequence[Interval]) -> Space:
+        return self.intersect(Space.where(self.dims, {name: ranges}))
+
+    def map_dims(self, order: Sequence[str]) -> Space:
+        """The same boxes with dimensions taken in another order of the same dims (used to
+        mirror a flow: source ↔ destination)."""
+        indexes = [self.index(name) for name in order]
+        return Space(self.dims, (tuple(box[i] for i in indexes) for box in self.boxes))
+
+    # Witnesses --------------------------------------------------------------------------------
+    def sample(self, preferred: Mapping[str, int] | None = None) -> dict[str, int] | None:
+        """A concrete flow in the space, as close to `preferred` values as the space allows
+        (so counterexamples read like real traffic), or None when empty."""
+        if not self.boxes:
+            return None
+        preferred = preferred or {}
+        best_box = self.boxes[0]
+        best_score = -1
+        for box in self.boxes:
+            score = sum(
+                1
+                for (name, _, _), values in zip(self.dims, box, strict=True)
+                if name in preferred and iset_contains(values, preferred[name])
+            )
+            if score > best_score:
+                best_box, best_score = box, score
+        point = {}
+        for (name, _, _), values in zip(self.dims, best_box, strict=True):
+            point[name] = iset_nearest(values, preferred.get(name, values[0][0]))
+        return point
+
+    def compact(self) -> Space:
+        """Merge boxes that differ in one dimension only, and drop duplicates."""
+        boxes = list(dict.fromkeys(self.boxes))
+        if len(boxes) < 2:
+            return Space(self.dims, boxes)
+        changed = True
+        while changed and len(boxes) > 1:
+            changed = False
+            for d in range(len(self.dims)):
+                groups: dict[tuple[IntervalSet, ...], list[IntervalSet]] = {}
+                for box in boxes:
+                    key = box[:d] + box[d + 1 :]
+                    groups.setdefault(key, []).append(box[d])
+                if len(groups) < len(boxes):
+                    changed = True
+                    boxes = [
+                        key[:d] + (iset(r for s in sets for r in s),) + key[d:]
+                        for key, sets in groups.items()
+                    ]
+        return Space(self.dims, boxes)
+
+    def __repr__(self) -> str:
+        return f"Space({len(self.boxes)} boxes)"

@@ -1,0 +1,1 @@
+"""Normalized firewall rules, independent of the format they were read from."""

@@ -1,0 +1,173 @@
+"""The netfilter model: tables, chains and rules from iptables-save, ip6tables-save or nft -j.
+
+Every rule keeps its origin (file, line, text). A rule's matches are a conjunction; negation is
+folded in by the parser where it can be (`! --dport 22` becomes the port ranges outside 22), or
+kept as a flag the engine applies. A match the engine cannot decide is an `Unknown` carrying the
+reason; it makes the flows it touches indeterminate, never silently allowed or denied.
+
+Conventions shared by every parser:
+- Addresses are integers of the family's width. A rule whose table serves one family (iptables
+  tables are family "ip", ip6tables "ip6") needs no family match; a rule in an nft "inet" table
+  that matches `ip saddr` carries `Ranges("family", ((4, 4),))` as well.
+- ICMP type and code are one field, "icmp" = type * 256 + code; "any code of type 8" is
+  (2048, 2303).
+- Fields: "family" (4 or 6), "proto" (IP protocol number, IPv6: the transport header),
+  "saddr", "daddr", "sport", "dport", "icmp".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from checker.errors import Location
+
+FIELDS = ("family", "proto", "saddr", "daddr", "sport", "dport", "icmp")
+
+
+@dataclass(frozen=True, slots=True)
+class Ranges:
+    """`field` lies in one of the inclusive integer ranges (or, if negated, in none of them)."""
+
+    field: str
+    ranges: tuple[tuple[int, int], ...]
+    negated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Iface:
+    """Input ("iif") or output ("oif") interface; a name ending in "+" is a prefix wildcard."""
+
+    field: str
+    names: tuple[str, ...]
+    negated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CtState:
+    """Conntrack state: any of NEW ESTABLISHED RELATED INVALID UNTRACKED (and SNAT DNAT)."""
+
+    states: frozenset[str]
+    negated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TcpFlags:
+    """TCP flags: of the flags in `mask`, exactly those in `comp` are set. `--syn` is
+    mask {SYN,RST,ACK,FIN}, comp {SYN}. Flag names: FIN SYN RST PSH ACK URG ECE CWR."""
+
+    mask: frozenset[str]
+    comp: frozenset[str]
+    negated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AddrType:
+    """`-m addrtype` / nft `fib … type`: which address ("src"/"dst") is of these types
+    (UNICAST LOCAL BROADCAST ANYCAST MULTICAST BLACKHOLE UNREACHABLE PROHIBIT …)."""
+
+    which: str
+    types: frozenset[str]
+    negated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    """A disjunction of conjunctions: an nft concatenated-set lookup such as
+    `ip saddr . tcp dport { 10.0.0.1 . 22, 10.0.0.2 . 80 }`."""
+
+    options: tuple[tuple[Match, ...], ...]
+    negated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Unknown:
+    """A match the engine cannot decide (ipset contents, -m recent, -m string, xt blobs …)."""
+
+    reason: str
+
+
+Match = Ranges | Iface | CtState | TcpFlags | AddrType | AnyOf | Unknown
+
+
+class Verdict(StrEnum):
+    ACCEPT = "accept"
+    DROP = "drop"
+    REJECT = "reject"
+    RETURN = "return"
+    JUMP = "jump"
+    GOTO = "goto"
+    # Non-terminating: LOG, MARK, COUNTER, comment-only rules, … evaluation continues.
+    CONTINUE = "continue"
+    # Address translation (nat chains): DNAT/REDIRECT change where the flow goes.
+    DNAT = "dnat"
+    SNAT = "snat"
+    # QUEUE/NFQUEUE and targets we do not know: userspace or an extension decides.
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    verdict: Verdict
+    # Name as written (ACCEPT, LOG, KUBE-SVC-X, "accept", "queue" …).
+    name: str
+    # Chain jumped or gone to.
+    chain: str | None = None
+    # For DNAT/REDIRECT: where to, as written; for UNKNOWN: why.
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    matches: tuple[Match, ...]
+    target: Target
+    origin: Location
+    text: str
+
+
+class Hook(StrEnum):
+    PREROUTING = "prerouting"
+    INPUT = "input"
+    FORWARD = "forward"
+    OUTPUT = "output"
+    POSTROUTING = "postrouting"
+
+
+@dataclass(frozen=True, slots=True)
+class Chain:
+    name: str
+    rules: tuple[Rule, ...]
+    # Base chains have a hook, a priority and a policy; user chains have none of them.
+    hook: Hook | None = None
+    priority: int = 0
+    policy: Verdict | None = None
+    policy_origin: Location | None = None
+    # nft chain type: "filter", "nat" or "route" (iptables: nat table chains are "nat").
+    kind: str = "filter"
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    # "ip", "ip6", "inet" (both), or "arp"/"bridge"/"netdev" (not on the IP hooks: ignored).
+    family: str
+    name: str
+    chains: tuple[Chain, ...]
+    origin: Location
+
+    def chain(self, name: str) -> Chain | None:
+        for chain in self.chains:
+            if chain.name == name:
+                return chain
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Ruleset:
+    """One source file's rules. `families` says which IP families the file fully describes
+    (an iptables-save file describes IPv4, an ip6tables-save IPv6, `nft -j` both): a family no
+    source describes is indeterminate, never assumed open."""
+
+    tables: tuple[Table, ...]
+    families: frozenset[int]
+    origin: str
+    warnings: tuple[str, ...] = field(default=())

@@ -1,0 +1,44 @@
+"""Parsers: one input format per module, each exposing NAME, sniff() and parse().
+
+`PARSERS` is the registry; `detect()` picks a parser from the content; `--format` offers
+`sorted(PARSERS)`.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Protocol
+
+from checker.errors import ParseError, Problem
+
+
+class Parser(Protocol):
+    NAME: str
+    # File-name patterns this format is usually stored under (for the pre-commit hook's files:).
+    PATTERNS: tuple[str, ...]
+
+    def sniff(self, head: bytes) -> bool: ...
+
+    def parse(self, data: bytes, origin: str) -> object: ...
+
+
+def _registry() -> dict[str, ModuleType]:
+    modules: dict[str, ModuleType] = {}
+    return modules
+
+
+PARSERS: dict[str, ModuleType] = _registry()
+
+
+def format_names() -> list[str]:
+    return sorted(PARSERS)
+
+
+def detect(data: bytes, origin: str) -> ModuleType:
+    head = data[:65536]
+    for parser in PARSERS.values():
+        if parser.sniff(head):
+            return parser
+    raise ParseError(
+        Problem(origin, 1, 0, "format", "unknown format: not iptables-save, nft -j, or a Windows firewall export")
+    )

@@ -1,0 +1,74 @@
+"""The resolved policy model: what the engines are asked to decide.
+
+A `Requirement` is one policy rule after includes and params are resolved: every field is a plain
+value, so engines never see YAML or `${param}` strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from checker.errors import Location
+from checker.findings import Severity
+
+
+class Expect(StrEnum):
+    ALLOW = "allow"
+    DENY = "deny"
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+# An inclusive range of addresses of one family: (4 or 6, first as int, last as int).
+IpRange = tuple[int, int, int]
+# An inclusive range of ports.
+PortRange = tuple[int, int]
+
+PROFILES = frozenset({"domain", "private", "public"})
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    policy_id: str
+    rule_id: str
+    title: str
+    expect: Expect
+    direction: Direction
+    # IP protocol number; None means any protocol. "icmp" is 1, "icmpv6" 58, tcp 6, udp 17.
+    protocol: int | None
+    # Destination (service) ports; None means every port.
+    ports: tuple[PortRange, ...] | None
+    # Peer addresses; None means any. except_remote is carved out of remote.
+    remote: tuple[IpRange, ...] | None
+    except_remote: tuple[IpRange, ...]
+    # This host's addresses; None means any.
+    local: tuple[IpRange, ...] | None
+    program: str | None
+    service: str | None
+    profiles: frozenset[str]
+    icmp_type: int | None
+    # Families asked about: {4}, {6} or {4, 6}.
+    families: frozenset[int]
+    severity: Severity
+    origin: Location
+    policy_title: str = ""
+    source: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.policy_id}/{self.rule_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    id: str
+    title: str
+    roles: tuple[str, ...]
+    include: tuple[str, ...]
+    source: str | None
+    params: tuple[tuple[str, int | str], ...]
+    origin: Location

@@ -1,0 +1,177 @@
+"""Line-aware, safe YAML loading and JSON Schema validation for every file a user writes.
+
+Positions are kept beside the data, not in it: `YamlDoc.positions` maps a JSON path (a tuple of
+keys and indexes) to the 1-based (line, col) of the key (for mapping entries) or of the item (for
+sequence items). jsonschema errors are mapped through it, so every problem names file:line:col.
+Duplicate keys are errors (PyYAML silently keeps the last one).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from jsonschema.exceptions import best_match
+
+from checker import resources
+from checker.errors import Location, PolicyError, Problem
+
+JsonPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class YamlDoc:
+    file: str
+    data: Any
+    positions: dict[JsonPath, tuple[int, int]]
+
+    def location(self, path: JsonPath) -> Location:
+        """The closest known position of `path` (walking up to its parents)."""
+        path = tuple(path)
+        while path:
+            if path in self.positions:
+                line, col = self.positions[path]
+                return Location(self.file, line, col)
+            path = path[:-1]
+        line, col = self.positions.get((), (1, 1))
+        return Location(self.file, line, col)
+
+
+def _problem(file: str, line: int, col: int, code: str, message: str) -> PolicyError:
+    return PolicyError(Problem(file, line, col, code, message))
+
+
+def _construct(
+    node: yaml.Node, path: JsonPath, positions: dict[JsonPath, tuple[int, int]], file: str
+) -> Any:
+    loader = yaml.SafeLoader("")
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise _problem(
+                    file,
+                    key_node.start_mark.line + 1,
+                    key_node.start_mark.column + 1,
+                    "yaml",
+                    "merge keys (<<) are not supported",
+                )
+            key = _construct(key_node, path, {}, file)
+            if not isinstance(key, str | int | bool | float) or isinstance(key, bool):
+                key = str(key)
+            mark = key_node.start_mark
+            if key in result:
+                first_line, first_col = positions.get(path + (key,), (0, 0))
+                raise _problem(
+                    file,
+                    mark.line + 1,
+                    mark.column + 1,
+                    "duplicate-key",
+                    f"duplicate key {key!r} (first defined at line {first_line})",
+                )
+            positions[path + (key,)] = (mark.line + 1, mark.column + 1)
+            result[key] = _construct(value_node, path + (key,), positions, file)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        items = []
+        for index, item_node in enumerate(node.value):
+            mark = item_node.start_mark
+            positions[path + (index,)] = (mark.line + 1, mark.column + 1)
+            items.append(_construct(item_node, path + (index,), positions, file))
+        return items
+    return loader.construct_object(node, deep=True)
+
+
+def parse_yaml(text: str, file: str) -> YamlDoc:
+    """Parse one YAML document; raise PolicyError naming file:line:col on any problem."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        col = mark.column + 1 if mark else 1
+        what = exc.problem or exc.context or "invalid YAML"
+        raise _problem(file, line, col, "yaml", f"YAML syntax error: {what}") from None
+    except yaml.YAMLError as exc:
+        raise _problem(file, 1, 1, "yaml", f"YAML error: {exc}") from None
+    if node is None:
+        raise _problem(file, 1, 1, "empty", "the file is empty (expected a YAML mapping)")
+    positions: dict[JsonPath, tuple[int, int]] = {(): (node.start_mark.line + 1, node.start_mark.column + 1)}
+    try:
+        data = _construct(node, (), positions, file)
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise _problem(file, line, col, "yaml", f"YAML error: {exc.problem}") from None
+    return YamlDoc(file, data, positions)
+
+
+def read_yaml(path: Path | str, display: str | None = None) -> YamlDoc:
+    """Read and parse a YAML file; unreadable, binary or non-UTF-8 files are clear errors."""
+    file = display or str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise _problem(file, 0, 0, "unreadable", f"cannot read: {exc.strerror or exc}") from None
+    if b"\x00" in raw:
+        raise _problem(file, 1, 1, "binary", "not a YAML file: it contains NUL bytes (binary data)")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise _problem(file, line, 1, "encoding", "not UTF-8 text") from None
+    if not text.strip():
+        raise _problem(file, 1, 1, "empty", "the file is empty (expected a YAML mapping)")
+    return parse_yaml(text, file)
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any]:
+    """A shipped JSON Schema by file name, e.g. "policy.schema.json"."""
+    return json.loads(resources.schema_path(name).read_text(encoding="utf-8"))
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    if error.validator == "additionalProperties":
+        extra = sorted(
+            set(error.instance) - set(error.schema.get("properties", {}))
+            if isinstance(error.instance, dict)
+            else []
+        )
+        if extra:
+            allowed = ", ".join(sorted(error.schema.get("properties", {})))
+            return f"unknown key {extra[0]!r} (allowed: {allowed})"
+    if error.validator == "required":
+        return error.message.replace("is a required property", "is required")
+    where = "/".join(str(p) for p in error.absolute_path)
+    message = error.message
+    if len(message) > 200:
+        message = message[:200] + "…"
+    return f"{where}: {message}" if where else message
+
+
+def _error_path(error: jsonschema.ValidationError) -> JsonPath:
+    path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        if extra:
+            return path + (extra[0],)
+    return path
+
+
+def schema_problems(doc: YamlDoc, schema_name: str) -> Iterator[Problem]:
+    """One problem per jsonschema error (the best match for each failing location)."""
+    validator = jsonschema.Draft202012Validator(load_schema(schema_name))
+    by_location: dict[JsonPath, list[jsonschema.ValidationError]] = {}
+    for error in validator.iter_errors(doc.data):
+        by_location.setdefault(_error_path(error), []).append(error)
+    for path in sorted(by_location, key=lambda p: doc.location(p).line):
+        error = best_match(by_location[path])
+        location = doc.location(_error_path(error))
+        yield Problem.at(location, "schema", _describe(error))
