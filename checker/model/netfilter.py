@@ -5,6 +5,10 @@ folded in by the parser where it can be (`! --dport 22` becomes the port ranges 
 kept as a flag the engine applies. A match the engine cannot decide is an `Unknown` carrying the
 reason; it makes the flows it touches indeterminate, never silently allowed or denied.
 
+Base-chain priorities for iptables tables (the kernel's NF_IP_PRI_* values, include/uapi/linux/
+netfilter_ipv4.h): raw -300, mangle -150, nat PREROUTING/OUTPUT -100 (dstnat), filter 0,
+security 50, nat INPUT/POSTROUTING 100 (srcnat). nft named priorities map to the same numbers.
+
 Conventions shared by every parser:
 - Addresses are integers of the family's width. A rule whose table serves one family (iptables
   tables are family "ip", ip6tables "ip6") needs no family match; a rule in an nft "inet" table
@@ -126,6 +130,8 @@ class Rule:
 
 
 class Hook(StrEnum):
+    # netdev "ingress" chains see inbound packets before prerouting (both families).
+    INGRESS = "ingress"
     PREROUTING = "prerouting"
     INPUT = "input"
     FORWARD = "forward"
@@ -144,6 +150,8 @@ class Chain:
     policy_origin: Location | None = None
     # nft chain type: "filter", "nat" or "route" (iptables: nat table chains are "nat").
     kind: str = "filter"
+    # For netdev ingress chains: the device they are bound to (None = not device-bound).
+    device: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
