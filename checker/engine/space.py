@@ -124,7 +124,7 @@ def box_subtract(a: Box, b: Box) -> list[Box]:
         return [a]
     out: list[Box] = []
     current = list(a)
-    for d, (x, y) in enumerate(zip(a, b, strict=True)):
+    for d, y in enumerate(b):
         outside = iset_subtract(current[d], y)
         if outside:
             piece = list(current)

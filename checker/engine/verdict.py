@@ -7,7 +7,16 @@ from dataclasses import dataclass
 
 from checker.findings import Evidence, Status
 
-PROTOCOL_NAMES = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmpv6", 47: "gre", 50: "esp", 51: "ah", 132: "sctp"}
+PROTOCOL_NAMES = {
+    1: "icmp",
+    6: "tcp",
+    17: "udp",
+    58: "icmpv6",
+    47: "gre",
+    50: "esp",
+    51: "ah",
+    132: "sctp",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,507 @@
+"""Netfilter semantics: does this host's netfilter accept a space of flows?
+
+Semantics (iptables(8), iptables-extensions(8), nft(8), and the kernel's nf_hook_slow):
+- Within a chain, rules are tried in order; the first terminating verdict wins. Non-terminating
+  targets (LOG, MARK, COUNTER, …) let evaluation continue.
+- `-j CHAIN` calls a user chain; RETURN (or falling off its end) resumes in the caller.
+  `-g CHAIN` does not push a frame: a return from the chain gone to resumes in the chain that
+  called the current one. RETURN in, or the end of, a base chain applies the chain's policy;
+  user chains have no policy.
+- ACCEPT ends only its own base chain: every base chain registered on the hook (iptables tables
+  and nft chains of every table of the family) is walked in priority order, and the packet
+  survives only if every one accepts, so any DROP/REJECT wins. A hook with no base chain accepts.
+- IPv4 and IPv6 are separate: "ip" tables see IPv4, "ip6" tables IPv6, "inet" and "netdev" both.
+- nat chains see only the first packet of a connection. A DNAT/REDIRECT catching the queried
+  flow sends it somewhere else (FORWARD to a container, another local port): answered as
+  indeterminate, never from INPUT alone.
+- Questions are about new connections: the SYN (ctstate NEW). For `expect: allow` over TCP the
+  connection must complete: the SYN-ACK (ESTABLISHED) must get out the other way and the final
+  ACK in, so a strict OUTPUT policy without an ESTABLISHED rule fails the check. For
+  `expect: deny`, the first packet getting in already counts as reachable.
+
+Three-valued: each rule matches a (sure, maybe) pair of spaces (netfilter_match). The walk keeps,
+at each point of a chain, the packets that surely reach it and those that possibly do; verdicts
+are collected as pieces (verdict, surely-given, possibly-given, deciding rule). A requirement
+`allow` passes only if the whole space is surely accepted, `deny` only if nothing possibly is.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from checker.engine import netfilter_query as query
+from checker.engine.netfilter_match import MatchCompiler, Phase
+from checker.engine.space import Space
+from checker.engine.symbols import InterfaceSymbols
+from checker.engine.verdict import Verdict as Verdict_
+from checker.engine.verdict import format_flow
+from checker.findings import Evidence, Status
+from checker.model.netfilter import AnyOf, Chain, Hook, Iface, Rule, Ruleset, Table, Verdict
+from checker.policies.model import Direction, Expect, Requirement
+
+MAX_DEPTH = 64
+_ACCEPTING = (Verdict.ACCEPT,)
+_DROPPING = (Verdict.DROP, Verdict.REJECT)
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """Packets given `verdict` by `evidence`: surely (`sure`) or possibly (`maybe`)."""
+
+    verdict: Verdict
+    sure: Space
+    maybe: Space
+    evidence: Evidence
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class ChainResult:
+    chain: Chain
+    table: Table
+    pieces: list[Piece]
+    accept_sure: Space
+    accept_maybe: Space
+    # Packets this base chain does not see (a device-bound ingress chain, a nat chain on a
+    # packet that is not a connection's first): they pass it.
+    bypass: Space | None = None
+
+
+@dataclass(slots=True)
+class HookResult:
+    accept_sure: Space
+    accept_maybe: Space
+    chains: list[ChainResult] = field(default_factory=list)
+    uncertain: list[tuple[str, Evidence]] = field(default_factory=list)
+
+
+def _rule_evidence(rule: Rule) -> Evidence:
+    return Evidence(rule.origin.file, rule.origin.line, rule.text)
+
+
+def _policy_evidence(chain: Chain, table: Table) -> Evidence:
+    origin = chain.policy_origin or table.origin
+    policy = (chain.policy or Verdict.ACCEPT).value.upper()
+    return Evidence(
+        origin.file,
+        origin.line,
+        f"chain {chain.name} policy {policy} (table {table.family} {table.name})",
+    )
+
+
+class Walker:
+    """First-match walk of one family and phase over a set of tables."""
+
+    def __init__(self, compiler: MatchCompiler) -> None:
+        self.compiler = compiler
+        self.uncertain: list[tuple[str, Evidence]] = []
+
+    def chain(
+        self, table: Table, chain: Chain, sure: Space, maybe: Space, depth: int
+    ) -> tuple[list[Piece], Space, Space]:
+        """Pieces decided in `chain` (and chains it calls), and the packets that return."""
+        pieces: list[Piece] = []
+        ret_sure, ret_maybe = self.compiler.none, self.compiler.none
+        for rule in chain.rules:
+            if not maybe:
+                break
+            (match_sure, match_maybe), reasons = self.compiler.rule(rule)
+            if not match_maybe.touches(maybe):
+                continue
+            enter_sure = sure.intersect(match_sure)
+            enter_maybe = maybe.intersect(match_maybe)
+            if not enter_maybe:
+                continue
+            if reasons and not enter_maybe.is_subset(match_sure):
+                evidence = _rule_evidence(rule)
+                self.uncertain.extend((reason, evidence) for reason in reasons)
+            verdict = rule.target.verdict
+            if verdict is Verdict.CONTINUE:
+                continue
+            extra_sure, extra_maybe = self.compiler.none, self.compiler.none
+            if verdict is Verdict.RETURN:
+                ret_sure, ret_maybe = ret_sure.union(enter_sure), ret_maybe.union(enter_maybe)
+            elif verdict in (Verdict.JUMP, Verdict.GOTO):
+                called = table.chain(rule.target.chain or "")
+                if called is None or depth >= MAX_DEPTH:
+                    why = (
+                        "jump depth exceeded" if called else f"chain {rule.target.chain} not found"
+                    )
+                    pieces.append(
+                        Piece(Verdict.UNKNOWN, enter_sure, enter_maybe, _rule_evidence(rule), why)
+                    )
+                    self.uncertain.append((why, _rule_evidence(rule)))
+                else:
+                    sub_pieces, sub_sure, sub_maybe = self.chain(
+                        table, called, enter_sure, enter_maybe, depth + 1
+                    )
+                    pieces.extend(sub_pieces)
+                    if verdict is Verdict.JUMP:
+                        extra_sure, extra_maybe = sub_sure, sub_maybe
+                    else:
+                        ret_sure, ret_maybe = ret_sure.union(sub_sure), ret_maybe.union(sub_maybe)
+            else:
+                reason = ""
+                if verdict is Verdict.DNAT:
+                    reason = (
+                        f"{rule.target.name} {rule.target.detail}".strip()
+                        + ": the flow is translated and goes elsewhere (FORWARD or another port); not answered from INPUT alone"
+                    )
+                elif verdict is Verdict.UNKNOWN:
+                    reason = (
+                        f"target {rule.target.name} {rule.target.detail}".strip()
+                        + ": its verdict is decided outside the ruleset"
+                    )
+                if reason:
+                    self.uncertain.append((reason, _rule_evidence(rule)))
+                pieces.append(Piece(verdict, enter_sure, enter_maybe, _rule_evidence(rule), reason))
+            sure = sure.subtract(match_maybe).union(extra_sure)
+            maybe = maybe.subtract(match_sure).union(extra_maybe)
+        return pieces, ret_sure.union(sure), ret_maybe.union(maybe)
+
+    def base_chain(self, table: Table, chain: Chain, entry: Space) -> ChainResult:
+        pieces, ret_sure, ret_maybe = self.chain(table, chain, entry, entry, 0)
+        policy = chain.policy or Verdict.ACCEPT
+        if ret_maybe:
+            pieces.append(Piece(policy, ret_sure, ret_maybe, _policy_evidence(chain, table)))
+        accept_sure, accept_maybe = self.compiler.none, self.compiler.none
+        for piece in pieces:
+            # SNAT ends the nat chain; the packet goes on through the hook.
+            if piece.verdict in (Verdict.ACCEPT, Verdict.SNAT):
+                accept_sure = accept_sure.union(piece.sure)
+                accept_maybe = accept_maybe.union(piece.maybe)
+            elif piece.verdict in (Verdict.UNKNOWN, Verdict.DNAT):
+                accept_maybe = accept_maybe.union(piece.maybe)
+        return ChainResult(chain, table, pieces, accept_sure, accept_maybe)
+
+
+def _serves(table: Table, family: int) -> bool:
+    if table.family in ("inet", "netdev"):
+        return True
+    return (table.family == "ip" and family == 4) or (table.family == "ip6" and family == 6)
+
+
+def base_chains(
+    rulesets: Sequence[Ruleset], family: int, hooks: Sequence[Hook]
+) -> list[tuple[Table, Chain]]:
+    found = []
+    for ruleset in rulesets:
+        for table in ruleset.tables:
+            if not _serves(table, family):
+                continue
+            for chain in table.chains:
+                if chain.hook in hooks:
+                    found.append((table, chain))
+    order = {hook: i for i, hook in enumerate(hooks)}
+    found.sort(key=lambda tc: (order[tc[1].hook], tc[1].priority))
+    return found
+
+
+def interface_names(rulesets: Sequence[Ruleset], extra: Sequence[str] = ()) -> InterfaceSymbols:
+    names: set[str] = set(extra)
+
+    def visit(matches: Sequence[object]) -> None:
+        for match in matches:
+            if isinstance(match, Iface):
+                names.update(match.names)
+            elif isinstance(match, AnyOf):
+                for option in match.options:
+                    visit(option)
+
+    for ruleset in rulesets:
+        for table in ruleset.tables:
+            for chain in table.chains:
+                if chain.device:
+                    names.add(chain.device)
+                for rule in chain.rules:
+                    visit(rule.matches)
+    return InterfaceSymbols.build(names)
+
+
+def evaluate_hook(
+    rulesets: Sequence[Ruleset],
+    family: int,
+    phase: Phase,
+    space: Space,
+    interfaces: InterfaceSymbols,
+) -> HookResult:
+    """What the hooks a packet of `phase` crosses do with every packet of `space`."""
+    hooks = query.hooks_for(phase)
+    compiler = MatchCompiler(space.dims, phase, interfaces)
+    walker = Walker(compiler)
+    result = HookResult(accept_sure=space, accept_maybe=space)
+    diverted = compiler.none
+    for table, chain in base_chains(rulesets, family, hooks):
+        if chain.kind == "nat" and not phase.sees_nat:
+            continue
+        entry = space
+        bypass = None
+        if chain.hook is Hook.INGRESS and chain.device:
+            on_device = space.restrict("iif", [(interfaces.index_of(chain.device),) * 2])
+            bypass = space.subtract(on_device)
+            entry = on_device
+        if not entry:
+            continue
+        chain_result = walker.base_chain(table, chain, entry)
+        if bypass is not None:
+            chain_result.accept_sure = chain_result.accept_sure.union(bypass)
+            chain_result.accept_maybe = chain_result.accept_maybe.union(bypass)
+            chain_result.bypass = bypass
+        result.chains.append(chain_result)
+        for piece in chain_result.pieces:
+            if piece.verdict is Verdict.DNAT:
+                # Translated packets leave this path (FORWARD, or INPUT on another port): what
+                # later chains here say about them proves nothing either way.
+                diverted = diverted.union(piece.maybe.intersect(result.accept_maybe))
+        result.accept_sure = result.accept_sure.intersect(chain_result.accept_sure)
+        result.accept_maybe = result.accept_maybe.intersect(chain_result.accept_maybe)
+    if diverted:
+        result.accept_sure = result.accept_sure.subtract(diverted)
+        result.accept_maybe = result.accept_maybe.union(diverted)
+    result.uncertain = walker.uncertain
+    return result
+
+
+def deciding_evidence(hook: HookResult, point: dict[str, int]) -> list[Evidence]:
+    """The rule (or chain policy) that denies `point`, in the first base chain that does."""
+    for chain_result in hook.chains:
+        if chain_result.accept_maybe.contains(point):
+            continue
+        for piece in chain_result.pieces:
+            if piece.verdict not in _ACCEPTING and piece.maybe.contains(point):
+                return [piece.evidence]
+    return []
+
+
+def accepting_evidence(hook: HookResult, space: Space, limit: int = 5) -> list[Evidence]:
+    found: list[Evidence] = []
+    for chain_result in hook.chains:
+        for piece in chain_result.pieces:
+            if (
+                piece.verdict in _ACCEPTING
+                and piece.sure.touches(space)
+                and piece.evidence not in found
+            ):
+                found.append(piece.evidence)
+    return found[:limit]
+
+
+def classify_flow(
+    rulesets: Sequence[Ruleset],
+    *,
+    family: int,
+    proto: int,
+    src: str,
+    dst: str,
+    sport: int,
+    dport: int,
+    direction: str,
+    iface: str = "eth0",
+) -> str:
+    """ "accept", "drop" or "indeterminate" for one concrete connection (used by the kernel
+    oracle tests): for TCP, whether the handshake completes (SYN, SYN-ACK, ACK); otherwise
+    whether the first packet is accepted."""
+    interfaces = interface_names(rulesets, [iface])
+    dims = query.dims_for(family, interfaces)
+    inbound = direction == "inbound"
+    values = {
+        "family": family,
+        "proto": proto,
+        "saddr": int(ipaddress.ip_address(src)),
+        "daddr": int(ipaddress.ip_address(dst)),
+        "sport": sport,
+        "dport": dport,
+        "icmp": 0,
+        "iif": interfaces.index_of(iface) if inbound else 0,
+        "oif": 0 if inbound else interfaces.index_of(iface),
+    }
+    point = Space.where(dims, {name: [(value, value)] for name, value in values.items()})
+    sure, maybe, _ = connection_accepted(rulesets, family, point, inbound, proto == 6, interfaces)
+    if sure.contains(values):
+        return "accept"
+    if maybe.contains(values):
+        return "indeterminate"
+    return "drop"
+
+
+def connection_accepted(
+    rulesets: Sequence[Ruleset],
+    family: int,
+    space: Space,
+    inbound: bool,
+    complete_tcp: bool,
+    interfaces: InterfaceSymbols,
+) -> tuple[Space, Space, list[tuple[Phase, bool, Space, HookResult]]]:
+    """(surely accepted, possibly accepted, per-phase results) for the connections of `space`.
+
+    With `complete_tcp`, a TCP connection counts only if its SYN-ACK gets out (mirrored) and its
+    final ACK gets in too; other protocols are judged on their first packet."""
+    sure, maybe = space, space
+    parts = []
+    for phase, mirrored in query.phases_for(inbound, complete_tcp):
+        asked = space
+        if phase.name != query.phases_for(inbound, False)[0][0].name:
+            asked = space.restrict("proto", [(6, 6)])
+            if not asked:
+                continue
+        if mirrored:
+            asked = asked.map_dims(query.MIRROR)
+        hook = evaluate_hook(rulesets, family, phase, asked, interfaces)
+        accepted_sure, accepted_maybe = hook.accept_sure, hook.accept_maybe
+        if mirrored:
+            accepted_sure = accepted_sure.map_dims(query.MIRROR)
+            accepted_maybe = accepted_maybe.map_dims(query.MIRROR)
+        if phase.name != query.phases_for(inbound, False)[0][0].name:
+            # Later packets only concern TCP; other protocols pass this phase untouched.
+            other = space.subtract(space.restrict("proto", [(6, 6)]))
+            accepted_sure = accepted_sure.union(other)
+            accepted_maybe = accepted_maybe.union(other)
+        sure = sure.intersect(accepted_sure)
+        maybe = maybe.intersect(accepted_maybe)
+        parts.append((phase, mirrored, asked, hook))
+    return sure, maybe, parts
+
+
+def _flow_text(
+    point: dict[str, int], family: int, interfaces: InterfaceSymbols, inbound: bool
+) -> str:
+    extra = ""
+    if len(interfaces.symbols) > 3:
+        side = "iif" if inbound else "oif"
+        extra = f"{'in' if inbound else 'out'} {interfaces.describe(point[side])}"
+    return format_flow(
+        family,
+        point["proto"],
+        point["saddr"],
+        point["daddr"],
+        point["sport"],
+        point["dport"],
+        point["icmp"],
+        extra,
+    )
+
+
+def _mirror_point(point: dict[str, int]) -> dict[str, int]:
+    names = ("family", "proto", "saddr", "daddr", "sport", "dport", "icmp", "iif", "oif")
+    return {name: point[mirrored] for name, mirrored in zip(names, query.MIRROR, strict=True)}
+
+
+def _denial(
+    parts: list[tuple[Phase, bool, Space, HookResult]], point: dict[str, int]
+) -> tuple[str, list[Evidence]]:
+    for phase, mirrored, _asked, hook in parts:
+        seen = _mirror_point(point) if mirrored else point
+        if not hook.accept_maybe.contains(seen):
+            evidence = deciding_evidence(hook, seen)
+            what = {
+                "syn": "the SYN",
+                "synack": "the SYN-ACK reply",
+                "ack": "the handshake's final ACK",
+            }
+            kind = phase.name.split("-")[0]
+            label = what.get(kind, "the packet") if point["proto"] == 6 else "the packet"
+            return label, evidence
+    return "the packet", []
+
+
+def _accepting(
+    parts: list[tuple[Phase, bool, Space, HookResult]], point: dict[str, int]
+) -> list[Evidence]:
+    phase, _mirrored, _asked, hook = parts[0]
+    found = []
+    for chain_result in hook.chains:
+        for piece in chain_result.pieces:
+            if piece.verdict in (Verdict.ACCEPT, Verdict.SNAT) and piece.sure.contains(point):
+                found.append(piece.evidence)
+                break
+    return found
+
+
+def check(rulesets: Sequence[Ruleset], requirement: Requirement) -> Verdict_:
+    """Decide one requirement on one target's netfilter rules (several files combine)."""
+    interfaces = interface_names(rulesets)
+    covered = frozenset().union(*(r.families for r in rulesets)) if rulesets else frozenset()
+    inbound = requirement.direction is Direction.INBOUND
+    allow = requirement.expect is Expect.ALLOW
+    failures: list[Verdict_] = []
+    unsure: list[Verdict_] = []
+    passes: list[Evidence] = []
+    for family in sorted(requirement.families):
+        if family not in covered:
+            unsure.append(
+                Verdict_(
+                    Status.INDETERMINATE,
+                    f"no IPv{family} ruleset was supplied for this target, so IPv{family} flows cannot be judged"
+                    f" (give the {'ip6tables-save' if family == 6 else 'iptables-save'} output or nft -j too)",
+                )
+            )
+            continue
+        space = query.requirement_space(requirement, family, interfaces)
+        if not space:
+            continue
+        complete = allow and bool(space.restrict("proto", [(6, 6)]))
+        sure, maybe, parts = connection_accepted(
+            rulesets, family, space, inbound, complete, interfaces
+        )
+        preferred = query.preferred_point(requirement, family)
+        if allow:
+            bad, doubtful = space.subtract(maybe), space.subtract(sure)
+        else:
+            bad, doubtful = space.intersect(sure), space.intersect(maybe)
+        if bad:
+            point = bad.sample(preferred) or {}
+            flow = _flow_text(point, family, interfaces, inbound)
+            if allow:
+                label, evidence = _denial(parts, point)
+                where = (
+                    f"{evidence[0].file}:{evidence[0].line} {evidence[0].text}"
+                    if evidence
+                    else "no accepting rule"
+                )
+                message = f"{flow} is not accepted: {label} is dropped by {where}"
+            else:
+                evidence = _accepting(parts, point)
+                where = (
+                    "; ".join(f"{e.file}:{e.line} {e.text}" for e in evidence)
+                    or "a hook with no base chain"
+                )
+                message = f"{flow} is accepted by {where}"
+            failures.append(Verdict_(Status.FAIL, message, flow, tuple(evidence)))
+            continue
+        if doubtful:
+            point = doubtful.sample(preferred) or {}
+            flow = _flow_text(point, family, interfaces, inbound)
+            reasons: list[tuple[str, Evidence]] = []
+            for _phase, _mirrored, _asked, hook in parts:
+                for reason, evidence in hook.uncertain:
+                    if (reason, evidence) not in reasons:
+                        reasons.append((reason, evidence))
+            why = (
+                "; ".join(f"{e.file}:{e.line}: {r}" for r, e in reasons[:3])
+                or "undecidable matches"
+            )
+            unsure.append(
+                Verdict_(
+                    Status.INDETERMINATE,
+                    f"cannot decide whether {flow} is accepted: {why}",
+                    flow,
+                    tuple(dict.fromkeys(e for _, e in reasons)),
+                )
+            )
+            continue
+        sample = space.sample(preferred) or {}
+        if allow:
+            passes.extend(e for e in _accepting(parts, sample) if e not in passes)
+        else:
+            label, evidence = _denial(parts, sample)
+            passes.extend(e for e in evidence if e not in passes)
+    if failures:
+        return failures[0]
+    if unsure:
+        return unsure[0]
+    what = "accepted" if allow else "refused"
+    return Verdict_(
+        Status.PASS, f"every flow in the requirement is {what}", None, tuple(passes[:5])
+    )

@@ -1,0 +1,142 @@
+"""Compile netfilter matches into three-valued packet spaces.
+
+A match compiles to (sure, maybe): the packets that surely match and those that possibly match
+(sure ⊆ maybe). Decidable matches have sure == maybe; an `Unknown` match is (∅, everything).
+Conjunction intersects both bounds, disjunction unites them, negation swaps and complements
+them: Kleene's three-valued logic over sets.
+
+Conntrack state and TCP flags are not dimensions: the engine asks about one packet of a
+connection at a time (the SYN of a new connection, the SYN-ACK reply, the final ACK), so they are
+constants of the `Phase`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from checker.engine.space import Dim, Space
+from checker.engine.symbols import InterfaceSymbols
+from checker.model.netfilter import (
+    AddrType,
+    AnyOf,
+    CtState,
+    Iface,
+    Match,
+    Ranges,
+    Rule,
+    TcpFlags,
+    Unknown,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """One packet of a connection, as the hooks see it."""
+
+    name: str
+    ctstate: str  # NEW or ESTABLISHED
+    tcp_flags: frozenset[str]
+    # Whether the packet enters this host (ingress/prerouting/input) or leaves it (output/postrouting).
+    inbound: bool
+    # nat chains see only the first packet of a connection.
+    sees_nat: bool
+
+
+NEW_IN = Phase("syn-in", "NEW", frozenset({"SYN"}), True, True)
+NEW_OUT = Phase("syn-out", "NEW", frozenset({"SYN"}), False, True)
+REPLY_IN = Phase("synack-in", "ESTABLISHED", frozenset({"SYN", "ACK"}), True, False)
+REPLY_OUT = Phase("synack-out", "ESTABLISHED", frozenset({"SYN", "ACK"}), False, False)
+ACK_IN = Phase("ack-in", "ESTABLISHED", frozenset({"ACK"}), True, False)
+ACK_OUT = Phase("ack-out", "ESTABLISHED", frozenset({"ACK"}), False, False)
+
+# Address types of the packets the engine asks about: unicast flows between this host and a
+# remote peer (broadcast and multicast are out of scope of the policy format).
+_LOCAL_TYPES = frozenset({"LOCAL", "UNICAST"})
+_REMOTE_TYPES = frozenset({"UNICAST"})
+
+Bounds = tuple[Space, Space]
+
+
+class MatchCompiler:
+    """Compiles rules for one family and phase; results are cached per rule."""
+
+    def __init__(self, dims: tuple[Dim, ...], phase: Phase, interfaces: InterfaceSymbols) -> None:
+        self.dims = dims
+        self.phase = phase
+        self.interfaces = interfaces
+        self.full = Space.full(dims)
+        self.none = Space.empty(dims)
+        self._cache: dict[int, tuple[Bounds, tuple[str, ...]]] = {}
+
+    def rule(self, rule: Rule) -> tuple[Bounds, tuple[str, ...]]:
+        """(sure, maybe) for the rule's matches, and the reasons it is uncertain."""
+        key = id(rule)
+        cached = self._cache.get(key)
+        if cached is None:
+            reasons: list[str] = []
+            cached = (self.conjunction(rule.matches, reasons), tuple(reasons))
+            self._cache[key] = cached
+        return cached
+
+    def conjunction(self, matches: tuple[Match, ...], reasons: list[str]) -> Bounds:
+        sure, maybe = self.full, self.full
+        for match in matches:
+            match_sure, match_maybe = self.match(match, reasons)
+            if match_sure is not self.full:
+                sure = sure.intersect(match_sure)
+            if match_maybe is not self.full:
+                maybe = maybe.intersect(match_maybe)
+            if not maybe:
+                return self.none, self.none
+        return sure, maybe
+
+    def _const(self, value: bool) -> Bounds:
+        return (self.full, self.full) if value else (self.none, self.none)
+
+    def _negate(self, bounds: Bounds, negated: bool) -> Bounds:
+        if not negated:
+            return bounds
+        sure, maybe = bounds
+        return self.full.subtract(maybe), self.full.subtract(sure)
+
+    def match(self, match: Match, reasons: list[str]) -> Bounds:
+        if isinstance(match, Ranges):
+            space = Space.where(self.dims, {match.field: match.ranges})
+            return self._negate((space, space), match.negated)
+        if isinstance(match, Iface):
+            return self._iface(match)
+        if isinstance(match, CtState):
+            state = {self.phase.ctstate}
+            return self._negate(self._const(bool(state & match.states)), match.negated)
+        if isinstance(match, TcpFlags):
+            holds = (self.phase.tcp_flags & match.mask) == match.comp
+            if holds != match.negated:
+                tcp = Space.where(self.dims, {"proto": [(6, 6)]})
+                return tcp, tcp
+            return self.none, self.none
+        if isinstance(match, AddrType):
+            source_is_local = not self.phase.inbound
+            local = source_is_local if match.which == "src" else not source_is_local
+            types = _LOCAL_TYPES if local else _REMOTE_TYPES
+            return self._negate(self._const(bool(types & match.types)), match.negated)
+        if isinstance(match, AnyOf):
+            sure, maybe = self.none, self.none
+            for option in match.options:
+                option_sure, option_maybe = self.conjunction(option, reasons)
+                sure = sure.union(option_sure)
+                maybe = maybe.union(option_maybe)
+            return self._negate((sure, maybe), match.negated)
+        if isinstance(match, Unknown):
+            reasons.append(match.reason)
+            return self.none, self.full
+        raise TypeError(f"unknown match type {type(match).__name__}")
+
+    def _iface(self, match: Iface) -> Bounds:
+        dim = "iif" if match.field == "iif" else "oif"
+        positive = self.interfaces.matching(match.names)
+        if match.negated:
+            chosen = sorted(set(self.interfaces.real()) - set(positive))
+        else:
+            chosen = positive
+        space = Space.where(self.dims, {dim: [(i, i) for i in chosen]})
+        return space, space
