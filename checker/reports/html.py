@@ -1,0 +1,192 @@
+"""HTML report (`--html FILE`): one self-contained page a compliance officer can open offline.
+
+Inline CSS only: no scripts, no images, no fonts, no links to load; a Content-Security-Policy of
+`default-src 'none'` makes the browser refuse any fetch even if one slipped in. First a target x
+policy matrix (pass / fail / indeterminate / error / waived counts per cell), then every failure
+and indeterminate result with its counterexample, deciding rules and the policy's source, then
+the waived ones. Every piece of text is HTML-escaped (quotes too) after control characters are
+made visible, so a rule comment like `<script>` is shown, never run.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+from checker.findings import Finding, Status
+from checker.reports import atomic
+from checker.reports.data import (
+    ReportOptions,
+    RunReport,
+    Tally,
+    describe_requirement,
+    effective_findings,
+    printable,
+    requirement_index,
+    tally,
+    target_order,
+)
+
+NAME = "html"
+
+_CSS = """
+body { font: 14px/1.45 system-ui, sans-serif; margin: 2em; color: #1b1f24; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; }
+.meta { color: #57606a; margin-top: 0; }
+table { border-collapse: collapse; margin: 1em 0; }
+th, td { border: 1px solid #d0d7de; padding: 0.35em 0.7em; text-align: left; vertical-align: top; }
+th { background: #f6f8fa; }
+td.cell span { display: inline-block; min-width: 2.2em; margin-right: 0.3em; padding: 0 0.3em; border-radius: 3px; }
+.pass { background: #dafbe1; } .fail { background: #ffd7d5; } .indeterminate { background: #fff1c2; }
+.error { background: #f5d0ff; } .waived { background: #ddf4ff; }
+td.ok { background: #eefbf1; } td.bad { background: #fff0ef; } td.empty { color: #8c959f; }
+.finding { border: 1px solid #d0d7de; border-left: 6px solid #cf222e; padding: 0.6em 1em; margin: 0.8em 0; }
+.finding.indeterminate-f { border-left-color: #bf8700; background: none; }
+.finding.waived-f { border-left-color: #0969da; }
+.finding.error-f { border-left-color: #8250df; }
+code, pre { font: 12.5px/1.4 ui-monospace, monospace; background: #f6f8fa; }
+pre { padding: 0.4em 0.6em; white-space: pre-wrap; overflow-wrap: anywhere; }
+.summary { font-weight: 600; }
+"""
+
+_KINDS = (
+    ("pass", Status.PASS, "passed"),
+    ("fail", Status.FAIL, "failed"),
+    ("indeterminate", Status.INDETERMINATE, "indeterminate"),
+    ("error", Status.ERROR, "errors"),
+    ("waived", Status.WAIVED, "waived"),
+)
+
+
+def _e(text: object) -> str:
+    return html.escape(printable(str(text)), quote=True)
+
+
+def _cell(counts: Tally) -> str:
+    values = {
+        "pass": counts.passed,
+        "fail": counts.failed,
+        "indeterminate": counts.indeterminate,
+        "error": counts.errors,
+        "waived": counts.waived,
+    }
+    state = "bad" if counts.failed or counts.indeterminate or counts.errors else "ok"
+    attrs = " ".join(f'data-{kind}="{values[kind]}"' for kind, _, _ in _KINDS)
+    spans = " ".join(
+        f'<span class="{kind}" title="{label}">{values[kind]} {label}</span>'
+        for kind, _, label in _KINDS
+        if values[kind]
+    )
+    return f'<td class="cell {state}" {attrs}>{spans}</td>'
+
+
+def _source(text: str | None) -> str:
+    if not text:
+        return "not given"
+    # A link is not a fetch; only http(s) becomes one, so no javascript: or file: reaches href.
+    if re.fullmatch(r"https?://[^\s\"'<>]+", text):
+        return f'<a href="{_e(text)}" rel="noreferrer">{_e(text)}</a>'
+    return _e(text)
+
+
+def _finding_block(finding: Finding, report: RunReport) -> str:
+    req = requirement_index(report).get(finding.rule_key)
+    kind = finding.status.value
+    parts = [
+        f'<div class="finding {kind}-f" data-status="{kind}" data-target="{_e(finding.target)}" data-rule="{_e(finding.rule_key)}">',
+        f"<h3>{_e(finding.status.value.upper())} · {_e(finding.target)} · <code>{_e(finding.rule_key)}</code>"
+        f"{' — ' + _e(finding.title) if finding.title else ''}</h3>",
+        f"<p>Severity: <b>{_e(finding.severity.value)}</b>. {_e(finding.message)}</p>",
+    ]
+    if finding.counterexample:
+        parts.append(
+            f'<p>Counterexample: <code class="counterexample">{_e(finding.counterexample)}</code></p>'
+        )
+    if finding.evidence:
+        parts.append("<p>Deciding rule(s):</p><ul>")
+        for evidence in finding.evidence:
+            where = f"{evidence.file}:{evidence.line}" if evidence.line > 0 else evidence.file
+            parts.append(
+                f'<li><code class="where">{_e(where)}</code><pre class="evidence">{_e(evidence.text)}</pre></li>'
+            )
+        parts.append("</ul>")
+    if req is not None:
+        parts.append(f"<p>Required: {_e(describe_requirement(req))}.</p>")
+        policy = req.policy_title or req.policy_id
+        parts.append(
+            f'<p>Policy: {_e(policy)} (<code>{_e(req.origin)}</code>); source: <span class="source">{_source(req.source)}</span></p>'
+        )
+    elif finding.policy_file:
+        parts.append(
+            f"<p>Policy rule: <code>{_e(finding.policy_file)}:{finding.policy_line}</code></p>"
+        )
+    if finding.status is Status.WAIVED:
+        parts.append(f'<p class="waiver">Waived: {_e(finding.waiver_reason or "")}</p>')
+    for name, value in finding.details:
+        parts.append(f"<p>{_e(name)}: {_e(value)}</p>")
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def render(report: RunReport) -> str:
+    findings = effective_findings(report)
+    targets = target_order(report, findings)
+    policies = sorted({f.policy for f in findings} | {r.policy_id for r in report.requirements})
+    grid: dict[tuple[str, str], list[Finding]] = {}
+    for finding in findings:
+        grid.setdefault((finding.target, finding.policy), []).append(finding)
+    counts = tally(findings)
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">",
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<title>fwcheck report</title>",
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>fwcheck report</h1>",
+        f'<p class="meta">fwcheck {_e(report.tool_version)} · started {_e(report.started_at)} · '
+        f"{len(targets)} target(s), {len(report.requirements)} policy rule(s)</p>",
+        f'<p class="summary" id="summary" data-pass="{counts.passed}" data-fail="{counts.failed}" '
+        f'data-indeterminate="{counts.indeterminate}" data-error="{counts.errors}" data-waived="{counts.waived}">'
+        f"{_e(counts.summary())}</p>",
+        "<h2>Targets × policies</h2>",
+        '<table id="matrix"><thead><tr><th>Target</th>',
+    ]
+    out.extend(f'<th scope="col">{_e(p)}</th>' for p in policies)
+    out.append("</tr></thead><tbody>")
+    for target in targets:
+        out.append(f'<tr data-target="{_e(target)}"><th scope="row">{_e(target)}</th>')
+        for policy in policies:
+            cell = grid.get((target, policy))
+            if cell:
+                out.append(
+                    _cell(tally(cell)).replace("<td ", f'<td data-policy="{_e(policy)}" ', 1)
+                )
+            else:
+                out.append(f'<td class="cell empty" data-policy="{_e(policy)}">not checked</td>')
+        out.append("</tr>")
+    out.append("</tbody></table>")
+    problems = [
+        f for f in findings if f.status in (Status.FAIL, Status.INDETERMINATE, Status.ERROR)
+    ]
+    out.append(
+        f'<h2 id="failures">Failures, indeterminate results and errors ({len(problems)})</h2>'
+    )
+    if not problems:
+        out.append("<p>None.</p>")
+    out.extend(_finding_block(f, report) for f in problems)
+    waived = [f for f in findings if f.status is Status.WAIVED]
+    if waived:
+        out.append(f'<h2 id="waived">Waived ({len(waived)})</h2>')
+        out.extend(_finding_block(f, report) for f in waived)
+    if report.notes:
+        out.append("<h2>Notes</h2><ul>")
+        out.extend(f"<li>{_e(note)}</li>" for note in report.notes)
+        out.append("</ul>")
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
+
+
+def write(report: RunReport, path: Path, *, options: ReportOptions) -> None:
+    atomic.write_text(path, render(report))

@@ -1,0 +1,104 @@
+"""JSON report (`--json FILE`): the whole run, described by schemas/report.schema.json.
+
+Shape (version 1): ``{"version": 1, "tool": {...}, "started_at": ..., "targets": [...],
+"rules": [...], "results": [...], "summary": {...}, "notes": [...]}``. Every finding is a
+result, passes included; a target that could not be read also gets an `error` result (policy
+"fwcheck", rule "read-target") so that `summary` agrees with the other formats.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from checker.findings import Finding
+from checker.policies.model import Requirement
+from checker.reports import atomic
+from checker.reports.data import (
+    INFORMATION_URI,
+    TOOL_NAME,
+    ReportOptions,
+    RunReport,
+    TargetInfo,
+    describe_requirement,
+    effective_findings,
+    tally,
+)
+
+NAME = "json"
+VERSION = 1
+
+
+def _target(target: TargetInfo) -> dict[str, Any]:
+    return {
+        "name": target.name,
+        "files": list(target.files),
+        "roles": list(target.roles),
+        "platform": target.platform,
+        "error": target.error,
+    }
+
+
+def _rule(req: Requirement) -> dict[str, Any]:
+    return {
+        "id": req.key,
+        "policy": req.policy_id,
+        "rule": req.rule_id,
+        "title": req.title,
+        "policy_title": req.policy_title,
+        "description": describe_requirement(req),
+        "severity": req.severity.value,
+        "source": req.source,
+        "file": req.origin.file,
+        "line": req.origin.line,
+    }
+
+
+def _result(finding: Finding) -> dict[str, Any]:
+    return {
+        "target": finding.target,
+        "policy": finding.policy,
+        "rule": finding.rule,
+        "title": finding.title,
+        "status": finding.status.value,
+        "severity": finding.severity.value,
+        "message": finding.message,
+        "counterexample": finding.counterexample,
+        "evidence": [{"file": e.file, "line": e.line, "text": e.text} for e in finding.evidence],
+        "policy_file": finding.policy_file,
+        "policy_line": finding.policy_line,
+        "details": [{"name": k, "value": v} for k, v in finding.details],
+        "waiver_reason": finding.waiver_reason,
+    }
+
+
+def to_dict(report: RunReport) -> dict[str, Any]:
+    findings = effective_findings(report)
+    counts = tally(findings)
+    return {
+        "version": VERSION,
+        "tool": {"name": TOOL_NAME, "version": report.tool_version, "url": INFORMATION_URI},
+        "started_at": report.started_at,
+        "targets": [_target(t) for t in report.targets],
+        "rules": [_rule(r) for r in report.requirements],
+        "results": [_result(f) for f in findings],
+        "summary": {
+            "pass": counts.passed,
+            "fail": counts.failed,
+            "indeterminate": counts.indeterminate,
+            "error": counts.errors,
+            "waived": counts.waived,
+        },
+        "notes": list(report.notes),
+    }
+
+
+def render(report: RunReport) -> str:
+    # ensure_ascii keeps the file 7-bit clean: no encoding surprises in CI log viewers, and lone
+    # surrogates from a hostile export stay valid JSON escapes.
+    return json.dumps(to_dict(report), indent=2, ensure_ascii=True) + "\n"
+
+
+def write(report: RunReport, path: Path, *, options: ReportOptions) -> None:
+    atomic.write_text(path, render(report))

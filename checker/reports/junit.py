@@ -1,0 +1,161 @@
+"""JUnit XML report (`--junit FILE`), valid against the Ant/Jenkins junit.xsd.
+
+One <testsuite> per target x policy, one <testcase> per policy rule:
+- pass: an empty testcase;
+- fail: <failure message=… type=severity>, the text holding counterexample, deciding rules and
+  the policy rule's origin;
+- indeterminate: <failure> (default) or <skipped> with `indeterminate_as="skip"`, message
+  prefixed "indeterminate: ";
+- error (the target could not be read): <error>;
+- waived: <skipped message="waived: …">, never counted as passed.
+
+GitLab and others key test cases on classname + name and merge duplicates, so the pair is made
+unique across the whole file (after the xs:token whitespace collapse that XML schema processors
+apply to both attributes). The Ant schema allows no attributes on <testsuites> and requires
+properties, system-out and system-err in every suite, plus package and id; the counts live on
+each suite. Text is built with xml.etree (which escapes &, <, > and quotes) after every character
+XML 1.0 cannot carry (section 2.2, "Char") is replaced by a visible escape.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from checker.findings import Finding, Status
+from checker.reports import atomic
+from checker.reports.data import (
+    ReportOptions,
+    RunReport,
+    effective_findings,
+    printable,
+    requirement_index,
+    started_at_utc,
+    target_order,
+)
+
+NAME = "junit"
+
+
+def _text(text: str) -> str:
+    return printable(text)
+
+
+def _token(text: str) -> str:
+    """An xs:token value: no control characters, whitespace collapsed, never empty."""
+    return printable(text, one_line=True) or "-"
+
+
+def _detail(finding: Finding, report: RunReport) -> str:
+    lines = [finding.message]
+    if finding.counterexample:
+        lines.append(f"counterexample: {finding.counterexample}")
+    for evidence in finding.evidence:
+        where = f"{evidence.file}:{evidence.line}" if evidence.line > 0 else evidence.file
+        lines.append(f"deciding rule: {where}: {evidence.text}")
+    req = requirement_index(report).get(finding.rule_key)
+    if finding.policy_file:
+        lines.append(f"policy rule: {finding.policy_file}:{finding.policy_line}")
+    elif req is not None:
+        lines.append(f"policy rule: {req.origin}")
+    if req is not None and req.source:
+        lines.append(f"source: {req.source}")
+    for name, value in finding.details:
+        lines.append(f"{name}: {value}")
+    return _text("\n".join(lines))
+
+
+def _outcome(
+    testcase: ET.Element, finding: Finding, report: RunReport, options: ReportOptions
+) -> str:
+    """Add the failure/error/skipped child; return which one ("" for a pass)."""
+    message = printable(finding.message)
+    status = finding.status
+    if status is Status.PASS:
+        return ""
+    if status is Status.WAIVED:
+        ET.SubElement(
+            testcase, "skipped", message=_text(f"waived: {finding.waiver_reason or ''}")
+        ).text = _detail(finding, report)
+        return "skipped"
+    if status is Status.ERROR:
+        ET.SubElement(testcase, "error", message=message, type="error").text = _detail(
+            finding, report
+        )
+        return "error"
+    if status is Status.INDETERMINATE:
+        message = f"indeterminate: {message}"
+        if options.indeterminate_as == "skip":
+            ET.SubElement(testcase, "skipped", message=message).text = _detail(finding, report)
+            return "skipped"
+    ET.SubElement(testcase, "failure", message=message, type=finding.severity.value).text = _detail(
+        finding, report
+    )
+    return "failure"
+
+
+def _unique(classname: str, name: str, taken: set[tuple[str, str]]) -> str:
+    candidate, number = name, 1
+    while (classname, candidate) in taken:
+        number += 1
+        candidate = f"{name} [{number}]"
+    taken.add((classname, candidate))
+    return candidate
+
+
+def build(report: RunReport, options: ReportOptions) -> ET.Element:
+    findings = effective_findings(report)
+    # The Ant schema's timestamp is xs:dateTime without a zone (pattern ....-..-..T..:..:..).
+    timestamp = started_at_utc(report).strftime("%Y-%m-%dT%H:%M:%S")
+    hostname = _token(options.hostname)
+    infos = {t.name: t for t in report.targets}
+    groups: dict[tuple[str, str], list[Finding]] = {}
+    for finding in findings:
+        groups.setdefault((finding.target, finding.policy), []).append(finding)
+    order = {name: index for index, name in enumerate(target_order(report, findings))}
+    root = ET.Element("testsuites")
+    taken: set[tuple[str, str]] = set()
+    for suite_id, (target, policy) in enumerate(sorted(groups, key=lambda k: (order[k[0]], k[1]))):
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=_token(f"{target} / {policy}"),
+            package=_token(target),
+            id=str(suite_id),
+            timestamp=timestamp,
+            hostname=hostname,
+            time="0",
+        )
+        properties = ET.SubElement(suite, "properties")
+        ET.SubElement(properties, "property", name="target", value=_text(target))
+        ET.SubElement(properties, "property", name="policy", value=_text(policy))
+        info = infos.get(target)
+        if info is not None:
+            if info.platform:
+                ET.SubElement(properties, "property", name="platform", value=_text(info.platform))
+            for file in info.files:
+                ET.SubElement(properties, "property", name="file", value=_text(file))
+        counts = {"failure": 0, "error": 0, "skipped": 0, "": 0}
+        classname = _token(f"{target}.{policy}")
+        for finding in groups[(target, policy)]:
+            title = f" - {finding.title}" if finding.title else ""
+            name = _unique(classname, _token(f"{finding.rule}{title}"), taken)
+            testcase = ET.SubElement(suite, "testcase", name=name, classname=classname, time="0")
+            counts[_outcome(testcase, finding, report, options)] += 1
+        suite.set("tests", str(len(groups[(target, policy)])))
+        suite.set("failures", str(counts["failure"]))
+        suite.set("errors", str(counts["error"]))
+        suite.set("skipped", str(counts["skipped"]))
+        ET.SubElement(suite, "system-out").text = ""
+        ET.SubElement(suite, "system-err").text = ""
+    return root
+
+
+def render(report: RunReport, options: ReportOptions) -> bytes:
+    root = build(report, options)
+    ET.indent(root)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def write(report: RunReport, path: Path, *, options: ReportOptions) -> None:
+    atomic.write_bytes(path, render(report, options))
