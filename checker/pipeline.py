@@ -1,0 +1,117 @@
+"""One target's path through fwcheck: sources (bytes) -> parsers -> model -> engine -> findings.
+
+Used by `fwcheck check` (files), `fwcheck scan` (collected outputs) and `fwcheck check` on an
+evidence folder, so all three give the same verdicts. A target that cannot be read becomes
+`error` findings for that target only; it never stops the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import ModuleType
+
+from checker import parsers
+from checker.engine.verdict import Verdict
+from checker.errors import ParseError, Problem, format_problem
+from checker.findings import Finding, Status
+from checker.model.netfilter import Ruleset
+from checker.policies.model import Requirement
+
+Source = tuple[str, bytes]
+
+
+def parse_sources(sources: Sequence[Source], format_name: str | None = None) -> list[object]:
+    """Parse every source; raise ParseError with the problems of all unreadable ones."""
+    parsed: list[object] = []
+    problems: list[Problem] = []
+    for origin, data in sources:
+        try:
+            parser = parsers.PARSERS[format_name] if format_name else parsers.detect(data, origin)
+            parsed.append(parser.parse(data, origin))
+        except ParseError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ParseError(*problems)
+    if not parsed:
+        raise ParseError(Problem("(target)", 0, 0, "no-input", "no firewall export was given"))
+    return parsed
+
+
+def _engine_for(models: Sequence[object]) -> tuple[ModuleType, str]:
+    if all(isinstance(m, Ruleset) for m in models):
+        from checker.engine import netfilter
+
+        return netfilter, "netfilter"
+    from checker.model import windows as windows_model
+
+    if all(isinstance(m, windows_model.WindowsRuleset) for m in models):
+        from checker.engine import windows
+
+        return windows, "windows"
+    kinds = sorted({type(m).__name__ for m in models})
+    raise ParseError(
+        Problem(
+            "(target)",
+            0,
+            0,
+            "mixed",
+            f"one target mixes Linux and Windows exports ({', '.join(kinds)})",
+        )
+    )
+
+
+def finding(target: str, requirement: Requirement, verdict: Verdict) -> Finding:
+    return Finding(
+        target=target,
+        policy=requirement.policy_id,
+        rule=requirement.rule_id,
+        status=verdict.status,
+        severity=requirement.severity,
+        message=verdict.message,
+        title=requirement.title,
+        counterexample=verdict.counterexample,
+        evidence=verdict.evidence,
+        policy_file=requirement.origin.file,
+        policy_line=requirement.origin.line,
+        details=verdict.details,
+    )
+
+
+def error_findings(
+    target: str, requirements: Sequence[Requirement], problems: Sequence[Problem]
+) -> list[Finding]:
+    message = "; ".join(format_problem(p) for p in problems)
+    return [
+        finding(target, requirement, Verdict(Status.ERROR, f"target could not be read: {message}"))
+        for requirement in requirements
+    ]
+
+
+def evaluate_target(
+    name: str,
+    sources: Sequence[Source],
+    requirements: Sequence[Requirement],
+    *,
+    format_name: str | None = None,
+) -> tuple[list[Finding], str | None, list[Problem]]:
+    """(findings, platform, problems): problems non-empty means the target could not be read."""
+    try:
+        models = parse_sources(sources, format_name)
+        engine, platform = _engine_for(models)
+    except ParseError as exc:
+        return error_findings(name, requirements, exc.problems), None, list(exc.problems)
+    findings = [
+        finding(name, requirement, engine.check(models, requirement))
+        for requirement in requirements
+    ]
+    return findings, platform, []
+
+
+def check_target(
+    name: str,
+    sources: Sequence[Source],
+    requirements: Sequence[Requirement],
+    *,
+    format_name: str | None = None,
+) -> list[Finding]:
+    return evaluate_target(name, sources, requirements, format_name=format_name)[0]

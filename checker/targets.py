@@ -1,0 +1,148 @@
+"""The target config `fwcheck.yaml`: which files of a firewall-config repo form which target.
+
+With no FILE arguments every target is checked; with FILE arguments (pre-commit passes the staged
+files) only the targets those files belong to, each with all of its files (a target is judged on
+everything that describes it). A given file that belongs to no target is reported, never ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from checker.errors import PolicyError, Problem, UsageError
+from checker.yamlfile import YamlDoc, read_yaml, schema_problems
+
+SCHEMA = "target-config.schema.json"
+
+
+@dataclass(frozen=True, slots=True)
+class TargetSpec:
+    name: str
+    files: tuple[str, ...]
+    roles: tuple[str, ...]
+    params: tuple[tuple[str, object], ...] = ()
+    format_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TargetEntry:
+    name: str
+    patterns: tuple[str, ...]
+    roles: tuple[str, ...]
+    params: tuple[tuple[str, object], ...]
+    format_name: str | None
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class TargetConfig:
+    file: str
+    root: Path
+    policies: tuple[str, ...]
+    targets: tuple[TargetEntry, ...]
+
+
+def config_problems(doc: YamlDoc) -> list[Problem]:
+    problems = list(schema_problems(doc, SCHEMA))
+    if problems or not isinstance(doc.data, dict):
+        return problems
+    seen: dict[str, int] = {}
+    for index, target in enumerate(doc.data.get("targets", [])):
+        name = target["name"]
+        location = doc.location(("targets", index, "name"))
+        if name in seen:
+            problems.append(
+                Problem.at(
+                    location,
+                    "duplicate-target",
+                    f"target {name!r} is already defined at line {seen[name]}",
+                )
+            )
+        seen.setdefault(name, location.line)
+    return problems
+
+
+def load_target_config(path: str) -> TargetConfig:
+    if not Path(path).is_file():
+        raise UsageError(
+            Problem(
+                path,
+                0,
+                0,
+                "no-config",
+                "no target config: give FILEs with --role, or write a fwcheck.yaml",
+            )
+        )
+    doc = read_yaml(path)
+    problems = config_problems(doc)
+    if problems:
+        raise PolicyError(*problems)
+    root = Path(path).resolve().parent
+    targets = tuple(
+        TargetEntry(
+            name=t["name"],
+            patterns=tuple(t["files"]),
+            roles=tuple(t["roles"]),
+            params=tuple((t.get("params") or {}).items()),
+            format_name=t.get("format"),
+            line=doc.location(("targets", i)).line,
+        )
+        for i, t in enumerate(doc.data["targets"])
+    )
+    return TargetConfig(path, root, tuple(doc.data.get("policies", [])), targets)
+
+
+def _expand(config: TargetConfig, entry: TargetEntry) -> list[Path]:
+    found: dict[Path, None] = {}
+    for pattern in entry.patterns:
+        for match in sorted(config.root.glob(pattern)):
+            if match.is_file():
+                found[match.resolve()] = None
+    return list(found)
+
+
+def _display(config: TargetConfig, path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    targets: list[TargetSpec]
+    unmatched: list[str]
+
+
+def select_targets(
+    config: TargetConfig,
+    files: Sequence[str],
+    *,
+    extra_roles: Sequence[str] = (),
+    params: Mapping[str, str] = {},
+    format_name: str | None = None,
+) -> Selection:
+    wanted = {Path(f).resolve(): f for f in files}
+    chosen: list[TargetSpec] = []
+    matched: set[Path] = set()
+    for entry in config.targets:
+        members = _expand(config, entry)
+        hit = [m for m in members if m in wanted]
+        if files and not hit:
+            continue
+        matched.update(hit)
+        merged = {k: str(v) if not isinstance(v, list) else v for k, v in entry.params}
+        merged.update(params)
+        chosen.append(
+            TargetSpec(
+                name=entry.name,
+                files=tuple(_display(config, m) for m in members),
+                roles=tuple(dict.fromkeys(entry.roles + tuple(extra_roles))),
+                params=tuple(merged.items()),
+                format_name=format_name or entry.format_name,
+            )
+        )
+    unmatched = [original for path, original in wanted.items() if path not in matched]
+    return Selection(chosen, unmatched)
