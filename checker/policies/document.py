@@ -1,0 +1,97 @@
+"""One policy file: schema check, per-file checks, and the `Policy` it declares.
+
+Set-level checks (duplicate policy ids, includes, cycles) live in checker.policies.includes and
+checker.policies.loader; rule values are converted in checker.policies.rules.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from checker.errors import PolicyError, Problem
+from checker.policies.model import Policy
+from checker.policies.rules import RuleSpec
+from checker.yamlfile import YamlDoc, schema_problems
+
+SCHEMA = "policy.schema.json"
+
+# jsonschema says "is not valid under any of the given schemas" for anyOf; say what was expected.
+_EXPECTED = {
+    "protocol": "tcp, udp, icmp, icmpv6, any, or an IP protocol number 0-255",
+    "port": 'a port 0-65535, a range "a-b", "${param}" or "${param+N}", or a list of those',
+    "remote": 'any, an address entry, or a list of IPs, CIDRs, ranges "a-b" or "${param}"',
+    "except_remote": 'an address entry, or a list of IPs, CIDRs, ranges "a-b" or "${param}"',
+    "local": 'any, an address entry, or a list of IPs, CIDRs, ranges "a-b" or "${param}"',
+}
+_ANY_OF = re.compile(
+    r"^(?P<path>[^:]*): (?P<value>.*) is not valid under any of the given schemas$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyDoc:
+    policy: Policy
+    rules: tuple[RuleSpec, ...]
+    doc: YamlDoc
+
+
+def _friendly(problem: Problem) -> Problem:
+    match = _ANY_OF.match(problem.message)
+    if match is None:
+        return problem
+    keys = [part for part in match["path"].split("/") if not part.isdigit()]
+    expected = _EXPECTED.get(keys[-1]) if keys else None
+    if expected is None:
+        return problem
+    message = f"{match['path']}: {match['value']} is not valid: expected {expected}"
+    return Problem(problem.file, problem.line, problem.col, problem.code, message)
+
+
+def declared_id(doc: YamlDoc) -> str | None:
+    """The policy id a file declares, even when the rest of the file is broken."""
+    if isinstance(doc.data, dict) and isinstance(doc.data.get("id"), str):
+        return doc.data["id"]
+    return None
+
+
+def read_policy(doc: YamlDoc) -> PolicyDoc:
+    """The policy of one parsed file; PolicyError lists every per-file problem."""
+    problems = [_friendly(problem) for problem in schema_problems(doc, SCHEMA)]
+    if problems:
+        raise PolicyError(*problems)
+    data = doc.data
+    rules = tuple(RuleSpec(doc, index) for index in range(len(data.get("rules", []))))
+    first_seen: dict[str, RuleSpec] = {}
+    for spec in rules:
+        if spec.rule_id in first_seen:
+            first = first_seen[spec.rule_id].location()
+            problems.append(
+                Problem.at(
+                    spec.location("id"),
+                    "duplicate-rule",
+                    f"duplicate rule id {spec.rule_id!r} (first defined at line {first.line})",
+                )
+            )
+        else:
+            first_seen[spec.rule_id] = spec
+    if not rules and not data.get("include"):
+        problems.append(
+            Problem.at(
+                doc.location(("id",)),
+                "empty-policy",
+                "the policy has no rules and includes nothing, so it would check nothing",
+            )
+        )
+    if problems:
+        raise PolicyError(*problems)
+    policy = Policy(
+        id=data["id"],
+        title=data.get("title") or data["id"],
+        roles=tuple(data["roles"]),
+        include=tuple(data.get("include", ())),
+        source=data.get("source"),
+        params=tuple(data.get("params", {}).items()),
+        origin=doc.location(("id",)),
+    )
+    return PolicyDoc(policy, rules, doc)

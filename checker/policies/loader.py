@@ -1,0 +1,171 @@
+"""Load a policy set (format v1, docs/policy-format.md) and resolve what a role must satisfy.
+
+A whole set is validated together and every problem is reported at once: per-file problems
+(YAML, schema, duplicate rule ids, bad ports, addresses and params with their defaults), then
+set problems (duplicate policy ids, unknown includes, include cycles).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from checker import resources
+from checker.errors import Location, PolicyError, Problem
+from checker.policies.discovery import yaml_files
+from checker.policies.document import PolicyDoc, declared_id, read_policy
+from checker.policies.includes import closure, include_problems
+from checker.policies.model import Policy, Requirement
+from checker.policies.params import ParamValue, coerce_override
+from checker.policies.rules import resolve_rule
+from checker.yamlfile import YamlDoc, read_yaml
+
+_NO_PARAMS: Mapping[str, ParamValue] = MappingProxyType({})
+# Where problems with --param values point: they come from the command line or a target config.
+PARAMS_ORIGIN = Location("--param")
+
+
+def default_policy_paths() -> list[Path]:
+    """./policies when it exists (a user's own policies), else the policies fwcheck ships."""
+    local = Path("policies")
+    if local.is_dir():
+        return [local]
+    return [resources.shipped_policies_dir()]
+
+
+def read_doc(path: Path | str) -> YamlDoc:
+    """read_yaml, with self-referencing anchors (``&a [*a]``) reported as a problem."""
+    try:
+        return read_yaml(path)
+    except RecursionError:
+        raise PolicyError(
+            Problem(str(path), 1, 1, "yaml", "YAML nests too deeply (a recursive anchor?)")
+        ) from None
+
+
+def _sort_key(problem: Problem) -> tuple[str, int, int]:
+    return (problem.file, problem.line, problem.col)
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    """Policies by id, with their rules as written (resolved on demand with params)."""
+
+    policies: Mapping[str, Policy]
+    policy_docs: Mapping[str, PolicyDoc] = field(repr=False)
+
+    def policies_for(self, roles: Iterable[str]) -> list[Policy]:
+        """The policies targets with these roles get: direct matches, then what they include,
+        transitively, each once."""
+        wanted = set(roles)
+        roots = [pid for pid, policy in self.policies.items() if wanted & set(policy.roles)]
+        return [self.policies[pid] for pid in closure(self.policy_docs, roots)]
+
+    def roles(self) -> list[str]:
+        return sorted({role for policy in self.policies.values() for role in policy.roles})
+
+    def requirements_for(
+        self, roles: Iterable[str], params: Mapping[str, str | int] = _NO_PARAMS
+    ) -> tuple[Requirement, ...]:
+        """Every rule of policies_for(roles), with param defaults overridden by `params`.
+
+        Each Requirement keeps the id of the policy that wrote the rule. A param that none of
+        these policies declares is an error (a typo must not leave a default in force).
+        """
+        selected = self.policies_for(roles)
+        declared = {name for policy in selected for name, _ in policy.params}
+        unknown = sorted(set(params) - declared)
+        if unknown:
+            known = ", ".join(sorted(declared)) or "none"
+            raise PolicyError(
+                *(
+                    Problem.at(
+                        PARAMS_ORIGIN,
+                        "unknown-param",
+                        f"unknown param {name!r}: no policy of these roles declares it "
+                        f"(declared: {known})",
+                    )
+                    for name in unknown
+                )
+            )
+        requirements: list[Requirement] = []
+        problems: list[Problem] = []
+        for policy in selected:
+            values = {
+                name: coerce_override(params[name], default) if name in params else default
+                for name, default in policy.params
+            }
+            for spec in self.policy_docs[policy.id].rules:
+                try:
+                    requirements.append(resolve_rule(spec, policy, values))
+                except PolicyError as exc:
+                    problems.extend(exc.problems)
+        if problems:
+            raise PolicyError(*problems)
+        return tuple(requirements)
+
+
+def load_policy_docs(docs: Sequence[YamlDoc]) -> PolicySet:
+    """The policy set of already-parsed files; PolicyError lists every problem found."""
+    problems: list[Problem] = []
+    good: dict[str, PolicyDoc] = {}
+    broken_ids: set[str] = set()
+    first_file: dict[str, Location] = {}
+    for doc in docs:
+        policy_id = declared_id(doc)
+        if policy_id is not None and policy_id in first_file:
+            first = first_file[policy_id]
+            problems.append(
+                Problem.at(
+                    doc.location(("id",)),
+                    "duplicate-policy",
+                    f"duplicate policy id {policy_id!r} (first defined at {first})",
+                )
+            )
+            continue
+        if policy_id is not None:
+            first_file[policy_id] = doc.location(("id",))
+        try:
+            policy_doc = read_policy(doc)
+        except PolicyError as exc:
+            problems.extend(exc.problems)
+            if policy_id is not None:
+                broken_ids.add(policy_id)
+            continue
+        good[policy_doc.policy.id] = policy_doc
+    problems.extend(include_problems(good, frozenset(broken_ids)))
+    for policy_doc in good.values():
+        policy = policy_doc.policy
+        defaults = dict(policy.params)
+        for spec in policy_doc.rules:
+            try:
+                resolve_rule(spec, policy, defaults)
+            except PolicyError as exc:
+                problems.extend(exc.problems)
+    if problems:
+        raise PolicyError(*sorted(problems, key=_sort_key))
+    return PolicySet(
+        policies=MappingProxyType({pid: pdoc.policy for pid, pdoc in good.items()}),
+        policy_docs=MappingProxyType(dict(good)),
+    )
+
+
+def load_policy_set(paths: Sequence[str | Path]) -> PolicySet:
+    """Every policy file under `paths` (files, or folders searched recursively), validated
+    together; PolicyError lists ALL problems (file:line:col each)."""
+    files, problems = yaml_files(paths)
+    docs: list[YamlDoc] = []
+    for path in files:
+        try:
+            docs.append(read_doc(path))
+        except PolicyError as exc:
+            problems.extend(exc.problems)
+    try:
+        policy_set = load_policy_docs(docs)
+    except PolicyError as exc:
+        problems.extend(exc.problems)
+    if problems:
+        raise PolicyError(*sorted(problems, key=_sort_key))
+    return policy_set
