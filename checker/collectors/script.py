@@ -1,0 +1,288 @@
+"""The constant Linux collection script and the parser of its framed output.
+
+One script per host, one round trip (issue 6). The script is a constant: no inventory or policy
+value is ever put into it or into the command line that starts it; it reaches the host on the
+session's stdin (`/bin/sh -s`, or `sudo -n -- /bin/sh -s`).
+
+It dumps everything that may filter packets, since legacy and nft tables both apply
+(iptables-extensions(8), "iptables-nft" in xtables-nft(8)): `nft -j list ruleset`, the legacy and
+nft variants of iptables-save and ip6tables-save, `ipset save`, and firewalld / ufw state as
+context. A command that does not exist gives a "missing" section (exit 127); plain
+`iptables-save` / `ip6tables-save` are run only on hosts that have neither variant (iptables
+before 1.8), else they would dump one of the variants twice.
+
+Framing: each section is a header line with the section's name, status, exit code and the exact
+byte lengths of its stdout and stderr, then those bytes, then an end line naming the section; a
+final line counts the sections. Lengths come from `wc -c` of temporary files, so output holding
+anything (marker-like lines, NUL bytes, no trailing newline) is framed exactly, and a truncated
+or garbled stream is detected instead of being half-parsed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from checker.collectors.result import MISSING, Output
+
+FRAMING_VERSION = "1"
+
+# (section name, argv). argv[0] is looked up with `command -v`; names are what Output.name holds.
+SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("nft-json", ("nft", "-j", "list", "ruleset")),
+    ("iptables-nft-save", ("iptables-nft-save",)),
+    ("iptables-legacy-save", ("iptables-legacy-save",)),
+    ("iptables-save", ("iptables-save",)),
+    ("ip6tables-nft-save", ("ip6tables-nft-save",)),
+    ("ip6tables-legacy-save", ("ip6tables-legacy-save",)),
+    ("ip6tables-save", ("ip6tables-save",)),
+    ("ipset-save", ("ipset", "save")),
+    ("firewalld", ("firewall-cmd", "--state")),
+    ("ufw", ("ufw", "status", "verbose")),
+)
+SECTION_NAMES = tuple(name for name, _ in SECTIONS)
+COMMANDS = dict(SECTIONS)
+
+# Each command gets at most this long on the host (coreutils timeout(1), where present): a wedged
+# firewalld (firewall-cmd waits on D-Bus) must not eat the whole host deadline.
+PER_COMMAND_LIMIT_S = 60
+
+SCRIPT = r"""PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+LC_ALL=C
+export PATH LC_ALL
+umask 077
+d=$(mktemp -d 2>/dev/null || mktemp -d -t fwcheck.XXXXXX) || { echo '@@fwcheck-fail mktemp'; exit 90; }
+trap 'rm -rf "$d"' EXIT
+trap 'exit 129' HUP INT TERM
+if command -v timeout >/dev/null 2>&1; then T="timeout __LIMIT__"; else T=""; fi
+now() { date +%s%N 2>/dev/null || echo 0; }
+have() { command -v "$1" >/dev/null 2>&1; }
+n=0
+section() {
+  name=$1; shift
+  n=$((n + 1))
+  if ! have "$1"; then
+    printf '@@fwcheck-section %s missing 127 0 0 0 0\n' "$name"
+  else
+    t0=$(now)
+    $T "$@" </dev/null >"$d/o" 2>"$d/e"
+    rc=$?
+    t1=$(now)
+    printf '@@fwcheck-section %s ran %d %d %d %s %s\n' "$name" "$rc" "$(($(wc -c <"$d/o")))" "$(($(wc -c <"$d/e")))" "$t0" "$t1"
+    cat "$d/o" "$d/e"
+  fi
+  printf '\n@@fwcheck-end %s\n' "$name"
+}
+skip() {
+  n=$((n + 1))
+  printf '@@fwcheck-section %s skipped 0 0 0 0 0\n\n@@fwcheck-end %s\n' "$1" "$1"
+}
+echo '@@fwcheck-begin __VERSION__'
+section nft-json nft -j list ruleset
+section iptables-nft-save iptables-nft-save
+section iptables-legacy-save iptables-legacy-save
+if have iptables-nft-save || have iptables-legacy-save; then skip iptables-save; else section iptables-save iptables-save; fi
+section ip6tables-nft-save ip6tables-nft-save
+section ip6tables-legacy-save ip6tables-legacy-save
+if have ip6tables-nft-save || have ip6tables-legacy-save; then skip ip6tables-save; else section ip6tables-save ip6tables-save; fi
+section ipset-save ipset save
+section firewalld firewall-cmd --state
+section ufw ufw status verbose
+echo "@@fwcheck-done $n"
+""".replace("__LIMIT__", str(PER_COMMAND_LIMIT_S)).replace("__VERSION__", FRAMING_VERSION)
+
+# How the script is started. Constants: the script itself travels on stdin.
+SHELL_ARGV: tuple[str, ...] = ("/bin/sh", "-s")
+# sudo(8) -n: "non-interactive: avoid prompting the user for input of any kind. If a password is
+# required for the command to run, sudo will display an error message and exit." No hang.
+SUDO_ARGV: tuple[str, ...] = ("sudo", "-n", "--", "/bin/sh", "-s")
+
+# Linux firewall dumps: a host where none of them succeeded has given us nothing to check.
+FIREWALL_DUMPS = frozenset(
+    {
+        "nft-json",
+        "iptables-nft-save",
+        "iptables-legacy-save",
+        "iptables-save",
+        "ip6tables-nft-save",
+        "ip6tables-legacy-save",
+        "ip6tables-save",
+    }
+)
+
+
+def launcher(sudo: bool) -> tuple[str, ...]:
+    return SUDO_ARGV if sudo else SHELL_ARGV
+
+
+class FramingError(Exception):
+    """The script's output is truncated or garbled; the message is one line for the user."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class _Header:
+    name: str
+    status: str
+    exit_code: int
+    out_len: int
+    err_len: int
+    t0_ns: int
+    t1_ns: int
+
+
+_BEGIN = f"@@fwcheck-begin {FRAMING_VERSION}\n".encode()
+_HEADER = re.compile(
+    rb"@@fwcheck-section ([a-z0-9-]{1,40}) (ran|missing|skipped) (\d{1,3}) (\d{1,12}) (\d{1,12}) "
+    rb"(\d{1,25}|[^\s]{0,25}) (\d{1,25}|[^\s]{0,25})\n"
+)
+_DONE = re.compile(rb"@@fwcheck-done (\d{1,3})\n\Z")
+
+
+def _ns(text: bytes) -> int:
+    # GNU date prints nanoseconds for %s%N; other dates print a literal "%N" or nothing.
+    return int(text) if text.isdigit() else 0
+
+
+def _iso(ns: int, fallback: str) -> str:
+    if ns <= 0:
+        return fallback
+    return datetime.fromtimestamp(ns / 1e9, UTC).isoformat(timespec="milliseconds")
+
+
+def parse_framed(stream: bytes, *, started_at: str) -> tuple[Output, ...]:
+    """Split the script's stdout into Outputs; raise FramingError if it is truncated or garbled.
+
+    Bytes before the begin marker are ignored: a login shell's rc files may print there (the
+    marker line is only ever written by the script). Nothing may follow the final line.
+    `started_at` is used for sections whose host `date` cannot give nanoseconds.
+    """
+    start = stream.find(_BEGIN)
+    if start < 0:
+        if not stream:
+            raise FramingError("no-output", "the collection script printed nothing")
+        raise FramingError("garbled", "the collection script's start marker is missing")
+    pos = start + len(_BEGIN)
+    outputs: list[Output] = []
+    for expected in SECTION_NAMES:
+        match = _HEADER.match(stream, pos)
+        if match is None:
+            if b"\n" not in stream[pos:]:
+                raise FramingError("truncated", f"output ends before section {expected!r}")
+            raise FramingError("garbled", f"section {expected!r}: malformed header")
+        header = _Header(
+            match.group(1).decode(),
+            match.group(2).decode(),
+            int(match.group(3)),
+            int(match.group(4)),
+            int(match.group(5)),
+            _ns(match.group(6)),
+            _ns(match.group(7)),
+        )
+        if header.name != expected:
+            raise FramingError("garbled", f"expected section {expected!r}, got {header.name!r}")
+        body_start = match.end()
+        body_end = body_start + header.out_len + header.err_len
+        end_line = f"\n@@fwcheck-end {expected}\n".encode()
+        if body_end + len(end_line) > len(stream):
+            raise FramingError("truncated", f"section {expected!r} is cut short")
+        if stream[body_end : body_end + len(end_line)] != end_line:
+            raise FramingError(
+                "garbled", f"section {expected!r}: length does not match its end marker"
+            )
+        pos = body_end + len(end_line)
+        if header.status == "skipped":
+            continue
+        argv = COMMANDS[expected]
+        out = stream[body_start : body_start + header.out_len]
+        err = stream[body_start + header.out_len : body_end]
+        duration_s = max(0.0, (header.t1_ns - header.t0_ns) / 1e9) if header.t0_ns else 0.0
+        outputs.append(
+            Output(
+                name=expected,
+                command=" ".join(argv),
+                exit_code=MISSING if header.status == "missing" else header.exit_code,
+                data=out,
+                started_at=_iso(header.t0_ns, started_at),
+                duration_s=round(duration_s, 6),
+                stderr=err,
+            )
+        )
+    done = _DONE.match(stream, pos)
+    if done is None:
+        if not stream[pos:]:
+            raise FramingError("truncated", "output ends before the final marker")
+        raise FramingError("garbled", "unexpected bytes after the last section")
+    if int(done.group(1)) != len(SECTION_NAMES):
+        raise FramingError("garbled", "the section count does not match")
+    return tuple(outputs)
+
+
+def one_line(data: bytes, limit: int = 160) -> str:
+    """The first non-empty line of a host's message, printable and short (for error reasons)."""
+    for raw in data.splitlines():
+        text = raw.decode("utf-8", "replace").strip()
+        if text:
+            text = "".join(ch if ch.isprintable() else "?" for ch in text)
+            return text if len(text) <= limit else text[:limit] + "…"
+    return ""
+
+
+def launch_failure(exit_code: int, stderr: bytes, sudo: bool) -> tuple[str, str]:
+    """(code, reason) when the script never started (no begin marker): sudo refusals first."""
+    message = one_line(stderr)
+    lowered = stderr.lower()
+    if sudo:
+        if b"password is required" in lowered or b"a terminal is required" in lowered:
+            return (
+                "sudo-password",
+                "sudo -n refused: a password is required (sudo: true needs a NOPASSWD rule)",
+            )
+        if b"must have a tty" in lowered:
+            return "sudo-tty", "sudo refused: the sudoers policy requires a tty (requiretty)"
+        if (
+            exit_code == MISSING
+            or b"sudo: not found" in lowered
+            or b"sudo: command not found" in lowered
+        ):
+            return "command-missing", "sudo is not installed on the host"
+        if message.startswith("sudo:"):
+            return "sudo-refused", message
+    if exit_code == MISSING:
+        return "command-missing", "/bin/sh is missing on the host"
+    detail = f": {message}" if message else ""
+    return "no-output", f"the collection script did not start (exit {exit_code}){detail}"
+
+
+def check_outputs(outputs: tuple[Output, ...]) -> tuple[str, str] | None:
+    """(code, reason) when the dumps do not show the whole firewall, else None.
+
+    Every dump that exists must succeed: legacy and nft tables both filter, so checking the
+    ones that worked while another failed could pass a host on half its rules.
+    """
+    dumps = [o for o in outputs if o.name in FIREWALL_DUMPS]
+    if all(o.missing for o in dumps):
+        return "command-missing", "neither nft nor iptables-save exists on the host"
+    for failed in dumps:
+        if not failed.missing and not failed.ok:
+            detail = one_line(failed.stderr) or f"exit {failed.exit_code}"
+            return "command-failed", f"{failed.command} failed (exit {failed.exit_code}): {detail}"
+    return None
+
+
+def interpret(
+    stdout: bytes, stderr: bytes, exit_code: int, *, sudo: bool, started_at: str
+) -> tuple[tuple[Output, ...], tuple[str, str] | None]:
+    """The outputs of one run of the script, and (code, reason) if the host must be an error."""
+    if b"@@fwcheck-begin" not in stdout:
+        return (), launch_failure(exit_code, stderr, sudo)
+    try:
+        outputs = parse_framed(stdout, started_at=started_at)
+    except FramingError as exc:
+        return (), (exc.code, exc.message)
+    return outputs, check_outputs(outputs)

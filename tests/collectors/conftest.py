@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.collectors import sshlab
+
+
+@pytest.fixture(scope="session")
+def ssh_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sshlab.SshLab]:
+    if os.geteuid() != 0:
+        pytest.skip("the SSH lab needs root (network namespaces, useradd); CI runs as root")
+    for tool in ("sshd", "sudo", "nft", "iptables-legacy-restore", "ipset", "ssh-keygen"):
+        if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
+            pytest.fail(
+                f"{tool} is missing: apt-get install openssh-server sudo nftables iptables ipset"
+            )
+    lab = sshlab.start(tmp_path_factory.mktemp("sshlab"))
+    try:
+        yield lab
+    finally:
+        sshlab.stop(lab)
