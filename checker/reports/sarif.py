@@ -145,9 +145,10 @@ def _locations(
 
 # --- fingerprints --------------------------------------------------------------------------
 
-# iptables-save counters "[12:3456] -A …" and nft "counter packets 12 bytes 3456" change on
-# every export without changing the rule.
-_COUNTERS = re.compile(r"^\s*\[\d+:\d+\]\s*|\bpackets \d+ bytes \d+\b")
+# Packet/byte counters change on every export without changing the rule: iptables-save -c puts
+# "[12:3456]" before a rule and after a chain policy (":INPUT DROP [0:0]"), nft prints
+# "counter packets 12 bytes 3456".
+_COUNTERS = re.compile(r"\[\d+:\d+\]|\bpackets \d+ bytes \d+\b")
 
 
 def _normalized(text: str) -> str:
