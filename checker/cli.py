@@ -185,7 +185,10 @@ def _run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # --help and --version end parsing on purpose
+            return int(exc.code or 0)
         if not args.command:
             parser.print_help(sys.stderr)
             return ExitCode.USAGE
