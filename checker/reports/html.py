@@ -93,10 +93,11 @@ def _source(text: str | None) -> str:
 def _finding_block(finding: Finding, report: RunReport) -> str:
     req = requirement_index(report).get(finding.rule_key)
     kind = finding.status.value
+    title = finding.title or (req.title if req is not None else "")
     parts = [
         f'<div class="finding {kind}-f" data-status="{kind}" data-target="{_e(finding.target)}" data-rule="{_e(finding.rule_key)}">',
         f"<h3>{_e(finding.status.value.upper())} · {_e(finding.target)} · <code>{_e(finding.rule_key)}</code>"
-        f"{' — ' + _e(finding.title) if finding.title else ''}</h3>",
+        f"{' — ' + _e(title) if title else ''}</h3>",
         f"<p>Severity: <b>{_e(finding.severity.value)}</b>. {_e(finding.message)}</p>",
     ]
     if finding.counterexample:
