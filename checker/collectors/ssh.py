@@ -109,7 +109,8 @@ def _secret(env_name: str, what: str) -> str:
 
 
 def _identities(settings: SshSettings) -> list[paramiko.PKey]:
-    """The keys to offer, in order: key_file, else the agent's and ~/.ssh's default keys."""
+    """The keys to offer: key_file; else the agent's keys, and ~/.ssh's default keys unless a
+    password_env says that password login is meant (as ssh(1) tries IdentityFile defaults)."""
     passphrase = (
         _secret(settings.passphrase_env, "passphrase_env") if settings.passphrase_env else None
     )
@@ -117,7 +118,11 @@ def _identities(settings: SshSettings) -> list[paramiko.PKey]:
         paths = [Path(os.path.expanduser(settings.key_file))]
         explicit = True
     else:
-        paths = [Path(os.path.expanduser(f"~/.ssh/{n}")) for n in DEFAULT_IDENTITIES]
+        paths = (
+            []
+            if settings.password_env
+            else [Path(os.path.expanduser(f"~/.ssh/{n}")) for n in DEFAULT_IDENTITIES]
+        )
         explicit = False
     keys: list[paramiko.PKey] = []
     if settings.use_agent and not settings.key_file and os.environ.get("SSH_AUTH_SOCK"):
@@ -245,6 +250,14 @@ def collect(
             raise _Fault(
                 "ssh-protocol", f"SSH negotiation failed: {str(exc).splitlines()[0][:160]}"
             ) from None
+        # start_client() returns quietly when its timeout passes mid-negotiation.
+        if not transport.remote_version:
+            raise _Fault(
+                "no-banner",
+                f"{host.address} port {port} accepted TCP but sent no SSH banner in time",
+            )
+        if not transport.is_active() or not transport.initial_kex_done:
+            raise _Fault("timeout", f"SSH key exchange with {host.address} did not finish in time")
         verdict = known_hosts.check(
             host.name,
             host.address,

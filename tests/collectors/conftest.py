@@ -6,12 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from tests.collectors import sshlab
+import sshlab
 
 
 @pytest.fixture(scope="session")
-def ssh_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sshlab.SshLab]:
+def ssh_lab() -> Iterator[sshlab.SshLab]:
     if os.geteuid() != 0:
         pytest.skip("the SSH lab needs root (network namespaces, useradd); CI runs as root")
     for tool in ("sshd", "sudo", "nft", "iptables-legacy-restore", "ipset", "ssh-keygen"):
@@ -19,7 +18,7 @@ def ssh_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sshlab.SshLab]
             pytest.fail(
                 f"{tool} is missing: apt-get install openssh-server sudo nftables iptables ipset"
             )
-    lab = sshlab.start(tmp_path_factory.mktemp("sshlab"))
+    lab = sshlab.start()
     try:
         yield lab
     finally:

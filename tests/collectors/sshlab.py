@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,7 +111,11 @@ def _wait_port(address: str, port: int, timeout_s: float) -> None:
     raise RuntimeError(f"sshd did not come up on {address}:{port}")
 
 
-def start(base: Path) -> SshLab:
+def start() -> SshLab:
+    """Start the lab in its own world-traversable folder (sshd reads users' authorized keys as
+    those users, so pytest's 0700 tmp folders will not do); stop() removes it."""
+    base = Path(tempfile.mkdtemp(prefix="fwcheck-sshlab-"))
+    base.chmod(0o755)
     tag = f"{os.getpid() % 100000}"
     netns = f"fwcssh{tag}"
     third = os.getpid() % 250
@@ -142,8 +147,7 @@ def start(base: Path) -> SshLab:
         run("ip6tables-nft-restore", input=IP6TABLES_NFT.encode(), netns=netns)
         run("nft", "-f", "-", input=NFT_NATIVE.encode(), netns=netns)
 
-        base.mkdir(parents=True, exist_ok=True)
-        (base / "authorized").mkdir()
+        (base / "authorized").mkdir(mode=0o755)
         run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(base / "ssh_host_ed25519_key"))
         run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(base / "client"))
         run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(base / "wrong"))
@@ -199,6 +203,7 @@ def start(base: Path) -> SshLab:
         )
     except BaseException:
         stop_named(netns, tag)
+        shutil.rmtree(base, ignore_errors=True)
         raise
 
 
@@ -217,3 +222,4 @@ def stop(lab: SshLab) -> None:
         lab.process.kill()
         lab.process.wait(timeout=10)
     stop_named(lab.netns, lab.netns.removeprefix("fwcssh"))
+    shutil.rmtree(lab.dir, ignore_errors=True)
