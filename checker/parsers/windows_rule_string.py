@@ -19,8 +19,8 @@ Grammar facts used (MS-GPFAS 2.2.2.19 and the value rules it references):
   carry the 2.20 address keywords (IntrAnet, Ply2Renders …): all merge into the same lists.
 - `Security=`/`Security2_9=`/`Security2=`: IPsec requirements (FW_RULE_FLAGS_AUTHENTICATE …).
 - `RMauth`, `RUAuth`, `LUAuth`, `LUOwn`, `TTK*`, `NNm`, `Platform`, `LOM`, `PCross`,
-  `AuthByPassOut` are conditions only the live host can evaluate: kept in `conditions`.
-- `Name`, `Desc`, `EmbedCtxt`, `Platform2`, `SkipVer`, `LSM` carry no match condition.
+  `AuthByPassOut`, `Platform`/`Platform2` are conditions only the live host can evaluate: kept in `conditions`.
+- `Name`, `Desc`, `EmbedCtxt`, `SkipVer`, `LSM` carry no match condition.
 Unknown keys are kept in `unknown` and reported as warnings; the engine treats a rule with
 unknown keys as possibly narrower than written (it may match less), never as broader.
 """
@@ -85,12 +85,13 @@ _CONDITION_KEYS = {
     "ttk2_28",
     "nnm",
     "platform",
+    "platform2",
     "lom",
     "pcross",
     "authbypassout",
     "if",
 }
-_METADATA_KEYS = {"name", "desc", "embedctxt", "platform2", "skipver", "lsm"}
+_METADATA_KEYS = {"name", "desc", "embedctxt", "skipver", "lsm"}
 _KNOWN_KEYS = (
     {"action", "active", "dir", "profile", "protocol", "app", "svc", "apppkgid", "iftype"}
     | {"security", "security2_9", "security2", "edge", "defer", "icmp4", "icmp6"}

@@ -1,0 +1,407 @@
+"""Windows Defender Firewall semantics: does a host's policy meet a requirement?
+
+Semantics (Microsoft: "Windows Firewall rules" on Microsoft Learn, MS-FASP 2.2.37/2.2.38):
+- Not first-match. For a flow, **authenticated-bypass allow > block > allow > the profile's default
+  action**; rule order means nothing.
+- Only enabled rules count, only in the profiles they list (none listed = all three), only in
+  their direction. Local-store rules count only if AllowLocalPolicyMerge is not 0 from Group
+  Policy (checker.engine.windows_profiles gives the merged profile settings).
+- Firewall off in a profile: nothing is blocked there. Shields up (DoNotAllowExceptions): "the
+  server MUST block all incoming traffic regardless of other policy settings" (MS-FASP 2.2.38
+  FW_PROFILE_CONFIG_SHIELDED), so inbound allow and bypass rules are ignored.
+- Several exports of one host (a GPO's Registry.pol plus the local .wfw) combine: all rules,
+  profile settings merged GPO-first.
+
+Three-valued evaluation. Each rule has a lower and an upper bound of what it matches
+(checker.engine.windows_match). Over the requirement's flows Q, per profile:
+  surely allowed   SA = bypass_lower ∪ (allow_lower − block_upper)        (default Block)
+                   SA = Q − block_upper                                    (default Allow)
+  possibly allowed PA = bypass_upper ∪ (allow_upper − block_lower)        (default Block)
+                   PA = bypass_upper ∪ (Q − block_lower)                   (default Allow)
+(bypass_lower is always empty: bypass needs an authenticated peer.) `expect: allow` passes when
+Q ⊆ SA and fails when some flow of Q is outside PA computed without the authenticated-only
+rules (an unauthenticated peer's flow, which every requirement includes); `expect: deny` passes when Q ∩ PA is empty
+and fails when Q ∩ SA is not, or when an allow rule scoped to LocalSubnet (never empty, see
+windows_match) surely lets some LocalSubnet peer in. Anything else is indeterminate, naming the
+rule conditions that only the live host can resolve.
+
+The requirement holds per profile: the requirement's profiles, narrowed to the target's active
+profiles when the export states them (collector JSON). The verdict fails if any profile fails and
+names it; `details` lists each profile's outcome when they differ.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from checker.engine.space import Space
+from checker.engine.verdict import Verdict, format_address, format_flow
+from checker.engine.windows_match import (
+    RuleMatch,
+    Symbols,
+    compile_rule,
+    requirement_space,
+    widen,
+)
+from checker.engine.windows_profiles import EffectiveProfile, effective_profile
+from checker.findings import Evidence, Status
+from checker.model.windows import PROFILE_NAMES, WindowsRule, WindowsRuleset
+from checker.policies.model import Direction, Expect, Requirement
+
+_MAX_EVIDENCE = 5
+_PREFERRED = {
+    "remote": int(ipaddress.IPv4Address("203.0.113.7")),
+    "local": int(ipaddress.IPv4Address("192.0.2.10")),
+    "family": 4,
+    "proto": 6,
+    "rport": 49152,
+    "lport": 49152,
+}
+_PREFERRED_V6 = {
+    "remote": int(ipaddress.IPv6Address("2001:db8::7")),
+    "local": int(ipaddress.IPv6Address("2001:db8::10")),
+}
+
+
+def rule_evidence(rule: WindowsRule) -> Evidence:
+    return Evidence(rule.origin.file, rule.origin.line, f"{rule.label()}: {rule.text}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    requirement: Requirement
+    symbols: Symbols
+    query: Space
+    matches: tuple[RuleMatch, ...]
+
+
+def check(ruleset: WindowsRuleset | Sequence[WindowsRuleset], requirement: Requirement) -> Verdict:
+    rulesets = [ruleset] if isinstance(ruleset, WindowsRuleset) else list(ruleset)
+    direction = "in" if requirement.direction == Direction.INBOUND else "out"
+    rules = [rule for rs in rulesets for rule in rs.rules if rule.direction == direction]
+    symbols = Symbols.build(rules, requirement)
+    dims = symbols.dims()
+    query = requirement_space(requirement, symbols, dims)
+    if query.is_empty():
+        return Verdict(
+            Status.PASS,
+            "the requirement describes no flow (its addresses and families do not meet)",
+        )
+    matches = tuple(compile_rule(rule, symbols, dims) for rule in rules if rule.enabled)
+    context = _Context(requirement, symbols, query, matches)
+    profiles = _profiles_to_check(rulesets, requirement)
+    verdicts = [
+        (profile, _decide(context, effective_profile(profile, rulesets))) for profile in profiles
+    ]
+    return _combine(verdicts)
+
+
+def _profiles_to_check(rulesets: Sequence[WindowsRuleset], requirement: Requirement) -> list[str]:
+    wanted = set(requirement.profiles) or set(PROFILE_NAMES)
+    active: set[str] = set()
+    known = False
+    for ruleset in rulesets:
+        if ruleset.active_profiles is not None:
+            known = True
+            active |= ruleset.active_profiles
+    if known and wanted & active:
+        wanted &= active
+    return [profile for profile in PROFILE_NAMES if profile in wanted]
+
+
+def _combine(verdicts: list[tuple[str, Verdict]]) -> Verdict:
+    failing = [(p, v) for p, v in verdicts if v.status == Status.FAIL]
+    unknown = [(p, v) for p, v in verdicts if v.status == Status.INDETERMINATE]
+    chosen = failing or unknown or verdicts
+    status = Status.FAIL if failing else Status.INDETERMINATE if unknown else Status.PASS
+    first_profile, first = chosen[0]
+    names = ", ".join(p for p, _ in chosen)
+    if status == Status.PASS:
+        message = f"{first.message} (profiles: {names})" if len(verdicts) > 1 else first.message
+    else:
+        message = first.message
+        if len(chosen) > 1:
+            message += f" (also {status.value} in: {', '.join(p for p, _ in chosen[1:])})"
+    evidence: list[Evidence] = []
+    for _, verdict in chosen:
+        for item in verdict.evidence:
+            if item not in evidence:
+                evidence.append(item)
+    details: tuple[tuple[str, str], ...] = ()
+    # Profiles differ when their outcomes differ beyond the profile's own name.
+    if len({(v.status, v.message.replace(p, "*")) for p, v in verdicts}) > 1:
+        details = tuple((profile, f"{v.status.value}: {v.message}") for profile, v in verdicts)
+    return Verdict(status, message, first.counterexample, tuple(evidence), details)
+
+
+def _decide(context: _Context, settings: EffectiveProfile) -> Verdict:
+    requirement = context.requirement
+    profile = settings.profile
+    query = context.query
+    inbound = requirement.direction == Direction.INBOUND
+    expect_allow = requirement.expect == Expect.ALLOW
+    if not settings.enabled.value:
+        if expect_allow:
+            return Verdict(
+                Status.PASS,
+                f"{profile} profile: the firewall is off, nothing is blocked",
+                evidence=(settings.enabled.evidence,),
+            )
+        point = _sample(query)
+        return Verdict(
+            Status.FAIL,
+            f"{profile} profile: the firewall is off, so {_flow(context, point, profile)} is allowed",
+            counterexample=_flow(context, point, profile),
+            evidence=(settings.enabled.evidence,),
+        )
+    default = settings.default_inbound if inbound else settings.default_outbound
+    default_allows = default.value == "allow"
+    shields_up = inbound and bool(settings.shields_up.value)
+    active: list[RuleMatch] = []
+    for match in context.matches:
+        rule = match.rule
+        if profile not in rule.profiles:
+            continue
+        if rule.store == "local" and not settings.allow_local_policy_merge.value:
+            continue
+        if shields_up and rule.action in ("allow", "bypass"):
+            continue
+        if not match.upper.touches(query):
+            continue
+        active.append(match)
+    dims = query.dims
+    empty = Space.empty(dims)
+    block_lower, block_upper, allow_lower, allow_upper, bypass_upper = (
+        empty,
+        empty,
+        empty,
+        empty,
+        empty,
+    )
+    # What an unauthenticated peer may get through: authenticated-only rules left out.
+    plain_allow_upper = empty
+    for match in active:
+        if match.rule.action == "block":
+            block_lower = block_lower.union(match.lower.intersect(query))
+            block_upper = block_upper.union(match.upper.intersect(query))
+        elif match.rule.action == "allow":
+            allow_lower = allow_lower.union(match.lower.intersect(query))
+            allow_upper = allow_upper.union(match.upper.intersect(query))
+            if not match.authenticated_only:
+                plain_allow_upper = plain_allow_upper.union(match.upper.intersect(query))
+        else:
+            bypass_upper = bypass_upper.union(match.upper.intersect(query))
+    if default_allows:
+        surely = query.subtract(block_upper)
+        possibly = bypass_upper.union(query.subtract(block_lower))
+        possibly_plain = query.subtract(block_lower)
+    else:
+        surely = allow_lower.subtract(block_upper)
+        possibly = bypass_upper.union(allow_upper.subtract(block_lower))
+        possibly_plain = plain_allow_upper.subtract(block_lower)
+    verdict_args = (context, profile, active, default, shields_up, settings)
+    if expect_allow:
+        missing = query.subtract(surely)
+        if missing.is_empty():
+            return _pass_allow(*verdict_args)
+        denied = query.subtract(possibly_plain)
+        if not denied.is_empty():
+            return _fail_allow(*verdict_args, _sample(denied))
+        return _indeterminate(context, profile, active, _sample(missing), "allowed")
+    reachable = query.intersect(surely)
+    if not reachable.is_empty():
+        return _fail_deny(*verdict_args, _sample(reachable))
+    if query.intersect(possibly).is_empty():
+        return _pass_deny(*verdict_args)
+    witness = _local_subnet_witness(context, active, block_upper, default_allows)
+    if witness is not None:
+        match, point = witness
+        flow = _flow(context, point, profile, remote_text="<an address in LocalSubnet>")
+        return Verdict(
+            Status.FAIL,
+            f"{profile} profile: {flow} is allowed by rule {match.rule.label()}: LocalSubnet is never "
+            "empty, and no block rule can match that flow whatever its remote address",
+            counterexample=flow,
+            evidence=(rule_evidence(match.rule),),
+        )
+    return _indeterminate(context, profile, active, _sample(query.intersect(possibly)), "blocked")
+
+
+def _local_subnet_witness(
+    context: _Context, active: list[RuleMatch], block_upper: Space, default_allows: bool
+) -> tuple[RuleMatch, dict[str, int]] | None:
+    requirement = context.requirement
+    if default_allows or requirement.remote is not None or requirement.except_remote:
+        return None
+    query_cylinder = widen(context.query, "remote")
+    blocked_somewhere = widen(block_upper, "remote")
+    for match in active:
+        if match.rule.action != "allow" or match.witness.is_empty():
+            continue
+        region = match.witness.intersect(query_cylinder).subtract(blocked_somewhere)
+        if not region.is_empty():
+            return match, _sample(region)
+    return None
+
+
+def _containing(
+    active: list[RuleMatch], point: dict[str, int], action: str, bound: str
+) -> list[RuleMatch]:
+    return [m for m in active if m.rule.action == action and getattr(m, bound).contains(point)]
+
+
+def _pass_allow(context, profile, active, default, shields_up, settings) -> Verdict:  # type: ignore[no-untyped-def]
+    allowing = [m for m in active if m.rule.action == "allow" and m.lower.touches(context.query)]
+    evidence = tuple(rule_evidence(m.rule) for m in allowing[:_MAX_EVIDENCE])
+    if allowing:
+        names = ", ".join(m.rule.label() for m in allowing[:3])
+        message = f"{profile} profile: allowed by rule {names}"
+        if default.value == "allow":
+            evidence += (default.evidence,)
+    else:
+        message = f"{profile} profile: allowed by the {default.evidence.text.split(': ', 1)[1]}"
+        evidence = (default.evidence,)
+    return Verdict(Status.PASS, message, evidence=evidence)
+
+
+def _fail_allow(context, profile, active, default, shields_up, settings, point) -> Verdict:  # type: ignore[no-untyped-def]
+    flow = _flow(context, point, profile)
+    blockers = _containing(active, point, "block", "lower")
+    if blockers:
+        rule = blockers[0].rule
+        return Verdict(
+            Status.FAIL,
+            f"{profile} profile: {flow} is blocked by rule {rule.label()}",
+            counterexample=flow,
+            evidence=tuple(rule_evidence(m.rule) for m in blockers[:_MAX_EVIDENCE]),
+        )
+    if shields_up:
+        return Verdict(
+            Status.FAIL,
+            f"{profile} profile: {flow} is blocked: shields up ignores every inbound allow rule",
+            counterexample=flow,
+            evidence=(settings.shields_up.evidence,),
+        )
+    return Verdict(
+        Status.FAIL,
+        f"{profile} profile: {flow} matches no allow rule and falls to the "
+        f"{default.evidence.text.split(': ', 1)[1]}",
+        counterexample=flow,
+        evidence=(default.evidence,),
+    )
+
+
+def _fail_deny(context, profile, active, default, shields_up, settings, point) -> Verdict:  # type: ignore[no-untyped-def]
+    flow = _flow(context, point, profile)
+    allowers = _containing(active, point, "allow", "lower")
+    if allowers and default.value != "allow":
+        rule = allowers[0].rule
+        return Verdict(
+            Status.FAIL,
+            f"{profile} profile: {flow} is allowed by rule {rule.label()}",
+            counterexample=flow,
+            evidence=tuple(rule_evidence(m.rule) for m in allowers[:_MAX_EVIDENCE]),
+        )
+    return Verdict(
+        Status.FAIL,
+        f"{profile} profile: {flow} matches no block rule and falls to the "
+        f"{default.evidence.text.split(': ', 1)[1]}",
+        counterexample=flow,
+        evidence=(default.evidence,)
+        + tuple(rule_evidence(m.rule) for m in allowers[:_MAX_EVIDENCE]),
+    )
+
+
+def _pass_deny(context, profile, active, default, shields_up, settings) -> Verdict:  # type: ignore[no-untyped-def]
+    blocking = [m for m in active if m.rule.action == "block" and m.lower.touches(context.query)]
+    if shields_up and not blocking:
+        return Verdict(
+            Status.PASS,
+            f"{profile} profile: shields up blocks all inbound traffic",
+            evidence=(settings.shields_up.evidence,),
+        )
+    if blocking:
+        names = ", ".join(m.rule.label() for m in blocking[:3])
+        evidence = tuple(rule_evidence(m.rule) for m in blocking[:_MAX_EVIDENCE])
+        return Verdict(
+            Status.PASS, f"{profile} profile: blocked by rule {names}", evidence=evidence
+        )
+    return Verdict(
+        Status.PASS,
+        f"{profile} profile: no allow rule matches; the {default.evidence.text.split(': ', 1)[1]} applies",
+        evidence=(default.evidence,),
+    )
+
+
+def _indeterminate(
+    context: _Context, profile: str, active: list[RuleMatch], point: dict[str, int], outcome: str
+) -> Verdict:
+    flow = _flow(context, point, profile)
+    uncertain = [m for m in active if m.upper.contains(point) and not m.lower.contains(point)]
+    if not uncertain:
+        uncertain = [m for m in active if m.reasons and m.upper.touches(context.query)]
+    parts = [
+        f"rule {m.rule.label()} ({'; '.join(m.reasons) or 'runtime condition'})"
+        for m in uncertain[:3]
+    ]
+    return Verdict(
+        Status.INDETERMINATE,
+        f"{profile} profile: cannot tell offline whether {flow} is {outcome}: it depends on "
+        + ", ".join(parts),
+        counterexample=flow,
+        evidence=tuple(rule_evidence(m.rule) for m in uncertain[:_MAX_EVIDENCE]),
+    )
+
+
+def _sample(space: Space) -> dict[str, int]:
+    families = space.project("family")
+    preferred = dict(_PREFERRED)
+    if not any(lo <= 4 <= hi for lo, hi in families):
+        preferred.update(_PREFERRED_V6, family=6)
+    point = space.sample(preferred)
+    assert point is not None  # callers sample non-empty spaces only
+    return point
+
+
+def _flow(
+    context: _Context, point: dict[str, int], profile: str, remote_text: str | None = None
+) -> str:
+    requirement = context.requirement
+    family = point["family"]
+    inbound = requirement.direction == Direction.INBOUND
+    extra = [f"profile {profile}"]
+    if requirement.program or len(context.symbols.programs) > 1:
+        extra.append(f"program {context.symbols.program_text(point['program'])}")
+    service = context.symbols.services[point["service"]]
+    if service:
+        extra.append("service " + ("(another service)" if service == "*" else service))
+    package = context.symbols.packages[point["package"]]
+    if package:
+        extra.append("package " + ("(another package)" if package == "*" else package))
+    args = dict(icmp=point["icmp"], extra=" ".join(extra))
+    if inbound:
+        text = format_flow(
+            family,
+            point["proto"],
+            point["remote"],
+            point["local"],
+            point["rport"],
+            point["lport"],
+            **args,
+        )
+    else:
+        text = format_flow(
+            family,
+            point["proto"],
+            point["local"],
+            point["remote"],
+            point["lport"],
+            point["rport"],
+            **args,
+        )
+    if remote_text is not None:
+        # The remote address is a witness of a keyword set, not a concrete value: say so.
+        text = text.replace(format_address(family, point["remote"]), remote_text, 1)
+    return text
