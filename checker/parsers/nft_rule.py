@@ -1,0 +1,201 @@
+"""One `{"rule": {...}}` object as model rules: one rule, or one per verdict-map element.
+
+Statements (libnftables-json(5) "STATEMENTS"), walked in order:
+- `match` narrows the rule (nft_match); so do `limit`, `quota`, `ct count` and `meter`, which
+  match until a rate or count is exceeded: they become `Unknown`.
+- Verdicts accept/drop/reject/return/jump/goto/continue end the rule; `queue` hands the packet to
+  userspace: target UNKNOWN. dnat/redirect are DNAT, snat/masquerade SNAT.
+- `vmap` is a lookup whose result is the verdict: it expands into one rule per element, each
+  matching its key. Keys of an nft map are disjoint (the kernel rejects overlapping interval
+  elements), so the expanded rules' order does not matter and the expansion is exact.
+- counter, log, `meta/ct … set`, `add @set`, dup, ct helper/timeout/expectation, secmark, flow
+  offload and `last` only have side effects the engine does not read: target CONTINUE.
+- notrack (later chains see ct state untracked instead of new), header rewrites (`ip daddr set`),
+  fwd, tproxy, synproxy and `xt` targets change what later rules or hooks see, or steal the
+  packet: target UNKNOWN with the reason, whatever verdict follows.
+- `xt` matches (iptables-nft compat blobs, unreadable in JSON) are `Unknown`.
+Any other statement kind is a ParseError: it might end the rule in a way we cannot tell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from checker.errors import Location
+from checker.model.netfilter import Match, Rule, Target, Unknown, Verdict
+from checker.parsers import nft_match, nft_render
+from checker.parsers.nft_match import NamedSet, RuleMatches
+from checker.parsers.nft_values import BadInput
+
+_VERDICTS = {
+    "accept": Verdict.ACCEPT, "drop": Verdict.DROP, "continue": Verdict.CONTINUE,
+    "return": Verdict.RETURN, "jump": Verdict.JUMP, "goto": Verdict.GOTO,
+}  # fmt: skip
+_NAT = {"dnat": Verdict.DNAT, "redirect": Verdict.DNAT, "snat": Verdict.SNAT,
+        "masquerade": Verdict.SNAT}  # fmt: skip
+_MATCH_LIKE = {
+    "limit": "whether it matches depends on the packet rate",
+    "quota": "whether it matches depends on the bytes seen so far",
+    "ct count": "whether it matches depends on the number of tracked connections",
+    "meter": "whether it matches depends on per-key state kept by the packet path",
+}
+_SIDE_EFFECTS = frozenset({
+    "counter", "log", "set", "map", "dup", "ct helper", "ct timeout", "ct expectation",
+    "secmark", "last", "flow", "reset",
+})  # fmt: skip
+_DIVERTING = {
+    "notrack": "notrack: later rules see ct state untracked, not new",
+    "fwd": "fwd: the packet leaves through another device",
+    "tproxy": "tproxy: the packet goes to a local socket",
+    "synproxy": "synproxy: the SYN is answered by the kernel, not passed on",
+}
+# Keys whose rewriting later rules cannot observe through the model's fields.
+_HARMLESS_MANGLE = frozenset({"meta", "ct"})
+
+
+def build(
+    body: Mapping[str, object],
+    family: str,
+    sets: Mapping[str, NamedSet],
+    chains: frozenset[str],
+    origin: Location,
+) -> tuple[Rule, ...]:
+    exprs = body.get("expr")
+    if not isinstance(exprs, list):
+        raise BadInput('rule without an "expr" array')
+    rule = RuleMatches(family, sets)
+    texts: list[str] = []
+    side_effect = ""
+    diverting: list[tuple[str, str]] = []
+    verdict: Target | None = None
+    vmap: dict[str, object] | None = None
+    for stmt in exprs:
+        if verdict is not None or vmap is not None:
+            raise BadInput("statement after the rule's verdict")
+        if not isinstance(stmt, dict) or len(stmt) != 1:
+            raise BadInput("statement is not an object with one key")
+        ((kind, value),) = stmt.items()
+        if kind == "vmap":
+            if not isinstance(value, dict) or "key" not in value or "data" not in value:
+                raise BadInput('vmap without "key" and "data"')
+            vmap = value
+            continue
+        texts.append(nft_render.statement(stmt))
+        if kind == "match":
+            nft_match.translate(value, rule)
+        elif kind in _VERDICTS:
+            verdict = verdict_target({kind: value}, chains)
+        elif kind == "reject":
+            verdict = Target(Verdict.REJECT, "reject", detail=texts[-1][len("reject ") :])
+        elif kind in _NAT:
+            verdict = Target(_NAT[kind], kind, detail=texts[-1][len(kind) + 1 :])
+        elif kind == "queue":
+            verdict = Target(Verdict.UNKNOWN, "queue", detail="queue: a userspace program decides")
+        elif kind in _MATCH_LIKE:
+            rule.add(Unknown(f"{texts[-1]}: {_MATCH_LIKE[kind]}"))
+        elif kind == "xt":
+            _xt(value, rule, diverting)
+        elif kind == "mangle":
+            key = value.get("key") if isinstance(value, dict) else None
+            if not isinstance(key, dict) or len(key) != 1:
+                raise BadInput('mangle without a "key" expression')
+            if next(iter(key)) not in _HARMLESS_MANGLE:
+                diverting.append(("mangle", f"{texts[-1]}: rewrites what later rules match"))
+            side_effect = "mangle"
+        elif kind in _DIVERTING:
+            diverting.append((kind, _DIVERTING[kind]))
+        elif kind in _SIDE_EFFECTS:
+            side_effect = kind
+        else:
+            raise BadInput(f"unknown statement {kind!r}", "unknown-statement")
+    handle = body.get("handle")
+
+    def finish(target: Target | None) -> Target:
+        if diverting:
+            then = f"; then {target.name}" if target else ""
+            reasons = "; ".join(reason for _, reason in diverting)
+            return Target(Verdict.UNKNOWN, diverting[0][0], detail=reasons + then)
+        return target or Target(Verdict.CONTINUE, side_effect)
+
+    if vmap is None:
+        text = nft_render.rule(texts, handle)
+        return (Rule(tuple(rule.matches), finish(verdict), origin, text),)
+    return _expand(vmap, rule, texts, handle, chains, origin, finish)
+
+
+def _xt(value: object, rule: RuleMatches, diverting: list[tuple[str, str]]) -> None:
+    if not isinstance(value, dict) or not isinstance(value.get("name"), str):
+        raise BadInput('xt without a "name"')
+    kind, name = value.get("type"), value["name"]
+    advice = "take this table from iptables-nft-save"
+    if kind == "match":
+        rule.add(Unknown(f"xt match {name}: {advice}"))
+    elif kind == "target":
+        diverting.append(("xt", f"xt target {name}: {advice}"))
+    elif kind != "watcher":  # ebtables watchers (log, nflog) only observe
+        raise BadInput(f"xt type {kind!r} is not match, target or watcher")
+
+
+def verdict_target(value: object, chains: frozenset[str]) -> Target:
+    """A verdict object (`{"accept": null}`, `{"jump": {"target": "c"}}`) as a Target."""
+    if not isinstance(value, dict) or len(value) != 1:
+        raise BadInput("verdict is not an object with one key")
+    ((kind, body),) = value.items()
+    verdict = _VERDICTS.get(kind)
+    if verdict is None:
+        raise BadInput(f"{kind!r} is not a verdict")
+    if verdict in (Verdict.JUMP, Verdict.GOTO):
+        chain = body.get("target") if isinstance(body, dict) else None
+        if not isinstance(chain, str):
+            raise BadInput(f'{kind} without a "target" chain')
+        if chain not in chains:
+            raise BadInput(f"{kind} to unknown chain {chain!r}", "reference")
+        return Target(verdict, kind, chain=chain)
+    return Target(verdict, kind)
+
+
+def _expand(
+    vmap: dict[str, object],
+    rule: RuleMatches,
+    texts: list[str],
+    handle: object,
+    chains: frozenset[str],
+    origin: Location,
+    finish: Callable[[Target | None], Target],
+) -> tuple[Rule, ...]:
+    key_text = nft_render.expr(vmap["key"])
+    side = nft_match.left(vmap["key"], rule)
+    data = vmap["data"]
+    if isinstance(data, str) and data.startswith("@"):
+        named = rule.sets.get(data[1:])
+        if named is None:
+            raise BadInput(f"unknown map {data}", "reference")
+        if not named.is_map or named.map_type != "verdict":
+            raise BadInput(f"{data} is not a verdict map", "reference")
+        elements, volatile, where = named.elements, named.volatile, f"{data} "
+    elif isinstance(data, dict) and len(data) == 1 and isinstance(data.get("set"), list):
+        elements, volatile, where = tuple(data["set"]), "", ""
+    else:
+        raise BadInput('vmap "data" is neither "@map" nor an anonymous map')
+    if volatile or side.kind == "unknown":
+        reason = f"{data}: {volatile}" if volatile else side.reason
+        matches = (*rule.matches, *side.deps, Unknown(reason))
+        text = nft_render.rule([*texts, f"{key_text} vmap {nft_render.expr(data)}"], handle)
+        target = Target(Verdict.UNKNOWN, "vmap", detail=reason)
+        return (Rule(tuple(dict.fromkeys(matches)), finish(target), origin, text),)
+    rules: list[Rule] = []
+    for element in elements:
+        if not isinstance(element, list) or len(element) != 2:
+            raise BadInput("verdict map element is not a [key, verdict] pair")
+        key, value = nft_match.element_value(element[0]), element[1]
+        target = verdict_target(value, chains)
+        expanded = RuleMatches(rule.family, rule.sets, list(rule.matches))
+        for dep in side.deps:
+            expanded.add(dep)
+        match: Match
+        for match in nft_match.build(side, "==", key, expanded):
+            expanded.add(match)
+        shown = f"{nft_render.expr(key)} : {nft_render.expr(value)}"
+        text = nft_render.rule([*texts, f"{key_text} vmap {where}{{ {shown} }}"], handle)
+        rules.append(Rule(tuple(expanded.matches), finish(target), origin, text))
+    return tuple(rules)
