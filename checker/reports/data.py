@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from checker.findings import Finding, Severity, Status
-from checker.policies.model import Expect, Requirement
+from checker.policies.model import Direction, Expect, Requirement
 
 TOOL_NAME = "fwcheck"
 # The project's home page: SARIF's tool.driver.informationUri and the JSON report's tool.url.
@@ -190,12 +190,11 @@ def describe_requirement(req: Requirement) -> str:
         parts.append(_PROTOCOLS.get(req.protocol, f"protocol {req.protocol}"))
     if req.ports is not None:
         ports = ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in req.ports)
-        parts.append(
-            f"to port{'s' if len(req.ports) > 1 or req.ports[0][0] != req.ports[0][1] else ''} {ports}"
-        )
+        several = len(req.ports) > 1 or any(a != b for a, b in req.ports)
+        parts.append(f"to {'ports' if several else 'port'} {ports or '(none)'}")
     if req.icmp_type is not None:
         parts.append(f"(ICMP type {req.icmp_type})")
-    peer = "from" if req.direction.value == "inbound" else "to"
+    peer = "from" if req.direction is Direction.INBOUND else "to"
     if req.remote is None:
         parts.append(f"{peer} any address")
     else:
