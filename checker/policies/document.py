@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from checker.errors import PolicyError, Problem
+from checker.errors import Problem
 from checker.policies.model import Policy
 from checker.policies.rules import RuleSpec
 from checker.yamlfile import YamlDoc, schema_problems
@@ -55,11 +55,13 @@ def declared_id(doc: YamlDoc) -> str | None:
     return None
 
 
-def read_policy(doc: YamlDoc) -> PolicyDoc:
-    """The policy of one parsed file; PolicyError lists every per-file problem."""
+def read_policy(doc: YamlDoc) -> tuple[PolicyDoc | None, list[Problem]]:
+    """The policy of one parsed file and its per-file problems. None when the file breaks the
+    schema (nothing else can be trusted then); otherwise the policy, even with problems, so that
+    its rules are still checked and every problem is reported at once."""
     problems = [_friendly(problem) for problem in schema_problems(doc, SCHEMA)]
     if problems:
-        raise PolicyError(*problems)
+        return None, problems
     data = doc.data
     rules = tuple(RuleSpec(doc, index) for index in range(len(data.get("rules", []))))
     first_seen: dict[str, RuleSpec] = {}
@@ -83,8 +85,6 @@ def read_policy(doc: YamlDoc) -> PolicyDoc:
                 "the policy has no rules and includes nothing, so it would check nothing",
             )
         )
-    if problems:
-        raise PolicyError(*problems)
     policy = Policy(
         id=data["id"],
         title=data.get("title") or data["id"],
@@ -94,4 +94,4 @@ def read_policy(doc: YamlDoc) -> PolicyDoc:
         params=tuple(data.get("params", {}).items()),
         origin=doc.location(("id",)),
     )
-    return PolicyDoc(policy, rules, doc)
+    return PolicyDoc(policy, rules, doc), problems

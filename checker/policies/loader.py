@@ -74,7 +74,12 @@ class PolicySet:
         Each Requirement keeps the id of the policy that wrote the rule. A param that none of
         these policies declares is an error (a typo must not leave a default in force).
         """
-        selected = self.policies_for(roles)
+        return self.requirements_of(self.policies_for(roles), params)
+
+    def requirements_of(
+        self, selected: Sequence[Policy], params: Mapping[str, str | int] = _NO_PARAMS
+    ) -> tuple[Requirement, ...]:
+        """The rules of exactly these policies (no include expansion), as requirements_for."""
         declared = {name for policy in selected for name, _ in policy.params}
         unknown = sorted(set(params) - declared)
         if unknown:
@@ -127,10 +132,9 @@ def load_policy_docs(docs: Sequence[YamlDoc]) -> PolicySet:
             continue
         if policy_id is not None:
             first_file[policy_id] = doc.location(("id",))
-        try:
-            policy_doc = read_policy(doc)
-        except PolicyError as exc:
-            problems.extend(exc.problems)
+        policy_doc, file_problems = read_policy(doc)
+        problems.extend(file_problems)
+        if policy_doc is None:
             if policy_id is not None:
                 broken_ids.add(policy_id)
             continue

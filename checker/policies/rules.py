@@ -240,8 +240,12 @@ def resolve_rule(spec: RuleSpec, policy: Policy, values: Mapping[str, ParamValue
     remote = resolver.addresses("remote")
     except_remote = resolver.addresses("except_remote") or ()
     local = resolver.addresses("local")
-    families = resolver.families(protocol, remote, local)
-    resolver.check_remote_left(families, remote, except_remote)
+    if resolver.problems:
+        # A bad address entry would make the family check report a second, derived problem.
+        families = FAMILIES[data.get("family", "any")]
+    else:
+        families = resolver.families(protocol, remote, local)
+        resolver.check_remote_left(families, remote, except_remote)
     icmp_type = resolver.icmp_type(protocol)
     if resolver.problems:
         raise PolicyError(*resolver.problems)

@@ -1,0 +1,118 @@
+"""`fwcheck policies [--role ROLE]`: what a role will be checked against, after includes and
+params, one rule per line (so a user can read exactly what `check` will ask of a firewall)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+from checker.errors import Location, Problem, UsageError
+from checker.policies.addresses import format_range
+from checker.policies.loader import PolicySet, default_policy_paths, load_policy_set
+from checker.policies.model import PROFILES, IpRange, Policy, Requirement
+from checker.policies.params import coerce_override
+from checker.policies.rules import PROTOCOL_NUMBERS
+
+_PROTOCOL_NAMES = {number: name for name, number in PROTOCOL_NUMBERS.items()}
+
+
+def _protocol(protocol: int | None) -> str:
+    if protocol is None:
+        return "any"
+    return _PROTOCOL_NAMES.get(protocol, f"proto-{protocol}")
+
+
+def _ports(requirement: Requirement) -> str:
+    if requirement.ports is None:
+        return "-" if requirement.protocol not in (6, 17) else "any"
+    return ",".join(f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in requirement.ports)
+
+
+def _addresses(ranges: Iterable[IpRange] | None) -> str:
+    if ranges is None:
+        return "any"
+    return ",".join(format_range(ip_range) for ip_range in ranges)
+
+
+def format_requirement(requirement: Requirement) -> str:
+    """One line: expect direction protocol ports remote [except] [local] [program] ..."""
+    parts = [
+        f"{requirement.expect.value:<5}",
+        f"{requirement.direction.value:<8}",
+        f"{_protocol(requirement.protocol):<6}",
+        f"{_ports(requirement):<11}",
+        f"remote {_addresses(requirement.remote)}",
+    ]
+    if requirement.except_remote:
+        parts.append(f"except {_addresses(requirement.except_remote)}")
+    if requirement.local is not None:
+        parts.append(f"local {_addresses(requirement.local)}")
+    if requirement.families != frozenset({4, 6}):
+        parts.append("ipv" + "+ipv".join(str(f) for f in sorted(requirement.families)) + " only")
+    if requirement.icmp_type is not None:
+        parts.append(f"icmp-type {requirement.icmp_type}")
+    if requirement.program:
+        parts.append(f"program {requirement.program}")
+    if requirement.service:
+        parts.append(f"service {requirement.service}")
+    if requirement.profiles != PROFILES:
+        parts.append("profiles " + ",".join(sorted(requirement.profiles)))
+    parts.append(f"[{requirement.rule_id}, {requirement.severity.value}] {requirement.title}")
+    return "  " + "  ".join(parts)
+
+
+def _effective_params(policy: Policy, params: Mapping[str, str]) -> str:
+    shown = []
+    for name, default in policy.params:
+        if name in params:
+            shown.append(f"{name}={coerce_override(params[name], default)!s} (default {default})")
+        else:
+            shown.append(f"{name}={default}")
+    return ", ".join(shown)
+
+
+def format_policies(
+    policy_set: PolicySet, selected: Sequence[Policy], params: Mapping[str, str]
+) -> list[str]:
+    requirements = policy_set.requirements_of(selected, params)
+    lines: list[str] = []
+    for policy in selected:
+        lines.append(f"{policy.id}: {policy.title}")
+        lines.append(f"  file: {policy.origin.file}")
+        if policy.source:
+            lines.append(f"  source: {policy.source}")
+        lines.append(f"  roles: {', '.join(policy.roles) or '(none: only included)'}")
+        if policy.include:
+            lines.append(f"  includes: {', '.join(policy.include)}")
+        if policy.params:
+            lines.append(f"  params: {_effective_params(policy, params)}")
+        lines.extend(format_requirement(r) for r in requirements if r.policy_id == policy.id)
+        lines.append("")
+    count = len(requirements)
+    lines.append(f"{len(selected)} policies, {count} rule{'s' * (count != 1)}")
+    return lines
+
+
+def run(
+    *, policy_paths: Sequence[str] | None, roles: Sequence[str], params: Mapping[str, str]
+) -> int:
+    policy_set = load_policy_set(list(policy_paths or default_policy_paths()))
+    known_roles = set(policy_set.roles())
+    unknown = [role for role in roles if role not in known_roles]
+    if unknown:
+        raise UsageError(
+            *(
+                Problem.at(
+                    Location("--role"),
+                    "unknown-role",
+                    f"no policy has role {role!r} (roles: {', '.join(sorted(known_roles))})",
+                )
+                for role in unknown
+            )
+        )
+    selected = policy_set.policies_for(roles) if roles else list(policy_set.policies.values())
+    if not roles:
+        # requirements_for's unknown-param check, over every policy.
+        policy_set.requirements_for(known_roles, params)
+    for line in format_policies(policy_set, selected, params):
+        print(line)
+    return 0
