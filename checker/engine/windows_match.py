@@ -15,7 +15,9 @@ names some rule (or the requirement) mentions, plus catch-alls:
 A requirement without `program` spans every program value (so it includes programs no rule
 names); with `program`, it spans the named programs with that full path or, when only a file
 name is given, with that file name; when no rule names it, the catch-all 0 (so a rule for
-another program never meets it). A program named by path is taken to be a desktop program
+another program never meets it). A requirement naming a service but no program spans the programs that rules for that service
+name (the service's host process, usually svchost.exe), or every program when no rule names one.
+A program named by path is taken to be a desktop program
 outside any app container (package 0): the policy format has no package field.
 
 Bounds. `lower` is what the rule surely matches, `upper` what it may match; they differ when the
@@ -93,15 +95,22 @@ class Symbols:
     programs: tuple[str, ...]  # index 0 = "" (any other program)
     services: tuple[str, ...]  # 0 = "" (no service), 1 = "*" (another service)
     packages: tuple[str, ...]  # 0 = "" (no package), 1 = "*" (another package)
+    # Service (lower-case) -> the programs rules for that service name (its host process).
+    service_hosts: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @classmethod
     def build(cls, rules: Iterable[WindowsRule], requirement: Requirement) -> Symbols:
         programs: set[str] = set()
         services: set[str] = set()
         packages: set[str] = set()
+        hosts: dict[str, set[str]] = {}
         for rule in rules:
             if rule.program and rule.program.strip().lower() not in ("*", "any"):
                 programs.add(normalize_program(rule.program))
+                if rule.service:
+                    hosts.setdefault(rule.service.strip().lower(), set()).add(
+                        normalize_program(rule.program)
+                    )
             if (
                 rule.service
                 and rule.service.strip() not in ("*",)
@@ -120,7 +129,15 @@ class Symbols:
             ("",) + tuple(sorted(programs)),
             ("", "*") + tuple(sorted(services)),
             ("", "*") + tuple(sorted(packages)),
+            tuple((service, tuple(sorted(paths))) for service, paths in sorted(hosts.items())),
         )
+
+    def service_host_programs(self, service: str) -> list[int]:
+        """The program symbols of the process hosting `service`, as rules for it name it."""
+        for name, paths in self.service_hosts:
+            if name == service.lower():
+                return [self.programs.index(path) for path in paths]
+        return []
 
     def dims(self) -> tuple[Dim, ...]:
         return (
@@ -345,6 +362,11 @@ def requirement_space(requirement: Requirement, symbols: Symbols, dims: tuple[Di
         if requirement.service:
             index = symbols.services.index(requirement.service.lower())
             constraints["service"] = [(index, index)]
+            hosts = symbols.service_host_programs(requirement.service)
+            if hosts and not requirement.program:
+                # A service runs in its host process (svchost.exe …), the program rules for
+                # that service name; other programs do not carry its flows.
+                constraints["program"] = [(i, i) for i in hosts]
         part = Space.where(dims, constraints)
         carve = [LOOPBACK[family]] + [
             (lo, hi) for fam, lo, hi in requirement.except_remote if fam == family

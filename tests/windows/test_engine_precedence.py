@@ -98,11 +98,16 @@ def test_default_outbound_allow_when_no_rule() -> None:
 def test_default_action_from_profile_setting_is_cited() -> None:
     """DefaultOutboundAction=1 (Block) in the profile key (MS-GPFAS 2.2.1) blocks unmatched
     outbound flows; the evidence is the setting's location."""
-    rs = ruleset(profiles={p: {"default_outbound": "block"} for p in ("domain", "private", "public")})
+    rs = ruleset(
+        profiles={p: {"default_outbound": "block"} for p in ("domain", "private", "public")}
+    )
     verdict = check(rs, requirement(expect="deny", direction="outbound", ports=[(25, 25)]))
     assert verdict.status == Status.PASS
     assert verdict.evidence[0].line == 50
-    assert "default outbound action Block (DefaultOutboundAction, local store)" in verdict.evidence[0].text
+    assert (
+        "default outbound action Block (DefaultOutboundAction, local store)"
+        in verdict.evidence[0].text
+    )
 
 
 def test_disabled_rule_is_ignored() -> None:
@@ -142,9 +147,13 @@ def test_requirement_profiles_narrow_the_check() -> None:
 def test_active_profiles_narrow_the_check() -> None:
     """When the export states the active network categories (Get-NetConnectionProfile), only
     those profiles count."""
-    rs = ruleset(ALLOW_445.replace("Dir=In|", "Dir=In|Profile=Domain|"), active=frozenset({"domain"}))
+    rs = ruleset(
+        ALLOW_445.replace("Dir=In|", "Dir=In|Profile=Domain|"), active=frozenset({"domain"})
+    )
     assert check(rs, requirement(ports=SMB)).status == Status.PASS
-    rs_public = ruleset(ALLOW_445.replace("Dir=In|", "Dir=In|Profile=Domain|"), active=frozenset({"public"}))
+    rs_public = ruleset(
+        ALLOW_445.replace("Dir=In|", "Dir=In|Profile=Domain|"), active=frozenset({"public"})
+    )
     assert check(rs_public, requirement(ports=SMB)).status == Status.FAIL
 
 
@@ -175,7 +184,9 @@ def test_shields_up_ignores_inbound_allow_rules() -> None:
 def test_shields_up_does_not_touch_outbound() -> None:
     """Shields up concerns incoming traffic only."""
     rs = ruleset(profiles={"domain": {"shields_up": True}})
-    verdict = check(rs, requirement(direction="outbound", ports=[(443, 443)], profiles=frozenset({"domain"})))
+    verdict = check(
+        rs, requirement(direction="outbound", ports=[(443, 443)], profiles=frozenset({"domain"}))
+    )
     assert verdict.status == Status.PASS
 
 
@@ -183,12 +194,16 @@ def test_local_merge_off_ignores_local_rules() -> None:
     """AllowLocalPolicyMerge=0 from Group Policy: local-store rules are not applied (MS-FASP
     2.2.38 FW_PROFILE_CONFIG_ALLOW_LOCAL_POLICY_MERGE); GPO rules still are."""
     local = ruleset(ALLOW_445, origin="local.wfw")
-    gpo = ruleset(store="gpo", profiles={"public": {"allow_local_policy_merge": False}}, origin="registry.pol")
+    gpo = ruleset(
+        store="gpo", profiles={"public": {"allow_local_policy_merge": False}}, origin="registry.pol"
+    )
     verdict = check([gpo, local], requirement(ports=SMB))
     assert verdict.status == Status.FAIL
     assert verdict.message.startswith("public profile:")
     assert dict(verdict.details)["domain"].startswith("pass")
-    gpo_rule = ruleset(ALLOW_445, store="gpo", profiles={"public": {"allow_local_policy_merge": False}})
+    gpo_rule = ruleset(
+        ALLOW_445, store="gpo", profiles={"public": {"allow_local_policy_merge": False}}
+    )
     assert check([gpo_rule, local], requirement(ports=SMB)).status == Status.PASS
 
 
@@ -203,6 +218,8 @@ def test_gpo_profile_setting_wins_over_local() -> None:
     """Merge law: the GroupPolicyRSoPStore value wins if configured (MS-FASP 2.2.38)."""
     local = ruleset(ALLOW_445, profiles={"domain": {"enabled": True}})
     gpo = ruleset(store="gpo", profiles={"domain": {"enabled": False}}, origin="registry.pol")
-    verdict = check([local, gpo], requirement(expect="deny", ports=[(80, 80)], profiles=frozenset({"domain"})))
+    verdict = check(
+        [local, gpo], requirement(expect="deny", ports=[(80, 80)], profiles=frozenset({"domain"}))
+    )
     assert verdict.status == Status.FAIL
     assert verdict.evidence[0].file == "registry.pol"
