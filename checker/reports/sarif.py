@@ -11,8 +11,10 @@ Rules of the format (OASIS SARIF 2.1.0, and GitHub's "SARIF support for code sca
   other kinds) with the property fwcheck/status = "indeterminate" and a message saying so.
 - Every result has a physical location with a repo-relative uri and region.startLine >= 1
   (GitHub rejects the whole upload otherwise): the first deciding firewall rule that sits in a
-  file, else the policy rule's line, else the target's first file. Other evidence and the policy
-  rule go to relatedLocations.
+  file (evidence names a file when the target's `files` list it or it exists on disk; a live
+  host's "ssh://db1" or a registry key does not), else the policy rule's line, else the target's
+  first file. Other evidence and the policy rule go to relatedLocations (at most 100: GitHub
+  keeps no more per result).
 - partialFingerprints["fwcheck/v1"] hashes the target, the rule key and the deciding evidence's
   text with counters and whitespace normalized: stable when lines move, new when the deciding rule
   changes. Line numbers are not part of it.
@@ -69,6 +71,7 @@ LEVEL = {
     Severity.LOW: "note",
     Severity.INFO: "note",
 }
+_MAX_RELATED = 100
 _REPORTED = (Status.FAIL, Status.INDETERMINATE, Status.WAIVED)
 _STATUS_ORDER = {Status.FAIL: 0, Status.INDETERMINATE: 1, Status.WAIVED: 2}
 
@@ -135,7 +138,7 @@ def _locations(
     primary_file, primary_line, _ = candidates[0]
     primary = _physical(locator, primary_file, primary_line)
     related = []
-    for index, (file, line, what) in enumerate(candidates[1:], start=1):
+    for index, (file, line, what) in enumerate(candidates[1 : _MAX_RELATED + 1], start=1):
         location = _physical(locator, file, line)
         location["id"] = index
         location["message"] = {"text": what}

@@ -326,3 +326,19 @@ def test_write(options: ReportOptions, repo: Path, validator: jsonschema.Draft4V
     out = repo / "fwcheck.sarif"
     sarif.write(sample_report(), out, options=options)
     assert not list(validator.iter_errors(json.loads(out.read_text())))
+
+
+def test_related_locations_capped(
+    options: ReportOptions, validator: jsonschema.Draft4Validator
+) -> None:
+    evidence = tuple(
+        Evidence(WEB_RULES, i, f"-A INPUT -s 10.0.{i}.0/24 -j ACCEPT") for i in range(1, 300)
+    )
+    wide = finding("web1", "baseline", "no-telnet", Status.FAIL, evidence=evidence)
+    report = replace(sample_report(), findings=(wide,))
+    result = _doc(report, options, validator)["runs"][0]["results"][0]
+    assert result["locations"][0]["physicalLocation"]["region"]["startLine"] == 1
+    assert len(result["relatedLocations"]) == 100
+    assert [
+        r["physicalLocation"]["region"]["startLine"] for r in result["relatedLocations"][:3]
+    ] == [2, 3, 4]
