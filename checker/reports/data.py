@@ -133,8 +133,17 @@ def target_order(report: RunReport, findings: Iterable[Finding]) -> list[str]:
     return names
 
 
+def unique_requirements(report: RunReport) -> tuple[Requirement, ...]:
+    """One requirement per policy/rule key, first wins: several targets share the same rules
+    (with per-target params the details may differ; the report describes the first)."""
+    return tuple(requirement_index(report).values())
+
+
 def requirement_index(report: RunReport) -> dict[str, Requirement]:
-    return {req.key: req for req in report.requirements}
+    index: dict[str, Requirement] = {}
+    for req in report.requirements:
+        index.setdefault(req.key, req)
+    return index
 
 
 def started_at_utc(report: RunReport) -> datetime:

@@ -26,6 +26,7 @@ from checker.reports.data import (
     requirement_index,
     tally,
     target_order,
+    unique_requirements,
 )
 
 NAME = "html"
@@ -147,7 +148,7 @@ def render(report: RunReport) -> str:
         f"<style>{_CSS}</style></head><body>",
         "<h1>fwcheck report</h1>",
         f'<p class="meta">fwcheck {_e(report.tool_version)} · started {_e(report.started_at)} · '
-        f"{len(targets)} target(s), {len(report.requirements)} policy rule(s)</p>",
+        f"{len(targets)} target(s), {len(unique_requirements(report))} policy rule(s)</p>",
         f'<p class="summary" id="summary" data-pass="{counts.passed}" data-fail="{counts.failed}" '
         f'data-indeterminate="{counts.indeterminate}" data-error="{counts.errors}" data-waived="{counts.waived}">'
         f"{_e(counts.summary())}</p>",

@@ -24,6 +24,7 @@ from checker.reports.data import (
     describe_requirement,
     effective_findings,
     tally,
+    unique_requirements,
 )
 
 NAME = "json"
@@ -81,7 +82,7 @@ def to_dict(report: RunReport) -> dict[str, Any]:
         "tool": {"name": TOOL_NAME, "version": report.tool_version, "url": INFORMATION_URI},
         "started_at": report.started_at,
         "targets": [_target(t) for t in report.targets],
-        "rules": [_rule(r) for r in report.requirements],
+        "rules": [_rule(r) for r in unique_requirements(report)],
         "results": [_result(f) for f in findings],
         "summary": {
             "pass": counts.passed,

@@ -46,6 +46,7 @@ from checker.reports.data import (
     RunReport,
     describe_requirement,
     effective_findings,
+    requirement_index,
     started_at_utc,
 )
 
@@ -293,8 +294,8 @@ def _document(
     report: RunReport, options: ReportOptions, findings: list[Finding], total: int, limit_note: str
 ) -> dict[str, Any]:
     locator = _Locator(report, options)
-    requirements = {req.key: req for req in report.requirements}
-    rules: list[dict[str, Any]] = [_rule_from_requirement(req) for req in report.requirements]
+    requirements = requirement_index(report)
+    rules: list[dict[str, Any]] = [_rule_from_requirement(req) for req in requirements.values()]
     index = {rule["id"]: i for i, rule in enumerate(rules)}
     reported_all = [f for f in effective_findings(report) if f.status in _REPORTED]
     for finding in reported_all:

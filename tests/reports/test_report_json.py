@@ -119,3 +119,11 @@ def test_write_replaces_atomically(
     json_report.write(empty, out, options=ReportOptions(repo_root=tmp_path))
     assert json.loads(out.read_text())["results"] == []
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_shared_requirements_listed_once(validator: jsonschema.Draft202012Validator) -> None:
+    report = sample_report()
+    doubled = replace(report, requirements=report.requirements + report.requirements)
+    document = json.loads(json_report.render(doubled))
+    validator.validate(document)
+    assert [r["id"] for r in document["rules"]] == [r.key for r in report.requirements]

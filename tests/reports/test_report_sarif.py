@@ -342,3 +342,13 @@ def test_related_locations_capped(
     assert [
         r["physicalLocation"]["region"]["startLine"] for r in result["relatedLocations"][:3]
     ] == [2, 3, 4]
+
+
+def test_requirements_shared_by_targets_give_one_rule_each(
+    options: ReportOptions, validator: jsonschema.Draft4Validator
+) -> None:
+    report = sample_report()
+    doubled = replace(report, requirements=report.requirements + report.requirements)
+    rules = _doc(doubled, options, validator)["runs"][0]["tool"]["driver"]["rules"]
+    ids = [rule["id"] for rule in rules]
+    assert ids == [req.key for req in report.requirements]
