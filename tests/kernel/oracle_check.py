@@ -1,0 +1,173 @@
+"""One oracle case: load a ruleset into the host namespace, probe it, dump the kernel's own view,
+and compare every probe's kernel verdict with fwcheck's verdict on that dump.
+
+What is required of fwcheck (`classify_flow`):
+- "accept" / "drop" equal to the kernel's verdict, always;
+- "indeterminate" only for a probe whose packets reach an undecidable match (`limit`), and
+  surely for a probe whose verdict hinges on one.
+The reference walk (oracle_ruleset) must explain every kernel verdict too: if it does not, the
+harness is wrong, not fwcheck, and the message says so.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import shutil
+from dataclasses import dataclass
+
+from oracle_generate import Probe
+from oracle_netns import NetnsPair
+from oracle_probe import Observed, run_probes
+from oracle_render import iptables_text, nft_text
+from oracle_ruleset import Prediction, Spec, flow_packets, predict
+from oracle_topology import HOST_IFACE
+
+
+@dataclass(frozen=True, slots=True)
+class Flavour:
+    """How a ruleset reaches the kernel and comes back: restore and save commands per family
+    (iptables) or one nft script and `nft -j list ruleset`."""
+
+    name: str
+    dialect: str
+    restore: tuple[tuple[int, str], ...]
+    save: tuple[tuple[int, str], ...]
+
+    def available(self) -> bool:
+        return all(shutil.which(tool) for _, tool in self.restore + self.save)
+
+
+IPTABLES_NFT = Flavour(
+    "iptables-nft",
+    "iptables",
+    ((4, "iptables-restore"), (6, "ip6tables-restore")),
+    ((4, "iptables-save"), (6, "ip6tables-save")),
+)
+IPTABLES_LEGACY = Flavour(
+    "iptables-legacy",
+    "iptables",
+    ((4, "iptables-legacy-restore"), (6, "ip6tables-legacy-restore")),
+    ((4, "iptables-legacy-save"), (6, "ip6tables-legacy-save")),
+)
+NFT = Flavour("nft", "nft", ((0, "nft"),), ((0, "nft"),))
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    probe: Probe
+    observed: Observed
+    predicted: Prediction
+    fwcheck: str
+
+
+@dataclass(frozen=True, slots=True)
+class CaseReport:
+    seed: str
+    flavour: str
+    loaded: str  # the text given to the kernel
+    dumped: str  # the kernel's own view, which fwcheck parsed
+    outcomes: tuple[Outcome, ...]
+
+    def problems(self) -> list[str]:
+        found = []
+        for item in self.outcomes:
+            kernel, fw, pred = item.observed.kernel, item.fwcheck, item.predicted
+            facts = (
+                f"{item.probe.label()} ipv{item.probe.family}: kernel {kernel} "
+                f"(client saw {item.observed.client}), fwcheck {fw}, reference walk "
+                f"{pred.outcome} (kernel-expected {pred.kernel}, reaches an undecidable match: "
+                f"{pred.touched})"
+            )
+            if fw in ("accept", "drop") and fw != kernel:
+                found.append(f"DISAGREEMENT {facts}")
+            elif fw in ("accept", "drop") and pred.outcome == "depends":
+                found.append(f"DECIDED AN UNDECIDABLE FLOW {facts}")
+            elif fw == "indeterminate" and not pred.touched:
+                found.append(f"INDETERMINATE WITHOUT AN UNDECIDABLE MATCH {facts}")
+            elif fw not in ("accept", "drop", "indeterminate"):
+                found.append(f"UNEXPECTED ANSWER {facts}")
+            if pred.kernel != kernel:
+                found.append(f"HARNESS: the reference walk does not explain the kernel: {facts}")
+        return found
+
+    def message(self, replay: str) -> str:
+        problems = self.problems()
+        return "\n".join(
+            [
+                f"kernel oracle, {self.flavour}, seed {self.seed!r}: {len(problems)} problem(s) "
+                f"in {len(self.outcomes)} probes",
+                f"replay: {replay}",
+                *problems,
+                "--- ruleset loaded into the kernel ---",
+                self.loaded.rstrip(),
+                "--- the kernel's dump that fwcheck parsed ---",
+                self.dumped.rstrip(),
+            ]
+        )
+
+
+def load(pair: NetnsPair, flavour: Flavour, spec: Spec) -> str:
+    texts = []
+    for family, tool in flavour.restore:
+        text = nft_text(spec) if flavour.dialect == "nft" else iptables_text(spec, family)
+        argv = [tool, "-f", "-"] if tool == "nft" else [tool]
+        pair.run(pair.host, argv, text.encode())
+        texts.append(f"# {tool}\n{text}")
+    return "\n".join(texts)
+
+
+def dump(pair: NetnsPair, flavour: Flavour) -> list[tuple[str, bytes]]:
+    dumps = []
+    for family, tool in flavour.save:
+        argv = [tool, "-j", "list", "ruleset"] if tool == "nft" else [tool]
+        output = pair.run(pair.host, argv).stdout
+        name = "nft.json" if tool == "nft" else f"{tool}.v{family}"
+        dumps.append((name, output))
+    return dumps
+
+
+def parse_dumps(flavour: Flavour, dumps: list[tuple[str, bytes]]) -> list:
+    # Imported here: these modules are fwcheck's, the code under test.
+    if flavour.dialect == "nft":
+        from checker.parsers import nft_json
+
+        return [nft_json.parse(data, origin) for origin, data in dumps]
+    from checker.parsers import iptables_save
+
+    return [iptables_save.parse(data, origin) for origin, data in dumps]
+
+
+def run_case(
+    pair: NetnsPair, flavour: Flavour, seed: str, spec: Spec, probes: tuple[Probe, ...]
+) -> CaseReport:
+    from checker.engine.netfilter import classify_flow
+
+    loaded = load(pair, flavour, spec)
+    observed = run_probes(pair, probes)
+    dumps = dump(pair, flavour)
+    dumped = "\n".join(f"# {name}\n{data.decode(errors='replace')}" for name, data in dumps)
+    rulesets = parse_dumps(flavour, dumps)
+    outcomes = []
+    for probe, seen in zip(probes, observed, strict=True):
+        packets = flow_packets(
+            probe.family,
+            probe.proto,
+            int(ipaddress.ip_address(probe.src)),
+            int(ipaddress.ip_address(probe.dst)),
+            probe.sport,
+            probe.dport,
+            probe.direction,
+        )
+        verdict = classify_flow(
+            rulesets,
+            family=probe.family,
+            proto=probe.proto,
+            src=probe.src,
+            dst=probe.dst,
+            sport=probe.sport,
+            dport=probe.dport,
+            direction=probe.direction,
+            iface=HOST_IFACE,
+        )
+        outcomes.append(Outcome(probe, seen, predict(spec, packets), verdict))
+    return CaseReport(seed, flavour.name, loaded, dumped, tuple(outcomes))

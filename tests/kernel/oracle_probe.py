@@ -1,0 +1,116 @@
+"""Send the probes through a namespace pair and read the kernel's verdict for each.
+
+One agent per namespace (oracle_agent.py) listens on every service port and sends that side's
+probes: inbound probes leave the peer, outbound ones leave the host. The verdict is what the far
+side's listener saw, after every probe finished and a grace period: a TCP connection the
+listener accepted (SYN, SYN-ACK and ACK all passed) or a UDP datagram it received is "accept";
+anything else (a timeout, a refusal) is "drop".
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from oracle_generate import Probe
+from oracle_netns import NetnsPair
+from oracle_topology import SERVICE_PORTS
+
+AGENT = Path(__file__).with_name("oracle_agent.py")
+TIMEOUT_S = 0.5
+# After the last probe returns: time for queued accepts and datagrams to reach the listeners.
+GRACE_S = 0.2
+AGENT_DEADLINE_S = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    kernel: str  # "accept" | "drop"
+    client: str  # what the sending side saw: connected | refused | timeout | sent | error: …
+
+
+class _Agent:
+    def __init__(self, pair: NetnsPair, namespace: str, probes: list[dict]) -> None:
+        self.process = subprocess.Popen(
+            ["ip", "netns", "exec", namespace, sys.executable, str(AGENT)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.namespace = namespace
+        config = {"ports": list(SERVICE_PORTS), "probes": probes, "timeout_s": TIMEOUT_S}
+        self.send(json.dumps(config))
+
+    def send(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
+    def receive(self) -> dict:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            self.process.wait(timeout=AGENT_DEADLINE_S)
+            assert self.process.stderr is not None
+            raise RuntimeError(f"agent in {self.namespace} died: {self.process.stderr.read()}")
+        return json.loads(line)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=AGENT_DEADLINE_S)
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def _wire(index: int, probe: Probe) -> dict:
+    return {
+        "id": str(index),
+        "family": probe.family,
+        "proto": probe.proto,
+        "src": probe.src,
+        "dst": probe.dst,
+        "sport": probe.sport,
+        "dport": probe.dport,
+    }
+
+
+def run_probes(pair: NetnsPair, probes: tuple[Probe, ...]) -> list[Observed]:
+    inbound = [_wire(i, p) for i, p in enumerate(probes) if p.direction == "inbound"]
+    outbound = [_wire(i, p) for i, p in enumerate(probes) if p.direction == "outbound"]
+    agents: list[_Agent] = []
+    try:
+        # The peer sends the inbound probes and listens for the outbound ones; the host the
+        # other way round. A kill in `finally` ends both even when an assertion fails.
+        agents.append(_Agent(pair, pair.peer, inbound))
+        agents.append(_Agent(pair, pair.host, outbound))
+        for agent in agents:
+            if agent.receive() != {"ready": True}:
+                raise RuntimeError(f"agent in {agent.namespace} did not start")
+        for agent in agents:
+            agent.send("go")
+        clients: dict[str, str] = {}
+        for agent in agents:
+            clients.update(agent.receive()["probes"])
+        time.sleep(GRACE_S)
+        seen: set[tuple] = set()
+        for agent in agents:
+            agent.send("stop")
+            seen.update(tuple(record) for record in agent.receive()["seen"])
+        for agent in agents:
+            agent.process.wait(timeout=AGENT_DEADLINE_S)
+    finally:
+        for agent in agents:
+            agent.close()
+    observed = []
+    for index, probe in enumerate(probes):
+        key = (probe.proto, probe.family, probe.src, probe.sport, probe.dport)
+        verdict = "accept" if key in seen else "drop"
+        observed.append(Observed(verdict, clients.get(str(index), "missing")))
+    return observed

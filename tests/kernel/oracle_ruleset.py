@@ -1,0 +1,277 @@
+"""The oracle's own description of a generated ruleset, and a reference walk over it.
+
+The generator builds this small model, the renderers turn it into iptables-restore or nft text,
+and the kernel runs that text. The reference walk here is not the oracle (the kernel is): it
+tells the test which probes reach an undecidable match (`-m limit`), so that fwcheck can be
+required to answer "indeterminate" for exactly those whose verdict depends on it, and it checks
+the harness itself (a kernel verdict the walk cannot explain means the harness is wrong).
+
+Semantics walked (iptables(8) "TARGETS", nft(8) "VERDICT STATEMENT"): first matching terminal
+verdict in a chain; non-terminal rules (LOG, counter, no target) continue; jump pushes a return
+point, goto does not; RETURN or the end of a user chain resumes after the caller's jump, and in a
+base chain (or with an empty stack) applies the base chain's policy. Every base chain on a hook
+runs in priority order: accept ends only that chain, drop/reject ends the packet.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from oracle_topology import HOST_IFACE, prefix_contains
+
+TCP = 6
+UDP = 17
+
+
+@dataclass(frozen=True, slots=True)
+class Cond:
+    """One match. kind: l4proto | saddr | daddr | sport | dport | ctstate | iif | oif | syn |
+    limit. `ranges` holds protocols or ports, `prefixes` (network, length) pairs of `family`,
+    `names` conntrack states or interface names (a trailing "+" is a prefix wildcard)."""
+
+    kind: str
+    ranges: tuple[tuple[int, int], ...] = ()
+    prefixes: tuple[tuple[int, int], ...] = ()
+    names: tuple[str, ...] = ()
+    family: int = 0
+    negated: bool = False
+    # nft only: render as a lookup in the table's named set of this name.
+    named_set: str = ""
+    # nft only: write conntrack states as an anonymous set `{ a, b }` instead of `a,b`, which
+    # nft compiles to a bitmask: `ct state != a,b` is `state != (a|b)`, true for every packet
+    # (a packet has exactly one state bit; `nft --debug=netlink` shows `cmp neq reg 1 0x0a`).
+    braces: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """kind: accept | drop | reject | log | none | return | jump | goto | vmap."""
+
+    kind: str
+    chain: str = ""
+    tcp_reset: bool = False
+    # vmap: the destination port decides the verdict; no element matching = the rule does not.
+    vmap: tuple[tuple[tuple[int, int], Action], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    conds: tuple[Cond, ...]
+    action: Action
+
+
+@dataclass(frozen=True, slots=True)
+class Chain:
+    name: str
+    rules: tuple[Rule, ...]
+    hook: str = ""  # "input" | "output" for base chains
+    priority: int = 0
+    policy: str = "accept"
+
+
+@dataclass(frozen=True, slots=True)
+class NamedSet:
+    name: str
+    kind: str  # "ports" | "addr4" | "addr6"
+    ranges: tuple[tuple[int, int], ...] = ()
+    prefixes: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    family: str  # "ip" | "ip6" | "inet"
+    name: str
+    chains: tuple[Chain, ...]
+    sets: tuple[NamedSet, ...] = ()
+
+    def chain(self, name: str) -> Chain:
+        for chain in self.chains:
+            if chain.name == name:
+                return chain
+        raise KeyError(name)
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    dialect: str  # "iptables" | "nft"
+    tables: tuple[Table, ...]
+
+    def unknown_ids(self) -> tuple[tuple[str, str, int], ...]:
+        found = []
+        for table in self.tables:
+            for chain in table.chains:
+                for index, rule in enumerate(chain.rules):
+                    if any(cond.kind == "limit" for cond in rule.conds):
+                        found.append((f"{table.family}/{table.name}", chain.name, index))
+        return tuple(found)
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    family: int
+    proto: int
+    saddr: int
+    daddr: int
+    sport: int
+    dport: int
+    hook: str
+    ctstate: str
+    tcp_flags: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    # "accept" | "drop" when no undecidable match can change it, else "depends".
+    outcome: str
+    # Whether some packet of the flow reached an undecidable match (its other matches matched).
+    touched: bool
+    # What the kernel does: the limits the generator writes (10000/s, burst 10000) always match.
+    kernel: str
+
+
+def _serves(table_family: str, family: int) -> bool:
+    return table_family == "inet" or (table_family == "ip") == (family == 4)
+
+
+def _cond_matches(cond: Cond, packet: Packet, dialect: str) -> bool:
+    if cond.kind == "l4proto":
+        hit = any(lo <= packet.proto <= hi for lo, hi in cond.ranges)
+    elif cond.kind in ("saddr", "daddr"):
+        if cond.family != packet.family:
+            # nft `ip saddr != X` in an inet table carries an implicit `meta nfproto ipv4`.
+            return False
+        addr = packet.saddr if cond.kind == "saddr" else packet.daddr
+        hit = any(prefix_contains(cond.family, net, ln, addr) for net, ln in cond.prefixes)
+    elif cond.kind in ("sport", "dport"):
+        if packet.proto not in (TCP, UDP):
+            return False
+        port = packet.sport if cond.kind == "sport" else packet.dport
+        hit = any(lo <= port <= hi for lo, hi in cond.ranges)
+    elif cond.kind == "ctstate":
+        if dialect == "nft" and cond.negated and len(cond.names) > 1 and not cond.braces:
+            return True
+        hit = packet.ctstate in cond.names
+    elif cond.kind in ("iif", "oif"):
+        wanted = "input" if cond.kind == "iif" else "output"
+        name = HOST_IFACE if packet.hook == wanted else ""
+        hit = any(
+            name.startswith(pattern[:-1]) if pattern.endswith("+") else name == pattern
+            for pattern in cond.names
+        )
+    elif cond.kind == "syn":
+        if packet.proto != TCP:
+            return False
+        hit = packet.tcp_flags & {"FIN", "SYN", "RST", "ACK"} == {"SYN"}
+    else:
+        raise ValueError(f"no reference semantics for {cond.kind}")
+    return hit != cond.negated
+
+
+def _rule_matches(
+    rule: Rule, packet: Packet, rule_id: tuple[str, str, int], assume: dict, seen: set, dialect: str
+) -> bool:
+    decided = [cond for cond in rule.conds if cond.kind != "limit"]
+    if not all(_cond_matches(cond, packet, dialect) for cond in decided):
+        return False
+    if len(decided) == len(rule.conds):
+        return True
+    seen.add(rule_id)
+    return assume[rule_id]
+
+
+def _walk_base(
+    table: Table, base: Chain, packet: Packet, assume: dict, seen: set, dialect: str
+) -> str:
+    table_id = f"{table.family}/{table.name}"
+    stack: list[tuple[Chain, int]] = []
+    chain, index = base, 0
+    for _ in range(100_000):  # generated chains are acyclic; this only bounds a generator bug
+        if index >= len(chain.rules):
+            if not stack:
+                return base.policy
+            chain, index = stack.pop()
+            continue
+        rule = chain.rules[index]
+        rule_id = (table_id, chain.name, index)
+        index += 1
+        if not _rule_matches(rule, packet, rule_id, assume, seen, dialect):
+            continue
+        action = rule.action
+        if action.kind == "vmap":
+            chosen = [a for (lo, hi), a in action.vmap if lo <= packet.dport <= hi]
+            if not chosen:
+                continue
+            action = chosen[0]
+        if action.kind in ("accept", "drop"):
+            return action.kind
+        if action.kind == "reject":
+            return "drop"
+        if action.kind == "return":
+            if not stack:
+                return base.policy
+            chain, index = stack.pop()
+        elif action.kind == "jump":
+            stack.append((chain, index))
+            chain, index = table.chain(action.chain), 0
+        elif action.kind == "goto":
+            chain, index = table.chain(action.chain), 0
+    raise RuntimeError("reference walk did not terminate")
+
+
+def packet_verdict(spec: Spec, packet: Packet, assume: dict, seen: set) -> str:
+    bases = [
+        (chain.priority, order, table, chain)
+        for order, table in enumerate(spec.tables)
+        if _serves(table.family, packet.family)
+        for chain in table.chains
+        if chain.hook == packet.hook
+    ]
+    for _, _, table, chain in sorted(bases, key=lambda item: (item[0], item[1])):
+        if _walk_base(table, chain, packet, assume, seen, spec.dialect) == "drop":
+            return "drop"
+    return "accept"
+
+
+def flow_packets(
+    family: int, proto: int, src: int, dst: int, sport: int, dport: int, direction: str
+) -> tuple[Packet, ...]:
+    """The packets that must all pass for the far side to see the flow: a UDP datagram, or the
+    TCP handshake (SYN, SYN-ACK, ACK) as the host's hooks see it."""
+    there, back = ("input", "output") if direction == "inbound" else ("output", "input")
+    first = Packet(family, proto, src, dst, sport, dport, there, "NEW", frozenset({"SYN"}))
+    if proto == UDP:
+        return (first,)
+    reply = Packet(
+        family, proto, dst, src, dport, sport, back, "ESTABLISHED", frozenset({"SYN", "ACK"})
+    )
+    ack = Packet(family, proto, src, dst, sport, dport, there, "ESTABLISHED", frozenset({"ACK"}))
+    return first, reply, ack
+
+
+def predict(spec: Spec, packets: tuple[Packet, ...]) -> Prediction:
+    unknowns = spec.unknown_ids()
+    touched = False
+    surely_dropped = False
+    surely_passed = True
+    kernel = "accept"
+    for packet in packets:
+        verdicts = set()
+        for values in itertools.product((True, False), repeat=len(unknowns)):
+            seen: set = set()
+            verdict = packet_verdict(spec, packet, dict(zip(unknowns, values, strict=True)), seen)
+            verdicts.add(verdict)
+            touched = touched or bool(seen)
+            if all(values) and verdict == "drop":
+                kernel = "drop"
+        if verdicts == {"drop"}:
+            surely_dropped = True
+        if verdicts != {"accept"}:
+            surely_passed = False
+    if surely_dropped:
+        outcome = "drop"
+    elif surely_passed:
+        outcome = "accept"
+    else:
+        outcome = "depends"
+    return Prediction(outcome, touched, kernel)
