@@ -15,15 +15,35 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from checker.errors import Problem, UsageError
+
 # mkstemp creates 0600; a report is meant to be read by CI tooling and colleagues.
 _DEFAULT_MODE = 0o644
 
 
 @contextlib.contextmanager
 def atomic_writer(path: Path) -> Iterator[BinaryIO]:
-    """Yield a binary file; on a clean exit it replaces `path`, on any error it is removed."""
+    """Yield a binary file; on a clean exit it replaces `path`, on any error it is removed.
+
+    The folder is created when missing (CI jobs write to reports/…). A file-system failure
+    (no such folder and no right to create it, a full disk, EFBIG) is a UsageError naming the
+    report, not an internal error: the user can fix it, and the previous report is untouched.
+    """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
+    try:
+        with _replacing(path, folder) as handle:
+            yield handle
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise UsageError(
+            Problem(str(path), 0, 0, "report", f"cannot write the report: {reason}")
+        ) from exc
+
+
+@contextlib.contextmanager
+def _replacing(path: Path, folder: Path) -> Iterator[BinaryIO]:
+    folder.mkdir(parents=True, exist_ok=True)
     fd, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
         try:

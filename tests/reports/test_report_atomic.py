@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from checker.errors import UsageError, format_problem
 from checker.reports import REPORTERS, atomic
 
 HERE = Path(__file__).resolve().parent
@@ -43,10 +44,11 @@ def test_reporter_hitting_file_size_limit_keeps_previous(name: str, tmp_path: Pa
         from checker.reports.data import ReportOptions
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (300, 300))
+        from checker.errors import UsageError, format_problem
         try:
             REPORTERS[{name!r}].write(sample_report(), Path({str(out)!r}), options=ReportOptions(repo_root=Path({str(tmp_path)!r})))
-        except OSError as exc:
-            print("refused:", exc.errno)
+        except UsageError as exc:
+            print(format_problem(exc.problems[0]), "errno", exc.__cause__.errno)
             sys.exit(0)
         sys.exit("the write did not fail")
         """
@@ -55,7 +57,9 @@ def test_reporter_hitting_file_size_limit_keeps_previous(name: str, tmp_path: Pa
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0, result.stderr
-    assert "refused: 27" in result.stdout  # EFBIG
+    assert (
+        result.stdout == f"{out}: [report] cannot write the report: File too large errno 27\n"
+    )  # EFBIG
     assert out.read_bytes() == b"previous report"
     assert [p.name for p in tmp_path.iterdir()] == [out.name]
 
@@ -94,3 +98,16 @@ def test_new_file_is_readable_and_existing_mode_kept(tmp_path: Path) -> None:
     os.chmod(kept, 0o600)
     atomic.write_text(kept, "new")
     assert kept.read_text() == "new" and kept.stat().st_mode & 0o777 == 0o600
+
+
+def test_missing_folder_is_created_and_unwritable_place_is_a_usage_error(tmp_path: Path) -> None:
+    nested = tmp_path / "reports/ci/junit.xml"
+    atomic.write_text(nested, "x")
+    assert nested.read_text() == "x"
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(UsageError) as caught:
+        atomic.write_text(blocker / "report.json", "x")
+    assert format_problem(caught.value.problems[0]).startswith(
+        f"{blocker / 'report.json'}: [report] cannot write the report:"
+    )
