@@ -88,6 +88,24 @@ def _construct(
     return loader.construct_object(node, deep=True)
 
 
+def _scalar_position(root: yaml.Node, _why: str) -> tuple[int, int]:
+    """The first scalar PyYAML cannot construct (a date or number out of range)."""
+    loader = yaml.SafeLoader("")
+    stack = [root]
+    while stack:
+        node = stack.pop(0)
+        if isinstance(node, yaml.MappingNode):
+            stack[:0] = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            stack[:0] = list(node.value)
+        else:
+            try:
+                loader.construct_object(node, deep=True)
+            except (ValueError, OverflowError):
+                return node.start_mark.line + 1, node.start_mark.column + 1
+    return 1, 1
+
+
 def parse_yaml(text: str, file: str) -> YamlDoc:
     """Parse one YAML document; raise PolicyError naming file:line:col on any problem."""
     try:
@@ -109,6 +127,10 @@ def parse_yaml(text: str, file: str) -> YamlDoc:
         mark = exc.problem_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         raise _problem(file, line, col, "yaml", f"YAML error: {exc.problem}") from None
+    except (ValueError, OverflowError) as exc:
+        # PyYAML builds dates and numbers eagerly: `2025-02-30` raises ValueError with no mark.
+        line, col = _scalar_position(node, str(exc))
+        raise _problem(file, line, col, "yaml", f"invalid value: {exc}") from None
     return YamlDoc(file, data, positions)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from checker import __version__
+from checker import __version__, resources
 from checker.errors import Problem, UsageError, format_problem
 from checker.findings import Finding, Severity, Status
 from checker.pipeline import Source, evaluate_target
@@ -126,7 +126,11 @@ def run(
     report = RunReport(
         __version__, started, tuple(infos), tuple(findings), tuple(requirements), tuple(notes)
     )
-    options = ReportOptions(indeterminate_as=indeterminate_as)  # type: ignore[arg-type]
+    options = ReportOptions(
+        indeterminate_as=indeterminate_as,  # type: ignore[arg-type]
+        repo_root=Path.cwd(),
+        policy_root=resources.shipped_policies_dir(),
+    )
     for name, path in (
         ("json", json_path),
         ("junit", junit_path),
