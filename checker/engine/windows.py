@@ -253,17 +253,13 @@ def _containing(
 
 
 def _pass_allow(context, profile, active, default, shields_up, settings) -> Verdict:  # type: ignore[no-untyped-def]
+    if default.value == "allow":
+        message = f"{profile} profile: no block rule matches; the {default.evidence.text.split(': ', 1)[1]} applies"
+        return Verdict(Status.PASS, message, evidence=(default.evidence,))
     allowing = [m for m in active if m.rule.action == "allow" and m.lower.touches(context.query)]
+    names = ", ".join(m.rule.label() for m in allowing[:3])
     evidence = tuple(rule_evidence(m.rule) for m in allowing[:_MAX_EVIDENCE])
-    if allowing:
-        names = ", ".join(m.rule.label() for m in allowing[:3])
-        message = f"{profile} profile: allowed by rule {names}"
-        if default.value == "allow":
-            evidence += (default.evidence,)
-    else:
-        message = f"{profile} profile: allowed by the {default.evidence.text.split(': ', 1)[1]}"
-        evidence = (default.evidence,)
-    return Verdict(Status.PASS, message, evidence=evidence)
+    return Verdict(Status.PASS, f"{profile} profile: allowed by rule {names}", evidence=evidence)
 
 
 def _fail_allow(context, profile, active, default, shields_up, settings, point) -> Verdict:  # type: ignore[no-untyped-def]
