@@ -59,7 +59,8 @@ class PolicySet:
     def policies_for(self, roles: Iterable[str]) -> list[Policy]:
         """The policies targets with these roles get: direct matches, then what they include,
         transitively, each once."""
-        wanted = set(roles)
+        # A bare string is one role, not a set of one-letter roles.
+        wanted = {roles} if isinstance(roles, str) else set(roles)
         roots = [pid for pid, policy in self.policies.items() if wanted & set(policy.roles)]
         return [self.policies[pid] for pid in closure(self.policy_docs, roots)]
 

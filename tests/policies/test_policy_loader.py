@@ -244,6 +244,7 @@ def test_includes_resolve_transitively_without_duplicates(write_policy) -> None:
     )
     policy_set = load_policy_set([folder])
     assert [p.id for p in policy_set.policies_for(["ra"])] == ["a", "b", "c"]
+    assert [p.id for p in policy_set.policies_for("rb")] == ["b", "c"]
     reqs = policy_set.requirements_for(["ra", "rb"])
     # Two roles reach b and c: each rule once, each keeping the policy that wrote it.
     assert [(r.policy_id, r.rule_id) for r in reqs] == [("a", "r-a"), ("b", "r-b"), ("c", "r-c")]
