@@ -291,11 +291,24 @@ def _ranges(side: Left, op: str, items: tuple[object, ...]) -> Match:
         bounds = {"<": (0, number - 1), "<=": (0, number), ">": (number + 1, top),
                   ">=": (number, top)}  # fmt: skip
         scalars: tuple[Interval, ...] = values.normalize([bounds[op]])
+    elif op == "!=" and len(items) == 1 and _reversed_range(items[0], side.scalar):
+        # nft 1.0.6 lists `tcp dport < 1024 tcp dport > 999` (kernel: cmp lt, cmp gt) as
+        # `!= 1024-999`; a range whose bounds are reversed can only come from that, and means
+        # the ports strictly between them (checked with `nft --debug=netlink`).
+        low, high = _intervals(items[0], side.scalar)
+        scalars = values.normalize([(high + 1, low - 1)])
     else:
         scalars = values.normalize(_intervals(item, side.scalar) for item in items)
         if op == "!=":
             scalars = values.complement(scalars, top)
     return Ranges(side.field, values.normalize(_to_field(side.scalar, scalars)))
+
+
+def _reversed_range(item: object, scalar: str) -> bool:
+    if not (isinstance(item, dict) and isinstance(item.get("range"), list)):
+        return False
+    low, high = _intervals(item, scalar)
+    return low > high
 
 
 def _intervals(item: object, scalar: str) -> Interval:
