@@ -168,9 +168,11 @@ def _targets(
             if len(files) == 1
             else Path(files[0]).parent.name or Path(files[0]).stem
         )
-        return [
-            TargetSpec(name, tuple(files), tuple(roles), tuple(params.items()), format_name)
-        ], []
+        return (
+            [TargetSpec(name, tuple(files), tuple(roles), tuple(params.items()), format_name)],
+            [],
+            [],
+        )
     config = load_target_config(config_path or "fwcheck.yaml")
     selection = select_targets(
         config, files, extra_roles=roles, params=params, format_name=format_name

@@ -456,18 +456,15 @@ def check(rulesets: Sequence[Ruleset], requirement: Requirement) -> Verdict_:
             if allow:
                 label, evidence = _denial(parts, point)
                 where = (
-                    f"{evidence[0].file}:{evidence[0].line} {evidence[0].text}"
-                    if evidence
-                    else "no accepting rule"
+                    f"{evidence[0].file}:{evidence[0].line}" if evidence else "no accepting rule"
                 )
-                message = f"{flow} is not accepted: {label} is dropped by {where}"
+                message = f"{flow} is not accepted: {label} is dropped ({where})"
             else:
                 evidence = _accepting(parts, point)
                 where = (
-                    "; ".join(f"{e.file}:{e.line} {e.text}" for e in evidence)
-                    or "a hook with no base chain"
+                    ", ".join(f"{e.file}:{e.line}" for e in evidence) or "no base chain on the hook"
                 )
-                message = f"{flow} is accepted by {where}"
+                message = f"{flow} is accepted ({where})"
             failures.append(Verdict_(Status.FAIL, message, flow, tuple(evidence)))
             continue
         if doubtful:

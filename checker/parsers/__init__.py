@@ -22,12 +22,20 @@ class Parser(Protocol):
     def parse(self, data: bytes, origin: str) -> object: ...
 
 
-def _registry() -> dict[str, ModuleType]:
-    modules: dict[str, ModuleType] = {}
-    return modules
+from checker.parsers import (  # noqa: E402
+    iptables_save,
+    nft_json,
+    windows_json,
+    windows_pol,
+    windows_reg,
+    windows_wfw,
+)
 
-
-PARSERS: dict[str, ModuleType] = _registry()
+# Order is the order detect() tries: binary magic first, then JSON kinds, then text.
+PARSERS: dict[str, ModuleType] = {
+    module.NAME: module
+    for module in (windows_wfw, windows_pol, nft_json, windows_json, windows_reg, iptables_save)
+}
 
 
 def format_names() -> list[str]:
@@ -40,5 +48,11 @@ def detect(data: bytes, origin: str) -> ModuleType:
         if parser.sniff(head):
             return parser
     raise ParseError(
-        Problem(origin, 1, 0, "format", "unknown format: not iptables-save, nft -j, or a Windows firewall export")
+        Problem(
+            origin,
+            1,
+            0,
+            "format",
+            "unknown format: not iptables-save, nft -j, or a Windows firewall export",
+        )
     )

@@ -68,19 +68,37 @@ def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     return code, out, err
 
 
-def test_compliant_target_passes(tmp_path: Path, policy_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_compliant_target_passes(
+    tmp_path: Path, policy_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     rules = tmp_path / "good.iptables-save"
     rules.write_text(GOOD)
-    code, out, _ = run(["check", "--policies", str(policy_dir), "--role", "admin", str(rules)], capsys)
+    code, out, _ = run(
+        ["check", "--policies", str(policy_dir), "--role", "admin", str(rules)], capsys
+    )
     assert code == ExitCode.OK, out
     assert "2 passed" in out
 
 
-def test_violation_has_counterexample_and_deciding_rule(tmp_path: Path, policy_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_violation_has_counterexample_and_deciding_rule(
+    tmp_path: Path, policy_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     rules = tmp_path / "open.iptables-save"
     rules.write_text(OPEN_RDP)
     report = tmp_path / "report.json"
-    code, out, _ = run(["check", "--policies", str(policy_dir), "--role", "admin", str(rules), "--json", str(report)], capsys)
+    code, out, _ = run(
+        [
+            "check",
+            "--policies",
+            str(policy_dir),
+            "--role",
+            "admin",
+            str(rules),
+            "--json",
+            str(report),
+        ],
+        capsys,
+    )
     assert code == ExitCode.VIOLATIONS
     data = json.loads(report.read_text())
     schema = json.loads((REPO / "schemas" / "report.schema.json").read_text())
@@ -97,18 +115,26 @@ def test_violation_has_counterexample_and_deciding_rule(tmp_path: Path, policy_d
     assert ":3389" in out
 
 
-def test_fail_on_threshold(tmp_path: Path, policy_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_fail_on_threshold(
+    tmp_path: Path, policy_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     rules = tmp_path / "good-but-ssh-closed.iptables-save"
-    rules.write_text(GOOD.replace("-A INPUT -s 10.0.0.0/8 -p tcp -m tcp --dport 22 -j ACCEPT\n", ""))
+    rules.write_text(
+        GOOD.replace("-A INPUT -s 10.0.0.0/8 -p tcp -m tcp --dport 22 -j ACCEPT\n", "")
+    )
     args = ["check", "--policies", str(policy_dir), "--role", "admin", str(rules)]
     # Only the low-severity ssh rule fails: --fail-on high lets the run pass.
     assert run(args, capsys)[0] == ExitCode.VIOLATIONS
     assert run(args + ["--fail-on", "high"], capsys)[0] == ExitCode.OK
 
 
-def test_garbled_target_is_exit_3_and_other_targets_still_checked(tmp_path: Path, policy_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_garbled_target_is_exit_3_and_other_targets_still_checked(
+    tmp_path: Path, policy_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "good.rules").write_text(GOOD)
-    (tmp_path / "bad.rules").write_text("*filter\n:INPUT DROP [0:0]\n-A INPUT -p tcp --dport notaport -j ACCEPT\nCOMMIT\n")
+    (tmp_path / "bad.rules").write_text(
+        "*filter\n:INPUT DROP [0:0]\n-A INPUT -p tcp --dport notaport -j ACCEPT\nCOMMIT\n"
+    )
     (tmp_path / "fwcheck.yaml").write_text(
         "targets:\n"
         "  - {name: good, files: [good.rules], roles: [admin]}\n"
@@ -117,7 +143,15 @@ def test_garbled_target_is_exit_3_and_other_targets_still_checked(tmp_path: Path
     )
     report = tmp_path / "r.json"
     code, out, _ = run(
-        ["check", "--policies", str(policy_dir), "--config", str(tmp_path / "fwcheck.yaml"), "--json", str(report)],
+        [
+            "check",
+            "--policies",
+            str(policy_dir),
+            "--config",
+            str(tmp_path / "fwcheck.yaml"),
+            "--json",
+            str(report),
+        ],
         capsys,
     )
     assert code == ExitCode.TARGET_ERROR
@@ -129,12 +163,23 @@ def test_garbled_target_is_exit_3_and_other_targets_still_checked(tmp_path: Path
     assert "bad.rules:3" in bad_message
 
 
-def test_file_matching_no_target_is_reported(tmp_path: Path, policy_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_file_matching_no_target_is_reported(
+    tmp_path: Path, policy_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "good.rules").write_text(GOOD)
     (tmp_path / "stray.rules").write_text(GOOD)
-    (tmp_path / "fwcheck.yaml").write_text("targets:\n  - {name: good, files: [good.rules], roles: [admin]}\n")
+    (tmp_path / "fwcheck.yaml").write_text(
+        "targets:\n  - {name: good, files: [good.rules], roles: [admin]}\n"
+    )
     code, out, _ = run(
-        ["check", "--policies", str(policy_dir), "--config", str(tmp_path / "fwcheck.yaml"), str(tmp_path / "stray.rules")],
+        [
+            "check",
+            "--policies",
+            str(policy_dir),
+            "--config",
+            str(tmp_path / "fwcheck.yaml"),
+            str(tmp_path / "stray.rules"),
+        ],
         capsys,
     )
     assert code == ExitCode.TARGET_ERROR
@@ -158,16 +203,22 @@ def test_missing_role_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFix
     assert run(["check", str(rules)], capsys)[0] == ExitCode.USAGE
 
 
-def test_bundled_examples_give_the_documented_verdicts(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bundled_examples_give_the_documented_verdicts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The README's quick-start command, run from the repository root."""
     monkeypatch.chdir(REPO)
     report = tmp_path / "examples.json"
-    code, out, _ = run(["check", "--config", "examples/fwcheck.yaml", "--json", str(report)], capsys)
+    code, out, _ = run(
+        ["check", "--config", "examples/fwcheck.yaml", "--json", str(report)], capsys
+    )
     assert code == ExitCode.VIOLATIONS, out
     results = json.loads(report.read_text())["results"]
     status = {(r["target"], r["policy"], r["rule"]): r["status"] for r in results}
     web = [s for (t, _, _), s in status.items() if t == "web-1"]
-    assert web and all(s == "pass" for s in web), [k for k, s in status.items() if k[0] == "web-1" and s != "pass"]
+    assert web and all(s == "pass" for s in web), [
+        k for k, s in status.items() if k[0] == "web-1" and s != "pass"
+    ]
     assert status[("bastion", "baseline", "no-telnet")] == "fail"
     # No ip6tables-save for the bastion: the IPv6 half of an SSH rule cannot pass.
     assert status[("bastion", "baseline", "no-ssh-outside-mgmt")] == "fail"

@@ -6,7 +6,17 @@ import ipaddress
 
 from checker.errors import Location
 from checker.findings import Severity
-from checker.model.netfilter import Chain, Hook, Match, Ranges, Rule, Ruleset, Table, Target, Verdict
+from checker.model.netfilter import (
+    Chain,
+    Hook,
+    Match,
+    Ranges,
+    Rule,
+    Ruleset,
+    Table,
+    Target,
+    Verdict,
+)
 from checker.policies.model import Direction, Expect, Requirement
 
 FILE = "host.rules"
@@ -53,17 +63,26 @@ def req(
 _line = [0]
 
 
-def rule(*matches: Match, verdict: Verdict = Verdict.ACCEPT, chain: str | None = None, line: int = 0) -> Rule:
+def rule(
+    *matches: Match, verdict: Verdict = Verdict.ACCEPT, chain: str | None = None, line: int = 0
+) -> Rule:
     _line[0] += 1
     name = chain or verdict.value.upper()
-    return Rule(tuple(matches), Target(verdict, name, chain), Location(FILE, line or _line[0]), f"rule -> {name}")
+    return Rule(
+        tuple(matches),
+        Target(verdict, name, chain),
+        Location(FILE, line or _line[0]),
+        f"rule -> {name}",
+    )
 
 
 def tcp_dport(port: int) -> tuple[Match, Match]:
     return Ranges("proto", ((6, 6),)), Ranges("dport", ((port, port),))
 
 
-def base(name: str, hook: Hook, policy: Verdict, *rules: Rule, priority: int = 0, kind: str = "filter") -> Chain:
+def base(
+    name: str, hook: Hook, policy: Verdict, *rules: Rule, priority: int = 0, kind: str = "filter"
+) -> Chain:
     return Chain(name, tuple(rules), hook, priority, policy, Location(FILE, 1), kind)
 
 
@@ -71,5 +90,7 @@ def user(name: str, *rules: Rule) -> Chain:
     return Chain(name, tuple(rules))
 
 
-def ruleset(*chains: Chain, family: str = "ip", name: str = "filter", families=frozenset({4})) -> Ruleset:
+def ruleset(
+    *chains: Chain, family: str = "ip", name: str = "filter", families=frozenset({4})
+) -> Ruleset:
     return Ruleset((Table(family, name, tuple(chains), Location(FILE, 1)),), families, FILE)

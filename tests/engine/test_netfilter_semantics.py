@@ -16,7 +16,13 @@ ESTABLISHED = CtState(frozenset({"ESTABLISHED", "RELATED"}))
 
 def test_first_match_wins_and_counterexample_names_deciding_rule() -> None:
     rs = ruleset(
-        base("INPUT", Hook.INPUT, Verdict.ACCEPT, rule(*tcp_dport(22), verdict=Verdict.DROP, line=5), rule(*tcp_dport(22), line=6))
+        base(
+            "INPUT",
+            Hook.INPUT,
+            Verdict.ACCEPT,
+            rule(*tcp_dport(22), verdict=Verdict.DROP, line=5),
+            rule(*tcp_dport(22), line=6),
+        )
     )
     verdict = check([rs], req())
     assert verdict.status is Status.FAIL
@@ -40,8 +46,16 @@ def test_accept_passes_with_accepting_rule_as_evidence() -> None:
 
 def test_user_chain_return_resumes_in_caller() -> None:
     rs = ruleset(
-        base("INPUT", Hook.INPUT, Verdict.DROP, rule(verdict=Verdict.JUMP, chain="SUB"), rule(*tcp_dport(22), line=20)),
-        user("SUB", rule(*tcp_dport(22), verdict=Verdict.RETURN), rule(verdict=Verdict.DROP, line=31)),
+        base(
+            "INPUT",
+            Hook.INPUT,
+            Verdict.DROP,
+            rule(verdict=Verdict.JUMP, chain="SUB"),
+            rule(*tcp_dport(22), line=20),
+        ),
+        user(
+            "SUB", rule(*tcp_dport(22), verdict=Verdict.RETURN), rule(verdict=Verdict.DROP, line=31)
+        ),
     )
     assert check([rs], req()).status is Status.PASS
     other = check([rs], req(ports=((23, 23),)))
@@ -52,7 +66,13 @@ def test_goto_does_not_return_to_the_chain_it_left() -> None:
     # INPUT -j A; A -g B; B falls off its end: resumes in INPUT after the jump to A, skipping
     # the rest of A (which would accept).
     rs = ruleset(
-        base("INPUT", Hook.INPUT, Verdict.DROP, rule(verdict=Verdict.JUMP, chain="A"), rule(*tcp_dport(23), line=12)),
+        base(
+            "INPUT",
+            Hook.INPUT,
+            Verdict.DROP,
+            rule(verdict=Verdict.JUMP, chain="A"),
+            rule(*tcp_dport(23), line=12),
+        ),
         user("A", rule(verdict=Verdict.GOTO, chain="B"), rule(*tcp_dport(22), line=22)),
         user("B", rule(*tcp_dport(80))),
     )
@@ -62,7 +82,13 @@ def test_goto_does_not_return_to_the_chain_it_left() -> None:
 
 def test_any_drop_in_another_base_chain_wins_over_accept() -> None:
     early = base("in_a", Hook.INPUT, Verdict.ACCEPT, rule(*tcp_dport(22)), priority=-10)
-    late = base("in_b", Hook.INPUT, Verdict.ACCEPT, rule(*tcp_dport(22), verdict=Verdict.DROP, line=44), priority=10)
+    late = base(
+        "in_b",
+        Hook.INPUT,
+        Verdict.ACCEPT,
+        rule(*tcp_dport(22), verdict=Verdict.DROP, line=44),
+        priority=10,
+    )
     rs = ruleset(early, late, family="inet", name="t", families=frozenset({4, 6}))
     verdict = check([rs], req(families=frozenset({4, 6})))
     assert verdict.status is Status.FAIL
@@ -93,7 +119,14 @@ def test_established_rule_does_not_make_a_port_reachable() -> None:
 
 
 def test_unknown_match_is_indeterminate_never_pass() -> None:
-    rs = ruleset(base("INPUT", Hook.INPUT, Verdict.DROP, rule(Unknown("-m recent: state not known"), *tcp_dport(22), line=7)))
+    rs = ruleset(
+        base(
+            "INPUT",
+            Hook.INPUT,
+            Verdict.DROP,
+            rule(Unknown("-m recent: state not known"), *tcp_dport(22), line=7),
+        )
+    )
     allow = check([rs], req())
     deny = check([rs], req(expect="deny"))
     assert allow.status is Status.INDETERMINATE and "recent" in allow.message
@@ -103,7 +136,13 @@ def test_unknown_match_is_indeterminate_never_pass() -> None:
 
 def test_unknown_match_behind_a_certain_drop_is_irrelevant() -> None:
     rs = ruleset(
-        base("INPUT", Hook.INPUT, Verdict.ACCEPT, rule(*tcp_dport(22), verdict=Verdict.DROP), rule(Unknown("-m limit"), *tcp_dport(22)))
+        base(
+            "INPUT",
+            Hook.INPUT,
+            Verdict.ACCEPT,
+            rule(*tcp_dport(22), verdict=Verdict.DROP),
+            rule(Unknown("-m limit"), *tcp_dport(22)),
+        )
     )
     assert check([rs], req(expect="deny")).status is Status.PASS
 
@@ -116,7 +155,14 @@ def test_missing_ipv6_ruleset_is_indeterminate() -> None:
 
 
 def test_dnat_catching_the_flow_is_indeterminate() -> None:
-    nat = base("PREROUTING", Hook.PREROUTING, Verdict.ACCEPT, rule(*tcp_dport(22), verdict=Verdict.DNAT), priority=-100, kind="nat")
+    nat = base(
+        "PREROUTING",
+        Hook.PREROUTING,
+        Verdict.ACCEPT,
+        rule(*tcp_dport(22), verdict=Verdict.DNAT),
+        priority=-100,
+        kind="nat",
+    )
     flt = base("INPUT", Hook.INPUT, Verdict.DROP)
     rs = ruleset(nat, flt)
     verdict = check([rs], req(expect="deny"))
@@ -127,15 +173,27 @@ def test_dnat_catching_the_flow_is_indeterminate() -> None:
 def test_except_remote_carves_out_and_counterexample_respects_it() -> None:
     admin = Ranges("saddr", ((0x0A000000, 0x0AFFFFFF),))
     rs = ruleset(base("INPUT", Hook.INPUT, Verdict.DROP, rule(admin, *tcp_dport(3389))))
-    assert check([rs], req(expect="deny", ports=((3389, 3389),), except_remote=["10.0.0.0/8"])).status is Status.PASS
+    assert (
+        check([rs], req(expect="deny", ports=((3389, 3389),), except_remote=["10.0.0.0/8"])).status
+        is Status.PASS
+    )
     open_rs = ruleset(base("INPUT", Hook.INPUT, Verdict.DROP, rule(*tcp_dport(3389))))
-    verdict = check([open_rs], req(expect="deny", ports=((3389, 3389),), except_remote=["10.0.0.0/8"]))
+    verdict = check(
+        [open_rs], req(expect="deny", ports=((3389, 3389),), except_remote=["10.0.0.0/8"])
+    )
     assert verdict.status is Status.FAIL
     assert not verdict.counterexample.startswith("tcp 10.")
 
 
 def test_partial_acceptance_fails_allow_with_a_flow_outside() -> None:
-    rs = ruleset(base("INPUT", Hook.INPUT, Verdict.DROP, rule(Ranges("saddr", ((0x0A000000, 0x0AFFFFFF),)), *tcp_dport(22))))
+    rs = ruleset(
+        base(
+            "INPUT",
+            Hook.INPUT,
+            Verdict.DROP,
+            rule(Ranges("saddr", ((0x0A000000, 0x0AFFFFFF),)), *tcp_dport(22)),
+        )
+    )
     verdict = check([rs], req())
     assert verdict.status is Status.FAIL
     assert verdict.counterexample.startswith("tcp 203.0.113.7:")
@@ -143,7 +201,13 @@ def test_partial_acceptance_fails_allow_with_a_flow_outside() -> None:
 
 def test_classify_flow_point_queries() -> None:
     rs = ruleset(
-        base("INPUT", Hook.INPUT, Verdict.DROP, rule(*tcp_dport(22)), rule(Ranges("proto", ((17, 17),)), Ranges("dport", ((53, 53),)))),
+        base(
+            "INPUT",
+            Hook.INPUT,
+            Verdict.DROP,
+            rule(*tcp_dport(22)),
+            rule(Ranges("proto", ((17, 17),)), Ranges("dport", ((53, 53),))),
+        ),
     )
     args = dict(family=4, src="198.51.100.2", dst="198.51.100.1", sport=40000, direction="inbound")
     assert classify_flow([rs], proto=6, dport=22, **args) == "accept"
