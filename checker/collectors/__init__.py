@@ -1,0 +1,51 @@
+"""Collectors: one transport per module (ssh, winrm, local), each `collect(host, *, deadline_s,
+known_hosts) -> CollectResult`, never raising for a host's faults.
+
+`collect_hosts()` collects an inventory's hosts in parallel with one `KnownHosts` for the scan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from checker.collectors.hostkeys import KnownHosts
+from checker.collectors.result import CollectResult
+from checker.inventory.model import HostSpec, Transport
+
+
+def transport_module(transport: Transport):  # type: ignore[no-untyped-def]
+    # Imported on use: pywinrm (requests, NTLM) is only loaded when a WinRM host is scanned.
+    if transport is Transport.SSH:
+        from checker.collectors import ssh
+
+        return ssh
+    if transport is Transport.WINRM:
+        from checker.collectors import winrm
+
+        return winrm
+    from checker.collectors import local
+
+    return local
+
+
+def collect_host(host: HostSpec, known_hosts: KnownHosts) -> CollectResult:
+    module = transport_module(host.transport)
+    return module.collect(host, deadline_s=host.timeout_s, known_hosts=known_hosts)
+
+
+def collect_hosts(
+    hosts: Sequence[HostSpec],
+    known_hosts: KnownHosts,
+    *,
+    jobs: int = 8,
+    on_result: Callable[[CollectResult], None] | None = None,
+) -> list[CollectResult]:
+    """Collect every host (at most `jobs` at once); results in the hosts' order."""
+    results: list[CollectResult] = []
+    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="collect") as pool:
+        for result in pool.map(lambda h: collect_host(h, known_hosts), hosts):
+            if on_result is not None:
+                on_result(result)
+            results.append(result)
+    return results
