@@ -1,0 +1,151 @@
+"""Property tests: every Windows parser turns random or mutated input into a model or a
+ParseError, never another exception."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from checker.errors import Location, ParseError
+from checker.model.windows import WindowsRuleset
+from checker.parsers import netsh_text, windows_json, windows_pol, windows_reg, windows_wfw
+from checker.parsers.windows_rule_string import parse_rule_string
+
+DATA = Path(__file__).resolve().parent / "data"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "windows"
+FAST = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+def parses_or_raises(parser, data: bytes) -> None:  # type: ignore[no-untyped-def]
+    try:
+        result = parser.parse(data, "fuzz")
+    except ParseError as error:
+        assert error.problems and all(p.file.startswith("fuzz") for p in error.problems)
+        return
+    assert isinstance(result, WindowsRuleset)
+
+
+@st.composite
+def mutated(draw, seed: bytes):  # type: ignore[no-untyped-def]
+    data = bytearray(seed)
+    for _ in range(draw(st.integers(1, 8))):
+        kind = draw(st.sampled_from(["flip", "cut", "insert", "delete"]))
+        position = draw(st.integers(0, max(len(data) - 1, 0)))
+        if kind == "flip" and data:
+            data[position] = draw(st.integers(0, 255))
+        elif kind == "cut":
+            del data[position:]
+        elif kind == "insert":
+            data[position:position] = draw(st.binary(min_size=1, max_size=16))
+        elif kind == "delete":
+            del data[position : position + draw(st.integers(1, 64))]
+    return bytes(data)
+
+
+RULE_TOKENS = st.sampled_from(
+    [
+        "v2.30",
+        "v2.10",
+        "Action=Allow",
+        "Action=Block",
+        "Action=ByPass",
+        "Active=TRUE",
+        "Active=false",
+        "Dir=In",
+        "Dir=Out",
+        "Profile=Domain",
+        "Profile=Public",
+        "Protocol=6",
+        "Protocol=17",
+        "Protocol=999",
+        "LPort=80",
+        "LPort=RPC",
+        "LPort=1-2",
+        "LPort=70000",
+        "RPort=443,444",
+        "RA4=LocalSubnet",
+        "RA4=10.0.0.0/8",
+        "RA6=fe80::/64",
+        "RA4=fe80::1",
+        "ICMP4=8:*",
+        "ICMP6=300:1",
+        "App=C:\\x.exe",
+        "Svc=*",
+        "Security=Authenticate",
+        "Edge=TRUE",
+        "Defer=App",
+        "IFType=Lan",
+        "Foo=bar",
+        "Name=x",
+        "=",
+        "",
+        "Action",
+        "|",
+    ]
+)
+
+
+@given(st.lists(RULE_TOKENS, max_size=14), st.text(max_size=30))
+@settings(max_examples=400, deadline=None)
+def test_rule_string(tokens: list[str], noise: str) -> None:
+    text = "|".join(tokens) + "|" + noise
+    try:
+        rule, _ = parse_rule_string("id", text, Location("fuzz", 1), "local")
+    except ParseError as error:
+        assert error.problems[0].file == "fuzz"
+        return
+    assert rule.action in ("allow", "block", "bypass") and rule.direction in ("in", "out")
+
+
+@given(st.binary(max_size=2000))
+@settings(max_examples=200, deadline=None)
+def test_random_bytes_every_parser(data: bytes) -> None:
+    for parser in (windows_reg, windows_pol, windows_wfw, netsh_text, windows_json):
+        parses_or_raises(parser, data)
+        parses_or_raises(parser, b"regf" + data if parser is windows_wfw else data)
+
+
+@given(mutated((EXAMPLES / "onesite-patch-client-noncompliant.reg").read_bytes()))
+@FAST
+def test_mutated_reg(data: bytes) -> None:
+    parses_or_raises(windows_reg, data)
+
+
+@given(mutated((EXAMPLES / "pads4-server-compliant.reg").read_bytes()))
+@FAST
+def test_mutated_utf8_reg(data: bytes) -> None:
+    parses_or_raises(windows_reg, data)
+
+
+@given(mutated((DATA / "pads4-server.netsh.txt").read_bytes()))
+@FAST
+def test_mutated_netsh(data: bytes) -> None:
+    parses_or_raises(netsh_text, data)
+
+
+@given(mutated((DATA / "onesite-patch-client-noncompliant.windows.json").read_bytes()))
+@FAST
+def test_mutated_json(data: bytes) -> None:
+    parses_or_raises(windows_json, data)
+
+
+@given(data=st.data())
+@FAST
+def test_mutated_pol(shared_dir: Path, data: st.DataObject) -> None:
+    seed = (
+        shared_dir / "corpus" / "windows" / "dod-firewall-stig-gpo" / "registry.pol"
+    ).read_bytes()
+    parses_or_raises(windows_pol, data.draw(mutated(seed)))
+
+
+@given(data=st.data())
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_mutated_wfw(shared_dir: Path, data: st.DataObject) -> None:
+    seed = (shared_dir / "corpus" / "windows" / "firewall.wfw").read_bytes()
+    parses_or_raises(windows_wfw, data.draw(mutated(seed)))
