@@ -27,6 +27,9 @@ class LineError(Exception):
 def split_words(line: str) -> tuple[list[str], bool]:
     """The words of `line` and whether a quote was left open."""
     if '"' not in line:
+        if line.isprintable():
+            # Only ASCII spaces separate here, so str.split() splits exactly as iptables does.
+            return line.split(), False
         return [word for word in line.replace("\t", " ").split(" ") if word], False
     parts = line.split('"')
     if "\\" in line or len(parts) % 2 == 0:
@@ -39,9 +42,12 @@ def split_words(line: str) -> tuple[list[str], bool]:
             # Quoted: glued to whatever touched the opening quote, ended by the closing one.
             words.append(prefix + part)
             continue
-        pieces = part.replace("\t", " ").split(" ")
-        prefix = pieces.pop() if index < last else ""
-        words.extend(piece for piece in pieces if piece)
+        if part.isprintable():
+            pieces = part.split()
+        else:
+            pieces = [piece for piece in part.replace("\t", " ").split(" ") if piece]
+        prefix = pieces.pop() if index < last and part and part[-1] not in " \t" else ""
+        words += pieces
     return words, False
 
 

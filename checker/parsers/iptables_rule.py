@@ -140,6 +140,8 @@ class RuleParser:
                         raise LineError("argument", "-c needs packet and byte counts", near=word)
                     continue
                 if kind == "m":
+                    if argument.startswith("-"):
+                        raise LineError("argument", f"{word} needs a module name", near=word)
                     name = MODULE_ALIASES.get(argument, argument)
                     modules.append(ModuleUse(intern(name)))
                     continue
@@ -281,27 +283,36 @@ class RuleParser:
         result: list[Match] = []
         proto_number: int | None = None
         proto_negated = False
-        if "p" in core:
-            text, proto_negated = core["p"]
-            proto_number, proto_match = self._proto(text, proto_negated)
-            if proto_match is not None:
-                result.append(proto_match)
-        for kind, field in (("s", "saddr"), ("d", "daddr")):
-            if kind in core:
-                text, negated = core[kind]
-                address = self._address(field, text, negated)
-                if not (isinstance(address, Ranges) and address.ranges == ((0, self._max),)):
-                    result.append(address)
-        for kind, field in (("i", "iif"), ("o", "oif")):
-            if kind in core:
-                text, negated = core[kind]
-                result.append(self._iface(field, text, negated))
+        text = ""
+        try:
+            if "p" in core:
+                text, proto_negated = core["p"]
+                proto_number, proto_match = self._proto(text, proto_negated)
+                if proto_match is not None:
+                    result.append(proto_match)
+            for kind, field in (("s", "saddr"), ("d", "daddr")):
+                if kind in core:
+                    text, negated = core[kind]
+                    address = self._address(field, text, negated)
+                    if not (isinstance(address, Ranges) and address.ranges == ((0, self._max),)):
+                        result.append(address)
+            for kind, field in (("i", "iif"), ("o", "oif")):
+                if kind in core:
+                    text, negated = core[kind]
+                    result.append(self._iface(field, text, negated))
+        except LineError as error:
+            error.near = error.near or text
+            raise
         if fragment:
             result.append(NEVER)
         if modules:
             context = RuleContext(self.family, proto_number, proto_negated)
             for module in modules:
-                result.extend(self._module(module, context))
+                try:
+                    result.extend(self._module(module, context))
+                except LineError as error:
+                    error.near = error.near or _first_word(module)
+                    raise
         return tuple(result)
 
     def _module(self, module: ModuleUse, context: RuleContext) -> tuple[Match, ...]:
@@ -319,6 +330,12 @@ class RuleParser:
         if found is None:
             found = self._modules[key] = tuple(matches_mod.convert(module, context))
         return found
+
+
+def _first_word(module: ModuleUse) -> str:
+    if module.implicit and module.options:
+        return module.options[0].name
+    return module.name
 
 
 def _legacy_negation(words: list[str], index: int, arity: int) -> bool:

@@ -220,7 +220,10 @@ def _ipv4(text: str, is_mask: bool) -> int | None:
         return None
     value = 0
     for part in parts:
-        number = c_number(part)
+        if part.isdigit() and part.isascii() and (part[0] != "0" or len(part) == 1):
+            number: int | None = int(part)
+        else:
+            number = c_number(part)
         if number is None or number > 255:
             return None
         value = (value << 8) | number
