@@ -100,14 +100,13 @@ def match(body: object) -> str:
     op, left = get("op"), get("left")
     lhs, rhs = expr(left), expr(get("right"))
     # nft(8) writes `==` only where leaving it out would mean a flag test.
-    if op in ("in", None) or (op == "==" and not _is_bitmask(left)):
+    if op in ("in", None) or (op == "==" and not _is_bitmask(lhs)):
         return f"{lhs} {rhs}"
     return f"{lhs} {op} {rhs}"
 
 
-def _is_bitmask(left: object) -> bool:
-    text = expr(left)
-    return "&" in text or text in ("tcp flags", "ct state", "ct status")
+def _is_bitmask(lhs: str) -> bool:
+    return "&" in lhs or lhs in ("tcp flags", "ct state", "ct status")
 
 
 def statement(stmt: object) -> str:

@@ -199,6 +199,11 @@ def test_inet_user_chains_and_others() -> None:
         ("meta oifname lo accept", (Iface("oif", ("lo",)),), ACCEPT),
         ("meta oif lo accept", (Iface("oif", ("lo",)),), ACCEPT),
         ("ct state established accept", (CtState(frozenset({"ESTABLISHED"})),), ACCEPT),
+        # A verdict map on ct state: one rule per element, in nft's (hash) order.
+        ("ct state vmap { invalid : drop }", (CtState(frozenset({"INVALID"})),), DROP),
+        ("ct state vmap { established : accept }", (CtState(frozenset({"ESTABLISHED"})),), ACCEPT),
+        ("ct state vmap { related : accept }", (CtState(frozenset({"RELATED"})),), ACCEPT),
+        ("meta l4proto vmap { udp : jump helper }", (UDP,), go(Verdict.JUMP, chain="helper")),
     ]
     assert rules(ruleset, "inet", "filter", "forward0") == []
 
