@@ -131,7 +131,22 @@ def parse(data: bytes, origin: str) -> Ruleset:
     lines = text.split("\n")
     family = _family(text, lines, origin)
     with _collector_paused():
-        return _FileParser(origin, family, any(_generated(line) for line in lines[:50])).run(lines)
+        try:
+            return _FileParser(origin, family, any(_generated(line) for line in lines[:50])).run(
+                lines
+            )
+        except (ValueError, IndexError, KeyError, TypeError, RecursionError) as error:
+            # Last guard only: every expected problem is validated and reported where it is.
+            # Reaching this is a fwcheck bug, but it must not stop the other targets.
+            raise ParseError(
+                Problem(
+                    origin,
+                    0,
+                    0,
+                    "internal",
+                    f"iptables-save parser failed unexpectedly ({type(error).__name__}: {error}); please report it",
+                )
+            ) from error
 
 
 @contextmanager
