@@ -155,6 +155,8 @@ class _Builder:
             out.append(Cond(kind, names=(names,), negated=rng.random() < 0.3))
         if self.unknowns_left and rng.random() < 0.25:
             self.unknowns_left -= 1
+            if rng.random() < 0.6:  # broad, so that many probes hinge on it
+                out = [cond for cond in out if cond.kind in ("l4proto", "dport")]
             out.append(Cond("limit"))
         return out
 

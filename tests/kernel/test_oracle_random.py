@@ -12,6 +12,7 @@ compares each probe's fate with fwcheck's `classify_flow` on the kernel's own du
 from __future__ import annotations
 
 import os
+from collections import Counter
 
 import pytest
 from oracle_check import IPTABLES_LEGACY, IPTABLES_NFT, NFT, Flavour, run_case
@@ -44,4 +45,7 @@ def test_kernel_and_fwcheck_agree(
         f"FWCHECK_ORACLE_SEED={oracle_seed} python -m pytest "
         f"'tests/kernel/test_oracle_random.py::test_kernel_and_fwcheck_agree[{flavour.name}-{index}]'"
     )
+    answers = Counter(o.fwcheck for o in report.outcomes)
+    kernel = Counter(o.observed.kernel for o in report.outcomes)
+    print(f"kernel {dict(kernel)}, fwcheck {dict(answers)}")
     assert not report.problems(), report.message(replay)

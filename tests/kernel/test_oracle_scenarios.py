@@ -249,6 +249,42 @@ SCENARIOS: dict[str, tuple[Flavour, Spec, dict[tuple, str]]] = {
             (6, "inbound", TCP, 80): "drop",
         },
     ),
+    # An undecidable match deciding the verdict must make fwcheck say "indeterminate"; one in
+    # front of a non-terminating LOG changes nothing.
+    "limit-is-undecidable": (
+        IPTABLES_NFT,
+        ipt(
+            [
+                ESTABLISHED,
+                rule(proto(TCP), dport(22), Cond("limit")),
+                rule(proto(TCP), dport(80), Cond("limit"), action="log"),
+                rule(proto(TCP), dport(80)),
+            ]
+        ),
+        {("inbound", TCP, 22): "accept", ("inbound", TCP, 80): "accept"},
+    ),
+    "nft-limit-is-undecidable": (
+        NFT,
+        Spec(
+            "nft",
+            (
+                Table(
+                    "inet",
+                    "filter",
+                    (
+                        Chain(
+                            "in",
+                            (ESTABLISHED, rule(proto(UDP), Cond("limit"), action="drop")),
+                            "input",
+                            0,
+                            "accept",
+                        ),
+                    ),
+                ),
+            ),
+        ),
+        {("inbound", UDP, 53): "drop", ("inbound", TCP, 53): "accept"},
+    ),
 }
 
 
@@ -264,6 +300,8 @@ def test_scenario(netns: NetnsPair, name: str) -> None:
                 f"scenario {name}: the kernel did not do what the scenario is about for "
                 f"{outcome.probe.label()}\n{report.loaded}"
             )
+    undecidable = [o for o in report.outcomes if o.predicted.outcome == "depends"]
+    assert bool(undecidable) == ("limit" in name), "scenario and reference walk disagree"
     assert not report.problems(), report.message(
         f"python -m pytest 'tests/kernel/test_oracle_scenarios.py::test_scenario[{name}]'"
     )
