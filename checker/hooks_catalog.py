@@ -1,0 +1,224 @@
+"""The pre-commit hooks fwcheck offers other repositories, rendered into `.pre-commit-hooks.yaml`.
+
+One source of truth (STYLE.md §9, after check-jsonschema's generated hook file): the `fwcheck`
+hook's `files:` regex is built from the PATTERNS of every parser in `PARSERS`, so a new format
+reaches the hook by regenerating, and a test (and this repo's own pre-commit hook) fails while the
+file is stale:
+
+    python -m checker.hooks_catalog            # rewrite .pre-commit-hooks.yaml
+    python -m checker.hooks_catalog --check    # exit 1 and show the diff when it is stale
+
+pre-commit matches `files:` with `re.search` against the repo-relative path with forward slashes
+(https://pre-commit.com/#regular-expressions); PATTERNS are `fnmatch` globs on the file name, so
+each glob becomes a regex for the last path component.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+MANIFEST_NAME = ".pre-commit-hooks.yaml"
+GENERATOR = "python -m checker.hooks_catalog"
+# Characters to escape outside a class; '#' and blanks because the regex is verbose (re.VERBOSE).
+# Fewer escapes than re.escape() so the generated file stays readable ("iptables-save", not
+# "iptables\\-save").
+_REGEX_SPECIAL = frozenset(".^$*+?{}[]()|\\#")
+
+
+def glob_to_regex(pattern: str) -> str:
+    """The regex (no anchors) matching exactly the file names `fnmatch.fnmatchcase` matches.
+
+    `*` and `?` never cross a `/` (they match within the file name); `[...]` classes are kept,
+    with fnmatch's `[!...]` negation. Everything else is literal.
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "[" and (end := _class_end(pattern, i)) is not None:
+            body = pattern[i + 1 : end]
+            negate = body.startswith("!")
+            body = body[1:] if negate else body
+            # Escape what re treats specially inside a class (fnmatch does not): a backslash,
+            # a leading ^, and [ (a possible nested set). Blanks and '#' stay literal inside a
+            # class even in verbose mode (re docs, re.VERBOSE).
+            body = body.replace("\\", "\\\\").replace("[", "\\[")
+            body = "\\" + body if body.startswith("^") else body
+            # A negated class must not match the folder separator either.
+            out.append(f"[^/{body}]" if negate else f"[{body}]")
+            i = end
+        elif char in _REGEX_SPECIAL or char.isspace():
+            out.append("\\" + char)
+        else:
+            out.append(char)
+        i += 1
+    return "".join(out)
+
+
+def _class_end(pattern: str, start: int) -> int | None:
+    """Index of the `]` closing the class opened at `start`, as fnmatch reads it: a `]` right
+    after `[` or `[!` is literal."""
+    first = start + 2 if pattern[start + 1 : start + 2] == "!" else start + 1
+    end = pattern.find("]", first + 1)
+    return end if end != -1 else None
+
+
+def parser_patterns() -> list[tuple[str, str]]:
+    """(parser name, glob) for every registered parser, in registry order, each glob once."""
+    from checker.parsers import PARSERS
+
+    seen: set[str] = set()
+    pairs: list[tuple[str, str]] = []
+    for name, module in PARSERS.items():
+        for glob in module.PATTERNS:
+            if glob not in seen:
+                seen.add(glob)
+                pairs.append((name, glob))
+    return pairs
+
+
+def files_regex(pairs: Iterable[tuple[str, str]] | None = None) -> str:
+    """The `files:` regex of the `fwcheck` hook: verbose, one alternative per glob, commented."""
+    pairs = list(parser_patterns() if pairs is None else pairs)
+    if not pairs:
+        raise ValueError("no parser declares PATTERNS: the hook would never run")
+    width = max(len(glob_to_regex(glob)) for _, glob in pairs) + 4
+    lines = [
+        "(?x)  # verbose: blanks and comments are ignored",
+        "(^|/)  # a file name in any folder, one of:",
+        "(",
+    ]
+    for index, (name, glob) in enumerate(pairs):
+        joiner = "    " if index == 0 else "  | "
+        lines.append(f"{joiner}{glob_to_regex(glob):<{width}}# {name}: {glob}")
+    lines.append(")$")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class HookSpec:
+    id: str
+    name: str
+    description: str
+    entry: str
+    files: str
+    pass_filenames: bool
+    require_serial: bool
+    # Why the hook is set up this way, written above it in the manifest.
+    comment: tuple[str, ...]
+
+
+def hook_specs() -> tuple[HookSpec, ...]:
+    return (
+        HookSpec(
+            id="fwcheck",
+            name="fwcheck (firewall exports against policies)",
+            description="Check the staged firewall exports (iptables-save, nft -j, Windows "
+            "firewall exports) of the targets in ./fwcheck.yaml against their policies.",
+            # --config: FILE arguments without it would form one ad-hoc target needing --role;
+            # with it, each staged file selects the fwcheck.yaml targets it belongs to, and a
+            # staged export that belongs to no target is reported (exit 3), never skipped.
+            # A repo keeping its config elsewhere adds `args: [--config, path/fwcheck.yaml]`
+            # (argparse keeps the last --config). --quiet: pre-commit shows only the problems.
+            entry="fwcheck check --config fwcheck.yaml --quiet",
+            files=files_regex(),
+            pass_filenames=True,
+            require_serial=True,
+            comment=(
+                "For firewall-config repos: checks the targets of ./fwcheck.yaml that the staged",
+                "exports belong to (each target with all of its files). `files` is generated from",
+                "the parsers' file-name PATTERNS.",
+            ),
+        ),
+        HookSpec(
+            id="fwcheck-validate",
+            name="fwcheck validate (policy files)",
+            description="Validate fwcheck policy files (schema, params, includes) when a YAML "
+            "file changes.",
+            entry="fwcheck validate",
+            files=r"\.(yaml|yml)$",
+            # Includes name other policies by id, so one staged file cannot be judged alone:
+            # any YAML change re-validates the whole policy folder (./policies, or `args:`).
+            pass_filenames=False,
+            require_serial=False,
+            comment=(
+                "For policy repos: validates ./policies (or the folders given in `args:`) as one",
+                "set, because includes and duplicate ids span files.",
+            ),
+        ),
+    )
+
+
+def _scalar(text: str) -> str:
+    # Double-quoted YAML scalars: JSON string escaping is a subset YAML 1.1 and 1.2 both read.
+    return json.dumps(text)
+
+
+def render_manifest(specs: Sequence[HookSpec] | None = None) -> str:
+    specs = hook_specs() if specs is None else specs
+    lines = [
+        f"# GENERATED by `{GENERATOR}` from checker/hooks_catalog.py and the parsers'",
+        "# PATTERNS: do not edit by hand; regenerate, and a test fails while this file is stale.",
+    ]
+    for spec in specs:
+        lines.append("")
+        lines.extend(f"# {text}" for text in spec.comment)
+        lines.append(f"- id: {spec.id}")
+        lines.append(f"  name: {_scalar(spec.name)}")
+        lines.append(f"  description: {_scalar(spec.description)}")
+        lines.append(f"  entry: {spec.entry}")
+        lines.append("  language: python")
+        if "\n" in spec.files:
+            lines.append("  files: |")
+            lines.extend(
+                f"    {line}" if line else "" for line in spec.files.rstrip("\n").split("\n")
+            )
+        else:
+            lines.append(f"  files: '{spec.files}'")
+        lines.append(f"  pass_filenames: {str(spec.pass_filenames).lower()}")
+        lines.append(f"  require_serial: {str(spec.require_serial).lower()}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=GENERATOR, description=__doc__.split("\n")[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
+    parser.add_argument(
+        "--output",
+        default=str(Path(__file__).resolve().parents[1] / MANIFEST_NAME),
+        help=f"manifest path (default: {MANIFEST_NAME} of this checkout)",
+    )
+    args = parser.parse_args(argv)
+    wanted = render_manifest()
+    path = Path(args.output)
+    current = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if args.check:
+        if current == wanted:
+            return 0
+        sys.stdout.writelines(
+            difflib.unified_diff(
+                current.splitlines(keepends=True),
+                wanted.splitlines(keepends=True),
+                str(path),
+                f"{path} (regenerated)",
+            )
+        )
+        print(f"{path} is stale: run `{GENERATOR}`", file=sys.stderr)
+        return 1
+    if current != wanted:
+        path.write_text(wanted, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,106 @@
+"""Helpers for the gate tests: a committed snapshot of this checkout, and throwaway git repos.
+
+pre-commit installs a hook repository from committed content only, so the snapshot commits the
+working tree as it is now (tracked files with their edits, plus untracked files git does not
+ignore): uncommitted work is what gets tested.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+# Every subprocess is bounded; the first hook run builds a virtualenv and pip-installs fwcheck.
+COMMAND_TIMEOUT_S = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    returncode: int
+    output: str
+
+
+def clean_env(extra: Mapping[str, str]) -> dict[str, str]:
+    """The caller's environment without GIT_* (a test run from inside a git hook inherits
+    GIT_DIR/GIT_INDEX_FILE, which would point every git call at the outer repo)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "PRE_COMMIT"))}
+    env["GIT_CONFIG_NOSYSTEM"] = "1"
+    env["PRE_COMMIT_COLOR"] = "never"
+    env.update(extra)
+    return env
+
+
+def run(args: Sequence[str | Path], cwd: Path, env: Mapping[str, str]) -> Result:
+    done = subprocess.run(
+        [str(a) for a in args],
+        cwd=cwd,
+        env=dict(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=COMMAND_TIMEOUT_S,
+        check=False,
+    )
+    return Result(done.returncode, done.stdout)
+
+
+def must(args: Sequence[str | Path], cwd: Path, env: Mapping[str, str]) -> str:
+    result = run(args, cwd, env)
+    assert result.returncode == 0, f"{' '.join(map(str, args))} failed:\n{result.output}"
+    return result.output
+
+
+def pre_commit(*args: str | Path) -> list[str | Path]:
+    # The interpreter running the tests has pre-commit (a test dependency); no PATH lookup.
+    return [sys.executable, "-m", "pre_commit", *args]
+
+
+def git_init(path: Path, env: Mapping[str, str]) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    must(["git", "init", "-q", "-b", "main", path], path, env)
+    must(["git", "config", "user.name", "fwcheck gate test"], path, env)
+    must(["git", "config", "user.email", "gates@fwcheck.invalid"], path, env)
+    must(["git", "config", "commit.gpgsign", "false"], path, env)
+
+
+def head(path: Path, env: Mapping[str, str]) -> str:
+    return must(["git", "rev-parse", "HEAD"], path, env).strip()
+
+
+def snapshot_checkout(dest: Path, env: Mapping[str, str], source: Path = REPO) -> str:
+    """Copy the checkout's working tree (what git would see, minus ignored files) into a new
+    repo at `dest`, commit it, and return the commit id."""
+    listing = must(["git", "ls-files", "-z", "-c", "-o", "--exclude-standard"], source, env)
+    git_init(dest, env)
+    for name in sorted(set(filter(None, listing.split("\0")))):
+        origin = source / name
+        if not origin.is_file():  # deleted in the working tree, or a submodule
+            continue
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(origin, target)
+    must(["git", "add", "-A"], dest, env)
+    must(
+        ["git", "commit", "-q", "--no-verify", "-m", "snapshot of the fwcheck checkout"], dest, env
+    )
+    return head(dest, env)
+
+
+def write(root: Path, files: Mapping[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+def hook_config(hook_repo: Path, rev: str, hook_ids: Sequence[str]) -> str:
+    """A .pre-commit-config.yaml using this checkout's hooks: what `pre-commit try-repo`
+    generates, but with a fixed repo and rev so one hook environment serves every test."""
+    hooks = "\n".join(f"      - id: {hook_id}" for hook_id in hook_ids)
+    return f"repos:\n  - repo: {hook_repo}\n    rev: {rev}\n    hooks:\n{hooks}\n"
