@@ -92,8 +92,41 @@ def _add_report_options(parser: argparse.ArgumentParser) -> None:
         default="fail",
         help="how JUnit shows indeterminate results (default: as failures)",
     )
-    parser.add_argument("--waivers", metavar="FILE", help="waiver file (policy/rule, reason, owner, expires)")
-    parser.add_argument("--quiet", "-q", action="store_true", help="print only problems and the summary")
+    parser.add_argument(
+        "--waivers", metavar="FILE", help="waiver file (policy/rule, reason, owner, expires)"
+    )
+    parser.add_argument(
+        "--quiet", "-q", action="store_true", help="print only problems and the summary"
+    )
+
+
+def _add_inventory_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--inventory",
+        required=True,
+        metavar="FILE",
+        help="fwcheck YAML or Ansible INI/YAML inventory",
+    )
+    parser.add_argument(
+        "--role-map",
+        metavar="FILE",
+        help="YAML {ansible group: [roles]} (default: group names are roles)",
+    )
+    parser.add_argument(
+        "--host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="collect only this inventory host (repeatable)",
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=8, metavar="N", help="hosts collected at once (default: 8)"
+    )
+    parser.add_argument(
+        "--no-user-known-hosts",
+        action="store_true",
+        help="do not read ~/.ssh/known_hosts (only the inventory's)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,7 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    validate.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: ./policies)")
+    validate.add_argument(
+        "paths", nargs="*", metavar="PATH", help="files or folders (default: ./policies)"
+    )
 
     policies = sub.add_parser(
         "policies",
@@ -128,7 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_policy_options(policies)
-    policies.add_argument("--role", action="append", default=[], metavar="ROLE", help="role (repeatable); default: all policies")
+    policies.add_argument(
+        "--role",
+        action="append",
+        default=[],
+        metavar="ROLE",
+        help="role (repeatable); default: all policies",
+    )
 
     check = sub.add_parser(
         "check",
@@ -141,12 +182,57 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_policy_options(check)
-    check.add_argument("--role", action="append", default=[], metavar="ROLE", help="role of the target (repeatable)")
-    check.add_argument("--format", choices=format_names(), help="input format (default: detected from content)")
-    check.add_argument("--config", metavar="FILE", help="target config (default: ./fwcheck.yaml when no FILE is given)")
-    check.add_argument("--target", metavar="NAME", help="target name for FILEs given on the command line")
+    check.add_argument(
+        "--role",
+        action="append",
+        default=[],
+        metavar="ROLE",
+        help="role of the target (repeatable)",
+    )
+    check.add_argument(
+        "--format", choices=format_names(), help="input format (default: detected from content)"
+    )
+    check.add_argument(
+        "--config",
+        metavar="FILE",
+        help="target config (default: ./fwcheck.yaml when no FILE is given)",
+    )
+    check.add_argument(
+        "--target", metavar="NAME", help="target name for FILEs given on the command line"
+    )
     _add_report_options(check)
     check.add_argument("files", nargs="*", metavar="FILE")
+
+    scan = sub.add_parser(
+        "scan",
+        help="collect every inventory host (SSH, WinRM, local) and check it",
+        description="Collect each inventory host's firewall in one round trip (SSH, WinRM or the local machine) "
+        "and check it against the policies of its roles. A host that cannot be collected is an error for that "
+        "host only (exit 3); the others are still checked.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_inventory_options(scan)
+    _add_policy_options(scan)
+    scan.add_argument(
+        "--evidence",
+        metavar="DIR",
+        help="keep every raw output with a manifest under DIR/<host>/<run>/",
+    )
+    _add_report_options(scan)
+
+    collect = sub.add_parser(
+        "collect",
+        help="collect every inventory host into an evidence folder (no check)",
+        description="Collect each inventory host's firewall and keep the raw outputs with a manifest (command, "
+        "exit code, time, sha256, fwcheck version) under DIR/<host>/<run>/; `fwcheck check` on a run folder's "
+        "check_sources later gives the scan's verdicts offline.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_inventory_options(collect)
+    collect.add_argument("--evidence", required=True, metavar="DIR", help="evidence folder")
+    collect.add_argument("--quiet", "-q", action="store_true", help="print only problems")
     return parser
 
 
@@ -177,6 +263,39 @@ def _run(args: argparse.Namespace) -> int:
             fail_on=args.fail_on,
             indeterminate_as=args.indeterminate,
             waivers_path=args.waivers,
+            quiet=args.quiet,
+        )
+    if args.command == "scan":
+        from checker.commands import scan
+
+        return scan.run(
+            inventory=args.inventory,
+            evidence_dir=args.evidence,
+            policy_paths=args.policies,
+            params=dict(args.param),
+            role_map=args.role_map,
+            hosts=args.host,
+            jobs=args.jobs,
+            user_known_hosts=not args.no_user_known_hosts,
+            json_path=args.json,
+            junit_path=args.junit,
+            sarif_path=args.sarif,
+            html_path=args.html,
+            fail_on=args.fail_on,
+            indeterminate_as=args.indeterminate,
+            waivers_path=args.waivers,
+            quiet=args.quiet,
+        )
+    if args.command == "collect":
+        from checker.commands import collect
+
+        return collect.run(
+            inventory=args.inventory,
+            evidence_dir=args.evidence,
+            role_map=args.role_map,
+            hosts=args.host,
+            jobs=args.jobs,
+            user_known_hosts=not args.no_user_known_hosts,
             quiet=args.quiet,
         )
     raise UsageError()

@@ -24,6 +24,7 @@ class Parser(Protocol):
 
 from checker.parsers import (  # noqa: E402
     iptables_save,
+    netsh_text,
     nft_json,
     windows_json,
     windows_pol,
@@ -34,7 +35,15 @@ from checker.parsers import (  # noqa: E402
 # Order is the order detect() tries: binary magic first, then JSON kinds, then text.
 PARSERS: dict[str, ModuleType] = {
     module.NAME: module
-    for module in (windows_wfw, windows_pol, nft_json, windows_json, windows_reg, iptables_save)
+    for module in (
+        windows_wfw,
+        windows_pol,
+        nft_json,
+        windows_json,
+        windows_reg,
+        netsh_text,
+        iptables_save,
+    )
 }
 
 
