@@ -47,6 +47,8 @@ class ModuleUse:
     options: list[OptionUse] = field(default_factory=list)
     # Options the module does not have (known modules) — reported as unknown.
     strange: list[OptionUse] = field(default_factory=list)
+    # The module's option table (name -> number of arguments); None for modules we do not know.
+    spec: dict[str, int] | None = None
 
     def render(self, uses: list[OptionUse] | None = None) -> str:
         words = [] if self.implicit else ["-m", self.name]

@@ -94,6 +94,7 @@ class RuleParser:
         self._ifaces: dict[tuple[str, str, bool], Iface] = {}
         self._protos: dict[tuple[str, bool], tuple[int, Match | None]] = {}
         self._modules: dict[tuple[object, ...], tuple[Match, ...]] = {}
+        self._contexts: dict[tuple[int | None, bool], RuleContext] = {}
 
     def parse(self, words: list[str], start: int) -> ParsedRule:
         core: dict[str, tuple[str, bool]] = {}
@@ -114,8 +115,19 @@ class RuleParser:
                 continue
             kind = CORE.get(word)
             if kind is not None:
-                if kind in "mjgc46" and negate:
+                if negate and kind in "mjgc46":
                     raise LineError("negation", f"unexpected `!` before {word}", near=word)
+                if kind == "m" and index < count:
+                    argument = words[index]
+                    index += 1
+                    if argument.startswith("-"):
+                        raise LineError("argument", f"{word} needs a module name", near=word)
+                    name = MODULE_ALIASES.get(argument, argument)
+                    spec = MODULES.get(name)
+                    modules.append(
+                        ModuleUse(intern(name), False, [], [], spec.options if spec else None)
+                    )
+                    continue
                 if kind == "f":
                     if self.family == 6:
                         raise LineError(
@@ -138,12 +150,6 @@ class RuleParser:
                     index += 1  # -c PACKETS BYTES: counters, nothing to evaluate
                     if index > count:
                         raise LineError("argument", "-c needs packet and byte counts", near=word)
-                    continue
-                if kind == "m":
-                    if argument.startswith("-"):
-                        raise LineError("argument", f"{word} needs a module name", near=word)
-                    name = MODULE_ALIASES.get(argument, argument)
-                    modules.append(ModuleUse(intern(name)))
                     continue
                 if kind in "jg":
                     if target is not None:
@@ -190,16 +196,14 @@ class RuleParser:
                 target.options.append((name, args))
                 return index
         for module in reversed(modules):
-            module_spec = MODULES.get(module.name)
-            if module_spec is not None and name in module_spec.options:
-                return self._module_option(
-                    words, index, name, negated, module, module_spec.options[name]
-                )
+            known = module.spec
+            if known is not None and name in known:
+                return self._module_option(words, index, name, negated, module, known[name])
         proto = core.get("p")
         if proto is not None and not proto[1]:
             implicit = IMPLICIT.get(self._proto(proto[0], False)[0])
             if implicit is not None and name in MODULES[implicit].options:
-                module = ModuleUse(implicit, implicit=True)
+                module = ModuleUse(implicit, True, [], [], MODULES[implicit].options)
                 modules.append(module)
                 return self._module_option(
                     words, index, name, negated, module, MODULES[implicit].options[name]
@@ -306,7 +310,12 @@ class RuleParser:
         if fragment:
             result.append(NEVER)
         if modules:
-            context = RuleContext(self.family, proto_number, proto_negated)
+            context_key = (proto_number, proto_negated)
+            context = self._contexts.get(context_key)
+            if context is None:
+                context = self._contexts[context_key] = RuleContext(
+                    self.family, proto_number, proto_negated
+                )
             for module in modules:
                 try:
                     result.extend(self._module(module, context))

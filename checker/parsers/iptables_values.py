@@ -305,6 +305,10 @@ def _bad_address(text: str, family: int) -> str:
 
 def address_list(text: str, family: int) -> tuple[Span, ...] | None:
     """A comma list of `-s`/`-d` items; None if one of them cannot be listed (see above)."""
+    if "," not in text:
+        if not text:
+            raise LineError("address", "empty address")
+        return address_spans(text, family)
     spans: list[Span] = []
     for item in text.split(","):
         if not item:

@@ -313,3 +313,17 @@ def test_sniff() -> None:
     assert not iptables_save.sniff(b"")
     assert iptables_save.NAME == "iptables-save"
     assert "rules.v4" in iptables_save.PATTERNS and "*.ip6tables-save" in iptables_save.PATTERNS
+
+
+def test_kube_proxy_sized_file_parses_completely() -> None:
+    """50k rules, 18k chains (speed is measured in bench/, not here)."""
+    from iptables_kube_proxy import kube_proxy_save
+
+    text = kube_proxy_save(4546)
+    ruleset = load(text, "kube.iptables-save")
+    rules = [rule for table in ruleset.tables for chain in table.chains for rule in chain.rules]
+    assert len(rules) == text.count("\n-A ") >= 50_000
+    assert sum(len(table.chains) for table in ruleset.tables) >= 18_000
+    dnat = [rule for rule in rules if rule.target.verdict is Verdict.DNAT]
+    assert len(dnat) == 4546 * 3
+    assert dnat[0].target.detail == "--to-destination 10.244.0.0:8080"
