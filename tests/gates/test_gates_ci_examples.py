@@ -1,0 +1,178 @@
+"""examples/ci: the GitHub Actions workflow and the GitLab CI job are wired correctly (the report
+the check writes is the file the upload step or the artifact reads), and their fwcheck command
+lines, run as written in a firewall-config repo, produce those reports with the right exit code.
+
+Neither CI service is reachable from a test: the files are checked as data and the commands are
+run locally through the real CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import yaml
+from gates_support import REPO
+
+from checker import __version__
+from checker.cli import ExitCode, main
+
+CI = REPO / "examples" / "ci"
+
+
+def load(name: str) -> dict:
+    return yaml.safe_load((CI / name).read_text(encoding="utf-8"))
+
+
+def github_steps() -> list[dict]:
+    return load("github-actions.yml")["jobs"]["fwcheck"]["steps"]
+
+
+def fwcheck_command(lines: list[str]) -> list[str]:
+    commands = [shlex.split(line) for line in lines if line.strip().startswith("fwcheck ")]
+    assert len(commands) == 1, lines
+    return commands[0]
+
+
+def option(argv: list[str], name: str) -> str:
+    return argv[argv.index(name) + 1]
+
+
+def github_check() -> list[str]:
+    return fwcheck_command([step["run"] for step in github_steps() if "run" in step])
+
+
+def gitlab_check() -> list[str]:
+    return fwcheck_command(load("gitlab-ci.yml")["fwcheck"]["script"])
+
+
+def test_github_workflow_uploads_the_sarif_it_writes() -> None:
+    workflow = load("github-actions.yml")
+    # PyYAML reads the bare key `on` as a boolean (YAML 1.1); GitHub reads it as "on".
+    triggers = workflow.get("on", workflow.get(True))
+    assert {"push", "pull_request", "schedule"} <= set(triggers)
+    job = workflow["jobs"]["fwcheck"]
+    assert job["permissions"]["security-events"] == "write"
+    upload = next(
+        s
+        for s in job["steps"]
+        if str(s.get("uses", "")).startswith("github/codeql-action/upload-sarif@")
+    )
+    assert upload["with"]["sarif_file"] == option(github_check(), "--sarif")
+    assert upload["with"]["category"] == "fwcheck"
+    # The upload runs after a failing check too, but not after a cancel.
+    assert "!cancelled()" in upload["if"]
+    steps = job["steps"]
+    assert steps.index(upload) > next(
+        i for i, s in enumerate(steps) if "fwcheck check" in s.get("run", "")
+    )
+
+
+def test_gitlab_job_reports_the_junit_it_writes() -> None:
+    job = load("gitlab-ci.yml")["fwcheck"]
+    artifacts = job["artifacts"]
+    assert artifacts["reports"]["junit"] == option(gitlab_check(), "--junit")
+    assert artifacts["when"] == "always"
+    assert set(artifacts["paths"]) >= {
+        option(gitlab_check(), "--junit"),
+        option(gitlab_check(), "--html"),
+    }
+
+
+@pytest.mark.parametrize("name", ["github-actions.yml", "gitlab-ci.yml"])
+def test_examples_pin_the_current_version(name: str) -> None:
+    text = (CI / name).read_text(encoding="utf-8")
+    assert f'pip install "fwcheck=={__version__}"' in text, f"{name}: pin fwcheck=={__version__}"
+    # Documented with comments, not bare configuration.
+    comments = [line for line in text.splitlines() if line.lstrip().startswith("#")]
+    assert len(comments) >= 8
+
+
+POLICY = """id: edge
+title: Edge exposure
+roles: [edge]
+rules:
+  - id: no-telnet
+    title: No inbound Telnet
+    expect: deny
+    direction: inbound
+    protocol: tcp
+    port: 23
+    family: ipv4
+    severity: critical
+  - id: no-snmp
+    title: No inbound SNMP
+    expect: deny
+    direction: inbound
+    protocol: udp
+    port: 161
+    family: ipv4
+    severity: medium
+"""
+
+
+def ruleset(*accepts: str) -> str:
+    rules = "".join(f"-A INPUT {rule} -j ACCEPT\n" for rule in accepts)
+    return f"*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n{rules}COMMIT\n"
+
+
+@pytest.fixture
+def config_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "edge.yaml").write_text(POLICY, encoding="utf-8")
+    (tmp_path / "hosts").mkdir()
+    (tmp_path / "fwcheck.yaml").write_text(
+        "version: 1\npolicies: [policies]\ntargets:\n"
+        "  - name: edge-1\n    files: [hosts/edge-1.iptables-save]\n    roles: [edge]\n",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def results(sarif_path: Path) -> list[dict]:
+    sarif = json.loads(sarif_path.read_text(encoding="utf-8"))
+    assert sarif["version"] == "2.1.0"
+    return [result for run in sarif["runs"] for result in run["results"]]
+
+
+@pytest.mark.parametrize("ci", ["github", "gitlab"])
+def test_example_commands_gate_on_high(config_repo: Path, ci: str) -> None:
+    argv = github_check() if ci == "github" else gitlab_check()
+    assert argv[:2] == ["fwcheck", "check"]
+    host = config_repo / "hosts" / "edge-1.iptables-save"
+
+    # Only a medium finding: reported, but below --fail-on high.
+    host.write_text(ruleset("-p udp -m udp --dport 161"), encoding="utf-8")
+    assert main(argv[1:]) == ExitCode.OK
+    junit = ET.parse(config_repo / option(argv, "--junit")).getroot()
+    failures = [case for case in junit.iter("testcase") if case.find("failure") is not None]
+    assert len(failures) == 1
+    assert str(failures[0].get("name")).startswith("no-snmp")
+    assert failures[0].find("failure").get("type") == "medium"
+    if "--sarif" in argv:
+        found = results(config_repo / option(argv, "--sarif"))
+        assert [r["ruleId"] for r in found] == ["edge/no-snmp"]
+        location = found[0]["locations"][0]["physicalLocation"]
+        assert location["artifactLocation"]["uri"] == "hosts/edge-1.iptables-save"
+        assert location["region"]["startLine"] == 5
+
+    # A critical one fails the job, and the reports are still written for the upload step.
+    host.write_text(
+        ruleset("-p tcp -m tcp --dport 23", "-p udp -m udp --dport 161"), encoding="utf-8"
+    )
+    for report in ("--junit", "--sarif", "--html"):
+        if report in argv:
+            (config_repo / option(argv, report)).unlink()
+    assert main(argv[1:]) == ExitCode.VIOLATIONS
+    for report in ("--junit", "--sarif", "--html"):
+        if report in argv:
+            assert (config_repo / option(argv, report)).is_file(), report
+    if "--sarif" in argv:
+        assert sorted(r["ruleId"] for r in results(config_repo / option(argv, "--sarif"))) == [
+            "edge/no-snmp",
+            "edge/no-telnet",
+        ]
