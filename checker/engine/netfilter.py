@@ -220,20 +220,47 @@ def interface_names(rulesets: Sequence[Ruleset], extra: Sequence[str] = ()) -> I
     return InterfaceSymbols.build(names)
 
 
-def evaluate_hook(
-    rulesets: Sequence[Ruleset],
-    family: int,
-    phase: Phase,
-    space: Space,
-    interfaces: InterfaceSymbols,
-) -> HookResult:
+@dataclass(slots=True)
+class Context:
+    """What every requirement on one target shares: the interface symbols, the compiled rules
+    per (family, phase) and the base chains per (family, hooks). Built once per target by
+    `new_context` and passed in; nothing is cached at module level."""
+
+    rulesets: tuple[Ruleset, ...]
+    interfaces: InterfaceSymbols
+    compilers: dict[tuple[int, str], MatchCompiler] = field(default_factory=dict)
+    chains: dict[tuple[int, tuple[Hook, ...]], list[tuple[Table, Chain]]] = field(
+        default_factory=dict
+    )
+
+    def compiler(self, family: int, phase: Phase) -> MatchCompiler:
+        key = (family, phase.name)
+        if key not in self.compilers:
+            self.compilers[key] = MatchCompiler(
+                query.dims_for(family, self.interfaces), phase, self.interfaces
+            )
+        return self.compilers[key]
+
+    def base_chains(self, family: int, hooks: tuple[Hook, ...]) -> list[tuple[Table, Chain]]:
+        key = (family, hooks)
+        if key not in self.chains:
+            self.chains[key] = base_chains(self.rulesets, family, hooks)
+        return self.chains[key]
+
+
+def new_context(rulesets: Sequence[Ruleset], extra_interfaces: Sequence[str] = ()) -> Context:
+    return Context(tuple(rulesets), interface_names(rulesets, extra_interfaces))
+
+
+def evaluate_hook(context: Context, family: int, phase: Phase, space: Space) -> HookResult:
     """What the hooks a packet of `phase` crosses do with every packet of `space`."""
     hooks = query.hooks_for(phase)
-    compiler = MatchCompiler(space.dims, phase, interfaces)
+    interfaces = context.interfaces
+    compiler = context.compiler(family, phase)
     walker = Walker(compiler)
     result = HookResult(accept_sure=space, accept_maybe=space)
     diverted = compiler.none
-    for table, chain in base_chains(rulesets, family, hooks):
+    for table, chain in context.base_chains(family, hooks):
         if chain.kind == "nat" and not phase.sees_nat:
             continue
         entry = space
@@ -303,7 +330,8 @@ def classify_flow(
     """ "accept", "drop" or "indeterminate" for one concrete connection (used by the kernel
     oracle tests): for TCP, whether the handshake completes (SYN, SYN-ACK, ACK); otherwise
     whether the first packet is accepted."""
-    interfaces = interface_names(rulesets, [iface])
+    context = new_context(rulesets, [iface])
+    interfaces = context.interfaces
     dims = query.dims_for(family, interfaces)
     inbound = direction == "inbound"
     values = {
@@ -318,7 +346,7 @@ def classify_flow(
         "oif": 0 if inbound else interfaces.index_of(iface),
     }
     point = Space.where(dims, {name: [(value, value)] for name, value in values.items()})
-    sure, maybe, _ = connection_accepted(rulesets, family, point, inbound, proto == 6, interfaces)
+    sure, maybe, _ = connection_accepted(context, family, point, inbound, proto == 6)
     if sure.contains(values):
         return "accept"
     if maybe.contains(values):
@@ -327,12 +355,11 @@ def classify_flow(
 
 
 def connection_accepted(
-    rulesets: Sequence[Ruleset],
+    context: Context,
     family: int,
     space: Space,
     inbound: bool,
     complete_tcp: bool,
-    interfaces: InterfaceSymbols,
 ) -> tuple[Space, Space, list[tuple[Phase, bool, Space, HookResult]]]:
     """(surely accepted, possibly accepted, per-phase results) for the connections of `space`.
 
@@ -348,7 +375,7 @@ def connection_accepted(
                 continue
         if mirrored:
             asked = asked.map_dims(query.MIRROR)
-        hook = evaluate_hook(rulesets, family, phase, asked, interfaces)
+        hook = evaluate_hook(context, family, phase, asked)
         accepted_sure, accepted_maybe = hook.accept_sure, hook.accept_maybe
         if mirrored:
             accepted_sure = accepted_sure.map_dims(query.MIRROR)
@@ -419,9 +446,13 @@ def _accepting(
     return found
 
 
-def check(rulesets: Sequence[Ruleset], requirement: Requirement) -> Verdict_:
-    """Decide one requirement on one target's netfilter rules (several files combine)."""
-    interfaces = interface_names(rulesets)
+def check(
+    rulesets: Sequence[Ruleset], requirement: Requirement, *, context: Context | None = None
+) -> Verdict_:
+    """Decide one requirement on one target's netfilter rules (several files combine).
+    Pass the target's `new_context(rulesets)` when checking many requirements."""
+    context = context or new_context(rulesets)
+    interfaces = context.interfaces
     covered = frozenset().union(*(r.families for r in rulesets)) if rulesets else frozenset()
     inbound = requirement.direction is Direction.INBOUND
     allow = requirement.expect is Expect.ALLOW
@@ -442,9 +473,7 @@ def check(rulesets: Sequence[Ruleset], requirement: Requirement) -> Verdict_:
         if not space:
             continue
         complete = allow and bool(space.restrict("proto", [(6, 6)]))
-        sure, maybe, parts = connection_accepted(
-            rulesets, family, space, inbound, complete, interfaces
-        )
+        sure, maybe, parts = connection_accepted(context, family, space, inbound, complete)
         preferred = query.preferred_point(requirement, family)
         if allow:
             bad, doubtful = space.subtract(maybe), space.subtract(sure)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from checker.engine.space import Dim, Space
+from checker.engine.space import Dim, IntervalSet, Space, iset, iset_intersect, iset_subtract
 from checker.engine.symbols import InterfaceSymbols
 from checker.model.netfilter import (
     AddrType,
@@ -67,6 +67,8 @@ class MatchCompiler:
         self.full = Space.full(dims)
         self.none = Space.empty(dims)
         self._cache: dict[int, tuple[Bounds, tuple[str, ...]]] = {}
+        self._full_box = self.full.boxes[0]
+        self._index = {name: i for i, (name, _, _) in enumerate(dims)}
 
     def rule(self, rule: Rule) -> tuple[Bounds, tuple[str, ...]]:
         """(sure, maybe) for the rule's matches, and the reasons it is uncertain."""
@@ -79,16 +81,48 @@ class MatchCompiler:
         return cached
 
     def conjunction(self, matches: tuple[Match, ...], reasons: list[str]) -> Bounds:
-        sure, maybe = self.full, self.full
+        # Most matches constrain one dimension each, so their conjunction is one box built
+        # dimension by dimension; only disjunctions and unknowns need the general set algebra.
+        box = list(self._full_box)
+        general: list[Match] = []
         for match in matches:
+            constraint = self._simple(match)
+            if constraint is None:
+                general.append(match)
+                continue
+            if constraint is False:
+                return self.none, self.none
+            for d, values in constraint:
+                box[d] = iset_intersect(box[d], values)
+                if not box[d]:
+                    return self.none, self.none
+        sure = maybe = Space(self.dims, (tuple(box),))
+        for match in general:
             match_sure, match_maybe = self.match(match, reasons)
-            if match_sure is not self.full:
-                sure = sure.intersect(match_sure)
-            if match_maybe is not self.full:
-                maybe = maybe.intersect(match_maybe)
+            sure = sure.intersect(match_sure)
+            maybe = maybe.intersect(match_maybe)
             if not maybe:
                 return self.none, self.none
         return sure, maybe
+
+    def _simple(self, match: Match) -> list[tuple[int, IntervalSet]] | bool | None:
+        """Per-dimension constraints of a one-dimension match, False if it never holds, or
+        None when it needs the general algebra."""
+        if isinstance(match, Ranges):
+            d = self._index[match.field]
+            values = iset_intersect(iset(match.ranges), self._full_box[d])
+            if match.negated:
+                values = iset_subtract(self._full_box[d], values)
+            return [(d, values)] if values else False
+        if isinstance(match, Iface):
+            return self._iface_constraint(match) or False
+        if isinstance(match, CtState | AddrType):
+            sure, _ = self.match(match, [])
+            return [] if sure else False
+        if isinstance(match, TcpFlags):
+            holds = (self.phase.tcp_flags & match.mask) == match.comp
+            return [(self._index["proto"], ((6, 6),))] if holds != match.negated else False
+        return None
 
     def _const(self, value: bool) -> Bounds:
         return (self.full, self.full) if value else (self.none, self.none)
@@ -131,12 +165,21 @@ class MatchCompiler:
             return self.none, self.full
         raise TypeError(f"unknown match type {type(match).__name__}")
 
-    def _iface(self, match: Iface) -> Bounds:
-        dim = "iif" if match.field == "iif" else "oif"
+    def _iface_constraint(self, match: Iface) -> list[tuple[int, IntervalSet]]:
+        d = self._index["iif" if match.field == "iif" else "oif"]
         positive = self.interfaces.matching(match.names)
         if match.negated:
             chosen = sorted(set(self.interfaces.real()) - set(positive))
         else:
             chosen = positive
-        space = Space.where(self.dims, {dim: [(i, i) for i in chosen]})
+        values = iset((i, i) for i in chosen)
+        return [(d, values)] if values else []
+
+    def _iface(self, match: Iface) -> Bounds:
+        constraint = self._iface_constraint(match)
+        if not constraint:
+            return self.none, self.none
+        box = list(self._full_box)
+        box[constraint[0][0]] = constraint[0][1]
+        space = Space(self.dims, (tuple(box),))
         return space, space
