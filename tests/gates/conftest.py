@@ -1,21 +1,17 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from gates_support import clean_env, git_init, hook_config, must, pre_commit, snapshot_checkout
-
-
-@dataclass(frozen=True, slots=True)
-class HookRepo:
-    path: Path
-    rev: str
-    # PRE_COMMIT_HOME and a clean git environment, shared by every test of the session so that
-    # the hook virtualenv (pip install of fwcheck) is built once.
-    env: dict[str, str]
-    install_s: float
+from gates_support import (
+    HookRepo,
+    clean_env,
+    git_init,
+    hook_config,
+    must,
+    pre_commit,
+    snapshot_checkout,
+)
 
 
 @pytest.fixture(scope="session")

@@ -26,6 +26,18 @@ class Result:
     output: str
 
 
+@dataclass(frozen=True, slots=True)
+class HookRepo:
+    """The committed snapshot of this checkout that pre-commit installs hooks from."""
+
+    path: Path
+    rev: str
+    # PRE_COMMIT_HOME and a clean git environment, shared by every test of the session so that
+    # the hook virtualenv (pip install of fwcheck) is built once.
+    env: dict[str, str]
+    install_s: float
+
+
 def clean_env(extra: Mapping[str, str]) -> dict[str, str]:
     """The caller's environment without GIT_* (a test run from inside a git hook inherits
     GIT_DIR/GIT_INDEX_FILE, which would point every git call at the outer repo)."""

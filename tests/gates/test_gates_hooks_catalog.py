@@ -95,6 +95,16 @@ def test_other_names_do_not_match(path: str) -> None:
     assert not files.search(path), path
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="iptables_save.PATTERNS has 'iptables*' and 'ip6tables*', which also match notes such "
+    "as iptables-notes.md; the hook then blocks the commit (the file belongs to no target)",
+)
+def test_notes_named_after_iptables_do_not_match() -> None:
+    files = re.compile(str(manifest_hooks()["fwcheck"]["files"]))
+    assert not files.search("docs/iptables-notes.md")
+
+
 def test_every_parser_declares_patterns_and_every_pattern_is_in_the_regex() -> None:
     regex = hooks_catalog.files_regex()
     for name, module in PARSERS.items():

@@ -10,8 +10,17 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import HookRepo
-from gates_support import Result, git_init, head, hook_config, must, pre_commit, run, write
+from gates_support import (
+    HookRepo,
+    Result,
+    git_init,
+    head,
+    hook_config,
+    must,
+    pre_commit,
+    run,
+    write,
+)
 
 POLICY = """id: web
 title: Web server exposure
@@ -128,8 +137,7 @@ def test_only_the_targets_of_staged_files_are_checked(
     # web-2 is already non-compliant in history (committed past the hook); a good change to
     # web-1 alone is judged on web-1 only.
     write(firewall_repo, {"firewall/web-2.rules": TELNET_OPEN})
-    bypass = must(["git", "add", "firewall/web-2.rules"], firewall_repo, hook_repo.env)
-    assert bypass == ""
+    must(["git", "add", "firewall/web-2.rules"], firewall_repo, hook_repo.env)
     must(["git", "commit", "-q", "--no-verify", "-m", "bad"], firewall_repo, hook_repo.env)
     write(firewall_repo, {"firewall/web-1.iptables-save": COMPLIANT + "# reviewed\n"})
     result = commit(firewall_repo, hook_repo, "web-1 only", "firewall/web-1.iptables-save")
