@@ -184,14 +184,18 @@ def render_manifest(specs: Sequence[HookSpec] | None = None) -> str:
                 f"    {line}" if line else "" for line in spec.files.rstrip("\n").split("\n")
             )
         else:
-            lines.append(f"  files: '{spec.files}'")
+            # Single quotes keep the backslashes literal; a quote inside is doubled (YAML 1.2 §7.3.2).
+            quoted = spec.files.replace("'", "''")
+            lines.append(f"  files: '{quoted}'")
         lines.append(f"  pass_filenames: {str(spec.pass_filenames).lower()}")
         lines.append(f"  require_serial: {str(spec.require_serial).lower()}")
     return "\n".join(lines) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=GENERATOR, description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog=GENERATOR, description="Render .pre-commit-hooks.yaml from the parser registry."
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
     parser.add_argument(
         "--output",
