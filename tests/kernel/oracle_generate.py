@@ -161,7 +161,12 @@ class _Builder:
         return out
 
     def action(
-        self, conds: list[Cond], callees: tuple[str, ...], user: bool, mangle: bool
+        self,
+        conds: list[Cond],
+        callees: tuple[str, ...],
+        user: bool,
+        mangle: bool,
+        table_prefix: str,
     ) -> Action:
         rng = self.rng
         choices = ["accept"] * 30 + ["drop"] * 20 + ["log"] * 6 + ["none"] * 4
@@ -187,6 +192,12 @@ class _Builder:
                 verdict = rng.choice(verdicts)
                 chain = rng.choice(callees) if verdict in ("jump", "goto") else ""
                 elements.append((item, Action(verdict, chain=chain)))
+            if all(not a.chain for _, a in elements) and rng.random() < 0.4:
+                # A named map is declared before the chains, so it holds no jumps.
+                name = f"{table_prefix}m{len(self.sets)}"
+                verdicts = tuple(a.kind for _, a in elements)
+                self.sets.append(NamedSet(name, "vmap", ranges=items, verdicts=verdicts))
+                return Action("vmap", vmap=tuple(elements), named_map=name)
             return Action("vmap", vmap=tuple(elements))
         return Action(kind)
 
@@ -204,7 +215,7 @@ class _Builder:
         out = []
         for _ in range(count):
             conds = self.conds(hook, families, table_prefix)
-            out.append(Rule(tuple(conds), self.action(conds, callees, user, mangle)))
+            out.append(Rule(tuple(conds), self.action(conds, callees, user, mangle, table_prefix)))
         return out
 
 

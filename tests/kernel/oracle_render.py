@@ -146,7 +146,9 @@ def _nft_rule(rule: Rule) -> str:
         l4 = "tcp" if protos[0].ranges[0][0] == TCP else "udp"
     parts = [_nft_cond(cond, l4) for cond in rule.conds]
     action = rule.action
-    if action.kind == "vmap":
+    if action.kind == "vmap" and action.named_map:
+        parts.append(f"{l4} dport vmap @{action.named_map}")
+    elif action.kind == "vmap":
         elements = ", ".join(
             f"{lo if lo == hi else f'{lo}-{hi}'} : {_nft_verdict(a)}" for (lo, hi), a in action.vmap
         )
@@ -157,6 +159,15 @@ def _nft_rule(rule: Rule) -> str:
 
 
 def _nft_set(named: NamedSet) -> str:
+    if named.kind == "vmap":
+        elements = ", ".join(
+            f"{lo if lo == hi else f'{lo}-{hi}'} : {verdict}"
+            for (lo, hi), verdict in zip(named.ranges, named.verdicts, strict=True)
+        )
+        return (
+            f"\tmap {named.name} {{\n\t\ttype inet_service : verdict\n\t\tflags interval\n"
+            f"\t\telements = {{ {elements} }}\n\t}}"
+        )
     kind = {"ports": "inet_service", "addr4": "ipv4_addr", "addr6": "ipv6_addr"}[named.kind]
     if named.kind == "ports":
         items = [str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in named.ranges]

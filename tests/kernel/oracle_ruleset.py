@@ -53,6 +53,8 @@ class Action:
     tcp_reset: bool = False
     # vmap: the destination port decides the verdict; no element matching = the rule does not.
     vmap: tuple[tuple[tuple[int, int], Action], ...] = ()
+    # nft only: render the verdict map as the table's named map of this name.
+    named_map: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +75,9 @@ class Chain:
 @dataclass(frozen=True, slots=True)
 class NamedSet:
     name: str
-    kind: str  # "ports" | "addr4" | "addr6"
+    kind: str  # "ports" | "addr4" | "addr6" | "vmap" (port ranges to `verdicts`)
     ranges: tuple[tuple[int, int], ...] = ()
+    verdicts: tuple[str, ...] = ()
     prefixes: tuple[tuple[int, int], ...] = ()
 
 

@@ -48,4 +48,5 @@ def test_kernel_and_fwcheck_agree(
     answers = Counter(o.fwcheck for o in report.outcomes)
     kernel = Counter(o.observed.kernel for o in report.outcomes)
     print(f"kernel {dict(kernel)}, fwcheck {dict(answers)}")
-    assert not report.problems(), report.message(replay)
+    if report.problems():
+        pytest.fail(report.message(replay), pytrace=False)
