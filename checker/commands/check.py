@@ -152,7 +152,9 @@ def _targets(
     config_path: str | None,
     target_name: str | None,
 ) -> tuple[list[TargetSpec], list[str], list[Path]]:
-    if files and not config_path:
+    # FILEs with --role are one ad-hoc target; FILEs without (as pre-commit passes them) are
+    # looked up in ./fwcheck.yaml, when there is one.
+    if files and not config_path and (roles or not Path("fwcheck.yaml").is_file()):
         if not roles:
             raise UsageError(
                 Problem(

@@ -94,9 +94,20 @@ def _policy_evidence(chain: Chain, table: Table) -> Evidence:
 class Walker:
     """First-match walk of one family and phase over a set of tables."""
 
-    def __init__(self, compiler: MatchCompiler) -> None:
+    def __init__(
+        self, compiler: MatchCompiler, chains_by_name: dict[int, dict[str, Chain]]
+    ) -> None:
         self.compiler = compiler
         self.uncertain: list[tuple[str, Evidence]] = []
+        self._chains_by_name = chains_by_name
+
+    def lookup(self, table: Table, name: str) -> Chain | None:
+        by_name = self._chains_by_name.get(id(table))
+        if by_name is None:
+            by_name = self._chains_by_name[id(table)] = {
+                chain.name: chain for chain in table.chains
+            }
+        return by_name.get(name)
 
     def chain(
         self, table: Table, chain: Chain, sure: Space, maybe: Space, depth: int
@@ -124,7 +135,7 @@ class Walker:
             if verdict is Verdict.RETURN:
                 ret_sure, ret_maybe = ret_sure.union(enter_sure), ret_maybe.union(enter_maybe)
             elif verdict in (Verdict.JUMP, Verdict.GOTO):
-                called = table.chain(rule.target.chain or "")
+                called = self.lookup(table, rule.target.chain or "")
                 if called is None or depth >= MAX_DEPTH:
                     why = (
                         "jump depth exceeded" if called else f"chain {rule.target.chain} not found"
@@ -232,6 +243,7 @@ class Context:
     chains: dict[tuple[int, tuple[Hook, ...]], list[tuple[Table, Chain]]] = field(
         default_factory=dict
     )
+    chains_by_name: dict[int, dict[str, Chain]] = field(default_factory=dict)
 
     def compiler(self, family: int, phase: Phase) -> MatchCompiler:
         key = (family, phase.name)
@@ -257,7 +269,7 @@ def evaluate_hook(context: Context, family: int, phase: Phase, space: Space) -> 
     hooks = query.hooks_for(phase)
     interfaces = context.interfaces
     compiler = context.compiler(family, phase)
-    walker = Walker(compiler)
+    walker = Walker(compiler, context.chains_by_name)
     result = HookResult(accept_sure=space, accept_maybe=space)
     diverted = compiler.none
     for table, chain in context.base_chains(family, hooks):

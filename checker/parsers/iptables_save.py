@@ -44,14 +44,17 @@ from checker.parsers.iptables_rule import RuleParser
 from checker.parsers.iptables_targets import TARGETS, TargetUse, extension_verdict
 
 NAME = "iptables-save"
+# Names firewall exports are kept under; broad names (*.rules, iptables*) would also catch udev
+# rules and notes, so those are left to content detection (`fwcheck check --format`).
 PATTERNS = (
     "*.iptables-save",
     "*.ip6tables-save",
     "*.iptables",
     "*.ip6tables",
-    "*.rules",
-    "iptables*",
-    "ip6tables*",
+    "iptables",
+    "ip6tables",
+    "iptables-save*",
+    "ip6tables-save*",
     "rules.v4",
     "rules.v6",
 )

@@ -30,7 +30,7 @@ from checker.model.windows import (
 )
 
 NAME = "netsh-text"
-PATTERNS = ("*.netsh.txt", "*netsh*.txt")
+PATTERNS = ("*.netsh.txt", "netsh-*.txt")
 
 _DASHES = "-" * 20
 _YES_NO = {"yes": True, "no": False}
