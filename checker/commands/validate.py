@@ -40,9 +40,68 @@ def policy_problems(docs: Sequence[YamlDoc]) -> list[Problem]:
     return []
 
 
+def _each(
+    check: Callable[[YamlDoc], Sequence[Problem]],
+) -> Callable[[Sequence[YamlDoc]], list[Problem]]:
+    """A kind whose files are validated one by one."""
+
+    def validate(docs: Sequence[YamlDoc]) -> list[Problem]:
+        return [problem for doc in docs for problem in check(doc)]
+
+    return validate
+
+
+def _loader_problems(load: Callable[[str], object]) -> Callable[[YamlDoc], list[Problem]]:
+    def check(doc: YamlDoc) -> list[Problem]:
+        try:
+            load(doc.file)
+        except PolicyError as exc:
+            return list(exc.problems)
+        return []
+
+    return check
+
+
+def _target_config_problems(doc: YamlDoc) -> list[Problem]:
+    from checker.targets import config_problems
+
+    return config_problems(doc)
+
+
+def _load_waivers(file: str) -> object:
+    from checker.waivers import load_waivers
+
+    return load_waivers(file)
+
+
+def _load_inventory(file: str) -> object:
+    from checker.inventory import load_inventory
+
+    return load_inventory(file)
+
+
+def _is_inventory(doc: YamlDoc) -> bool:
+    from checker.inventory.fwcheck_yaml import looks_like
+
+    return looks_like(doc.data) or (isinstance(doc.data, dict) and "all" in doc.data)
+
+
 POLICY = FileKind("policy", lambda path, doc: True, policy_problems)
+TARGET_CONFIG = FileKind(
+    "target config",
+    lambda path, doc: path.name in ("fwcheck.yaml", "fwcheck.yml"),
+    _each(_target_config_problems),
+)
+WAIVERS = FileKind(
+    "waiver",
+    lambda path, doc: isinstance(doc.data, dict) and "waivers" in doc.data,
+    _each(_loader_problems(_load_waivers)),
+)
+INVENTORY = FileKind(
+    "inventory", lambda path, doc: _is_inventory(doc), _each(_loader_problems(_load_inventory))
+)
 # Order matters: the first kind whose predicate matches takes the file; policy comes last.
-KINDS: tuple[FileKind, ...] = (POLICY,)
+KINDS: tuple[FileKind, ...] = (TARGET_CONFIG, WAIVERS, INVENTORY, POLICY)
 
 
 def kind_of(path: Path, doc: YamlDoc, kinds: Sequence[FileKind] = KINDS) -> FileKind:
