@@ -79,7 +79,10 @@ def _probe(probe: dict, timeout_s: float) -> str:
     kind = socket.SOCK_STREAM if probe["proto"] == TCP else socket.SOCK_DGRAM
     with socket.socket(family, kind) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((probe["src"], probe["sport"]))
+        try:
+            sock.bind((probe["src"], probe["sport"]))
+        except OSError as error:
+            return f"bind-failed: {errno.errorcode.get(error.errno or 0, error.errno)}"
         if kind == socket.SOCK_DGRAM:
             try:
                 sock.sendto(b"fwcheck-oracle", (probe["dst"], probe["dport"]))

@@ -78,6 +78,9 @@ class CaseReport:
                 f"{pred.outcome} (kernel-expected {pred.kernel}, reaches an undecidable match: "
                 f"{pred.touched})"
             )
+            if item.observed.client.startswith("bind-failed"):
+                found.append(f"HARNESS: the probe could not be sent: {facts}")
+                continue
             if fw in ("accept", "drop") and fw != kernel:
                 found.append(f"DISAGREEMENT {facts}")
             elif fw in ("accept", "drop") and pred.outcome == "depends":

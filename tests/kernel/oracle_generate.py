@@ -288,7 +288,8 @@ def _nft_tables(builder: _Builder) -> list[Table]:
             for _ in range(count):
                 prio = priorities[hook].pop()
                 short = "in" if hook == "input" else "out"
-                names = tuple(f"{short}{abs(prio)}_{k}" for k in range(rng.randint(0, 2)))
+                sign = "m" if prio < 0 else "p"
+                names = tuple(f"{short}{sign}{abs(prio)}_{k}" for k in range(rng.randint(0, 2)))
                 policy, head = _policy_and_head(rng, hook)
                 rules = builder.rules(
                     hook, families, names, rng.randint(2, 7), user=False, table_prefix=tname
@@ -331,7 +332,9 @@ def probes(seed: str, count: int) -> tuple[Probe, ...]:
             dst = rng.choice(peer_addresses(family))
         lo, hi = rng.choice(CLIENT_BANDS)
         sport = rng.randint(lo, hi)
-        if (family, proto, src, sport) in used:
+        # A source port a listener holds (both namespaces listen on every service port)
+        # cannot be bound.
+        if (family, proto, src, sport) in used or sport in SERVICE_PORTS:
             continue
         used.add((family, proto, src, sport))
         out.append(Probe(family, proto, src, dst, sport, rng.choice(SERVICE_PORTS), direction))

@@ -42,7 +42,8 @@ def test_kernel_and_fwcheck_agree(
     report = run_case(netns, flavour, case_seed, spec, probes(case_seed, PROBES))
     assert len(report.outcomes) == PROBES
     replay = (
-        f"FWCHECK_ORACLE_SEED={oracle_seed} python -m pytest "
+        f"FWCHECK_ORACLE_SEED={oracle_seed} FWCHECK_ORACLE_RULESETS={RULESETS} "
+        f"FWCHECK_ORACLE_PROBES={PROBES} python -m pytest "
         f"'tests/kernel/test_oracle_random.py::test_kernel_and_fwcheck_agree[{flavour.name}-{index}]'"
     )
     answers = Counter(o.fwcheck for o in report.outcomes)
