@@ -58,6 +58,44 @@ def _param(text: str) -> tuple[str, str]:
     return name, value
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected more than 0 seconds, got {text!r}")
+    return value
+
+
+def _add_history_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--history",
+        metavar="PATH",
+        default="reports/history.sqlite",
+        help="history database recording every run, for drift against the previous run "
+        "(default: reports/history.sqlite)",
+    )
+    parser.add_argument(
+        "--no-history", action="store_true", help="do not record this run (e.g. in CI shards)"
+    )
+    parser.add_argument(
+        "--history-scope",
+        metavar="NAME",
+        help="name of the fleet runs are compared within (default: the inventory path)",
+    )
+
+
 def _add_policy_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--policies",
@@ -120,7 +158,13 @@ def _add_inventory_options(parser: argparse.ArgumentParser) -> None:
         help="collect only this inventory host (repeatable)",
     )
     parser.add_argument(
-        "--jobs", type=int, default=8, metavar="N", help="hosts collected at once (default: 8)"
+        "--concurrency",
+        "--jobs",
+        dest="jobs",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="hosts collected at once (default: 32)",
     )
     parser.add_argument(
         "--no-user-known-hosts",
@@ -219,6 +263,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="keep every raw output with a manifest under DIR/<host>/<run>/",
     )
+    scan.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="scan only shard K of N (a stable hash of the host name): for CI matrices; "
+        "join the shards' --json reports with `fwcheck merge`",
+    )
+    scan.add_argument(
+        "--scan-timeout",
+        type=_seconds,
+        metavar="S",
+        help="deadline for the whole scan; hosts not done by then are errors (default: none)",
+    )
+    scan.add_argument(
+        "--host-timeout",
+        type=_seconds,
+        metavar="S",
+        help="deadline per host, when shorter than the inventory's timeout_s (default 60)",
+    )
+    _add_history_options(scan)
     _add_report_options(scan)
 
     collect = sub.add_parser(
@@ -233,6 +296,57 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inventory_options(collect)
     collect.add_argument("--evidence", required=True, metavar="DIR", help="evidence folder")
     collect.add_argument("--quiet", "-q", action="store_true", help="print only problems")
+
+    merge = sub.add_parser(
+        "merge",
+        help="join the JSON reports of scan shards into one run",
+        description="Join the --json reports of `fwcheck scan --shard K/N` jobs into one JSON, "
+        "JUnit, SARIF and HTML report and one history entry (drift against the previous run of "
+        "the whole inventory).",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    merge.add_argument("reports", nargs="+", metavar="REPORT.json")
+    _add_history_options(merge)
+    _add_report_options(merge)
+
+    history = sub.add_parser(
+        "history",
+        help="list recorded runs, their trends and changes; prune old runs",
+        description="List the runs recorded in the history database (newest first) with their "
+        "counts and drift, the trend of open results, one run's changes (--show), or prune old "
+        "runs.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    history.add_argument(
+        "--history",
+        metavar="PATH",
+        default="reports/history.sqlite",
+        help="history database (default: reports/history.sqlite)",
+    )
+    history.add_argument("--scope", metavar="NAME", help="only runs of this scope")
+    history.add_argument(
+        "--limit", type=_positive_int, default=20, metavar="N", help="runs to list (default: 20)"
+    )
+    history.add_argument(
+        "--show",
+        type=_positive_int,
+        metavar="RUN",
+        help="list one run's new, fixed and absent results",
+    )
+    history.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    history.add_argument(
+        "--prune-keep",
+        type=_positive_int,
+        metavar="N",
+        help="delete all but the newest N runs of each scope",
+    )
+    history.add_argument(
+        "--prune-before",
+        metavar="DATE",
+        help="delete runs started before DATE (ISO 8601, e.g. 2024-01-31)",
+    )
     return parser
 
 
@@ -277,6 +391,11 @@ def _run(args: argparse.Namespace) -> int:
             hosts=args.host,
             jobs=args.jobs,
             user_known_hosts=not args.no_user_known_hosts,
+            shard=args.shard,
+            history_path=None if args.no_history else args.history,
+            history_scope=args.history_scope,
+            scan_timeout_s=args.scan_timeout,
+            host_timeout_s=args.host_timeout,
             json_path=args.json,
             junit_path=args.junit,
             sarif_path=args.sarif,
@@ -288,15 +407,44 @@ def _run(args: argparse.Namespace) -> int:
         )
     if args.command == "collect":
         from checker.commands import collect
+        from checker.fleet.runner import DEFAULT_CONCURRENCY
 
         return collect.run(
             inventory=args.inventory,
             evidence_dir=args.evidence,
             role_map=args.role_map,
             hosts=args.host,
-            jobs=args.jobs,
+            jobs=args.jobs or DEFAULT_CONCURRENCY,
             user_known_hosts=not args.no_user_known_hosts,
             quiet=args.quiet,
+        )
+    if args.command == "merge":
+        from checker.commands import merge
+
+        return merge.run(
+            reports=args.reports,
+            history_path=None if args.no_history else args.history,
+            history_scope=args.history_scope,
+            json_path=args.json,
+            junit_path=args.junit,
+            sarif_path=args.sarif,
+            html_path=args.html,
+            fail_on=args.fail_on,
+            indeterminate_as=args.indeterminate,
+            waivers_path=args.waivers,
+            quiet=args.quiet,
+        )
+    if args.command == "history":
+        from checker.commands import history
+
+        return history.run(
+            history_path=args.history,
+            scope=args.scope,
+            limit=args.limit,
+            show=args.show,
+            as_json=args.json,
+            prune_keep=args.prune_keep,
+            prune_before=args.prune_before,
         )
     raise UsageError()
 

@@ -2,17 +2,24 @@
 
 A host that cannot be collected gets `error` findings (and its TargetInfo says why); the other
 hosts are still checked; the exit code is then 3 unless a worse one applies (cli.ExitCode).
+
+Fleet scans (issue 7): at most `--concurrency` hosts are collected at once, each under its own
+deadline and all under `--scan-timeout`; each host is checked as soon as it is collected and its
+raw outputs and parsed rulesets are dropped once its findings exist (only findings are kept for
+the reports). Progress goes to stderr. Every run is recorded in the history database (drift
+against the previous run of the same inventory), unless `history_path` is None. `--shard K/N`
+scans a deterministic subset for CI matrices; `fwcheck merge` joins the shards' JSON reports.
 """
 
 from __future__ import annotations
 
-import sys
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 from checker import __version__, resources
-from checker.collectors import collect_hosts
+from checker.collectors import transport_module
 from checker.collectors.evidence import new_run_id, write_evidence
 from checker.collectors.hostkeys import KnownHosts
 from checker.collectors.result import CollectResult
@@ -21,12 +28,17 @@ from checker.commands.check import exit_code
 from checker.commands.collect import configure_logging, open_inventory, select_hosts
 from checker.errors import CollectError, Problem, format_problem
 from checker.findings import Finding
+from checker.fleet import scope as scopes
+from checker.fleet.history import History, RunRecorder
+from checker.fleet.progress import progress_for
+from checker.fleet.publish import finish
+from checker.fleet.runner import DEFAULT_CONCURRENCY, collect_stream
+from checker.fleet.shard import parse_shard, select
 from checker.inventory.model import HostSpec
 from checker.pipeline import error_findings, evaluate_target
 from checker.policies.loader import default_policy_paths, load_policy_set
 from checker.policies.model import Requirement
-from checker.reports import REPORTERS, ReportOptions, RunReport, TargetInfo
-from checker.reports import console as console_report
+from checker.reports import ReportOptions, RunReport, TargetInfo
 from checker.reports.data import effective_findings
 
 
@@ -58,7 +70,7 @@ def run(
     params: Mapping[str, str] | None = None,
     role_map: str | None = None,
     hosts: Sequence[str] = (),
-    jobs: int = 8,
+    jobs: int | None = None,
     user_known_hosts: bool = True,
     json_path: str | None = None,
     junit_path: str | None = None,
@@ -69,70 +81,172 @@ def run(
     waivers_path: str | None = None,
     quiet: bool = False,
     today: date | None = None,
+    shard: str | None = None,
+    history_path: str | None = None,
+    history_scope: str | None = None,
+    scan_timeout_s: float | None = None,
+    host_timeout_s: float | None = None,
 ) -> int:
     from checker.cli import ExitCode
 
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    started_monotonic = time.monotonic()
     configure_logging()
     parsed = open_inventory(inventory, role_map)
-    selected = select_hosts(parsed, hosts)
+    chosen = parse_shard(shard) if shard else None
+    named = select_hosts(parsed, hosts)
+    selected = select(named, chosen)
     policy_set = load_policy_set(list(policy_paths or default_policy_paths()))
+    cache: dict[tuple[object, ...], tuple[Requirement, ...]] = {}
 
     def requirements_for(host: HostSpec) -> tuple[Requirement, ...]:
         merged: dict[str, str | int] = dict(host.params)
         merged.update(params or {})
-        return policy_set.requirements_for(host.roles, merged)
+        # Thousands of hosts share a handful of role/param combinations: resolve each once.
+        key = (host.roles, tuple(sorted((k, str(v)) for k, v in merged.items())))
+        if key not in cache:
+            cache[key] = policy_set.requirements_for(host.roles, merged)
+        return cache[key]
 
     # Policy errors are the user's to fix first (exit 2), before any host is contacted.
     for host in selected:
         requirements_for(host)
+    waivers = None
+    if waivers_path:
+        from checker.waivers import load_waivers
+
+        waivers = load_waivers(waivers_path)
     known_hosts = KnownHosts.for_scan(parsed.known_hosts_files, include_user=user_known_hosts)
     run_id = new_run_id()
-    results = collect_hosts(selected, known_hosts, jobs=jobs)
+    base_scope = history_scope or scopes.inventory_scope(inventory, hosts)
+    notes: list[str] = []
+    if chosen is not None:
+        notes.append(scopes.shard_note(chosen, base_scope, len(selected), len(named)))
+    history = History.open(history_path) if history_path else None
+    recorder: RunRecorder | None = None
+    if history is not None:
+        recorder = history.start_run(
+            scopes.shard_scope(base_scope, chosen),
+            started_at=started,
+            tool_version=__version__,
+            source="scan",
+            shard=str(chosen) if chosen else None,
+        )
+    try:
+        infos, findings, seen, collect_failed = _scan_hosts(
+            selected,
+            requirements_for,
+            known_hosts,
+            recorder,
+            notes,
+            evidence_dir=evidence_dir,
+            run_id=run_id,
+            waivers=waivers,
+            today=today or date.today(),
+            concurrency=jobs or DEFAULT_CONCURRENCY,
+            scan_timeout_s=scan_timeout_s,
+            host_timeout_s=host_timeout_s,
+            quiet=quiet,
+        )
+        if waivers is not None:
+            from checker.waivers import apply_waivers
 
-    infos: list[TargetInfo] = []
-    findings: list[Finding] = []
-    seen: dict[str, Requirement] = {}
-    collect_failed = False
-    for host, result in zip(selected, results, strict=True):
-        requirements = requirements_for(host)
-        for requirement in requirements:
-            seen.setdefault(requirement.key, requirement)
-        run_dir: Path | None = None
-        evidence_problem: Problem | None = None
-        if evidence_dir:
-            try:
-                run_dir = write_evidence(evidence_dir, result, run_id)
-            except CollectError as exc:
-                evidence_problem = exc.problems[0]
-        info, host_findings = check_host(host, result, requirements, run_dir, evidence_problem)
-        collect_failed = collect_failed or info.error is not None
-        infos.append(info)
-        findings.extend(host_findings)
-    if waivers_path:
-        from checker.waivers import apply_waivers, load_waivers
-
-        findings, extra = apply_waivers(findings, load_waivers(waivers_path), today or date.today())
-        findings = list(findings) + list(extra)
-    notes = tuple(f"{r.host}: {note}" for r in results for note in r.notes)
-    report = RunReport(
-        __version__, started, tuple(infos), tuple(findings), tuple(seen.values()), notes
-    )
-    options = ReportOptions(
-        indeterminate_as=indeterminate_as,  # type: ignore[arg-type]
-        repo_root=Path.cwd(),
-        policy_root=resources.shipped_policies_dir(),
-    )
-    for name, path in (
-        ("json", json_path),
-        ("junit", junit_path),
-        ("sarif", sarif_path),
-        ("html", html_path),
-    ):
-        if path:
-            REPORTERS[name].write(report, Path(path), options=options)
-    sys.stdout.write(console_report.render(report, color=sys.stdout.isatty(), quiet=quiet))
+            extra = apply_waivers([], waivers, today or date.today())[1]
+            findings.extend(extra)
+            if recorder is not None:
+                for target in dict.fromkeys(f.target for f in extra):
+                    recorder.add(target, None, None, [f for f in extra if f.target == target])
+        report = RunReport(
+            __version__, started, tuple(infos), tuple(findings), tuple(seen.values()), tuple(notes)
+        )
+        options = ReportOptions(
+            indeterminate_as=indeterminate_as,  # type: ignore[arg-type]
+            repo_root=Path.cwd(),
+            policy_root=resources.shipped_policies_dir(),
+        )
+        paths = {"json": json_path, "junit": junit_path, "sarif": sarif_path, "html": html_path}
+        finish(report, paths, options, recorder, quiet=quiet, started_monotonic=started_monotonic)
+    finally:
+        if history is not None:
+            history.close()
     code = exit_code(effective_findings(report), fail_on)
     if collect_failed:
         return ExitCode.TARGET_ERROR
     return code
+
+
+def _scan_hosts(
+    selected: Sequence[HostSpec],
+    requirements_for: object,
+    known_hosts: KnownHosts,
+    recorder: RunRecorder | None,
+    notes: list[str],
+    *,
+    evidence_dir: str | None,
+    run_id: str,
+    waivers: object,
+    today: date,
+    concurrency: int,
+    scan_timeout_s: float | None,
+    host_timeout_s: float | None,
+    quiet: bool,
+) -> tuple[list[TargetInfo], list[Finding], dict[str, Requirement], bool]:
+    """Collect and check every host as results arrive; return infos and findings in inventory
+    order, the requirements seen, and whether any host failed to be collected."""
+    by_name = {host.name: host for host in selected}
+    order = {host.name: index for index, host in enumerate(selected)}
+    per_host: dict[str, tuple[TargetInfo, list[Finding]]] = {}
+    seen: dict[str, Requirement] = {}
+    host_notes: dict[str, tuple[str, ...]] = {}
+    collect_failed = False
+    progress = progress_for(len(selected), quiet=quiet)
+
+    def collect(host: HostSpec, deadline_s: float) -> CollectResult:
+        module = transport_module(host.transport)
+        return module.collect(host, deadline_s=deadline_s, known_hosts=known_hosts)
+
+    try:
+        for result in collect_stream(
+            selected,
+            collect,
+            concurrency=concurrency,
+            scan_timeout_s=scan_timeout_s,
+            host_timeout_s=host_timeout_s,
+        ):
+            host = by_name[result.host]
+            requirements = requirements_for(host)  # type: ignore[operator]
+            for requirement in requirements:
+                seen.setdefault(requirement.key, requirement)
+            run_dir: Path | None = None
+            evidence_problem: Problem | None = None
+            if evidence_dir:
+                try:
+                    run_dir = write_evidence(evidence_dir, result, run_id)
+                except CollectError as exc:
+                    evidence_problem = exc.problems[0]
+            info, host_findings = check_host(host, result, requirements, run_dir, evidence_problem)
+            if waivers is not None:
+                from checker.waivers import apply_waivers
+
+                host_findings = apply_waivers(host_findings, waivers, today)[0]  # type: ignore[arg-type]
+            if result.notes:
+                host_notes[host.name] = result.notes
+            collect_failed = collect_failed or info.error is not None
+            if recorder is not None:
+                # What every report will show for this host, the invented read error included.
+                shown = effective_findings(RunReport("", "", (info,), tuple(host_findings), ()))
+                recorder.add(info.name, info.platform, info.error, shown)
+            per_host[host.name] = (info, host_findings)
+            progress.advance(failed=info.error is not None)
+            # `result` (raw outputs) and the parsed models die here, before the next host.
+            del result
+    finally:
+        progress.close()
+    infos: list[TargetInfo] = []
+    findings: list[Finding] = []
+    for name in sorted(per_host, key=order.__getitem__):
+        info, host_findings = per_host[name]
+        infos.append(info)
+        findings.extend(host_findings)
+        notes.extend(f"{name}: {note}" for note in host_notes.get(name, ()))
+    return infos, findings, seen, collect_failed

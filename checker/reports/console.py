@@ -8,6 +8,7 @@ an ANSI escape cannot repaint the terminal or forge a line.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from checker.findings import Finding, Status
 from checker.reports import atomic
@@ -19,6 +20,9 @@ from checker.reports.data import (
     tally,
     target_order,
 )
+
+if TYPE_CHECKING:
+    from checker.fleet.drift import Baseline
 
 NAME = "console"
 
@@ -74,7 +78,7 @@ def finding_line(finding: Finding, *, color: bool, with_target: bool) -> str:
     return " | ".join(parts)
 
 
-def render(report: RunReport, *, color: bool, quiet: bool) -> str:
+def render(report: RunReport, *, color: bool, quiet: bool, baseline: Baseline | None = None) -> str:
     findings = effective_findings(report)
     by_target: dict[str, list[Finding]] = {}
     for finding in findings:
@@ -99,6 +103,11 @@ def render(report: RunReport, *, color: bool, quiet: bool) -> str:
     counts = tally(findings)
     bad = counts.failed or counts.indeterminate or counts.errors
     summary_style = _STYLE[Status.FAIL] if bad else _STYLE[Status.PASS]
+    if baseline is not None:
+        # Drift counts open results (anything but a pass) against the previous run.
+        lines.append(
+            f"since {_clean(baseline.describe_previous())}: {baseline.counts(findings).summary()}"
+        )
     lines.append(_paint(counts.summary(), summary_style, color))
     return "\n".join(lines) + "\n"
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from checker.findings import Finding, Status
 from checker.reports import atomic
@@ -29,7 +30,12 @@ from checker.reports.data import (
     unique_requirements,
 )
 
+if TYPE_CHECKING:
+    from checker.fleet.drift import Baseline
+
 NAME = "html"
+# Rows per drift state in "Changed since last run"; the counts above the table stay exact.
+_MAX_CHANGE_ROWS = 500
 
 _CSS = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em; color: #1b1f24; }
@@ -49,6 +55,8 @@ td.ok { background: #eefbf1; } td.bad { background: #fff0ef; } td.empty { color:
 code, pre { font: 12.5px/1.4 ui-monospace, monospace; background: #f6f8fa; }
 pre { padding: 0.4em 0.6em; white-space: pre-wrap; overflow-wrap: anywhere; }
 .summary { font-weight: 600; }
+tr.new td:first-child { background: #ffd7d5; } tr.fixed td:first-child { background: #dafbe1; }
+tr.absent td:first-child { background: #eaeef2; }
 """
 
 _KINDS = (
@@ -131,7 +139,60 @@ def _finding_block(finding: Finding, report: RunReport) -> str:
     return "\n".join(parts)
 
 
-def render(report: RunReport) -> str:
+def _changes(findings: tuple[Finding, ...], baseline: Baseline) -> list[str]:
+    """The "Changed since last run" section: drift counts, then the new, fixed and absent
+    results (open results only: see checker.fleet.drift)."""
+    from checker.fleet.drift import DriftState, is_open
+
+    counts = baseline.counts(findings)
+    out = [
+        '<h2 id="changes">Changed since last run</h2>',
+        f'<p class="drift" data-new="{counts.new}" data-fixed="{counts.fixed}" '
+        f'data-absent="{counts.absent}" data-unchanged="{counts.unchanged}">'
+        f"Compared with {_e(baseline.describe_previous())}: {_e(counts.summary())}.</p>",
+    ]
+    rows: list[tuple[str, str, str, str, str, str]] = []
+    for state in (DriftState.NEW, DriftState.FIXED):
+        chosen = [
+            f
+            for f in findings
+            if baseline.state(f) is state and (state is DriftState.FIXED or is_open(f.status))
+        ]
+        rows.extend(
+            (state.value, f.target, f.rule_key, f.status.value, f.severity.value, f.message)
+            for f in chosen[:_MAX_CHANGE_ROWS]
+        )
+        if len(chosen) > _MAX_CHANGE_ROWS:
+            rows.append(
+                (state.value, "…", f"and {len(chosen) - _MAX_CHANGE_ROWS} more", "", "", "")
+            )
+    rows.extend(
+        ("absent", a.target, a.rule_key, a.status, a.severity, a.message)
+        for a in baseline.absent[:_MAX_CHANGE_ROWS]
+    )
+    if len(baseline.absent) > _MAX_CHANGE_ROWS:
+        rows.append(
+            ("absent", "…", f"and {len(baseline.absent) - _MAX_CHANGE_ROWS} more", "", "", "")
+        )
+    if not rows:
+        out.append("<p>Nothing changed.</p>")
+        return out
+    out.append(
+        '<table id="drift"><thead><tr><th>Change</th><th>Target</th><th>Rule</th>'
+        "<th>Status</th><th>Severity</th><th>Message</th></tr></thead><tbody>"
+    )
+    out.extend(
+        f'<tr class="{_e(state)}" data-state="{_e(state)}" data-target="{_e(target)}" '
+        f'data-rule="{_e(rule)}"><td>{_e(state)}</td><td>{_e(target)}</td>'
+        f"<td><code>{_e(rule)}</code></td><td>{_e(status)}</td><td>{_e(severity)}</td>"
+        f"<td>{_e(message)}</td></tr>"
+        for state, target, rule, status, severity, message in rows
+    )
+    out.append("</tbody></table>")
+    return out
+
+
+def render(report: RunReport, baseline: Baseline | None = None) -> str:
     findings = effective_findings(report)
     targets = target_order(report, findings)
     policies = sorted({f.policy for f in findings} | {r.policy_id for r in report.requirements})
@@ -149,6 +210,7 @@ def render(report: RunReport) -> str:
         "<h1>fwcheck report</h1>",
         f'<p class="meta">fwcheck {_e(report.tool_version)} · started {_e(report.started_at)} · '
         f"{len(targets)} target(s), {len(unique_requirements(report))} policy rule(s)</p>",
+        *(_changes(findings, baseline) if baseline is not None else []),
         f'<p class="summary" id="summary" data-pass="{counts.passed}" data-fail="{counts.failed}" '
         f'data-indeterminate="{counts.indeterminate}" data-error="{counts.errors}" data-waived="{counts.waived}">'
         f"{_e(counts.summary())}</p>",
@@ -190,5 +252,7 @@ def render(report: RunReport) -> str:
     return "\n".join(out) + "\n"
 
 
-def write(report: RunReport, path: Path, *, options: ReportOptions) -> None:
-    atomic.write_text(path, render(report))
+def write(
+    report: RunReport, path: Path, *, options: ReportOptions, baseline: Baseline | None = None
+) -> None:
+    atomic.write_text(path, render(report, baseline))

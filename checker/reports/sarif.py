@@ -33,7 +33,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from checker.findings import Evidence, Finding, Severity, Status
@@ -49,6 +49,9 @@ from checker.reports.data import (
     requirement_index,
     started_at_utc,
 )
+
+if TYPE_CHECKING:
+    from checker.fleet.drift import Baseline
 
 NAME = "sarif"
 SCHEMA_URI = (
@@ -248,7 +251,12 @@ def _message(finding: Finding) -> str:
 
 
 def _result(
-    finding: Finding, rule_index: int, req: Requirement | None, locator: _Locator, report: RunReport
+    finding: Finding,
+    rule_index: int,
+    req: Requirement | None,
+    locator: _Locator,
+    report: RunReport,
+    baseline: Baseline | None = None,
 ) -> dict[str, Any]:
     primary, related = _locations(finding, req, locator, report)
     result: dict[str, Any] = {
@@ -267,6 +275,9 @@ def _result(
     }
     if finding.counterexample:
         result["properties"]["fwcheck/counterexample"] = finding.counterexample
+    if baseline is not None:
+        # §3.27.24: written results are open ones, so their state is "new" or "unchanged".
+        result["baselineState"] = baseline.state(finding).value
     if related:
         result["relatedLocations"] = related
     if finding.status is Status.WAIVED:
@@ -291,7 +302,12 @@ def _sort_key(finding: Finding) -> tuple[Any, ...]:
 
 
 def _document(
-    report: RunReport, options: ReportOptions, findings: list[Finding], total: int, limit_note: str
+    report: RunReport,
+    options: ReportOptions,
+    findings: list[Finding],
+    total: int,
+    limit_note: str,
+    baseline: Baseline | None = None,
 ) -> dict[str, Any]:
     locator = _Locator(report, options)
     requirements = requirement_index(report)
@@ -303,7 +319,7 @@ def _document(
             index[finding.rule_key] = len(rules)
             rules.append(_rule_from_finding(finding))
     results = [
-        _result(f, index[f.rule_key], requirements.get(f.rule_key), locator, report)
+        _result(f, index[f.rule_key], requirements.get(f.rule_key), locator, report, baseline)
         for f in findings
     ]
     if any("suppressions" in r for r in results):
@@ -371,23 +387,25 @@ def _gzipped_size(data: bytes) -> int:
     return len(gzip.compress(data, compresslevel=6, mtime=0))
 
 
-def render(report: RunReport, options: ReportOptions) -> bytes:
+def render(report: RunReport, options: ReportOptions, baseline: Baseline | None = None) -> bytes:
     reported = sorted(
         (f for f in effective_findings(report) if f.status in _REPORTED), key=_sort_key
     )
     total = len(reported)
     keep = min(total, options.sarif_max_results)
     limit_note = f"at most {options.sarif_max_results} results per run"
-    data = _encode(_document(report, options, reported[:keep], total, limit_note))
+    data = _encode(_document(report, options, reported[:keep], total, limit_note, baseline))
     if _gzipped_size(data) <= options.sarif_max_gzip_bytes:
         return data
     # Binary search for the largest prefix that fits: size grows with the number of results.
     limit_note = f"at most {options.sarif_max_gzip_bytes} bytes gzipped"
     low, high = 0, keep - 1
-    best = _encode(_document(report, options, [], total, limit_note))
+    best = _encode(_document(report, options, [], total, limit_note, baseline))
     while low <= high:
         middle = (low + high) // 2
-        candidate = _encode(_document(report, options, reported[:middle], total, limit_note))
+        candidate = _encode(
+            _document(report, options, reported[:middle], total, limit_note, baseline)
+        )
         if _gzipped_size(candidate) <= options.sarif_max_gzip_bytes:
             best, low = candidate, middle + 1
         else:
@@ -395,5 +413,7 @@ def render(report: RunReport, options: ReportOptions) -> bytes:
     return best
 
 
-def write(report: RunReport, path: Path, *, options: ReportOptions) -> None:
-    atomic.write_bytes(path, render(report, options))
+def write(
+    report: RunReport, path: Path, *, options: ReportOptions, baseline: Baseline | None = None
+) -> None:
+    atomic.write_bytes(path, render(report, options, baseline))
