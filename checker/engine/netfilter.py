@@ -511,11 +511,11 @@ def check(
         if doubtful:
             point = doubtful.sample(preferred) or {}
             flow = _flow_text(point, family, interfaces, inbound)
-            reasons: list[tuple[str, Evidence]] = []
-            for _phase, _mirrored, _asked, hook in parts:
-                for reason, evidence in hook.uncertain:
-                    if (reason, evidence) not in reasons:
-                        reasons.append((reason, evidence))
+            reasons = list(
+                dict.fromkeys(
+                    pair for _phase, _mirrored, _asked, hook in parts for pair in hook.uncertain
+                )
+            )
             why = (
                 "; ".join(f"{e.file}:{e.line}: {r}" for r, e in reasons[:3])
                 or "undecidable matches"

@@ -38,16 +38,46 @@ def iset(ranges: Iterable[Interval]) -> IntervalSet:
     return tuple(merged)
 
 
+def _first_reaching(a: IntervalSet, value: int) -> int:
+    """Index of the first interval of `a` whose end is >= value (len(a) if none)."""
+    lo, hi = 0, len(a)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if a[mid][1] < value:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def iset_overlaps(a: IntervalSet, lo: int, hi: int) -> bool:
+    """Whether any interval of `a` meets [lo, hi]: a binary search, as sets with many holes
+    (a chain of /32 exceptions) are common."""
+    i = _first_reaching(a, lo)
+    return i < len(a) and a[i][0] <= hi
+
+
 def iset_intersect(a: IntervalSet, b: IntervalSet) -> IntervalSet:
-    if len(a) == 1 and len(b) == 1:
-        lo = max(a[0][0], b[0][0])
-        hi = min(a[0][1], b[0][1])
-        return ((lo, hi),) if lo <= hi else ()
-    out: list[Interval] = []
+    if len(b) == 1 and len(a) > 1:
+        a, b = b, a
+    if len(a) == 1:
+        lo, hi = a[0]
+        if len(b) == 1:
+            first = lo if lo > b[0][0] else b[0][0]
+            last = hi if hi < b[0][1] else b[0][1]
+            return ((first, last),) if first <= last else ()
+        out: list[Interval] = []
+        for i in range(_first_reaching(b, lo), len(b)):
+            blo, bhi = b[i]
+            if blo > hi:
+                break
+            out.append((lo if lo > blo else blo, hi if hi < bhi else bhi))
+        return tuple(out)
+    out = []
     i = j = 0
     while i < len(a) and j < len(b):
-        lo = max(a[i][0], b[j][0])
-        hi = min(a[i][1], b[j][1])
+        lo = a[i][0] if a[i][0] > b[j][0] else b[j][0]
+        hi = a[i][1] if a[i][1] < b[j][1] else b[j][1]
         if lo <= hi:
             out.append((lo, hi))
         if a[i][1] < b[j][1]:
@@ -110,8 +140,14 @@ def box_intersect(a: Box, b: Box) -> Box | None:
 def box_touches(a: Box, b: Box) -> bool:
     """Whether the boxes intersect, without building the intersection."""
     for x, y in zip(a, b, strict=True):
-        if len(x) == 1 and len(y) == 1:
-            if x[0][1] < y[0][0] or y[0][1] < x[0][0]:
+        if len(y) == 1:
+            if len(x) == 1:
+                if x[0][1] < y[0][0] or y[0][1] < x[0][0]:
+                    return False
+            elif not iset_overlaps(x, y[0][0], y[0][1]):
+                return False
+        elif len(x) == 1:
+            if not iset_overlaps(y, x[0][0], x[0][1]):
                 return False
         elif not iset_intersect(x, y):
             return False
@@ -184,7 +220,8 @@ class Space:
             return self
         if not self.boxes:
             return other
-        return Space(self.dims, self.boxes + other.boxes).compact()
+        merged = Space(self.dims, self.boxes + other.boxes)
+        return merged.compact() if len(merged.boxes) > 8 else merged
 
     def intersect(self, other: Space) -> Space:
         out = []
