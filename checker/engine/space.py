@@ -87,7 +87,25 @@ def iset_intersect(a: IntervalSet, b: IntervalSet) -> IntervalSet:
     return tuple(out)
 
 
+def _iset_cut(a: IntervalSet, lo: int, hi: int) -> IntervalSet:
+    """a − [lo, hi] by slicing: the untouched intervals are copied in C, not looped over."""
+    i = _first_reaching(a, lo)
+    j = i
+    while j < len(a) and a[j][0] <= hi:
+        j += 1
+    if i == j:
+        return a
+    middle: list[Interval] = []
+    if a[i][0] < lo:
+        middle.append((a[i][0], lo - 1))
+    if a[j - 1][1] > hi:
+        middle.append((hi + 1, a[j - 1][1]))
+    return a[:i] + tuple(middle) + a[j:]
+
+
 def iset_subtract(a: IntervalSet, b: IntervalSet) -> IntervalSet:
+    if len(b) == 1:
+        return _iset_cut(a, b[0][0], b[0][1])
     out: list[Interval] = []
     j = 0
     for lo, hi in a:
