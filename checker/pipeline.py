@@ -100,10 +100,14 @@ def evaluate_target(
         engine, platform = _engine_for(models)
     except ParseError as exc:
         return error_findings(name, requirements, exc.problems), None, list(exc.problems)
-    findings = [
-        finding(name, requirement, engine.check(models, requirement))
-        for requirement in requirements
-    ]
+    if platform == "netfilter":
+        # One context per target: rules are compiled once for all of its requirements.
+        context = engine.new_context(models)
+        context.prepare(requirements)
+        verdicts = [engine.check(models, r, context=context) for r in requirements]
+    else:
+        verdicts = [engine.check(models, r) for r in requirements]
+    findings = [finding(name, r, v) for r, v in zip(requirements, verdicts, strict=True)]
     return findings, platform, []
 
 

@@ -74,7 +74,8 @@ class HookResult:
     accept_sure: Space
     accept_maybe: Space
     chains: list[ChainResult] = field(default_factory=list)
-    uncertain: list[tuple[str, Evidence]] = field(default_factory=list)
+    # Why some packets' fate is unknown: (reason, rule, the packets it concerns).
+    uncertain: list[tuple[str, Evidence, Space]] = field(default_factory=list)
 
 
 def _rule_evidence(rule: Rule) -> Evidence:
@@ -98,7 +99,7 @@ class Walker:
         self, compiler: MatchCompiler, chains_by_name: dict[int, dict[str, Chain]]
     ) -> None:
         self.compiler = compiler
-        self.uncertain: list[tuple[str, Evidence]] = []
+        self.uncertain: list[tuple[str, Evidence, Space]] = []
         self._chains_by_name = chains_by_name
 
     def lookup(self, table: Table, name: str) -> Chain | None:
@@ -127,7 +128,7 @@ class Walker:
                 continue
             if reasons and not enter_maybe.is_subset(match_sure):
                 evidence = _rule_evidence(rule)
-                self.uncertain.extend((reason, evidence) for reason in reasons)
+                self.uncertain.extend((reason, evidence, enter_maybe) for reason in reasons)
             verdict = rule.target.verdict
             if verdict is Verdict.CONTINUE:
                 continue
@@ -143,7 +144,7 @@ class Walker:
                     pieces.append(
                         Piece(Verdict.UNKNOWN, enter_sure, enter_maybe, _rule_evidence(rule), why)
                     )
-                    self.uncertain.append((why, _rule_evidence(rule)))
+                    self.uncertain.append((why, _rule_evidence(rule), enter_maybe))
                 else:
                     sub_pieces, sub_sure, sub_maybe = self.chain(
                         table, called, enter_sure, enter_maybe, depth + 1
@@ -166,7 +167,7 @@ class Walker:
                         + ": its verdict is decided outside the ruleset"
                     )
                 if reason:
-                    self.uncertain.append((reason, _rule_evidence(rule)))
+                    self.uncertain.append((reason, _rule_evidence(rule), enter_maybe))
                 pieces.append(Piece(verdict, enter_sure, enter_maybe, _rule_evidence(rule), reason))
             sure = sure.subtract(match_maybe).union(extra_sure)
             maybe = maybe.subtract(match_sure).union(extra_maybe)
@@ -244,6 +245,36 @@ class Context:
         default_factory=dict
     )
     chains_by_name: dict[int, dict[str, Chain]] = field(default_factory=dict)
+
+    batches: dict[tuple[int, bool], Space] = field(default_factory=dict)
+    batch_hooks: dict[tuple[int, str, bool], HookResult] = field(default_factory=dict)
+
+    def prepare(self, requirements: Sequence[Requirement]) -> None:
+        """Collect the flows of every requirement so each hook is walked once for all of them."""
+        for requirement in requirements:
+            inbound = requirement.direction is Direction.INBOUND
+            for family in requirement.families:
+                space = query.requirement_space(requirement, family, self.interfaces)
+                key = (family, inbound)
+                self.batches[key] = self.batches[key].union(space) if key in self.batches else space
+        for key, space in self.batches.items():
+            self.batches[key] = space.compact()
+
+    def batch_hook(
+        self, family: int, phase: Phase, mirrored: bool, inbound: bool
+    ) -> HookResult | None:
+        batch = self.batches.get((family, inbound))
+        if batch is None:
+            return None
+        key = (family, phase.name, inbound)
+        if key not in self.batch_hooks:
+            asked = batch
+            if phase.ctstate != "NEW":
+                asked = batch.restrict("proto", [(6, 6)])
+            if mirrored:
+                asked = asked.map_dims(query.MIRROR)
+            self.batch_hooks[key] = evaluate_hook(self, family, phase, asked)
+        return self.batch_hooks[key]
 
     def compiler(self, family: int, phase: Phase) -> MatchCompiler:
         key = (family, phase.name)
@@ -372,11 +403,14 @@ def connection_accepted(
     space: Space,
     inbound: bool,
     complete_tcp: bool,
+    batched: bool = False,
 ) -> tuple[Space, Space, list[tuple[Phase, bool, Space, HookResult]]]:
     """(surely accepted, possibly accepted, per-phase results) for the connections of `space`.
 
     With `complete_tcp`, a TCP connection counts only if its SYN-ACK gets out (mirrored) and its
-    final ACK gets in too; other protocols are judged on their first packet."""
+    final ACK gets in too; other protocols are judged on their first packet. With `batched`,
+    `space` lies in the context's prepared batch, whose hook results are reused: the walk is
+    exact packet by packet, so one walk over the union answers every requirement in it."""
     sure, maybe = space, space
     parts = []
     for phase, mirrored in query.phases_for(inbound, complete_tcp):
@@ -387,7 +421,9 @@ def connection_accepted(
                 continue
         if mirrored:
             asked = asked.map_dims(query.MIRROR)
-        hook = evaluate_hook(context, family, phase, asked)
+        hook = context.batch_hook(family, phase, mirrored, inbound) if batched else None
+        if hook is None:
+            hook = evaluate_hook(context, family, phase, asked)
         accepted_sure, accepted_maybe = hook.accept_sure, hook.accept_maybe
         if mirrored:
             accepted_sure = accepted_sure.map_dims(query.MIRROR)
@@ -485,7 +521,10 @@ def check(
         if not space:
             continue
         complete = allow and bool(space.restrict("proto", [(6, 6)]))
-        sure, maybe, parts = connection_accepted(context, family, space, inbound, complete)
+        batched = context.batches.get((family, inbound)) is not None and space.is_subset(
+            context.batches[(family, inbound)]
+        )
+        sure, maybe, parts = connection_accepted(context, family, space, inbound, complete, batched)
         preferred = query.preferred_point(requirement, family)
         if allow:
             bad, doubtful = space.subtract(maybe), space.subtract(sure)
@@ -513,7 +552,10 @@ def check(
             flow = _flow_text(point, family, interfaces, inbound)
             reasons = list(
                 dict.fromkeys(
-                    pair for _phase, _mirrored, _asked, hook in parts for pair in hook.uncertain
+                    (reason, evidence)
+                    for _phase, _mirrored, asked, hook in parts
+                    for reason, evidence, concerned in hook.uncertain
+                    if concerned.touches(asked)
                 )
             )
             why = (
