@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from checker.errors import Location
-from checker.model.netfilter import Match, Rule, Target, Unknown, Verdict
+from checker.model.netfilter import Match, Ranges, Rule, Target, Unknown, Verdict
 from checker.parsers import nft_match, nft_render
 from checker.parsers.nft_match import NamedSet, RuleMatches
 from checker.parsers.nft_values import BadInput
@@ -87,6 +87,16 @@ def build(
             verdict = verdict_target({kind: value}, chains)
         elif kind == "reject":
             verdict = Target(Verdict.REJECT, "reject", detail=texts[-1][len("reject ") :])
+            # nft inserts a hidden dependency that its listing leaves out: `reject with tcp
+            # reset` only applies to TCP, `with icmp …` to IPv4 and `with icmpv6 …` to IPv6
+            # (checked against the kernel in tests/kernel: a UDP packet passes a tcp-reset rule).
+            reject_type = value.get("type") if isinstance(value, dict) else None
+            if reject_type == "tcp reset":
+                rule.add(Ranges("proto", ((6, 6),)))
+            elif reject_type == "icmp":
+                rule.add(Ranges("family", ((4, 4),)))
+            elif reject_type == "icmpv6":
+                rule.add(Ranges("family", ((6, 6),)))
         elif kind in _NAT:
             verdict = Target(_NAT[kind], kind, detail=texts[-1][len(kind) + 1 :])
         elif kind == "queue":

@@ -65,7 +65,7 @@ targets:
     files: [firewall/web-1.iptables-save]
     roles: [web]
   - name: web-2
-    files: [firewall/web-2.rules]
+    files: [firewall/rules.v4]
     roles: [web]
 """
 
@@ -88,7 +88,7 @@ def firewall_repo(tmp_path: Path, hook_repo: HookRepo) -> Path:
             "fwcheck.yaml": TARGET_CONFIG,
             "policies/web.yaml": POLICY,
             "firewall/web-1.iptables-save": COMPLIANT,
-            "firewall/web-2.rules": COMPLIANT,
+            "firewall/rules.v4": COMPLIANT,
             ".pre-commit-config.yaml": hook_config(hook_repo.path, hook_repo.rev, ["fwcheck"]),
             "README.md": "Firewall exports of the web tier.\n",
         },
@@ -136,18 +136,18 @@ def test_only_the_targets_of_staged_files_are_checked(
 ) -> None:
     # web-2 is already non-compliant in history (committed past the hook); a good change to
     # web-1 alone is judged on web-1 only.
-    write(firewall_repo, {"firewall/web-2.rules": TELNET_OPEN})
-    must(["git", "add", "firewall/web-2.rules"], firewall_repo, hook_repo.env)
+    write(firewall_repo, {"firewall/rules.v4": TELNET_OPEN})
+    must(["git", "add", "firewall/rules.v4"], firewall_repo, hook_repo.env)
     must(["git", "commit", "-q", "--no-verify", "-m", "bad"], firewall_repo, hook_repo.env)
     write(firewall_repo, {"firewall/web-1.iptables-save": COMPLIANT + "# reviewed\n"})
     result = commit(firewall_repo, hook_repo, "web-1 only", "firewall/web-1.iptables-save")
     assert result.returncode == 0, result.output
     # ...and touching web-2 brings its violation back up.
-    write(firewall_repo, {"firewall/web-2.rules": TELNET_OPEN + "# still open\n"})
-    result = commit(firewall_repo, hook_repo, "web-2", "firewall/web-2.rules")
+    write(firewall_repo, {"firewall/rules.v4": TELNET_OPEN + "# still open\n"})
+    result = commit(firewall_repo, hook_repo, "web-2", "firewall/rules.v4")
     assert result.returncode != 0
     assert "web-2: FAIL [critical] web/no-telnet:" in result.output
-    assert "firewall/web-2.rules:8" in result.output
+    assert "firewall/rules.v4:8" in result.output
 
 
 def test_export_outside_every_target_is_blocked(firewall_repo: Path, hook_repo: HookRepo) -> None:
