@@ -226,6 +226,11 @@ def test_bundled_examples_give_the_documented_verdicts(
     # app-1's strict INPUT policy has no ESTABLISHED rule: outbound TCP 443 never completes.
     assert status[("app-1", "1e-client", "out-tcp-443")] == "fail"
     assert status[("app-1", "baseline", "no-telnet")] == "pass"
+    for compliant in ("patch-server-01", "signage-01"):
+        verdicts = {s for (t, _, _), s in status.items() if t == compliant}
+        assert verdicts == {"pass"}, (compliant, verdicts)
+    assert status[("patch-client-17", "onesite-patch-client", "in-udp-34324")] == "fail"
+    assert status[("patch-client-17", "onesite-patch-client", "out-tcp-443")] == "fail"
 
 
 def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
