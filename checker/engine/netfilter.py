@@ -494,6 +494,24 @@ def _accepting(
     return found
 
 
+MAX_REASONS = 10
+
+
+def _uncertainty(
+    parts: list[tuple[Phase, bool, Space, HookResult]], doubtful: Space
+) -> list[tuple[str, Evidence]]:
+    """The first reasons (and rules) that make some of the doubtful flows undecidable."""
+    found: dict[tuple[str, Evidence], None] = {}
+    for _phase, mirrored, _asked, hook in parts:
+        concerned_flows = doubtful.map_dims(query.MIRROR) if mirrored else doubtful
+        for reason, evidence, concerned in hook.uncertain:
+            if (reason, evidence) not in found and concerned.touches(concerned_flows):
+                found[(reason, evidence)] = None
+                if len(found) >= MAX_REASONS:
+                    return list(found)
+    return list(found)
+
+
 def check(
     rulesets: Sequence[Ruleset], requirement: Requirement, *, context: Context | None = None
 ) -> Verdict_:
@@ -550,14 +568,7 @@ def check(
         if doubtful:
             point = doubtful.sample(preferred) or {}
             flow = _flow_text(point, family, interfaces, inbound)
-            reasons = list(
-                dict.fromkeys(
-                    (reason, evidence)
-                    for _phase, _mirrored, asked, hook in parts
-                    for reason, evidence, concerned in hook.uncertain
-                    if concerned.touches(asked)
-                )
-            )
+            reasons = _uncertainty(parts, doubtful)
             why = (
                 "; ".join(f"{e.file}:{e.line}: {r}" for r, e in reasons[:3])
                 or "undecidable matches"

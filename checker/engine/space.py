@@ -188,6 +188,10 @@ def box_subtract(a: Box, b: Box) -> list[Box]:
     return out
 
 
+# Merging neighbours costs a pass over every box: worth it only once a union has grown.
+COMPACT_ABOVE = 32
+
+
 class Space:
     """An immutable set of flows: a union of boxes over `dims`."""
 
@@ -239,7 +243,7 @@ class Space:
         if not self.boxes:
             return other
         merged = Space(self.dims, self.boxes + other.boxes)
-        return merged.compact() if len(merged.boxes) > 8 else merged
+        return merged.compact() if len(merged.boxes) > COMPACT_ABOVE else merged
 
     def intersect(self, other: Space) -> Space:
         out = []
@@ -263,7 +267,7 @@ class Space:
                 next_boxes.extend(box_subtract(a, b))
             boxes = next_boxes
         result = Space(self.dims, boxes)
-        return result.compact() if len(boxes) > 8 else result
+        return result.compact() if len(boxes) > COMPACT_ABOVE else result
 
     def complement(self) -> Space:
         return Space.full(self.dims).subtract(self)
