@@ -99,7 +99,9 @@ def evaluate_target(
         models = parse_sources(sources, format_name)
         engine, platform = _engine_for(models)
     except ParseError as exc:
-        return error_findings(name, requirements, exc.problems), None, list(exc.problems)
+        # No per-rule findings: the report writers turn the target's error into one `error`
+        # result (fwcheck/read-target) naming file:line, instead of one per policy rule.
+        return [], None, list(exc.problems)
     if platform == "netfilter":
         # One context per target: rules are compiled once for all of its requirements.
         context = engine.new_context(models)

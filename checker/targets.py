@@ -97,9 +97,11 @@ def load_target_config(path: str) -> TargetConfig:
 def _expand(config: TargetConfig, entry: TargetEntry) -> list[Path]:
     found: dict[Path, None] = {}
     for pattern in entry.patterns:
-        for match in sorted(config.root.glob(pattern)):
-            if match.is_file():
-                found[match.resolve()] = None
+        matches = [m for m in sorted(config.root.glob(pattern)) if m.is_file()]
+        # A pattern that matches nothing stays in the list, so reading it fails loudly: a
+        # target silently checked on half its files could pass on evidence it does not have.
+        for match in matches or [config.root / pattern]:
+            found[match.resolve()] = None
     return list(found)
 
 

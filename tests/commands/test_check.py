@@ -158,9 +158,12 @@ def test_garbled_target_is_exit_3_and_other_targets_still_checked(
     results = json.loads(report.read_text())["results"]
     statuses = {(r["target"], r["rule"]): r["status"] for r in results}
     assert statuses[("good", "no-rdp")] == "pass"
-    assert statuses[("bad", "no-rdp")] == "error"
-    bad_message = next(r["message"] for r in results if r["target"] == "bad")
-    assert "bad.rules:3" in bad_message
+    # One error result per unreadable target, naming file:line, not one per policy rule.
+    bad = [r for r in results if r["target"] == "bad"]
+    assert [(r["rule"], r["status"]) for r in bad] == [("read-target", "error")]
+    assert "bad.rules:3:" in bad[0]["message"]
+    assert statuses[("missing", "read-target")] == "error"
+    assert out.count("bad.rules:3:") == 1
 
 
 def test_file_matching_no_target_is_reported(
