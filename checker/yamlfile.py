@@ -47,8 +47,44 @@ def _problem(file: str, line: int, col: int, code: str, message: str) -> PolicyE
     return PolicyError(Problem(file, line, col, code, message))
 
 
+MAX_NODES = 200_000
+
+
 def _construct(
-    node: yaml.Node, path: JsonPath, positions: dict[JsonPath, tuple[int, int]], file: str
+    node: yaml.Node,
+    path: JsonPath,
+    positions: dict[JsonPath, tuple[int, int]],
+    file: str,
+    budget: list[int] | None = None,
+    active: set[int] | None = None,
+) -> Any:
+    # Aliases make the node graph a DAG or even a cycle (`a: &x [*x]`); count nodes and track
+    # the ones being built so neither a cycle nor an alias bomb gets past a clear error.
+    budget = budget if budget is not None else [MAX_NODES]
+    active = active if active is not None else set()
+    budget[0] -= 1
+    if budget[0] < 0:
+        mark = node.start_mark
+        raise _problem(
+            file, mark.line + 1, mark.column + 1, "yaml", "too many nodes (alias expansion)"
+        )
+    if id(node) in active:
+        mark = node.start_mark
+        raise _problem(file, mark.line + 1, mark.column + 1, "yaml", "recursive alias")
+    active.add(id(node))
+    try:
+        return _construct_node(node, path, positions, file, budget, active)
+    finally:
+        active.discard(id(node))
+
+
+def _construct_node(
+    node: yaml.Node,
+    path: JsonPath,
+    positions: dict[JsonPath, tuple[int, int]],
+    file: str,
+    budget: list[int],
+    active: set[int],
 ) -> Any:
     loader = yaml.SafeLoader("")
     if isinstance(node, yaml.MappingNode):
@@ -62,7 +98,7 @@ def _construct(
                     "yaml",
                     "merge keys (<<) are not supported",
                 )
-            key = _construct(key_node, path, {}, file)
+            key = _construct(key_node, path, {}, file, budget, active)
             if not isinstance(key, str | int | bool | float) or isinstance(key, bool):
                 key = str(key)
             mark = key_node.start_mark
@@ -76,19 +112,19 @@ def _construct(
                     f"duplicate key {key!r} (first defined at line {first_line})",
                 )
             positions[path + (key,)] = (mark.line + 1, mark.column + 1)
-            result[key] = _construct(value_node, path + (key,), positions, file)
+            result[key] = _construct(value_node, path + (key,), positions, file, budget, active)
         return result
     if isinstance(node, yaml.SequenceNode):
         items = []
         for index, item_node in enumerate(node.value):
             mark = item_node.start_mark
             positions[path + (index,)] = (mark.line + 1, mark.column + 1)
-            items.append(_construct(item_node, path + (index,), positions, file))
+            items.append(_construct(item_node, path + (index,), positions, file, budget, active))
         return items
     return loader.construct_object(node, deep=True)
 
 
-def _scalar_position(root: yaml.Node, _why: str) -> tuple[int, int]:
+def _scalar_position(root: yaml.Node) -> tuple[int, int, str]:
     """The first scalar PyYAML cannot construct (a date or number out of range)."""
     loader = yaml.SafeLoader("")
     stack = [root]
@@ -102,8 +138,8 @@ def _scalar_position(root: yaml.Node, _why: str) -> tuple[int, int]:
             try:
                 loader.construct_object(node, deep=True)
             except (ValueError, OverflowError):
-                return node.start_mark.line + 1, node.start_mark.column + 1
-    return 1, 1
+                return node.start_mark.line + 1, node.start_mark.column + 1, str(node.value)
+    return 1, 1, ""
 
 
 def parse_yaml(text: str, file: str) -> YamlDoc:
@@ -120,7 +156,9 @@ def parse_yaml(text: str, file: str) -> YamlDoc:
         raise _problem(file, 1, 1, "yaml", f"YAML error: {exc}") from None
     if node is None:
         raise _problem(file, 1, 1, "empty", "the file is empty (expected a YAML mapping)")
-    positions: dict[JsonPath, tuple[int, int]] = {(): (node.start_mark.line + 1, node.start_mark.column + 1)}
+    positions: dict[JsonPath, tuple[int, int]] = {
+        (): (node.start_mark.line + 1, node.start_mark.column + 1)
+    }
     try:
         data = _construct(node, (), positions, file)
     except yaml.constructor.ConstructorError as exc:
@@ -129,8 +167,8 @@ def parse_yaml(text: str, file: str) -> YamlDoc:
         raise _problem(file, line, col, "yaml", f"YAML error: {exc.problem}") from None
     except (ValueError, OverflowError) as exc:
         # PyYAML builds dates and numbers eagerly: `2025-02-30` raises ValueError with no mark.
-        line, col = _scalar_position(node, str(exc))
-        raise _problem(file, line, col, "yaml", f"invalid value: {exc}") from None
+        line, col, value = _scalar_position(node)
+        raise _problem(file, line, col, "yaml", f"invalid value {value!r}: {exc}") from None
     return YamlDoc(file, data, positions)
 
 

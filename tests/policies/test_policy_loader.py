@@ -294,7 +294,8 @@ def test_missing_path_and_empty_folder(tmp_path: Path) -> None:
 
 def test_recursive_anchor_is_a_problem(write_policy) -> None:
     path = write_policy("id: p\nroles: &x [*x]\n", header=False)
-    assert problems([path])[0].startswith("1:1:yaml:")
+    # The alias inside its own anchor, at line 2 column 8.
+    assert problems([path])[0] == "2:8:yaml:recursive alias"
 
 
 def test_default_policy_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
