@@ -114,14 +114,12 @@ def run(
             for result in changed:
                 if result.drift == "new" and result.status == "pass":
                     continue  # a new host's passes: not a change worth a line
-                print(
-                    printable(
-                        f"  {result.drift.upper():6} {result.target}: [{result.severity}] "
-                        f"{result.policy}/{result.rule} {result.status}: {result.message}",
-                        one_line=True,
-                    ),
-                    file=out,
+                text = printable(
+                    f"{result.target}: [{result.severity}] {result.policy}/{result.rule} "
+                    f"{result.status}: {result.message}",
+                    one_line=True,
                 )
+                print(f"  {result.drift.upper():6} {text}", file=out)
             return 0
         runs = history.runs(scope, limit=limit)
         if as_json:
