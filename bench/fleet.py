@@ -247,13 +247,15 @@ class Fleet:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def timed(argv: list[str], **kwargs: object) -> tuple[float, int, int]:
-    """(wall seconds, exit code, peak RSS in KiB of the process and its waited children)."""
+def timed(argv: list[str], **kwargs: object) -> tuple[float, int, int, float]:
+    """(wall seconds, exit code, peak RSS in KiB, CPU seconds) of the process and its waited
+    children."""
     started = time.perf_counter()
     process = subprocess.Popen(argv, **kwargs)  # type: ignore[call-overload]
     _pid, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
-    return time.perf_counter() - started, process.returncode, usage.ru_maxrss
+    cpu_s = usage.ru_utime + usage.ru_stime
+    return time.perf_counter() - started, process.returncode, usage.ru_maxrss, cpu_s
 
 
 def floor(fleet: Fleet, concurrency: int, *, script: bool) -> float:
@@ -273,13 +275,15 @@ def floor(fleet: Fleet, concurrency: int, *, script: bool) -> float:
     ]
     full = ["ip", "netns", "exec", fleet.netns, *argv]
     with open(fleet.dir / "hosts.txt", "rb") as hosts:
-        wall, code, _ = timed(full, stdin=hosts, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wall, code, _, _ = timed(
+            full, stdin=hosts, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
     if code != 0:
         raise RuntimeError(f"floor ({'script' if script else 'iptables-save'}) exited {code}")
     return wall
 
 
-def fwcheck(fleet: Fleet, concurrency: int) -> tuple[float, int, int]:
+def fwcheck(fleet: Fleet, concurrency: int) -> tuple[float, int, int, float]:
     history = fleet.dir / "history.sqlite"
     argv = [
         "ip", "netns", "exec", fleet.netns,
@@ -291,10 +295,10 @@ def fwcheck(fleet: Fleet, concurrency: int) -> tuple[float, int, int]:
         "--history", str(history),
         "--quiet",
     ]  # fmt: skip
-    wall, code, rss_kib = timed(argv, cwd=REPO, stdout=subprocess.DEVNULL)
+    wall, code, rss_kib, cpu_s = timed(argv, cwd=REPO, stdout=subprocess.DEVNULL)
     if code not in (0, 1):
         raise RuntimeError(f"fwcheck scan exited {code}")
-    return wall, code, rss_kib
+    return wall, code, rss_kib, cpu_s
 
 
 def main() -> int:
@@ -315,7 +319,7 @@ def main() -> int:
         try:
             base = floor(fleet, args.concurrency, script=False)
             scripted = floor(fleet, args.concurrency, script=True)
-            wall, code, rss = fwcheck(fleet, args.concurrency)
+            wall, code, rss, cpu_s = fwcheck(fleet, args.concurrency)
         finally:
             fleet.stop()
         rows.append((hosts, fleet.rule_lines, base, scripted, wall, rss))
@@ -323,7 +327,7 @@ def main() -> int:
             f"N={hosts:4d} ({fleet.rule_lines} iptables rules/host): floor ssh iptables-save "
             f"{base:6.2f} s | ssh + collection script {scripted:6.2f} s | fwcheck scan {wall:6.2f} s "
             f"(exit {code}) | ratio {wall / base:4.2f} (vs script floor {wall / scripted:4.2f}) | "
-            f"peak RSS {rss / 1024:6.1f} MB",
+            f"peak RSS {rss / 1024:6.1f} MB | fwcheck CPU {cpu_s:5.1f} s",
             flush=True,
         )
     worst = max(w / b for _, _, b, _, w, _ in rows)
