@@ -17,6 +17,7 @@ Boxes in a union may overlap: subtraction, intersection and emptiness stay exact
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
 
 Interval = tuple[int, int]
 IntervalSet = tuple[Interval, ...]
@@ -57,8 +58,36 @@ def iset_overlaps(a: IntervalSet, lo: int, hi: int) -> bool:
     return i < len(a) and a[i][0] <= hi
 
 
+def _first_starting_after(a: IntervalSet, value: int) -> int:
+    """Index of the first interval of `a` that starts after value (len(a) if none)."""
+    lo, hi = 0, len(a)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if a[mid][0] <= value:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def _clip(a: IntervalSet, lo: int, hi: int) -> IntervalSet:
+    """a ∩ [lo, hi]: two binary searches and a slice, so a set with thousands of holes costs
+    no Python loop over them."""
+    i = _first_reaching(a, lo)
+    j = _first_starting_after(a, hi)
+    if i >= j:
+        return ()
+    part = a[i:j]
+    first, last = part[0], part[-1]
+    if first[0] < lo or (len(part) == 1 and first[1] > hi):
+        part = ((lo if first[0] < lo else first[0], hi if first[1] > hi else first[1]),) + part[1:]
+    if len(part) > 1 and last[1] > hi:
+        part = part[:-1] + ((last[0], hi),)
+    return part
+
+
 def iset_intersect(a: IntervalSet, b: IntervalSet) -> IntervalSet:
-    if len(b) == 1 and len(a) > 1:
+    if len(a) > len(b):
         a, b = b, a
     if len(a) == 1:
         lo, hi = a[0]
@@ -66,25 +95,24 @@ def iset_intersect(a: IntervalSet, b: IntervalSet) -> IntervalSet:
             first = lo if lo > b[0][0] else b[0][0]
             last = hi if hi < b[0][1] else b[0][1]
             return ((first, last),) if first <= last else ()
+        return _clip(b, lo, hi)
+    if len(b) <= 8:
         out: list[Interval] = []
-        for i in range(_first_reaching(b, lo), len(b)):
-            blo, bhi = b[i]
-            if blo > hi:
-                break
-            out.append((lo if lo > blo else blo, hi if hi < bhi else bhi))
+        i = j = 0
+        while i < len(a) and j < len(b):
+            lo = a[i][0] if a[i][0] > b[j][0] else b[j][0]
+            hi = a[i][1] if a[i][1] < b[j][1] else b[j][1]
+            if lo <= hi:
+                out.append((lo, hi))
+            if a[i][1] < b[j][1]:
+                i += 1
+            else:
+                j += 1
         return tuple(out)
-    out = []
-    i = j = 0
-    while i < len(a) and j < len(b):
-        lo = a[i][0] if a[i][0] > b[j][0] else b[j][0]
-        hi = a[i][1] if a[i][1] < b[j][1] else b[j][1]
-        if lo <= hi:
-            out.append((lo, hi))
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
-    return tuple(out)
+    result: IntervalSet = ()
+    for lo, hi in a:
+        result += _clip(b, lo, hi)
+    return result
 
 
 def _iset_cut(a: IntervalSet, lo: int, hi: int) -> IntervalSet:
@@ -155,9 +183,11 @@ def box_intersect(a: Box, b: Box) -> Box | None:
     return tuple(out)
 
 
-def box_touches(a: Box, b: Box) -> bool:
-    """Whether the boxes intersect, without building the intersection."""
-    for x, y in zip(a, b, strict=True):
+def box_touches(a: Box, b: Box, order: Sequence[int] | None = None) -> bool:
+    """Whether the boxes intersect, without building the intersection. `order` tries the
+    dimensions most likely to tell boxes apart (ports, protocols) first."""
+    for d in order if order is not None else range(len(a)):
+        x, y = a[d], b[d]
         if len(y) == 1:
             if len(x) == 1:
                 if x[0][1] < y[0][0] or y[0][1] < x[0][0]:
@@ -172,13 +202,25 @@ def box_touches(a: Box, b: Box) -> bool:
     return True
 
 
-def box_subtract(a: Box, b: Box) -> list[Box]:
+def split_order(dims: tuple[Dim, ...]) -> tuple[int, ...]:
+    """Dimensions in the order box_subtract splits along: narrowest first.
+
+    Subtracting a rule box splits the remainder along each dimension in turn; the piece cut
+    off along a dimension keeps everything of the later ones. Splitting ports and protocols
+    before addresses keeps a chain of `-d X/32 --dport P` rules (kube-proxy's service chains)
+    from leaving one small box per rule behind: the remainder stays one box per distinct port,
+    with the /32s as holes in its address set."""
+    return tuple(sorted(range(len(dims)), key=lambda d: (dims[d][2] - dims[d][1], d)))
+
+
+def box_subtract(a: Box, b: Box, order: Sequence[int] | None = None) -> list[Box]:
     """a − b as disjoint boxes (at most one per dimension)."""
-    if not box_touches(a, b):
+    if not box_touches(a, b, order):
         return [a]
     out: list[Box] = []
     current = list(a)
-    for d, y in enumerate(b):
+    for d in order if order is not None else range(len(b)):
+        y = b[d]
         outside = iset_subtract(current[d], y)
         if outside:
             piece = list(current)
@@ -187,6 +229,8 @@ def box_subtract(a: Box, b: Box) -> list[Box]:
         current[d] = iset_intersect(current[d], y)
     return out
 
+
+_split_order = cache(split_order)
 
 # Merging neighbours costs a pass over every box: worth it only once a union has grown.
 COMPACT_ABOVE = 32
@@ -255,16 +299,18 @@ class Space:
         return Space(self.dims, out)
 
     def touches(self, other: Space) -> bool:
-        return any(box_touches(a, b) for a in self.boxes for b in other.boxes)
+        order = _split_order(self.dims)
+        return any(box_touches(a, b, order) for a in self.boxes for b in other.boxes)
 
     def subtract(self, other: Space) -> Space:
         boxes: list[Box] = list(self.boxes)
+        order = _split_order(self.dims)
         for b in other.boxes:
             if not boxes:
                 break
             next_boxes: list[Box] = []
             for a in boxes:
-                next_boxes.extend(box_subtract(a, b))
+                next_boxes.extend(box_subtract(a, b, order))
             boxes = next_boxes
         result = Space(self.dims, boxes)
         return result.compact() if len(boxes) > COMPACT_ABOVE else result
