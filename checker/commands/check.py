@@ -10,13 +10,15 @@ from pathlib import Path
 from checker import __version__, resources
 from checker.errors import Problem, UsageError, format_problem
 from checker.findings import Finding, Severity, Status
+from checker.fleet.publish import write_reports
 from checker.pipeline import Source, evaluate_target
 from checker.policies.loader import default_policy_paths, load_policy_set
 from checker.policies.model import Requirement
-from checker.reports import REPORTERS, ReportOptions, RunReport, TargetInfo
+from checker.reports import ReportOptions, RunReport, TargetInfo
 from checker.reports import console as console_report
 from checker.reports.data import effective_findings
 from checker.targets import TargetSpec, load_target_config, select_targets
+from checker.waivers import apply_waivers, load_waivers
 
 
 def read_sources(files: Sequence[str]) -> tuple[list[Source], list[Problem]]:
@@ -99,10 +101,11 @@ def run(
     def requirements_for(target: TargetSpec) -> tuple[Requirement, ...]:
         return policy_set.requirements_for(target.roles, dict(target.params))
 
-    # Resolve every target's policies before reading anything: a policy error is the user's to fix
-    # first (exit 2), not a per-target finding.
+    # Resolve every target's policies and the waivers before reading anything: those errors are
+    # the user's to fix first (exit 2), not per-target findings.
     for target in targets:
         requirements_for(target)
+    waivers = load_waivers(waivers_path) if waivers_path else None
     infos, findings, requirements = check_targets(targets, requirements_for)
     for file in unmatched:
         infos.append(
@@ -115,10 +118,7 @@ def run(
             )
         )
     notes: list[str] = []
-    if waivers_path:
-        from checker.waivers import apply_waivers, load_waivers
-
-        waivers = load_waivers(waivers_path)
+    if waivers is not None:
         findings, extra = apply_waivers(findings, waivers, today or date.today())
         findings = list(findings) + list(extra)
     report = RunReport(
@@ -129,14 +129,8 @@ def run(
         repo_root=Path.cwd(),
         policy_root=resources.shipped_policies_dir(),
     )
-    for name, path in (
-        ("json", json_path),
-        ("junit", junit_path),
-        ("sarif", sarif_path),
-        ("html", html_path),
-    ):
-        if path:
-            REPORTERS[name].write(report, Path(path), options=options)
+    paths = {"json": json_path, "junit": junit_path, "sarif": sarif_path, "html": html_path}
+    write_reports(report, paths, options, baseline=None)
     color = sys.stdout.isatty()
     sys.stdout.write(console_report.render(report, color=color, quiet=quiet))
     return exit_code(effective_findings(report), fail_on)
