@@ -1,0 +1,364 @@
+"""The three-valued first-match walk behind the netfilter engine (semantics: netfilter.py).
+
+Each rule matches a (sure, maybe) pair of spaces (netfilter_match). The walk keeps, at each point
+of a chain, the packets that surely reach it and those that possibly do; verdicts are collected
+as pieces (verdict, surely-given, possibly-given, deciding rule), and a hook's result is what
+every base chain on it accepts, surely and possibly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from checker.engine import netfilter_query as query
+from checker.engine.netfilter_match import MatchCompiler, Phase
+from checker.engine.space import Space
+from checker.engine.symbols import InterfaceSymbols
+from checker.findings import Evidence
+from checker.model.netfilter import AnyOf, Chain, Hook, Iface, Rule, Ruleset, Table, Verdict
+from checker.policies.model import Direction, Requirement
+
+MAX_DEPTH = 64
+_ACCEPTING = (Verdict.ACCEPT,)
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """Packets given `verdict` by `evidence`: surely (`sure`) or possibly (`maybe`)."""
+
+    verdict: Verdict
+    sure: Space
+    maybe: Space
+    evidence: Evidence
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class ChainResult:
+    chain: Chain
+    table: Table
+    pieces: list[Piece]
+    accept_sure: Space
+    accept_maybe: Space
+    # Packets this base chain does not see (a device-bound ingress chain, a nat chain on a
+    # packet that is not a connection's first): they pass it.
+    bypass: Space | None = None
+
+
+@dataclass(slots=True)
+class HookResult:
+    accept_sure: Space
+    accept_maybe: Space
+    chains: list[ChainResult] = field(default_factory=list)
+    # Why some packets' fate is unknown: (reason, rule, the packets it concerns).
+    uncertain: list[tuple[str, Evidence, Space]] = field(default_factory=list)
+
+
+def _rule_evidence(rule: Rule) -> Evidence:
+    return Evidence(rule.origin.file, rule.origin.line, rule.text)
+
+
+def _policy_evidence(chain: Chain, table: Table) -> Evidence:
+    origin = chain.policy_origin or table.origin
+    policy = (chain.policy or Verdict.ACCEPT).value.upper()
+    return Evidence(
+        origin.file,
+        origin.line,
+        f"chain {chain.name} policy {policy} (table {table.family} {table.name})",
+    )
+
+
+class Walker:
+    """First-match walk of one family and phase over a set of tables."""
+
+    def __init__(
+        self, compiler: MatchCompiler, chains_by_name: dict[int, dict[str, Chain]]
+    ) -> None:
+        self.compiler = compiler
+        self.uncertain: list[tuple[str, Evidence, Space]] = []
+        self._chains_by_name = chains_by_name
+
+    def lookup(self, table: Table, name: str) -> Chain | None:
+        by_name = self._chains_by_name.get(id(table))
+        if by_name is None:
+            by_name = self._chains_by_name[id(table)] = {
+                chain.name: chain for chain in table.chains
+            }
+        return by_name.get(name)
+
+    def chain(
+        self, table: Table, chain: Chain, sure: Space, maybe: Space, depth: int
+    ) -> tuple[list[Piece], Space, Space]:
+        """Pieces decided in `chain` (and chains it calls), and the packets that return."""
+        pieces: list[Piece] = []
+        ret_sure, ret_maybe = self.compiler.none, self.compiler.none
+        for rule in chain.rules:
+            if not maybe:
+                break
+            (match_sure, match_maybe), reasons = self.compiler.rule(rule)
+            if not match_maybe.touches(maybe):
+                continue
+            enter_sure = sure.intersect(match_sure)
+            enter_maybe = maybe.intersect(match_maybe)
+            if not enter_maybe:
+                continue
+            if reasons and not enter_maybe.is_subset(match_sure):
+                evidence = _rule_evidence(rule)
+                self.uncertain.extend((reason, evidence, enter_maybe) for reason in reasons)
+            verdict = rule.target.verdict
+            if verdict is Verdict.CONTINUE:
+                continue
+            extra_sure, extra_maybe = self.compiler.none, self.compiler.none
+            if verdict is Verdict.RETURN:
+                ret_sure, ret_maybe = ret_sure.union(enter_sure), ret_maybe.union(enter_maybe)
+            elif verdict in (Verdict.JUMP, Verdict.GOTO):
+                called = self.lookup(table, rule.target.chain or "")
+                if called is None or depth >= MAX_DEPTH:
+                    why = (
+                        "jump depth exceeded" if called else f"chain {rule.target.chain} not found"
+                    )
+                    pieces.append(
+                        Piece(Verdict.UNKNOWN, enter_sure, enter_maybe, _rule_evidence(rule), why)
+                    )
+                    self.uncertain.append((why, _rule_evidence(rule), enter_maybe))
+                else:
+                    sub_pieces, sub_sure, sub_maybe = self.chain(
+                        table, called, enter_sure, enter_maybe, depth + 1
+                    )
+                    pieces.extend(sub_pieces)
+                    if verdict is Verdict.JUMP:
+                        extra_sure, extra_maybe = sub_sure, sub_maybe
+                    else:
+                        ret_sure, ret_maybe = ret_sure.union(sub_sure), ret_maybe.union(sub_maybe)
+            else:
+                reason = ""
+                if verdict is Verdict.DNAT:
+                    reason = (
+                        f"{rule.target.name} {rule.target.detail}".strip()
+                        + ": the flow is translated and goes elsewhere (FORWARD or another port); not answered from INPUT alone"
+                    )
+                elif verdict is Verdict.UNKNOWN:
+                    reason = (
+                        f"target {rule.target.name} {rule.target.detail}".strip()
+                        + ": its verdict is decided outside the ruleset"
+                    )
+                if reason:
+                    self.uncertain.append((reason, _rule_evidence(rule), enter_maybe))
+                pieces.append(Piece(verdict, enter_sure, enter_maybe, _rule_evidence(rule), reason))
+            sure = sure.subtract(match_maybe).union(extra_sure)
+            maybe = maybe.subtract(match_sure).union(extra_maybe)
+        return pieces, ret_sure.union(sure), ret_maybe.union(maybe)
+
+    def base_chain(self, table: Table, chain: Chain, entry: Space) -> ChainResult:
+        pieces, ret_sure, ret_maybe = self.chain(table, chain, entry, entry, 0)
+        policy = chain.policy or Verdict.ACCEPT
+        if ret_maybe:
+            pieces.append(Piece(policy, ret_sure, ret_maybe, _policy_evidence(chain, table)))
+        accept_sure, accept_maybe = self.compiler.none, self.compiler.none
+        for piece in pieces:
+            # SNAT ends the nat chain; the packet goes on through the hook.
+            if piece.verdict in (Verdict.ACCEPT, Verdict.SNAT):
+                accept_sure = accept_sure.union(piece.sure)
+                accept_maybe = accept_maybe.union(piece.maybe)
+            elif piece.verdict in (Verdict.UNKNOWN, Verdict.DNAT):
+                accept_maybe = accept_maybe.union(piece.maybe)
+        return ChainResult(chain, table, pieces, accept_sure, accept_maybe)
+
+
+def _serves(table: Table, family: int) -> bool:
+    if table.family in ("inet", "netdev"):
+        return True
+    return (table.family == "ip" and family == 4) or (table.family == "ip6" and family == 6)
+
+
+def base_chains(
+    rulesets: Sequence[Ruleset], family: int, hooks: Sequence[Hook]
+) -> list[tuple[Table, Chain]]:
+    found = []
+    for ruleset in rulesets:
+        for table in ruleset.tables:
+            if not _serves(table, family):
+                continue
+            for chain in table.chains:
+                if chain.hook in hooks:
+                    found.append((table, chain))
+    order = {hook: i for i, hook in enumerate(hooks)}
+    found.sort(key=lambda tc: (order[tc[1].hook], tc[1].priority))
+    return found
+
+
+def interface_names(rulesets: Sequence[Ruleset], extra: Sequence[str] = ()) -> InterfaceSymbols:
+    names: set[str] = set(extra)
+
+    def visit(matches: Sequence[object]) -> None:
+        for match in matches:
+            if isinstance(match, Iface):
+                names.update(match.names)
+            elif isinstance(match, AnyOf):
+                for option in match.options:
+                    visit(option)
+
+    for ruleset in rulesets:
+        for table in ruleset.tables:
+            for chain in table.chains:
+                if chain.device:
+                    names.add(chain.device)
+                for rule in chain.rules:
+                    visit(rule.matches)
+    return InterfaceSymbols.build(names)
+
+
+@dataclass(slots=True)
+class Context:
+    """What every requirement on one target shares: the interface symbols, the compiled rules
+    per (family, phase) and the base chains per (family, hooks). Built once per target by
+    `new_context` and passed in; nothing is cached at module level."""
+
+    rulesets: tuple[Ruleset, ...]
+    interfaces: InterfaceSymbols
+    compilers: dict[tuple[int, str], MatchCompiler] = field(default_factory=dict)
+    chains: dict[tuple[int, tuple[Hook, ...]], list[tuple[Table, Chain]]] = field(
+        default_factory=dict
+    )
+    chains_by_name: dict[int, dict[str, Chain]] = field(default_factory=dict)
+
+    batches: dict[tuple[int, bool], Space] = field(default_factory=dict)
+    batch_hooks: dict[tuple[int, str, bool], HookResult] = field(default_factory=dict)
+
+    def prepare(self, requirements: Sequence[Requirement]) -> None:
+        """Collect the flows of every requirement so each hook is walked once for all of them."""
+        for requirement in requirements:
+            inbound = requirement.direction is Direction.INBOUND
+            for family in requirement.families:
+                space = query.requirement_space(requirement, family, self.interfaces)
+                key = (family, inbound)
+                self.batches[key] = self.batches[key].union(space) if key in self.batches else space
+        for key, space in self.batches.items():
+            self.batches[key] = space.compact()
+
+    def batch_hook(
+        self, family: int, phase: Phase, mirrored: bool, inbound: bool
+    ) -> HookResult | None:
+        batch = self.batches.get((family, inbound))
+        if batch is None:
+            return None
+        key = (family, phase.name, inbound)
+        if key not in self.batch_hooks:
+            asked = batch
+            if phase.ctstate != "NEW":
+                asked = batch.restrict("proto", [(6, 6)])
+            if mirrored:
+                asked = asked.map_dims(query.MIRROR)
+            self.batch_hooks[key] = evaluate_hook(self, family, phase, asked)
+        return self.batch_hooks[key]
+
+    def compiler(self, family: int, phase: Phase) -> MatchCompiler:
+        key = (family, phase.name)
+        if key not in self.compilers:
+            self.compilers[key] = MatchCompiler(
+                query.dims_for(family, self.interfaces), phase, self.interfaces
+            )
+        return self.compilers[key]
+
+    def base_chains(self, family: int, hooks: tuple[Hook, ...]) -> list[tuple[Table, Chain]]:
+        key = (family, hooks)
+        if key not in self.chains:
+            self.chains[key] = base_chains(self.rulesets, family, hooks)
+        return self.chains[key]
+
+
+def new_context(rulesets: Sequence[Ruleset], extra_interfaces: Sequence[str] = ()) -> Context:
+    return Context(tuple(rulesets), interface_names(rulesets, extra_interfaces))
+
+
+def evaluate_hook(context: Context, family: int, phase: Phase, space: Space) -> HookResult:
+    """What the hooks a packet of `phase` crosses do with every packet of `space`."""
+    hooks = query.hooks_for(phase)
+    interfaces = context.interfaces
+    compiler = context.compiler(family, phase)
+    walker = Walker(compiler, context.chains_by_name)
+    result = HookResult(accept_sure=space, accept_maybe=space)
+    diverted = compiler.none
+    for table, chain in context.base_chains(family, hooks):
+        if chain.kind == "nat" and not phase.sees_nat:
+            continue
+        entry = space
+        bypass = None
+        if chain.hook is Hook.INGRESS and chain.device:
+            on_device = space.restrict("iif", [(interfaces.index_of(chain.device),) * 2])
+            bypass = space.subtract(on_device)
+            entry = on_device
+        if not entry:
+            continue
+        chain_result = walker.base_chain(table, chain, entry)
+        if bypass is not None:
+            chain_result.accept_sure = chain_result.accept_sure.union(bypass)
+            chain_result.accept_maybe = chain_result.accept_maybe.union(bypass)
+            chain_result.bypass = bypass
+        result.chains.append(chain_result)
+        for piece in chain_result.pieces:
+            if piece.verdict is Verdict.DNAT:
+                # Translated packets leave this path (FORWARD, or INPUT on another port): what
+                # later chains here say about them proves nothing either way.
+                diverted = diverted.union(piece.maybe.intersect(result.accept_maybe))
+        result.accept_sure = result.accept_sure.intersect(chain_result.accept_sure)
+        result.accept_maybe = result.accept_maybe.intersect(chain_result.accept_maybe)
+    if diverted:
+        result.accept_sure = result.accept_sure.subtract(diverted)
+        result.accept_maybe = result.accept_maybe.union(diverted)
+    result.uncertain = walker.uncertain
+    return result
+
+
+def deciding_evidence(hook: HookResult, point: dict[str, int]) -> list[Evidence]:
+    """The rule (or chain policy) that denies `point`, in the first base chain that does."""
+    for chain_result in hook.chains:
+        if chain_result.accept_maybe.contains(point):
+            continue
+        for piece in chain_result.pieces:
+            if piece.verdict not in _ACCEPTING and piece.maybe.contains(point):
+                return [piece.evidence]
+    return []
+
+
+def connection_accepted(
+    context: Context,
+    family: int,
+    space: Space,
+    inbound: bool,
+    complete_tcp: bool,
+    batched: bool = False,
+) -> tuple[Space, Space, list[tuple[Phase, bool, Space, HookResult]]]:
+    """(surely accepted, possibly accepted, per-phase results) for the connections of `space`.
+
+    With `complete_tcp`, a TCP connection counts only if its SYN-ACK gets out (mirrored) and its
+    final ACK gets in too; other protocols are judged on their first packet. With `batched`,
+    `space` lies in the context's prepared batch, whose hook results are reused: the walk is
+    exact packet by packet, so one walk over the union answers every requirement in it."""
+    sure, maybe = space, space
+    parts = []
+    for phase, mirrored in query.phases_for(inbound, complete_tcp):
+        asked = space
+        if phase.name != query.phases_for(inbound, False)[0][0].name:
+            asked = space.restrict("proto", [(6, 6)])
+            if not asked:
+                continue
+        if mirrored:
+            asked = asked.map_dims(query.MIRROR)
+        hook = context.batch_hook(family, phase, mirrored, inbound) if batched else None
+        if hook is None:
+            hook = evaluate_hook(context, family, phase, asked)
+        accepted_sure, accepted_maybe = hook.accept_sure, hook.accept_maybe
+        if mirrored:
+            accepted_sure = accepted_sure.map_dims(query.MIRROR)
+            accepted_maybe = accepted_maybe.map_dims(query.MIRROR)
+        if phase.name != query.phases_for(inbound, False)[0][0].name:
+            # Later packets only concern TCP; other protocols pass this phase untouched.
+            other = space.subtract(space.restrict("proto", [(6, 6)]))
+            accepted_sure = accepted_sure.union(other)
+            accepted_maybe = accepted_maybe.union(other)
+        sure = sure.intersect(accepted_sure)
+        maybe = maybe.intersect(accepted_maybe)
+        parts.append((phase, mirrored, asked, hook))
+    return sure, maybe, parts
