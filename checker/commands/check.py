@@ -103,7 +103,19 @@ def run(
 
     # Resolve every target's policies and the waivers before reading anything: those errors are
     # the user's to fix first (exit 2), not per-target findings.
+    known_roles = set(policy_set.roles())
     for target in targets:
+        unknown = [role for role in target.roles if role not in known_roles]
+        if unknown:
+            raise UsageError(
+                Problem(
+                    f"target {target.name}",
+                    0,
+                    0,
+                    "unknown-role",
+                    f"no policy has the role {unknown[0]!r} (known roles: {', '.join(sorted(known_roles))})",
+                )
+            )
         requirements_for(target)
     waivers = load_waivers(waivers_path) if waivers_path else None
     infos, findings, requirements = check_targets(targets, requirements_for)

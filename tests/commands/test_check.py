@@ -250,3 +250,15 @@ def test_examples_folder_is_self_contained() -> None:
         if "files:" in line:
             for name in line.split("[", 1)[1].rstrip("]").split(","):
                 assert (EXAMPLES / name.strip()).is_file(), name
+
+
+def test_unknown_role_is_a_usage_error(
+    tmp_path: Path, policy_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = tmp_path / "r.rules"
+    rules.write_text(GOOD)
+    code, _, err = run(
+        ["check", "--policies", str(policy_dir), "--role", "admn", str(rules)], capsys
+    )
+    assert code == ExitCode.USAGE
+    assert "'admn'" in err and "admin" in err
