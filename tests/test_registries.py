@@ -1,0 +1,44 @@
+"""Each registry covers its folder: a parser or reporter module that is not registered would be
+silently unreachable from the command line (STYLE.md §2)."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+import checker.parsers
+import checker.reports
+from checker.parsers import PARSERS, detect
+from checker.reports import REPORTERS
+
+
+def _modules_with_name(package: object) -> dict[str, object]:
+    found = {}
+    for info in pkgutil.iter_modules(package.__path__):  # type: ignore[attr-defined]
+        module = importlib.import_module(f"{package.__name__}.{info.name}")  # type: ignore[attr-defined]
+        if isinstance(getattr(module, "NAME", None), str):
+            found[module.NAME] = module
+    return found
+
+
+def test_every_parser_module_is_registered() -> None:
+    modules = _modules_with_name(checker.parsers)
+    assert modules == PARSERS
+    for module in PARSERS.values():
+        assert callable(module.sniff) and callable(module.parse) and module.PATTERNS
+
+
+def test_every_report_module_is_registered() -> None:
+    assert _modules_with_name(checker.reports) == REPORTERS
+
+
+def test_detect_picks_each_format_from_its_own_content() -> None:
+    samples = {
+        "iptables-save": b"*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n",
+        "nft-json": b'{"nftables": [{"metainfo": {"json_schema_version": 1}}]}',
+        "windows-reg": "Windows Registry Editor Version 5.00\r\n".encode("utf-16"),
+        "windows-pol": b"PReg\x01\x00\x00\x00",
+        "windows-wfw": b"regf" + b"\x00" * 60,
+    }
+    for name, head in samples.items():
+        assert detect(head, "sample").NAME == name
