@@ -350,6 +350,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _report_arguments(args: argparse.Namespace) -> dict[str, object]:
+    """The report and gate options that check, scan and merge share (_add_report_options)."""
+    return {
+        "json_path": args.json,
+        "junit_path": args.junit,
+        "sarif_path": args.sarif,
+        "html_path": args.html,
+        "fail_on": args.fail_on,
+        "indeterminate_as": args.indeterminate,
+        "waivers_path": args.waivers,
+        "quiet": args.quiet,
+    }
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.command == "validate":
         from checker.commands import validate
@@ -370,14 +384,7 @@ def _run(args: argparse.Namespace) -> int:
             format_name=args.format,
             config_path=args.config,
             target_name=args.target,
-            json_path=args.json,
-            junit_path=args.junit,
-            sarif_path=args.sarif,
-            html_path=args.html,
-            fail_on=args.fail_on,
-            indeterminate_as=args.indeterminate,
-            waivers_path=args.waivers,
-            quiet=args.quiet,
+            **_report_arguments(args),
         )
     if args.command == "scan":
         from checker.commands import scan
@@ -396,14 +403,7 @@ def _run(args: argparse.Namespace) -> int:
             history_scope=args.history_scope,
             scan_timeout_s=args.scan_timeout,
             host_timeout_s=args.host_timeout,
-            json_path=args.json,
-            junit_path=args.junit,
-            sarif_path=args.sarif,
-            html_path=args.html,
-            fail_on=args.fail_on,
-            indeterminate_as=args.indeterminate,
-            waivers_path=args.waivers,
-            quiet=args.quiet,
+            **_report_arguments(args),
         )
     if args.command == "collect":
         from checker.commands import collect
@@ -425,14 +425,7 @@ def _run(args: argparse.Namespace) -> int:
             reports=args.reports,
             history_path=None if args.no_history else args.history,
             history_scope=args.history_scope,
-            json_path=args.json,
-            junit_path=args.junit,
-            sarif_path=args.sarif,
-            html_path=args.html,
-            fail_on=args.fail_on,
-            indeterminate_as=args.indeterminate,
-            waivers_path=args.waivers,
-            quiet=args.quiet,
+            **_report_arguments(args),
         )
     if args.command == "history":
         from checker.commands import history
