@@ -39,6 +39,7 @@ def test_detect_picks_each_format_from_its_own_content() -> None:
         "windows-reg": "Windows Registry Editor Version 5.00\r\n".encode("utf-16"),
         "windows-pol": b"PReg\x01\x00\x00\x00",
         "windows-wfw": b"regf" + b"\x00" * 60,
+        "ipset-save": b"create admins hash:ip family inet hashsize 1024 maxelem 65536\n",
     }
     for name, head in samples.items():
         assert detect(head, "sample").NAME == name

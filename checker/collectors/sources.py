@@ -9,9 +9,10 @@ tool.") print no `*x` line and stay in the nft JSON. Passing both would evaluate
 twice, with the nft copy indeterminate on every xt match. This is exact, not a heuristic: a
 table is dropped only because the dump that shows it in full is also checked.
 
-Only outputs that succeeded are sources; firewalld/ufw state and ipset contents are evidence
-and context, not rulesets. iptables dumps holding no table are skipped (a host with nft only),
-unless nothing else would remain.
+Only outputs that succeeded are sources; firewalld/ufw state is evidence and context, not a
+ruleset. iptables dumps holding no table are skipped (a host with nft only), unless nothing else
+would remain. A non-empty `ipset save` output goes with the netfilter sources: it gives the
+contents of the sets `-m set` rules match (without it those matches are indeterminate).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from checker.collectors.script import FIREWALL_DUMPS
 
 NFT = "nft-json"
 WINDOWS = "windows-json"
+IPSET = "ipset-save"
 # iptables-nft dumps and the nft family their tables live in (xtables-nft(8)).
 NFT_COMPAT = {"iptables-nft-save": "ip", "ip6tables-nft-save": "ip6"}
 DERIVED_NFT_SUFFIX = ".native.json"
@@ -105,4 +107,7 @@ def sources_for(result: CollectResult, evidence_dir: Path | None = None) -> list
             sources.append((origin(file_name(output.name)), output.data))
     if not sources and dumps:
         sources.append((origin(file_name(dumps[0].name)), dumps[0].data))
+    ipsets = result.output(IPSET)
+    if sources and ipsets is not None and ipsets.ok and ipsets.data.strip():
+        sources.append((origin(file_name(IPSET)), ipsets.data))
     return sources

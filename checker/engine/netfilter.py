@@ -14,6 +14,8 @@ Semantics (iptables(8), iptables-extensions(8), nft(8), and the kernel's nf_hook
 - nat chains see only the first packet of a connection. A DNAT/REDIRECT catching the queried
   flow sends it somewhere else (FORWARD to a container, another local port): answered as
   indeterminate, never from INPUT alone.
+- `-m set` matches are decided from the target's `ipset save` output when it is among the
+  sources, and are indeterminate without it (netfilter_sets).
 - Questions are about new connections: the SYN (ctstate NEW). For `expect: allow` over TCP the
   connection must complete: the SYN-ACK (ESTABLISHED) must get out the other way and the final
   ACK in, so a strict OUTPUT policy without an ESTABLISHED rule fails the check. For
@@ -44,14 +46,14 @@ from checker.engine.symbols import InterfaceSymbols
 from checker.engine.verdict import Verdict as Verdict_
 from checker.engine.verdict import format_flow
 from checker.findings import Evidence, Status
-from checker.model.netfilter import Ruleset, Verdict
+from checker.model.netfilter import IpSets, Ruleset, Verdict
 from checker.policies.model import Direction, Expect, Requirement
 
 __all__ = ["Context", "check", "classify_flow", "new_context"]
 
 
 def classify_flow(
-    rulesets: Sequence[Ruleset],
+    rulesets: Sequence[Ruleset | IpSets],
     *,
     family: int,
     proto: int,
@@ -163,13 +165,17 @@ def _uncertainty(
 
 
 def check(
-    rulesets: Sequence[Ruleset], requirement: Requirement, *, context: Context | None = None
+    rulesets: Sequence[Ruleset | IpSets],
+    requirement: Requirement,
+    *,
+    context: Context | None = None,
 ) -> Verdict_:
-    """Decide one requirement on one target's netfilter rules (several files combine).
+    """Decide one requirement on one target's netfilter rules (several files combine; an
+    `ipset save` output among them gives the contents of the sets `-m set` matches use).
     Pass the target's `new_context(rulesets)` when checking many requirements."""
     context = context or new_context(rulesets)
     interfaces = context.interfaces
-    covered = frozenset().union(*(r.families for r in rulesets)) if rulesets else frozenset()
+    covered = frozenset().union(*(r.families for r in context.rulesets))
     inbound = requirement.direction is Direction.INBOUND
     allow = requirement.expect is Expect.ALLOW
     failures: list[Verdict_] = []

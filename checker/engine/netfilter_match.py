@@ -5,6 +5,9 @@ A match compiles to (sure, maybe): the packets that surely match and those that 
 Conjunction intersects both bounds, disjunction unites them, negation swaps and complements
 them: Kleene's three-valued logic over sets.
 
+An ipset match (`SetMatch`) is exact when the target's `ipset save` output describes the set
+(netfilter_sets): the union of its elements' boxes; otherwise it is unknown with the reason.
+
 Conntrack state and TCP flags are not dimensions: the engine asks about one packet of a
 connection at a time (the SYN of a new connection, the SYN-ACK reply, the final ACK), so they are
 constants of the `Phase`.
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from checker.engine.netfilter_sets import SetIndex, resolve
 from checker.engine.space import Dim, IntervalSet, Space, iset, iset_intersect, iset_subtract
 from checker.engine.symbols import InterfaceSymbols
 from checker.model.netfilter import (
@@ -24,6 +28,7 @@ from checker.model.netfilter import (
     Match,
     Ranges,
     Rule,
+    SetMatch,
     TcpFlags,
     Unknown,
 )
@@ -60,8 +65,19 @@ Bounds = tuple[Space, Space]
 class MatchCompiler:
     """Compiles rules for one family and phase; results are cached per rule."""
 
-    def __init__(self, dims: tuple[Dim, ...], phase: Phase, interfaces: InterfaceSymbols) -> None:
+    def __init__(
+        self,
+        dims: tuple[Dim, ...],
+        phase: Phase,
+        interfaces: InterfaceSymbols,
+        *,
+        family: int = 4,
+        sets: SetIndex | None = None,
+    ) -> None:
         self.dims = dims
+        self.family = family
+        self.sets = sets
+        self._set_spaces: dict[tuple[str, tuple[str, ...]], Space | str] = {}
         self.phase = phase
         self.interfaces = interfaces
         self.full = Space.full(dims)
@@ -160,6 +176,13 @@ class MatchCompiler:
                 sure = sure.union(option_sure)
                 maybe = maybe.union(option_maybe)
             return self._negate((sure, maybe), match.negated)
+        if isinstance(match, SetMatch):
+            found = self._set_space(match)
+            if isinstance(found, str):
+                # Unknown either way: negation keeps (nothing sure, everything possible).
+                reasons.append(found)
+                return self.none, self.full
+            return self._negate((found, found), match.negated)
         if isinstance(match, Unknown):
             reasons.append(match.reason)
             return self.none, self.full
@@ -183,3 +206,24 @@ class MatchCompiler:
         box[constraint[0][0]] = constraint[0][1]
         space = Space(self.dims, (tuple(box),))
         return space, space
+
+    def _set_space(self, match: SetMatch) -> Space | str:
+        """The packets whose tuple is in the set (cached per set and flags), or why unknown."""
+        key = (match.name, match.directions)
+        cached = self._set_spaces.get(key)
+        if cached is None:
+            found = resolve(self.sets, match, self.family)
+            if isinstance(found, str):
+                cached = found
+            else:
+                boxes = []
+                for constraints in found:
+                    box = list(self._full_box)
+                    for name, values in constraints.items():
+                        d = self._index[name]
+                        box[d] = iset_intersect(box[d], values)
+                    if all(box):
+                        boxes.append(tuple(box))
+                cached = Space(self.dims, boxes).compact()
+            self._set_spaces[key] = cached
+        return cached

@@ -13,10 +13,21 @@ from dataclasses import dataclass, field
 
 from checker.engine import netfilter_query as query
 from checker.engine.netfilter_match import MatchCompiler, Phase
+from checker.engine.netfilter_sets import SetIndex, build_index
 from checker.engine.space import Space
 from checker.engine.symbols import InterfaceSymbols
 from checker.findings import Evidence
-from checker.model.netfilter import AnyOf, Chain, Hook, Iface, Rule, Ruleset, Table, Verdict
+from checker.model.netfilter import (
+    AnyOf,
+    Chain,
+    Hook,
+    Iface,
+    IpSets,
+    Rule,
+    Ruleset,
+    Table,
+    Verdict,
+)
 from checker.policies.model import Direction, Requirement
 
 MAX_DEPTH = 64
@@ -212,11 +223,12 @@ def interface_names(rulesets: Sequence[Ruleset], extra: Sequence[str] = ()) -> I
 @dataclass(slots=True)
 class Context:
     """What every requirement on one target shares: the interface symbols, the compiled rules
-    per (family, phase) and the base chains per (family, hooks). Built once per target by
-    `new_context` and passed in; nothing is cached at module level."""
+    per (family, phase), the base chains per (family, hooks) and the target's ipsets. Built
+    once per target by `new_context` and passed in; nothing is cached at module level."""
 
     rulesets: tuple[Ruleset, ...]
     interfaces: InterfaceSymbols
+    sets: SetIndex | None = None
     compilers: dict[tuple[int, str], MatchCompiler] = field(default_factory=dict)
     chains: dict[tuple[int, tuple[Hook, ...]], list[tuple[Table, Chain]]] = field(
         default_factory=dict
@@ -257,7 +269,11 @@ class Context:
         key = (family, phase.name)
         if key not in self.compilers:
             self.compilers[key] = MatchCompiler(
-                query.dims_for(family, self.interfaces), phase, self.interfaces
+                query.dims_for(family, self.interfaces),
+                phase,
+                self.interfaces,
+                family=family,
+                sets=self.sets,
             )
         return self.compilers[key]
 
@@ -268,8 +284,13 @@ class Context:
         return self.chains[key]
 
 
-def new_context(rulesets: Sequence[Ruleset], extra_interfaces: Sequence[str] = ()) -> Context:
-    return Context(tuple(rulesets), interface_names(rulesets, extra_interfaces))
+def new_context(
+    models: Sequence[Ruleset | IpSets], extra_interfaces: Sequence[str] = ()
+) -> Context:
+    """The context of one target: its Rulesets, and the contents of its ipsets when an
+    `ipset save` output (IpSets) is among the models."""
+    rulesets = tuple(m for m in models if isinstance(m, Ruleset))
+    return Context(rulesets, interface_names(rulesets, extra_interfaces), build_index(models))
 
 
 def evaluate_hook(context: Context, family: int, phase: Phase, space: Space) -> HookResult:

@@ -17,6 +17,11 @@ Conventions shared by every parser:
   (2048, 2303).
 - Fields: "family" (4 or 6), "proto" (IP protocol number, IPv6: the transport header),
   "saddr", "daddr", "sport", "dport", "icmp".
+
+ipsets (`-m set --match-set NAME src,dst`) are a `SetMatch` naming the set; the set's contents
+come from another source, the target's `ipset save` output, parsed into `IpSets`. The engine
+decides a `SetMatch` exactly when that output is supplied and the set is static and of a type it
+models, and treats it as unknown otherwise (see checker/engine/netfilter_sets.py).
 """
 
 from __future__ import annotations
@@ -91,7 +96,17 @@ class Unknown:
     reason: str
 
 
-Match = Ranges | Iface | CtState | TcpFlags | AddrType | AnyOf | Unknown
+@dataclass(frozen=True, slots=True)
+class SetMatch:
+    """`-m set [!] --match-set NAME dir[,dir…]`: the packet's values along the set's dimensions
+    (`directions[i]` is "src" or "dst" for dimension i) are an element of ipset NAME."""
+
+    name: str
+    directions: tuple[str, ...]
+    negated: bool = False
+
+
+Match = Ranges | Iface | CtState | TcpFlags | AddrType | AnyOf | SetMatch | Unknown
 
 
 class Verdict(StrEnum):
@@ -179,3 +194,48 @@ class Ruleset:
     families: frozenset[int]
     origin: str
     warnings: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class IpSetElement:
+    """One `add` line of `ipset save`: per dimension of its set, an inclusive range of values
+    (addresses as integers of the set's family, ports as numbers; for a port dimension whose
+    protocol is ICMP or ICMPv6, the "icmp" value type*256+code). `proto` is the protocol of the
+    set's port dimension (None when the set has none). `nomatch` marks a hash:net* exception."""
+
+    values: tuple[tuple[int, int], ...]
+    line: int
+    proto: int | None = None
+    nomatch: bool = False
+    # The element carries its own `timeout N` (N > 0): it expires at runtime.
+    expires: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IpSet:
+    """One set of `ipset save`: `kind` is the type as written ("hash:ip,port"); `dims` the
+    kinds of its dimensions ("ip", "net", "port", or "set" for list:set; "other" for a
+    dimension the engine cannot model, e.g. mac, iface, mark); `family` 4, 6, or 0 for sets
+    serving both (bitmap:port, list:set). `members` lists the set names of a list:set."""
+
+    name: str
+    kind: str
+    family: int
+    dims: tuple[str, ...]
+    elements: tuple[IpSetElement, ...]
+    origin: Location
+    members: tuple[str, ...] = ()
+    # The set was created with a default `timeout`: its entries expire at runtime.
+    timeout: bool = False
+    # Why the engine cannot model this set although its dimensions are known ("" if it can),
+    # e.g. a `bitmask` that is not a prefix.
+    unmodelled: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class IpSets:
+    """The contents of every ipset of one `ipset save` output. It travels with the target's
+    Rulesets to the netfilter engine; alone it describes no firewall."""
+
+    sets: tuple[IpSet, ...]
+    origin: str

@@ -23,6 +23,7 @@ class Parser(Protocol):
 
 
 from checker.parsers import (  # noqa: E402
+    ipset_save,
     iptables_save,
     netsh_text,
     nft_json,
@@ -43,6 +44,7 @@ PARSERS: dict[str, ModuleType] = {
         windows_reg,
         netsh_text,
         iptables_save,
+        ipset_save,
     )
 }
 
@@ -62,6 +64,6 @@ def detect(data: bytes, origin: str) -> ModuleType:
             1,
             0,
             "format",
-            "unknown format: not iptables-save, nft -j, or a Windows firewall export",
+            "unknown format: not iptables-save, nft -j, ipset save, or a Windows firewall export",
         )
     )

@@ -19,6 +19,11 @@ Choices worth knowing:
   kernel's PACKET_HOST, which iptables prints as `unicast`.
 - `-m addrtype` with `--limit-iface-in/out` restricts the route lookup to one interface, which
   the model cannot express: the whole match is unknown.
+- `-m set --match-set NAME src,dst` is a `SetMatch`; the engine decides it from the target's
+  `ipset save` output (unknown without it). `--return-nomatch` (inverts the meaning of
+  nomatch elements) and the counter matches `--packets-*`/`--bytes-*` make the whole match
+  unknown. `! --update-counters` / `! --update-subcounters` only stop the counters from being
+  updated (iptables-extensions(8)); what matches is unchanged, so they are ignored.
 """
 
 from __future__ import annotations
@@ -26,7 +31,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from checker.model.netfilter import AddrType, AnyOf, CtState, Match, Ranges, TcpFlags, Unknown
+from checker.model.netfilter import (
+    AddrType,
+    AnyOf,
+    CtState,
+    Match,
+    Ranges,
+    SetMatch,
+    TcpFlags,
+    Unknown,
+)
 from checker.parsers import iptables_values as values
 from checker.parsers.iptables_lexer import LineError
 
@@ -93,7 +107,6 @@ UNDECIDABLE: dict[str, str] = {
     "limit": "rate limit: depends on traffic history",
     "hashlimit": "rate limit: depends on traffic history",
     "recent": "depends on the recent list's contents",
-    "set": "ipset contents are not supplied",
     "string": "matches packet payload",
     "u32": "matches raw packet bytes",
     "bpf": "runs a BPF program",
@@ -348,6 +361,30 @@ def _comment(use: ModuleUse, ctx: RuleContext) -> list[Match]:
     return []
 
 
+SET_DIRECTIONS = ("src", "dst")
+# IPSET_DIM_MAX (include/uapi/linux/netfilter/ipset/ip_set.h): at most six direction flags.
+SET_DIM_MAX = 6
+SET_IGNORED = ("--update-counters", "--update-subcounters")
+
+
+def _set(use: ModuleUse, ctx: RuleContext) -> list[Match]:
+    named = [o for o in use.options if o.name in ("--match-set", "--set")]
+    if len(named) != 1:
+        raise LineError("module", "-m set takes one --match-set NAME FLAGS")
+    (option,) = named
+    name, flags = option.args
+    directions = tuple(flags.split(","))
+    if not name or any(d not in SET_DIRECTIONS for d in directions):
+        raise LineError("set", f"--match-set {name} {flags}: flags are src or dst, comma-separated")
+    if len(directions) > SET_DIM_MAX:
+        raise LineError("set", f"--match-set {name} {flags}: at most {SET_DIM_MAX} flags")
+    others = [o for o in use.options if o is not option]
+    counters = [o for o in others if not (o.name in SET_IGNORED and o.negated)]
+    if counters:
+        return [_unknown(use, use.options, "set counters or return-nomatch are not modelled")]
+    return [SetMatch(name, directions, option.negated)]
+
+
 @dataclass(frozen=True, slots=True)
 class ModuleSpec:
     # option name -> number of arguments
@@ -394,6 +431,22 @@ MODULES: dict[str, ModuleSpec] = {
     ),
     "pkttype": ModuleSpec({"--pkt-type": 1}, _pkttype, ("--pkt-type",)),
     "comment": ModuleSpec({"--comment": 1}, _comment, ("--comment",)),
+    "set": ModuleSpec(
+        {
+            "--match-set": 2,
+            "--set": 2,
+            "--return-nomatch": 0,
+            "--update-counters": 0,
+            "--update-subcounters": 0,
+            "--packets-eq": 1,
+            "--packets-lt": 1,
+            "--packets-gt": 1,
+            "--bytes-eq": 1,
+            "--bytes-lt": 1,
+            "--bytes-gt": 1,
+        },
+        _set,
+    ),
 }
 # ip6tables accepts -m icmpv6 / ipv6-icmp as names of the icmp6 module.
 MODULE_ALIASES = {"icmpv6": "icmp6", "ipv6-icmp": "icmp6", "ipv6icmp": "icmp6"}

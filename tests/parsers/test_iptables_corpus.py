@@ -20,13 +20,14 @@ from checker.model.netfilter import (
     Ranges,
     Rule,
     Ruleset,
+    SetMatch,
     TcpFlags,
     Unknown,
     Verdict,
 )
 from checker.parsers import iptables_save
 
-MODELLED = (Ranges, Iface, CtState, TcpFlags, AddrType, AnyOf)
+MODELLED = (Ranges, Iface, CtState, TcpFlags, AddrType, AnyOf, SetMatch)
 _RULE_LINE = re.compile(r"^(?:\[\d+:\d+\]\s+)?-[AI]\s", re.MULTILINE)
 
 # Unknown matches per file, by module (or "target NAME" for targets the engine cannot decide).

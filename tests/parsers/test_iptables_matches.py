@@ -12,6 +12,7 @@ from checker.model.netfilter import (
     CtState,
     Iface,
     Ranges,
+    SetMatch,
     TcpFlags,
     Unknown,
 )
@@ -290,7 +291,8 @@ def test_comments_are_ignored_but_required_to_be_well_formed() -> None:
         ("-m limit --limit 5/min --limit-burst 10", "limit"),
         ("-m hashlimit --hashlimit-above 10/sec --hashlimit-name x", "hashlimit"),
         ("-m recent --update --seconds 60 --name DEFAULT --rsource", "recent"),
-        ("-m set --match-set blocklist src", "set"),
+        ("-m set --match-set blocklist src --return-nomatch", "set"),
+        ("-m set --match-set blocklist src,dst --packets-gt 10", "set"),
         ('-m string --algo bm --string "GET /"', "string"),
         ('-m u32 --u32 "0>>22&0x3C@12>>26&0x3C@0=0x29"', "u32"),
         ("-m owner --uid-owner 1000", "owner"),
@@ -324,6 +326,36 @@ def test_everything_else_is_unknown_naming_module_and_options(spec: str, module:
     assert unknown.reason.startswith(f"-m {module} ")
     assert spec.split()[2] in unknown.reason
     assert rule.target.name == "ACCEPT"
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("-m set --match-set blocklist src", SetMatch("blocklist", ("src",))),
+        ("-m set ! --match-set svc dst,dst", SetMatch("svc", ("dst", "dst"), negated=True)),
+        # Not updating the counters does not change what matches (iptables-extensions(8)).
+        (
+            "-m set --match-set a src,dst ! --update-counters ! --update-subcounters",
+            SetMatch("a", ("src", "dst")),
+        ),
+    ],
+)
+def test_ipset_matches_name_the_set_and_its_flags(spec: str, expected: SetMatch) -> None:
+    assert one_rule(spec + " -j ACCEPT").matches == (expected,)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "-m set --match-set a src,source",
+        "-m set --match-set a src,src,src,src,src,src,src",
+        "-m set --match-set a src --match-set b src",
+        "-m set ! --update-counters",
+    ],
+)
+def test_garbled_ipset_matches_are_parse_errors(spec: str) -> None:
+    with pytest.raises(ParseError):
+        one_rule(spec + " -j ACCEPT")
 
 
 def test_unknown_option_of_a_known_module_keeps_the_rest() -> None:
