@@ -186,9 +186,11 @@ def test_sources_drop_exactly_the_tables_iptables_nft_save_shows() -> None:
         None,
     )
     sources = sources_for(result)
+    # The ipset contents go with the rulesets: they decide the `-m set` matches.
     assert [origin for origin, _ in sources] == [
         "h:nft-json.native.json",
         "h:iptables-nft-save.txt",
+        "h:ipset-save.txt",
     ]
     kept = json.loads(sources[0][1])["nftables"]
     assert {"table": {"family": "inet", "name": "filter", "handle": 2}} in kept
@@ -197,6 +199,17 @@ def test_sources_drop_exactly_the_tables_iptables_nft_save_shows() -> None:
     assert without_tables(b"not json", {("ip", "filter")}) is None
     failed = CollectResult("h", result.outputs, host_problem("h", "timeout", "deadline passed"))
     assert sources_for(failed) == []
+
+
+def test_ipset_save_is_a_source_only_beside_rulesets_and_when_it_succeeded() -> None:
+    dump = _output("iptables-nft-save", b"*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n")
+    sets = _output("ipset-save", b"create x hash:ip\n")
+    failed = _output("ipset-save", b"create x hash:ip\n", exit_code=1)
+    empty = _output("ipset-save", b"\n")
+    names = lambda *outputs: [o for o, _ in sources_for(CollectResult("h", outputs, None))]  # noqa: E731
+    assert names(dump, sets) == ["h:iptables-nft-save.txt", "h:ipset-save.txt"]
+    assert names(dump, failed) == names(dump, empty) == ["h:iptables-nft-save.txt"]
+    assert names(sets) == []
 
 
 def test_evidence_is_whole_hashed_and_rereadable(tmp_path: Path) -> None:

@@ -84,6 +84,8 @@ def test_scan_equals_check_on_hand_exports_and_on_evidence(
         "ip6tables.txt": ssh_lab.hand("ip6tables-nft-save"),
         # What an admin exports of nft: the native table (the iptables-nft ones are above).
         "nft.json": ssh_lab.hand("nft", "-j", "list", "table", "inet", "lab"),
+        # The contents of the `admins` set the iptables-nft rule on 8443 matches.
+        "ipsets.txt": ssh_lab.hand("ipset", "save"),
     }
     for name, data in exports.items():
         (hand / name).write_bytes(data)
