@@ -83,7 +83,7 @@ def classify_flow(
         "oif": 0 if inbound else interfaces.index_of(iface),
     }
     point = Space.where(dims, {name: [(value, value)] for name, value in values.items()})
-    sure, maybe, _ = connection_accepted(context, family, point, inbound, proto == 6)
+    sure, maybe, _ = connection_accepted(context, family, point, inbound, True)
     if sure.contains(values):
         return "accept"
     if maybe.contains(values):
@@ -110,26 +110,27 @@ def _flow_text(
     )
 
 
-def _mirror_point(point: dict[str, int]) -> dict[str, int]:
-    names = ("family", "proto", "saddr", "daddr", "sport", "dport", "icmp", "iif", "oif")
-    return {name: point[mirrored] for name, mirrored in zip(names, query.MIRROR, strict=True)}
+_LABELS = {
+    "synack": "the SYN-ACK reply",
+    "ack": "the handshake's final ACK",
+    "echoreply": "the echo reply",
+}
 
 
 def _denial(
-    parts: list[tuple[Phase, bool, Space, HookResult]], point: dict[str, int]
+    parts: list[tuple[Phase, bool, Space, HookResult]], point: dict[str, int], family: int
 ) -> tuple[str, list[Evidence]]:
+    """Which packet of the flow at `point` is dropped, and the rule (or policy) that drops it."""
     for phase, mirrored, _asked, hook in parts:
-        seen = _mirror_point(point) if mirrored else point
+        if not query.belongs(point, family, phase):
+            continue
+        seen = query.point_in_phase(point, family, phase, mirrored)
         if not hook.accept_maybe.contains(seen):
-            evidence = deciding_evidence(hook, seen)
-            what = {
-                "syn": "the SYN",
-                "synack": "the SYN-ACK reply",
-                "ack": "the handshake's final ACK",
-            }
-            kind = phase.name.split("-")[0]
-            label = what.get(kind, "the packet") if point["proto"] == 6 else "the packet"
-            return label, evidence
+            if phase.ctstate == "NEW":
+                label = "the SYN" if point["proto"] == 6 else "the packet"
+            else:
+                label = _LABELS.get(phase.name.split("-")[0], "the packet")
+            return label, deciding_evidence(hook, seen)
     return "the packet", []
 
 
@@ -194,7 +195,7 @@ def check(
         space = query.requirement_space(requirement, family, interfaces)
         if not space:
             continue
-        complete = allow and bool(space.restrict("proto", [(6, 6)]))
+        complete = allow
         batched = context.batches.get((family, inbound)) is not None and space.is_subset(
             context.batches[(family, inbound)]
         )
@@ -208,7 +209,7 @@ def check(
             point = bad.sample(preferred) or {}
             flow = _flow_text(point, family, interfaces, inbound)
             if allow:
-                label, evidence = _denial(parts, point)
+                label, evidence = _denial(parts, point, family)
                 where = (
                     f"{evidence[0].file}:{evidence[0].line}" if evidence else "no accepting rule"
                 )
@@ -242,7 +243,7 @@ def check(
         if allow:
             passes.extend(e for e in _accepting(parts, sample) if e not in passes)
         else:
-            label, evidence = _denial(parts, sample)
+            label, evidence = _denial(parts, sample, family)
             passes.extend(e for e in evidence if e not in passes)
     if failures:
         return failures[0]

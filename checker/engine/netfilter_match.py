@@ -53,6 +53,9 @@ REPLY_IN = Phase("synack-in", "ESTABLISHED", frozenset({"SYN", "ACK"}), True, Fa
 REPLY_OUT = Phase("synack-out", "ESTABLISHED", frozenset({"SYN", "ACK"}), False, False)
 ACK_IN = Phase("ack-in", "ESTABLISHED", frozenset({"ACK"}), True, False)
 ACK_OUT = Phase("ack-out", "ESTABLISHED", frozenset({"ACK"}), False, False)
+# The echo reply of a ping (conntrack tracks ICMP echo as a connection: the reply is ESTABLISHED).
+ECHO_REPLY_IN = Phase("echoreply-in", "ESTABLISHED", frozenset(), True, False)
+ECHO_REPLY_OUT = Phase("echoreply-out", "ESTABLISHED", frozenset(), False, False)
 
 # Address types of the packets the engine asks about: unicast flows between this host and a
 # remote peer (broadcast and multicast are out of scope of the policy format).

@@ -14,6 +14,8 @@ from __future__ import annotations
 from checker.engine.netfilter_match import (
     ACK_IN,
     ACK_OUT,
+    ECHO_REPLY_IN,
+    ECHO_REPLY_OUT,
     NEW_IN,
     NEW_OUT,
     REPLY_IN,
@@ -66,17 +68,91 @@ def hooks_for(phase: Phase) -> tuple[Hook, ...]:
     return (Hook.OUTPUT, Hook.POSTROUTING)
 
 
-def phases_for(inbound: bool, complete_tcp: bool) -> list[tuple[Phase, bool]]:
-    """The packets that must get through, each with whether it travels mirrored (the reply)."""
+def phases_for(inbound: bool, complete: bool) -> list[tuple[Phase, bool]]:
+    """The packets that must get through, each with whether it travels mirrored (the reply).
+
+    With `complete`, a TCP connection also needs its SYN-ACK and final ACK, and a ping (ICMP
+    echo request) its echo reply: what a strict policy without an ESTABLISHED rule breaks."""
     if inbound:
         phases = [(NEW_IN, False)]
-        if complete_tcp:
-            phases += [(REPLY_OUT, True), (ACK_IN, False)]
+        if complete:
+            phases += [(REPLY_OUT, True), (ACK_IN, False), (ECHO_REPLY_OUT, True)]
     else:
         phases = [(NEW_OUT, False)]
-        if complete_tcp:
-            phases += [(REPLY_IN, True), (ACK_OUT, False)]
+        if complete:
+            phases += [(REPLY_IN, True), (ACK_OUT, False), (ECHO_REPLY_IN, True)]
     return phases
+
+
+ICMP_PROTOCOL = {4: 1, 6: 58}
+ECHO_REQUEST = {4: 8, 6: 128}
+ECHO_REPLY = {4: 0, 6: 129}
+
+
+def _is_echo(phase: Phase) -> bool:
+    return phase.name.startswith("echoreply")
+
+
+def concerned(space: Space, family: int, phase: Phase) -> Space:
+    """The flows of `space` that a phase's packet belongs to: every flow for the first packet,
+    TCP for the handshake's later packets, echo requests for the echo reply."""
+    if phase.ctstate == "NEW":
+        return space
+    if _is_echo(phase):
+        request = ECHO_REQUEST[family] << 8
+        proto = ICMP_PROTOCOL[family]
+        return space.restrict("proto", [(proto, proto)]).restrict(
+            "icmp", [(request, request | 0xFF)]
+        )
+    return space.restrict("proto", [(6, 6)])
+
+
+def _echo_offset(family: int) -> int:
+    return (ECHO_REPLY[family] - ECHO_REQUEST[family]) << 8
+
+
+def to_phase(space: Space, family: int, phase: Phase, mirrored: bool) -> Space:
+    """The packets of `phase` for the flows of `space` (already `concerned`): mirrored for
+    replies, and an echo request's type turned into its reply's (same code)."""
+    if mirrored:
+        space = space.map_dims(MIRROR)
+    if _is_echo(phase):
+        space = space.translate("icmp", _echo_offset(family))
+    return space
+
+
+def from_phase(space: Space, family: int, phase: Phase, mirrored: bool) -> Space:
+    """The inverse of to_phase: back to the flows that the phase's packets belong to."""
+    if _is_echo(phase):
+        space = space.translate("icmp", -_echo_offset(family))
+    if mirrored:
+        space = space.map_dims(MIRROR)
+    return space
+
+
+def belongs(point: dict[str, int], family: int, phase: Phase) -> bool:
+    """Whether the flow at `point` has a packet in `phase` (see `concerned`)."""
+    if phase.ctstate == "NEW":
+        return True
+    if _is_echo(phase):
+        request = ECHO_REQUEST[family] << 8
+        return point["proto"] == ICMP_PROTOCOL[family] and request <= point["icmp"] <= (
+            request | 0xFF
+        )
+    return point["proto"] == 6
+
+
+def point_in_phase(
+    point: dict[str, int], family: int, phase: Phase, mirrored: bool
+) -> dict[str, int]:
+    """A flow's packet in `phase` (to look up the rule that decided it)."""
+    seen = dict(point)
+    if mirrored:
+        names = ("family", "proto", "saddr", "daddr", "sport", "dport", "icmp", "iif", "oif")
+        seen = {name: point[other] for name, other in zip(names, MIRROR, strict=True)}
+    if _is_echo(phase):
+        seen["icmp"] += _echo_offset(family)
+    return seen
 
 
 def _addresses(

@@ -257,11 +257,7 @@ class Context:
             return None
         key = (family, phase.name, inbound)
         if key not in self.batch_hooks:
-            asked = batch
-            if phase.ctstate != "NEW":
-                asked = batch.restrict("proto", [(6, 6)])
-            if mirrored:
-                asked = asked.map_dims(query.MIRROR)
+            asked = query.to_phase(query.concerned(batch, family, phase), family, phase, mirrored)
             self.batch_hooks[key] = evaluate_hook(self, family, phase, asked)
         return self.batch_hooks[key]
 
@@ -348,35 +344,31 @@ def connection_accepted(
     family: int,
     space: Space,
     inbound: bool,
-    complete_tcp: bool,
+    complete: bool,
     batched: bool = False,
 ) -> tuple[Space, Space, list[tuple[Phase, bool, Space, HookResult]]]:
     """(surely accepted, possibly accepted, per-phase results) for the connections of `space`.
 
-    With `complete_tcp`, a TCP connection counts only if its SYN-ACK gets out (mirrored) and its
-    final ACK gets in too; other protocols are judged on their first packet. With `batched`,
-    `space` lies in the context's prepared batch, whose hook results are reused: the walk is
-    exact packet by packet, so one walk over the union answers every requirement in it."""
+    With `complete`, a TCP connection counts only if its SYN-ACK gets out (mirrored) and its
+    final ACK gets in too, and a ping only if its echo reply gets back; other flows are judged
+    on their first packet. With `batched`, `space` lies in the context's prepared batch, whose
+    hook results are reused: the walk is exact packet by packet, so one walk over the union
+    answers every requirement in it."""
     sure, maybe = space, space
     parts = []
-    for phase, mirrored in query.phases_for(inbound, complete_tcp):
-        asked = space
-        if phase.name != query.phases_for(inbound, False)[0][0].name:
-            asked = space.restrict("proto", [(6, 6)])
-            if not asked:
-                continue
-        if mirrored:
-            asked = asked.map_dims(query.MIRROR)
+    for phase, mirrored in query.phases_for(inbound, complete):
+        flows = query.concerned(space, family, phase)
+        if not flows:
+            continue
+        asked = query.to_phase(flows, family, phase, mirrored)
         hook = context.batch_hook(family, phase, mirrored, inbound) if batched else None
         if hook is None:
             hook = evaluate_hook(context, family, phase, asked)
-        accepted_sure, accepted_maybe = hook.accept_sure, hook.accept_maybe
-        if mirrored:
-            accepted_sure = accepted_sure.map_dims(query.MIRROR)
-            accepted_maybe = accepted_maybe.map_dims(query.MIRROR)
-        if phase.name != query.phases_for(inbound, False)[0][0].name:
-            # Later packets only concern TCP; other protocols pass this phase untouched.
-            other = space.subtract(space.restrict("proto", [(6, 6)]))
+        accepted_sure = query.from_phase(hook.accept_sure, family, phase, mirrored)
+        accepted_maybe = query.from_phase(hook.accept_maybe, family, phase, mirrored)
+        if flows is not space:
+            # Flows this packet does not belong to pass this phase untouched.
+            other = space.subtract(flows)
             accepted_sure = accepted_sure.union(other)
             accepted_maybe = accepted_maybe.union(other)
         sure = sure.intersect(accepted_sure)

@@ -332,6 +332,18 @@ class Space:
         d = self.index(name)
         return iset(r for box in self.boxes for r in box[d])
 
+    def translate(self, name: str, offset: int) -> Space:
+        """The same flows with one dimension's values moved by `offset` (the caller keeps them
+        inside the dimension's range): an echo request's ICMP type to its reply's."""
+        d = self.index(name)
+        return Space(
+            self.dims,
+            (
+                box[:d] + (tuple((lo + offset, hi + offset) for lo, hi in box[d]),) + box[d + 1 :]
+                for box in self.boxes
+            ),
+        )
+
     def restrict(self, name: str, ranges: Sequence[Interval]) -> Space:
         return self.intersect(Space.where(self.dims, {name: ranges}))
 

@@ -213,3 +213,48 @@ def test_classify_flow_point_queries() -> None:
     assert classify_flow([rs], proto=6, dport=22, **args) == "accept"
     assert classify_flow([rs], proto=6, dport=23, **args) == "drop"
     assert classify_flow([rs], proto=17, dport=53, **args) == "accept"
+
+
+ICMP_ECHO = (Ranges("proto", ((1, 1),)), Ranges("icmp", ((8 << 8, (8 << 8) | 0xFF),)))
+ICMP_ECHO_REPLY = (Ranges("proto", ((1, 1),)), Ranges("icmp", ((0, 0xFF),)))
+
+
+def test_ping_allow_needs_the_echo_reply_to_get_back() -> None:
+    """A strict INPUT policy with no ESTABLISHED rule drops the echo reply (conntrack tracks ICMP
+    echo as a connection), so an outbound ping never completes."""
+    ping = dict(direction="outbound", protocol=1, ports=None, icmp_type=8)
+    strict = ruleset(
+        base("INPUT", Hook.INPUT, Verdict.DROP),
+        base("OUTPUT", Hook.OUTPUT, Verdict.DROP, rule(*ICMP_ECHO, line=7)),
+    )
+    verdict = check([strict], req(**ping))
+    assert verdict.status is Status.FAIL
+    assert "echo reply" in verdict.message
+    assert verdict.counterexample.startswith("icmp 192.0.2.10 -> 203.0.113.7 type 8")
+    assert "policy DROP" in verdict.evidence[0].text
+    with_established = ruleset(
+        base("INPUT", Hook.INPUT, Verdict.DROP, rule(ESTABLISHED)),
+        base("OUTPUT", Hook.OUTPUT, Verdict.DROP, rule(*ICMP_ECHO)),
+    )
+    assert check([with_established], req(**ping)).status is Status.PASS
+    # An explicit echo-reply rule is as good as the ESTABLISHED one.
+    with_reply_rule = ruleset(
+        base("INPUT", Hook.INPUT, Verdict.DROP, rule(*ICMP_ECHO_REPLY)),
+        base("OUTPUT", Hook.OUTPUT, Verdict.DROP, rule(*ICMP_ECHO)),
+    )
+    assert check([with_reply_rule], req(**ping)).status is Status.PASS
+    # For deny, the request getting out is enough to fail.
+    assert check([strict], req(expect="deny", **ping)).status is Status.FAIL
+
+
+def test_echo_completion_does_not_touch_other_protocols() -> None:
+    rs = ruleset(
+        base(
+            "INPUT",
+            Hook.INPUT,
+            Verdict.DROP,
+            rule(Ranges("proto", ((17, 17),)), Ranges("dport", ((53, 53),))),
+        ),
+        base("OUTPUT", Hook.OUTPUT, Verdict.DROP),
+    )
+    assert check([rs], req(protocol=17, ports=((53, 53),))).status is Status.PASS
