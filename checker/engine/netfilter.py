@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from checker.engine import netfilter_query as query
 from checker.engine.netfilter_match import Phase
 from checker.engine.netfilter_walk import (
+    ACCEPTING,
     Context,
     HookResult,
     connection_accepted,
@@ -46,7 +47,7 @@ from checker.engine.symbols import InterfaceSymbols
 from checker.engine.verdict import Verdict as Verdict_
 from checker.engine.verdict import format_flow
 from checker.findings import Evidence, Status
-from checker.model.netfilter import IpSets, Ruleset, Verdict
+from checker.model.netfilter import IpSets, Ruleset
 from checker.policies.model import Direction, Expect, Requirement
 
 __all__ = ["Context", "check", "classify_flow", "new_context"]
@@ -137,11 +138,11 @@ def _denial(
 def _accepting(
     parts: list[tuple[Phase, bool, Space, HookResult]], point: dict[str, int]
 ) -> list[Evidence]:
-    phase, _mirrored, _asked, hook = parts[0]
+    _phase, _mirrored, _asked, hook = parts[0]
     found = []
     for chain_result in hook.chains:
         for piece in chain_result.pieces:
-            if piece.verdict in (Verdict.ACCEPT, Verdict.SNAT) and piece.sure.contains(point):
+            if piece.verdict in ACCEPTING and piece.sure.contains(point):
                 found.append(piece.evidence)
                 break
     return found
@@ -151,12 +152,15 @@ MAX_REASONS = 10
 
 
 def _uncertainty(
-    parts: list[tuple[Phase, bool, Space, HookResult]], doubtful: Space
+    parts: list[tuple[Phase, bool, Space, HookResult]], doubtful: Space, family: int
 ) -> list[tuple[str, Evidence]]:
     """The first reasons (and rules) that make some of the doubtful flows undecidable."""
     found: dict[tuple[str, Evidence], None] = {}
-    for _phase, mirrored, _asked, hook in parts:
-        concerned_flows = doubtful.map_dims(query.MIRROR) if mirrored else doubtful
+    for phase, mirrored, _asked, hook in parts:
+        # The doubtful flows as this phase's packets (mirrored replies, echo reply types).
+        concerned_flows = query.to_phase(
+            query.concerned(doubtful, family, phase), family, phase, mirrored
+        )
         for reason, evidence, concerned in hook.uncertain:
             if (reason, evidence) not in found and concerned.touches(concerned_flows):
                 found[(reason, evidence)] = None
@@ -195,11 +199,10 @@ def check(
         space = query.requirement_space(requirement, family, interfaces)
         if not space:
             continue
-        complete = allow
         batched = context.batches.get((family, inbound)) is not None and space.is_subset(
             context.batches[(family, inbound)]
         )
-        sure, maybe, parts = connection_accepted(context, family, space, inbound, complete, batched)
+        sure, maybe, parts = connection_accepted(context, family, space, inbound, allow, batched)
         preferred = query.preferred_point(requirement, family)
         if allow:
             bad, doubtful = space.subtract(maybe), space.subtract(sure)
@@ -225,7 +228,7 @@ def check(
         if doubtful:
             point = doubtful.sample(preferred) or {}
             flow = _flow_text(point, family, interfaces, inbound)
-            reasons = _uncertainty(parts, doubtful)
+            reasons = _uncertainty(parts, doubtful, family)
             why = (
                 "; ".join(f"{e.file}:{e.line}: {r}" for r, e in reasons[:3])
                 or "undecidable matches"

@@ -31,7 +31,8 @@ from checker.model.netfilter import (
 from checker.policies.model import Direction, Requirement
 
 MAX_DEPTH = 64
-_ACCEPTING = (Verdict.ACCEPT,)
+# SNAT ends the nat chain; the packet goes on through the hook, as after ACCEPT.
+ACCEPTING = (Verdict.ACCEPT, Verdict.SNAT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +43,6 @@ class Piece:
     sure: Space
     maybe: Space
     evidence: Evidence
-    reason: str = ""
 
 
 @dataclass(slots=True)
@@ -52,9 +52,6 @@ class ChainResult:
     pieces: list[Piece]
     accept_sure: Space
     accept_maybe: Space
-    # Packets this base chain does not see (a device-bound ingress chain, a nat chain on a
-    # packet that is not a connection's first): they pass it.
-    bypass: Space | None = None
 
 
 @dataclass(slots=True)
@@ -130,7 +127,7 @@ class Walker:
                         "jump depth exceeded" if called else f"chain {rule.target.chain} not found"
                     )
                     pieces.append(
-                        Piece(Verdict.UNKNOWN, enter_sure, enter_maybe, _rule_evidence(rule), why)
+                        Piece(Verdict.UNKNOWN, enter_sure, enter_maybe, _rule_evidence(rule))
                     )
                     self.uncertain.append((why, _rule_evidence(rule), enter_maybe))
                 else:
@@ -156,7 +153,7 @@ class Walker:
                     )
                 if reason:
                     self.uncertain.append((reason, _rule_evidence(rule), enter_maybe))
-                pieces.append(Piece(verdict, enter_sure, enter_maybe, _rule_evidence(rule), reason))
+                pieces.append(Piece(verdict, enter_sure, enter_maybe, _rule_evidence(rule)))
             sure = sure.subtract(match_maybe).union(extra_sure)
             maybe = maybe.subtract(match_sure).union(extra_maybe)
         return pieces, ret_sure.union(sure), ret_maybe.union(maybe)
@@ -168,8 +165,7 @@ class Walker:
             pieces.append(Piece(policy, ret_sure, ret_maybe, _policy_evidence(chain, table)))
         accept_sure, accept_maybe = self.compiler.none, self.compiler.none
         for piece in pieces:
-            # SNAT ends the nat chain; the packet goes on through the hook.
-            if piece.verdict in (Verdict.ACCEPT, Verdict.SNAT):
+            if piece.verdict in ACCEPTING:
                 accept_sure = accept_sure.union(piece.sure)
                 accept_maybe = accept_maybe.union(piece.maybe)
             elif piece.verdict in (Verdict.UNKNOWN, Verdict.DNAT):
@@ -312,7 +308,6 @@ def evaluate_hook(context: Context, family: int, phase: Phase, space: Space) -> 
         if bypass is not None:
             chain_result.accept_sure = chain_result.accept_sure.union(bypass)
             chain_result.accept_maybe = chain_result.accept_maybe.union(bypass)
-            chain_result.bypass = bypass
         result.chains.append(chain_result)
         for piece in chain_result.pieces:
             if piece.verdict is Verdict.DNAT:
@@ -334,7 +329,7 @@ def deciding_evidence(hook: HookResult, point: dict[str, int]) -> list[Evidence]
         if chain_result.accept_maybe.contains(point):
             continue
         for piece in chain_result.pieces:
-            if piece.verdict not in _ACCEPTING and piece.maybe.contains(point):
+            if piece.verdict not in ACCEPTING and piece.maybe.contains(point):
                 return [piece.evidence]
     return []
 
@@ -366,7 +361,7 @@ def connection_accepted(
             hook = evaluate_hook(context, family, phase, asked)
         accepted_sure = query.from_phase(hook.accept_sure, family, phase, mirrored)
         accepted_maybe = query.from_phase(hook.accept_maybe, family, phase, mirrored)
-        if flows is not space:
+        if phase.ctstate != "NEW":
             # Flows this packet does not belong to pass this phase untouched.
             other = space.subtract(flows)
             accepted_sure = accepted_sure.union(other)

@@ -258,3 +258,18 @@ def test_echo_completion_does_not_touch_other_protocols() -> None:
         base("OUTPUT", Hook.OUTPUT, Verdict.DROP),
     )
     assert check([rs], req(protocol=17, ports=((53, 53),))).status is Status.PASS
+
+
+def test_undecidable_echo_reply_names_its_reason() -> None:
+    rs = ruleset(
+        base(
+            "INPUT",
+            Hook.INPUT,
+            Verdict.DROP,
+            rule(Unknown("-m limit: rate not known"), *ICMP_ECHO_REPLY, line=4),
+        ),
+        base("OUTPUT", Hook.OUTPUT, Verdict.DROP, rule(*ICMP_ECHO)),
+    )
+    verdict = check([rs], req(direction="outbound", protocol=1, ports=None, icmp_type=8))
+    assert verdict.status is Status.INDETERMINATE
+    assert "limit" in verdict.message and [e.line for e in verdict.evidence] == [4]
