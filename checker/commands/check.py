@@ -49,14 +49,13 @@ def exit_code(findings: Sequence[Finding], fail_on: str) -> int:
 
 
 def check_targets(
-    targets: Sequence[TargetSpec],
-    requirements_for: object,
+    planned: Sequence[tuple[TargetSpec, tuple[Requirement, ...]]],
 ) -> tuple[list[TargetInfo], list[Finding], list[Requirement]]:
+    """Read and check each target against its resolved requirements."""
     infos: list[TargetInfo] = []
     findings: list[Finding] = []
     seen: dict[str, Requirement] = {}
-    for target in targets:
-        requirements = requirements_for(target)  # type: ignore[operator]
+    for target, requirements in planned:
         for requirement in requirements:
             seen.setdefault(requirement.key, requirement)
         sources, problems = read_sources(target.files)
@@ -98,9 +97,6 @@ def run(
     chosen_policies = list(policy_paths or config_policies or default_policy_paths())
     policy_set = load_policy_set(chosen_policies)
 
-    def requirements_for(target: TargetSpec) -> tuple[Requirement, ...]:
-        return policy_set.requirements_for(target.roles, dict(target.params))
-
     # Resolve every target's policies and the waivers before reading anything: those errors are
     # the user's to fix first (exit 2), not per-target findings.
     known_roles = set(policy_set.roles())
@@ -116,9 +112,12 @@ def run(
                     f"no policy has the role {unknown[0]!r} (known roles: {', '.join(sorted(known_roles))})",
                 )
             )
-        requirements_for(target)
+    planned = [
+        (target, policy_set.requirements_for(target.roles, dict(target.params)))
+        for target in targets
+    ]
     waivers = load_waivers(waivers_path) if waivers_path else None
-    infos, findings, requirements = check_targets(targets, requirements_for)
+    infos, findings, requirements = check_targets(planned)
     for file in unmatched:
         infos.append(
             TargetInfo(
