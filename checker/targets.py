@@ -33,7 +33,6 @@ class TargetEntry:
     roles: tuple[str, ...]
     params: tuple[tuple[str, object], ...]
     format_name: str | None
-    line: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,9 +86,8 @@ def load_target_config(path: str) -> TargetConfig:
             roles=tuple(t["roles"]),
             params=tuple((t.get("params") or {}).items()),
             format_name=t.get("format"),
-            line=doc.location(("targets", i)).line,
         )
-        for i, t in enumerate(doc.data["targets"])
+        for t in doc.data["targets"]
     )
     return TargetConfig(path, root, tuple(doc.data.get("policies", [])), targets)
 
@@ -105,7 +103,7 @@ def _expand(config: TargetConfig, entry: TargetEntry) -> list[Path]:
     return list(found)
 
 
-def _display(config: TargetConfig, path: Path) -> str:
+def _display(path: Path) -> str:
     try:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
@@ -140,7 +138,7 @@ def select_targets(
         chosen.append(
             TargetSpec(
                 name=entry.name,
-                files=tuple(_display(config, m) for m in members),
+                files=tuple(_display(m) for m in members),
                 roles=tuple(dict.fromkeys(entry.roles + tuple(extra_roles))),
                 params=tuple(merged.items()),
                 format_name=format_name or entry.format_name,
