@@ -50,78 +50,78 @@ def _problem(file: str, line: int, col: int, code: str, message: str) -> PolicyE
 MAX_NODES = 200_000
 
 
-def _construct(
-    node: yaml.Node,
-    path: JsonPath,
-    positions: dict[JsonPath, tuple[int, int]],
-    file: str,
-    budget: list[int] | None = None,
-    active: set[int] | None = None,
-) -> Any:
-    # Aliases make the node graph a DAG or even a cycle (`a: &x [*x]`); count nodes and track
-    # the ones being built so neither a cycle nor an alias bomb gets past a clear error.
-    budget = budget if budget is not None else [MAX_NODES]
-    active = active if active is not None else set()
-    budget[0] -= 1
-    if budget[0] < 0:
-        mark = node.start_mark
-        raise _problem(
-            file, mark.line + 1, mark.column + 1, "yaml", "too many nodes (alias expansion)"
-        )
-    if id(node) in active:
-        mark = node.start_mark
-        raise _problem(file, mark.line + 1, mark.column + 1, "yaml", "recursive alias")
-    active.add(id(node))
-    try:
-        return _construct_node(node, path, positions, file, budget, active)
-    finally:
-        active.discard(id(node))
+class _Builder:
+    """Builds Python data from one document's node graph, recording positions.
 
+    Aliases make the node graph a DAG or even a cycle (`a: &x [*x]`); nodes are counted and the
+    ones being built tracked, so neither a cycle nor an alias bomb gets past a clear error. One
+    PyYAML constructor serves every scalar of the document."""
 
-def _construct_node(
-    node: yaml.Node,
-    path: JsonPath,
-    positions: dict[JsonPath, tuple[int, int]],
-    file: str,
-    budget: list[int],
-    active: set[int],
-) -> Any:
-    loader = yaml.SafeLoader("")
-    if isinstance(node, yaml.MappingNode):
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.loader = yaml.SafeLoader("")
+        self.budget = MAX_NODES
+        self.active: set[int] = set()
+
+    def build(
+        self, node: yaml.Node, path: JsonPath, positions: dict[JsonPath, tuple[int, int]]
+    ) -> Any:
+        self.budget -= 1
+        mark = node.start_mark
+        if self.budget < 0:
+            raise _problem(
+                self.file,
+                mark.line + 1,
+                mark.column + 1,
+                "yaml",
+                "too many nodes (alias expansion)",
+            )
+        if id(node) in self.active:
+            raise _problem(self.file, mark.line + 1, mark.column + 1, "yaml", "recursive alias")
+        self.active.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path, positions)
+            if isinstance(node, yaml.SequenceNode):
+                items = []
+                for index, item_node in enumerate(node.value):
+                    item_mark = item_node.start_mark
+                    positions[path + (index,)] = (item_mark.line + 1, item_mark.column + 1)
+                    items.append(self.build(item_node, path + (index,), positions))
+                return items
+            return self.loader.construct_object(node, deep=True)
+        finally:
+            self.active.discard(id(node))
+
+    def _mapping(
+        self, node: yaml.MappingNode, path: JsonPath, positions: dict[JsonPath, tuple[int, int]]
+    ) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
+            mark = key_node.start_mark
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise _problem(
-                    file,
-                    key_node.start_mark.line + 1,
-                    key_node.start_mark.column + 1,
+                    self.file,
+                    mark.line + 1,
+                    mark.column + 1,
                     "yaml",
                     "merge keys (<<) are not supported",
                 )
-            key = _construct(key_node, path, {}, file, budget, active)
+            key = self.build(key_node, path, {})
             if not isinstance(key, str | int | bool | float) or isinstance(key, bool):
                 key = str(key)
-            mark = key_node.start_mark
             if key in result:
-                first_line, first_col = positions.get(path + (key,), (0, 0))
+                first_line, _ = positions.get(path + (key,), (0, 0))
                 raise _problem(
-                    file,
+                    self.file,
                     mark.line + 1,
                     mark.column + 1,
                     "duplicate-key",
                     f"duplicate key {key!r} (first defined at line {first_line})",
                 )
             positions[path + (key,)] = (mark.line + 1, mark.column + 1)
-            result[key] = _construct(value_node, path + (key,), positions, file, budget, active)
+            result[key] = self.build(value_node, path + (key,), positions)
         return result
-    if isinstance(node, yaml.SequenceNode):
-        items = []
-        for index, item_node in enumerate(node.value):
-            mark = item_node.start_mark
-            positions[path + (index,)] = (mark.line + 1, mark.column + 1)
-            items.append(_construct(item_node, path + (index,), positions, file, budget, active))
-        return items
-    return loader.construct_object(node, deep=True)
 
 
 def _scalar_position(root: yaml.Node) -> tuple[int, int, str]:
@@ -160,7 +160,7 @@ def parse_yaml(text: str, file: str) -> YamlDoc:
         (): (node.start_mark.line + 1, node.start_mark.column + 1)
     }
     try:
-        data = _construct(node, (), positions, file)
+        data = _Builder(file).build(node, (), positions)
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
