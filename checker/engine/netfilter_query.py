@@ -45,21 +45,32 @@ EPHEMERAL = ((1024, 65535),)
 PREFERRED_REMOTE = {4: _V4(203, 0, 113, 7), 6: 0x20010DB8_0000_0000_0000_0000_0000_0007}
 PREFERRED_LOCAL = {4: _V4(192, 0, 2, 10), 6: 0x20010DB8_0000_0000_0000_0000_0000_0010}
 
-MIRROR = ("family", "proto", "daddr", "saddr", "dport", "sport", "icmp", "oif", "iif")
+DIM_NAMES = ("family", "proto", "saddr", "daddr", "sport", "dport", "icmp", "iif", "oif")
+# A reply travels the other way: source and destination (addresses, ports, interfaces) swap.
+_SWAP = {
+    "saddr": "daddr",
+    "daddr": "saddr",
+    "sport": "dport",
+    "dport": "sport",
+    "iif": "oif",
+    "oif": "iif",
+}
+MIRROR = tuple(_SWAP.get(name, name) for name in DIM_NAMES)
 
 
 def dims_for(family: int, interfaces: InterfaceSymbols) -> tuple[Dim, ...]:
-    return (
-        ("family", 4, 6),
-        ("proto", 0, 255),
-        ("saddr", 0, ADDRESS_MAX[family]),
-        ("daddr", 0, ADDRESS_MAX[family]),
-        ("sport", 0, 65535),
-        ("dport", 0, 65535),
-        ("icmp", 0, 65535),
-        ("iif", 0, interfaces.size - 1),
-        ("oif", 0, interfaces.size - 1),
-    )
+    bounds = {
+        "family": (4, 6),
+        "proto": (0, 255),
+        "saddr": (0, ADDRESS_MAX[family]),
+        "daddr": (0, ADDRESS_MAX[family]),
+        "sport": (0, 65535),
+        "dport": (0, 65535),
+        "icmp": (0, 65535),
+        "iif": (0, interfaces.size - 1),
+        "oif": (0, interfaces.size - 1),
+    }
+    return tuple((name, *bounds[name]) for name in DIM_NAMES)
 
 
 def hooks_for(phase: Phase) -> tuple[Hook, ...]:
@@ -146,10 +157,7 @@ def point_in_phase(
     point: dict[str, int], family: int, phase: Phase, mirrored: bool
 ) -> dict[str, int]:
     """A flow's packet in `phase` (to look up the rule that decided it)."""
-    seen = dict(point)
-    if mirrored:
-        names = ("family", "proto", "saddr", "daddr", "sport", "dport", "icmp", "iif", "oif")
-        seen = {name: point[other] for name, other in zip(names, MIRROR, strict=True)}
+    seen = {name: point[_SWAP.get(name, name)] for name in point} if mirrored else dict(point)
     if _is_echo(phase):
         seen["icmp"] += _echo_offset(family)
     return seen
