@@ -161,8 +161,8 @@ def _uncertainty(
         concerned_flows = query.to_phase(
             query.concerned(doubtful, family, phase), family, phase, mirrored
         )
-        for reason, evidence, concerned in hook.uncertain:
-            if (reason, evidence) not in found and concerned.touches(concerned_flows):
+        for reason, evidence in hook.uncertain_touching(concerned_flows):
+            if (reason, evidence) not in found:
                 found[(reason, evidence)] = None
                 if len(found) >= MAX_REASONS:
                     return list(found)

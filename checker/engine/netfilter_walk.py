@@ -8,13 +8,13 @@ every base chain on it accepts, surely and possibly.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from checker.engine import netfilter_query as query
 from checker.engine.netfilter_match import MatchCompiler, Phase
 from checker.engine.netfilter_sets import SetIndex, build_index
-from checker.engine.space import Space
+from checker.engine.space import Interval, Space, hulls_overlap
 from checker.engine.symbols import InterfaceSymbols
 from checker.findings import Evidence
 from checker.model.netfilter import (
@@ -33,6 +33,8 @@ from checker.policies.model import Direction, Requirement
 MAX_DEPTH = 64
 # SNAT ends the nat chain; the packet goes on through the hook, as after ACCEPT.
 ACCEPTING = (Verdict.ACCEPT, Verdict.SNAT)
+# Possibly accepted: the verdict is decided outside the ruleset, or the packet goes elsewhere.
+UNDECIDED = (Verdict.UNKNOWN, Verdict.DNAT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,30 @@ class HookResult:
     chains: list[ChainResult] = field(default_factory=list)
     # Why some packets' fate is unknown: (reason, rule, the packets it concerns).
     uncertain: list[tuple[str, Evidence, Space]] = field(default_factory=list)
+    _uncertain_hulls: list[tuple[Interval, ...]] | None = None
+
+    def uncertain_touching(self, flows: Space) -> Iterator[tuple[str, Evidence]]:
+        """The reasons (and rules), in walk order, of the unknowns that concern `flows`. A
+        kube-proxy walk leaves thousands, one per service; their hulls rule most out cheaply."""
+        if self._uncertain_hulls is None:
+            self._uncertain_hulls = [concerned.hull() for _, _, concerned in self.uncertain]
+        wanted = flows.hull()
+        for (reason, evidence, concerned), hull in zip(
+            self.uncertain, self._uncertain_hulls, strict=True
+        ):
+            if hulls_overlap(hull, wanted) and concerned.touches(flows):
+                yield reason, evidence
+
+
+def _both(
+    operation: Callable[[Space, Space], Space], sure: Space, maybe: Space, other_sure: Space, other_maybe: Space
+) -> tuple[Space, Space]:
+    """(operation(sure, other_sure), operation(maybe, other_maybe)), computed once while each
+    pair is one object (no uncertain match met yet), so that it stays one object."""
+    if sure is maybe and other_sure is other_maybe:
+        both = operation(maybe, other_maybe)
+        return both, both
+    return operation(sure, other_sure), operation(maybe, other_maybe)
 
 
 def _rule_evidence(rule: Rule) -> Evidence:
@@ -86,6 +112,7 @@ class Walker:
         self.compiler = compiler
         self.uncertain: list[tuple[str, Evidence, Space]] = []
         self._chains_by_name = chains_by_name
+        self._transparent: dict[int, bool] = {}
 
     def lookup(self, table: Table, name: str) -> Chain | None:
         by_name = self._chains_by_name.get(id(table))
@@ -100,6 +127,8 @@ class Walker:
     ) -> tuple[list[Piece], Space, Space]:
         """Pieces decided in `chain` (and chains it calls), and the packets that return."""
         pieces: list[Piece] = []
+        if self.transparent(chain):
+            return pieces, sure, maybe
         ret_sure, ret_maybe = self.compiler.none, self.compiler.none
         for rule in chain.rules:
             if not maybe:
@@ -107,8 +136,10 @@ class Walker:
             (match_sure, match_maybe), reasons = self.compiler.rule(rule)
             if not match_maybe.touches(maybe):
                 continue
-            enter_sure = sure.intersect(match_sure)
+            # While nothing uncertain has been met, sure and maybe are one object: compute once.
+            certain = sure is maybe and match_sure is match_maybe
             enter_maybe = maybe.intersect(match_maybe)
+            enter_sure = enter_maybe if certain else sure.intersect(match_sure)
             if not enter_maybe:
                 continue
             if reasons and not enter_maybe.is_subset(match_sure):
@@ -119,7 +150,7 @@ class Walker:
                 continue
             extra_sure, extra_maybe = self.compiler.none, self.compiler.none
             if verdict is Verdict.RETURN:
-                ret_sure, ret_maybe = ret_sure.union(enter_sure), ret_maybe.union(enter_maybe)
+                ret_sure, ret_maybe = _both(Space.union, ret_sure, ret_maybe, enter_sure, enter_maybe)
             elif verdict in (Verdict.JUMP, Verdict.GOTO):
                 called = self.lookup(table, rule.target.chain or "")
                 if called is None or depth >= MAX_DEPTH:
@@ -138,7 +169,9 @@ class Walker:
                     if verdict is Verdict.JUMP:
                         extra_sure, extra_maybe = sub_sure, sub_maybe
                     else:
-                        ret_sure, ret_maybe = ret_sure.union(sub_sure), ret_maybe.union(sub_maybe)
+                        ret_sure, ret_maybe = _both(
+                            Space.union, ret_sure, ret_maybe, sub_sure, sub_maybe
+                        )
             else:
                 reason = ""
                 if verdict is Verdict.DNAT:
@@ -154,22 +187,36 @@ class Walker:
                 if reason:
                     self.uncertain.append((reason, _rule_evidence(rule), enter_maybe))
                 pieces.append(Piece(verdict, enter_sure, enter_maybe, _rule_evidence(rule)))
-            sure = sure.subtract(match_maybe).union(extra_sure)
-            maybe = maybe.subtract(match_sure).union(extra_maybe)
-        return pieces, ret_sure.union(sure), ret_maybe.union(maybe)
+            if certain:
+                sure = maybe = maybe.subtract(match_maybe)
+            else:
+                sure, maybe = sure.subtract(match_maybe), maybe.subtract(match_sure)
+            sure, maybe = _both(Space.union, sure, maybe, extra_sure, extra_maybe)
+        ret_sure, ret_maybe = _both(Space.union, ret_sure, ret_maybe, sure, maybe)
+        return pieces, ret_sure, ret_maybe
+
+    def transparent(self, chain: Chain) -> bool:
+        """Whether the chain surely lets every packet through unchanged (only non-terminating
+        targets, every match decidable): kube-proxy's KUBE-MARK-MASQ, called per service."""
+        known = self._transparent.get(id(chain))
+        if known is None:
+            known = all(
+                rule.target.verdict is Verdict.CONTINUE and not self.compiler.rule(rule)[1]
+                for rule in chain.rules
+            )
+            self._transparent[id(chain)] = known
+        return known
 
     def base_chain(self, table: Table, chain: Chain, entry: Space) -> ChainResult:
         pieces, ret_sure, ret_maybe = self.chain(table, chain, entry, entry, 0)
         policy = chain.policy or Verdict.ACCEPT
         if ret_maybe:
             pieces.append(Piece(policy, ret_sure, ret_maybe, _policy_evidence(chain, table)))
-        accept_sure, accept_maybe = self.compiler.none, self.compiler.none
-        for piece in pieces:
-            if piece.verdict in ACCEPTING:
-                accept_sure = accept_sure.union(piece.sure)
-                accept_maybe = accept_maybe.union(piece.maybe)
-            elif piece.verdict in (Verdict.UNKNOWN, Verdict.DNAT):
-                accept_maybe = accept_maybe.union(piece.maybe)
+        dims = self.compiler.dims
+        accept_sure = Space.union_all(dims, (p.sure for p in pieces if p.verdict in ACCEPTING))
+        accept_maybe = Space.union_all(
+            dims, (p.maybe for p in pieces if p.verdict in ACCEPTING or p.verdict in UNDECIDED)
+        )
         return ChainResult(chain, table, pieces, accept_sure, accept_maybe)
 
 
@@ -309,11 +356,13 @@ def evaluate_hook(context: Context, family: int, phase: Phase, space: Space) -> 
             chain_result.accept_sure = chain_result.accept_sure.union(bypass)
             chain_result.accept_maybe = chain_result.accept_maybe.union(bypass)
         result.chains.append(chain_result)
-        for piece in chain_result.pieces:
-            if piece.verdict is Verdict.DNAT:
-                # Translated packets leave this path (FORWARD, or INPUT on another port): what
-                # later chains here say about them proves nothing either way.
-                diverted = diverted.union(piece.maybe.intersect(result.accept_maybe))
+        # Translated packets leave this path (FORWARD, or INPUT on another port): what later
+        # chains here say about them proves nothing either way.
+        translated = Space.union_all(
+            compiler.dims, (p.maybe for p in chain_result.pieces if p.verdict is Verdict.DNAT)
+        )
+        if translated:
+            diverted = diverted.union(translated.intersect(result.accept_maybe))
         result.accept_sure = result.accept_sure.intersect(chain_result.accept_sure)
         result.accept_maybe = result.accept_maybe.intersect(chain_result.accept_maybe)
     if diverted:

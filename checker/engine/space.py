@@ -87,14 +87,26 @@ def _clip(a: IntervalSet, lo: int, hi: int) -> IntervalSet:
 
 
 def iset_intersect(a: IntervalSet, b: IntervalSet) -> IntervalSet:
+    # Returning an operand itself when it is the answer keeps sets shared between boxes, so
+    # later operations on them hit the `is` shortcuts (an unconstrained dimension stays the
+    # one tuple through a whole walk).
+    if a is b:
+        return a
     if len(a) > len(b):
         a, b = b, a
     if len(a) == 1:
         lo, hi = a[0]
         if len(b) == 1:
-            first = lo if lo > b[0][0] else b[0][0]
-            last = hi if hi < b[0][1] else b[0][1]
+            blo, bhi = b[0]
+            if blo <= lo and hi <= bhi:
+                return a
+            if lo <= blo and bhi <= hi:
+                return b
+            first = lo if lo > blo else blo
+            last = hi if hi < bhi else bhi
             return ((first, last),) if first <= last else ()
+        if lo <= b[0][0] and b[-1][1] <= hi:
+            return b
         return _clip(b, lo, hi)
     if len(b) <= 8:
         out: list[Interval] = []
@@ -174,9 +186,11 @@ def iset_nearest(a: IntervalSet, value: int) -> int:
 
 
 def box_intersect(a: Box, b: Box) -> Box | None:
+    if a is b:
+        return a
     out = []
     for x, y in zip(a, b, strict=True):
-        both = iset_intersect(x, y)
+        both = x if x is y else iset_intersect(x, y)
         if not both:
             return None
         out.append(both)
@@ -188,6 +202,8 @@ def box_touches(a: Box, b: Box, order: Sequence[int] | None = None) -> bool:
     dimensions most likely to tell boxes apart (ports, protocols) first."""
     for d in order if order is not None else range(len(a)):
         x, y = a[d], b[d]
+        if x is y:
+            continue
         if len(y) == 1:
             if len(x) == 1:
                 if x[0][1] < y[0][0] or y[0][1] < x[0][0]:
@@ -232,6 +248,20 @@ def box_subtract(a: Box, b: Box, order: Sequence[int] | None = None) -> list[Box
 
 _split_order = cache(split_order)
 
+
+def hulls_overlap(a: Sequence[Interval], b: Sequence[Interval]) -> bool:
+    """Whether two hulls (Space.hull) meet: a cheap necessary condition for spaces to touch."""
+    if not a or not b:
+        return False
+    return all(x_lo <= y_hi and y_lo <= x_hi for (x_lo, x_hi), (y_lo, y_hi) in zip(a, b))
+
+
+@cache
+def full_box(dims: tuple[Dim, ...]) -> Box:
+    """The box of every flow over `dims`, one shared tuple per dimension: spaces built from it
+    keep those tuples, which the `is` shortcuts of the set operations recognise."""
+    return tuple(((lo, hi),) for _, lo, hi in dims)
+
 # Merging neighbours costs a pass over every box: worth it only once a union has grown.
 COMPACT_ABOVE = 32
 
@@ -248,7 +278,7 @@ class Space:
     # Construction -----------------------------------------------------------------------------
     @classmethod
     def full(cls, dims: tuple[Dim, ...]) -> Space:
-        return cls(dims, (tuple(((lo, hi),) for _, lo, hi in dims),))
+        return cls(dims, (full_box(dims),))
 
     @classmethod
     def empty(cls, dims: tuple[Dim, ...]) -> Space:
@@ -257,15 +287,13 @@ class Space:
     @classmethod
     def where(cls, dims: tuple[Dim, ...], constraints: Mapping[str, Sequence[Interval]]) -> Space:
         """The box where each named dimension lies in the given ranges (others unconstrained)."""
-        box = []
-        for name, lo, hi in dims:
+        box = list(full_box(dims))
+        for d, (name, _, _) in enumerate(dims):
             if name in constraints:
-                values = iset_intersect(iset(constraints[name]), ((lo, hi),))
+                values = iset_intersect(iset(constraints[name]), box[d])
                 if not values:
                     return cls(dims, ())
-                box.append(values)
-            else:
-                box.append(((lo, hi),))
+                box[d] = values
         return cls(dims, (tuple(box),))
 
     def index(self, name: str) -> int:
@@ -288,6 +316,14 @@ class Space:
             return other
         merged = Space(self.dims, self.boxes + other.boxes)
         return merged.compact() if len(merged.boxes) > COMPACT_ABOVE else merged
+
+    @classmethod
+    def union_all(cls, dims: tuple[Dim, ...], spaces: Iterable[Space]) -> Space:
+        """The union of many spaces, compacted once (a fold of `union` would compact the
+        growing union again and again)."""
+        boxes = [box for space in spaces for box in space.boxes]
+        merged = cls(dims, boxes)
+        return merged.compact() if len(boxes) > COMPACT_ABOVE else merged
 
     def intersect(self, other: Space) -> Space:
         out = []
@@ -325,6 +361,15 @@ class Space:
         values = [point[name] for name, _, _ in self.dims]
         return any(
             all(iset_contains(s, v) for s, v in zip(box, values, strict=True)) for box in self.boxes
+        )
+
+    def hull(self) -> tuple[Interval, ...]:
+        """The smallest single range per dimension holding the space (empty: no ranges)."""
+        if not self.boxes:
+            return ()
+        return tuple(
+            (min(box[d][0][0] for box in self.boxes), max(box[d][-1][1] for box in self.boxes))
+            for d in range(len(self.dims))
         )
 
     def project(self, name: str) -> IntervalSet:
