@@ -167,6 +167,10 @@ class Walker:
                     )
                     pieces.extend(sub_pieces)
                     if verdict is Verdict.JUMP:
+                        if sub_sure is enter_sure and sub_maybe is enter_maybe:
+                            # Everything came back (a transparent chain): as if no rule
+                            # matched, and cutting it out and back in would only fragment.
+                            continue
                         extra_sure, extra_maybe = sub_sure, sub_maybe
                     else:
                         ret_sure, ret_maybe = _both(

@@ -28,6 +28,13 @@ Dim = tuple[str, int, int]
 
 def iset(ranges: Iterable[Interval]) -> IntervalSet:
     """Normalize: sort, drop empty ranges, merge overlapping and adjacent ones."""
+    if (
+        type(ranges) is tuple
+        and len(ranges) == 1
+        and type(ranges[0]) is tuple
+        and ranges[0][0] <= ranges[0][1]
+    ):
+        return ranges  # one range: already normal (most matches are one port, one prefix)
     ordered = sorted((lo, hi) for lo, hi in ranges if lo <= hi)
     merged: list[Interval] = []
     for lo, hi in ordered:
@@ -236,8 +243,10 @@ def box_subtract(a: Box, b: Box, order: Sequence[int] | None = None) -> list[Box
     out: list[Box] = []
     current = list(a)
     for d in order if order is not None else range(len(b)):
-        y = b[d]
-        outside = iset_subtract(current[d], y)
+        y, x = b[d], current[d]
+        if x is y or (len(y) == 1 and y[0][0] <= x[0][0] and x[-1][1] <= y[0][1]):
+            continue  # b covers this dimension of a: nothing is cut off along it
+        outside = iset_subtract(x, y)
         if outside:
             piece = list(current)
             piece[d] = outside
@@ -253,7 +262,10 @@ def hulls_overlap(a: Sequence[Interval], b: Sequence[Interval]) -> bool:
     """Whether two hulls (Space.hull) meet: a cheap necessary condition for spaces to touch."""
     if not a or not b:
         return False
-    return all(x_lo <= y_hi and y_lo <= x_hi for (x_lo, x_hi), (y_lo, y_hi) in zip(a, b))
+    for (x_lo, x_hi), (y_lo, y_hi) in zip(a, b):
+        if x_lo > y_hi or y_lo > x_hi:
+            return False
+    return True
 
 
 @cache
