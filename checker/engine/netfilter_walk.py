@@ -79,7 +79,11 @@ class HookResult:
 
 
 def _both(
-    operation: Callable[[Space, Space], Space], sure: Space, maybe: Space, other_sure: Space, other_maybe: Space
+    operation: Callable[[Space, Space], Space],
+    sure: Space,
+    maybe: Space,
+    other_sure: Space,
+    other_maybe: Space,
 ) -> tuple[Space, Space]:
     """(operation(sure, other_sure), operation(maybe, other_maybe)), computed once while each
     pair is one object (no uncertain match met yet), so that it stays one object."""
@@ -150,7 +154,9 @@ class Walker:
                 continue
             extra_sure, extra_maybe = self.compiler.none, self.compiler.none
             if verdict is Verdict.RETURN:
-                ret_sure, ret_maybe = _both(Space.union, ret_sure, ret_maybe, enter_sure, enter_maybe)
+                ret_sure, ret_maybe = _both(
+                    Space.union, ret_sure, ret_maybe, enter_sure, enter_maybe
+                )
             elif verdict in (Verdict.JUMP, Verdict.GOTO):
                 called = self.lookup(table, rule.target.chain or "")
                 if called is None or depth >= MAX_DEPTH:

@@ -262,7 +262,7 @@ def hulls_overlap(a: Sequence[Interval], b: Sequence[Interval]) -> bool:
     """Whether two hulls (Space.hull) meet: a cheap necessary condition for spaces to touch."""
     if not a or not b:
         return False
-    for (x_lo, x_hi), (y_lo, y_hi) in zip(a, b):
+    for (x_lo, x_hi), (y_lo, y_hi) in zip(a, b, strict=True):
         if x_lo > y_hi or y_lo > x_hi:
             return False
     return True
@@ -273,6 +273,7 @@ def full_box(dims: tuple[Dim, ...]) -> Box:
     """The box of every flow over `dims`, one shared tuple per dimension: spaces built from it
     keep those tuples, which the `is` shortcuts of the set operations recognise."""
     return tuple(((lo, hi),) for _, lo, hi in dims)
+
 
 # Merging neighbours costs a pass over every box: worth it only once a union has grown.
 COMPACT_ABOVE = 32
