@@ -11,6 +11,8 @@ Semantics (iptables(8), iptables-extensions(8), nft(8), and the kernel's nf_hook
   and nft chains of every table of the family) is walked in priority order, and the packet
   survives only if every one accepts, so any DROP/REJECT wins. A hook with no base chain accepts.
 - IPv4 and IPv6 are separate: "ip" tables see IPv4, "ip6" tables IPv6, "inet" and "netdev" both.
+- netdev chains see only their device's packets: ingress before prerouting, egress after
+  postrouting (so an egress drop stops outbound first packets and the replies of inbound flows).
 - nat chains see only the first packet of a connection. A DNAT/REDIRECT catching the queried
   flow sends it somewhere else (FORWARD to a container, another local port): answered as
   indeterminate, never from INPUT alone.

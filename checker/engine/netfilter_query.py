@@ -76,7 +76,7 @@ def dims_for(family: int, interfaces: InterfaceSymbols) -> tuple[Dim, ...]:
 def hooks_for(phase: Phase) -> tuple[Hook, ...]:
     if phase.inbound:
         return (Hook.INGRESS, Hook.PREROUTING, Hook.INPUT)
-    return (Hook.OUTPUT, Hook.POSTROUTING)
+    return (Hook.OUTPUT, Hook.POSTROUTING, Hook.EGRESS)
 
 
 def phases_for(inbound: bool, complete: bool) -> list[tuple[Phase, bool]]:

@@ -355,8 +355,9 @@ def evaluate_hook(context: Context, family: int, phase: Phase, space: Space) -> 
             continue
         entry = space
         bypass = None
-        if chain.hook is Hook.INGRESS and chain.device:
-            on_device = space.restrict("iif", [(interfaces.index_of(chain.device),) * 2])
+        if chain.hook in (Hook.INGRESS, Hook.EGRESS) and chain.device:
+            side = "iif" if chain.hook is Hook.INGRESS else "oif"
+            on_device = space.restrict(side, [(interfaces.index_of(chain.device),) * 2])
             bypass = space.subtract(on_device)
             entry = on_device
         if not entry:

@@ -152,6 +152,8 @@ class Hook(StrEnum):
     FORWARD = "forward"
     OUTPUT = "output"
     POSTROUTING = "postrouting"
+    # netdev "egress" chains see outbound packets after postrouting, on their way to the device.
+    EGRESS = "egress"
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +167,7 @@ class Chain:
     policy_origin: Location | None = None
     # nft chain type: "filter", "nat" or "route" (iptables: nat table chains are "nat").
     kind: str = "filter"
-    # For netdev ingress chains: the device they are bound to (None = not device-bound).
+    # For netdev ingress/egress chains: the device they are bound to (None = every device).
     device: str | None = None
 
 

@@ -36,8 +36,6 @@ no "nftables" array, objects or statements not shaped as the man page says, a st
 not know (it could end the rule in a way we cannot tell), jumps to chains that do not exist,
 lookups of sets or maps that do not exist, rules in tables or chains that do not exist. An unknown
 *match* expression is not an error: it only narrows its rule, so it becomes Unknown.
-
-Not modelled (warnings): netdev `egress` chains (the model has no egress hook).
 """
 
 from __future__ import annotations
@@ -187,9 +185,6 @@ class _Reader:
         base = chain.base
         hook_name = _text(base, "hook")
         where = f"{chain.location}: chain {table.family} {table.name} {chain.name}"
-        if hook_name == "egress":
-            self.warnings.append(f"{where}: the egress hook is not modelled, its rules are ignored")
-            return [Chain(chain.name, rules)]
         hook = _HOOKS.get(hook_name)
         if hook is None:
             raise BadInput(f"unknown hook {hook_name!r}")
@@ -204,7 +199,7 @@ class _Reader:
         if not isinstance(kind, str):
             raise BadInput("chain type is not a string")
         devices = _devices(base.get("dev"))
-        if hook is Hook.INGRESS and not devices:
+        if hook in (Hook.INGRESS, Hook.EGRESS) and not devices:
             self.warnings.append(
                 f"{where}: no device in the JSON (nft 1.0.6 omits it); taken as every device"
             )

@@ -5,11 +5,22 @@ Each test asserts the verdict, the counterexample and the deciding rule's line.
 
 from __future__ import annotations
 
-from builders import base, req, rule, ruleset, tcp_dport, user
+from builders import FILE, base, req, rule, ruleset, tcp_dport, user
 
 from checker.engine.netfilter import check, classify_flow
+from checker.errors import Location
 from checker.findings import Status
-from checker.model.netfilter import CtState, Hook, Ranges, Unknown, Verdict
+from checker.model.netfilter import (
+    Chain,
+    CtState,
+    Hook,
+    Ranges,
+    Rule,
+    Ruleset,
+    Table,
+    Unknown,
+    Verdict,
+)
 
 ESTABLISHED = CtState(frozenset({"ESTABLISHED", "RELATED"}))
 
@@ -273,3 +284,62 @@ def test_undecidable_echo_reply_names_its_reason() -> None:
     verdict = check([rs], req(direction="outbound", protocol=1, ports=None, icmp_type=8))
     assert verdict.status is Status.INDETERMINATE
     assert "limit" in verdict.message and [e.line for e in verdict.evidence] == [4]
+
+
+def _netdev(chain: Chain) -> Ruleset:
+    table = Table("netdev", "edge", (chain,), Location(FILE, 1))
+    return Ruleset((table,), frozenset({4, 6}), FILE)
+
+
+def _on_device(name: str, hook: Hook, device: str | None, *rules: Rule) -> Chain:
+    return Chain(name, tuple(rules), hook, 0, Verdict.ACCEPT, Location(FILE, 1), "filter", device)
+
+
+def test_egress_drop_stops_outbound_first_packets_and_inbound_replies() -> None:
+    """netdev egress runs after postrouting on the way to the device: a drop there stops an
+    outbound connection's first packet, and the SYN-ACK of an inbound one."""
+    udp53 = (Ranges("proto", ((17, 17),)), Ranges("dport", ((53, 53),)))
+    tcp_reply_from_80 = (Ranges("proto", ((6, 6),)), Ranges("sport", ((80, 80),)))
+    edge = _netdev(
+        _on_device(
+            "eg",
+            Hook.EGRESS,
+            None,
+            rule(*udp53, verdict=Verdict.DROP, line=71),
+            rule(*tcp_reply_from_80, verdict=Verdict.DROP, line=72),
+        )
+    )
+    filter_ = ruleset(families=frozenset({4, 6}))
+    out53 = check([edge, filter_], req(direction="outbound", protocol=17, ports=((53, 53),)))
+    assert out53.status is Status.FAIL
+    assert out53.counterexample == "udp 192.0.2.10:40000 -> 203.0.113.7:53 ipv4"
+    assert [e.line for e in out53.evidence] == [71]
+    in80 = check([edge, filter_], req(ports=((80, 80),)))
+    assert in80.status is Status.FAIL
+    assert "SYN-ACK" in in80.message and [e.line for e in in80.evidence] == [72]
+    # Not the first packet of an inbound flow: deny is judged on it, and it gets in.
+    assert check([edge, filter_], req(expect="deny", ports=((80, 80),))).status is Status.FAIL
+    # Traffic the egress chain does not match is untouched.
+    assert check([edge, filter_], req(ports=((22, 22),))).status is Status.PASS
+
+
+def test_device_bound_chains_only_see_their_device() -> None:
+    """An egress chain bound to eth1 drops what leaves through eth1, an ingress chain bound to
+    eth1 what comes in through it; other interfaces are untouched (counterexamples name eth1)."""
+    drop_all = rule(verdict=Verdict.DROP, line=81)
+    filter_ = ruleset(families=frozenset({4}))
+    for hook, direction, side in (
+        (Hook.EGRESS, "outbound", "out"),
+        (Hook.INGRESS, "inbound", "in"),
+    ):
+        edge = _netdev(_on_device("c", hook, "eth1", drop_all))
+        verdict = check([edge, filter_], req(direction=direction))
+        assert verdict.status is Status.FAIL, hook
+        assert verdict.counterexample.endswith(f"{side} eth1"), verdict.counterexample
+        assert [e.line for e in verdict.evidence] == [81]
+        point = {"family": 4, "proto": 6, "sport": 40000, "dport": 22, "direction": direction}
+        hosts = {"src": "203.0.113.7", "dst": "192.0.2.10"}
+        if direction == "outbound":
+            hosts = {"src": "192.0.2.10", "dst": "203.0.113.7"}
+        assert classify_flow([edge, filter_], **point, **hosts, iface="eth0") == "accept"
+        assert classify_flow([edge, filter_], **point, **hosts, iface="eth1") == "drop"

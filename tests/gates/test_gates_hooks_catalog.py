@@ -95,7 +95,9 @@ def test_other_names_do_not_match(path: str) -> None:
     assert not files.search(path), path
 
 
-@pytest.mark.parametrize("path", ["docs/iptables-notes.md", "etc/udev/99-net.rules", "netsh-howto.md"])
+@pytest.mark.parametrize(
+    "path", ["docs/iptables-notes.md", "etc/udev/99-net.rules", "netsh-howto.md"]
+)
 def test_notes_named_after_firewall_tools_do_not_match(path: str) -> None:
     files = re.compile(str(manifest_hooks()["fwcheck"]["files"]))
     assert not files.search(path)

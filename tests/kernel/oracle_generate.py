@@ -3,7 +3,8 @@
 Rules draw their ports and prefixes from the same small pools the probes use, so most rules
 touch some probe. iptables rulesets get a filter table (and sometimes a mangle table: a second
 base chain on the hook at priority -150) per family; nft rulesets get one to three ip/ip6/inet
-tables with several base chains per hook at distinct priorities, named sets and verdict maps.
+tables with several base chains per hook at distinct priorities, named sets and verdict maps,
+and sometimes a netdev table with ingress/egress chains on the host's device.
 A few rulesets carry an undecidable match (`-m limit` / nft `limit`) on purpose.
 """
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 from oracle_ruleset import TCP, UDP, Action, Chain, Cond, NamedSet, Rule, Spec, Table
 from oracle_topology import (
+    HOST_IFACE,
     SERVICE_PORTS,
     V4_NET,
     V4_WIDE,
@@ -112,7 +114,9 @@ class _Builder:
             cond.kind, cond.ranges, cond.prefixes, cond.names, cond.family, cond.negated, name
         )
 
-    def conds(self, hook: str, families: tuple[int, ...], table_prefix: str) -> list[Cond]:
+    def conds(
+        self, hook: str, families: tuple[int, ...], table_prefix: str, stateless: bool = False
+    ) -> list[Cond]:
         rng = self.rng
         nft = self.dialect == "nft"
         out: list[Cond] = []
@@ -145,7 +149,7 @@ class _Builder:
                 if len(cond.prefixes) > 1 and not nft:
                     continue
                 out.append(self.maybe_named(cond, table_prefix))
-        if rng.random() < 0.3:
+        if not stateless and rng.random() < 0.3:
             braces = nft and rng.random() < 0.5
             negated = rng.random() < 0.25
             out.append(Cond("ctstate", names=rng.choice(STATES), negated=negated, braces=braces))
@@ -165,13 +169,13 @@ class _Builder:
         conds: list[Cond],
         callees: tuple[str, ...],
         user: bool,
-        mangle: bool,
+        rejects: bool,
         table_prefix: str,
     ) -> Action:
         rng = self.rng
         choices = ["accept"] * 30 + ["drop"] * 20 + ["log"] * 6 + ["none"] * 4
         choices += ["return"] * (10 if user else 3)
-        if not mangle:
+        if rejects:
             choices += ["reject"] * 12
         if callees:
             choices += ["jump"] * 14 + ["goto"] * 7
@@ -209,13 +213,14 @@ class _Builder:
         count: int,
         *,
         user: bool,
-        mangle: bool = False,
+        rejects: bool = True,
         table_prefix: str = "",
+        stateless: bool = False,
     ) -> list[Rule]:
         out = []
         for _ in range(count):
-            conds = self.conds(hook, families, table_prefix)
-            out.append(Rule(tuple(conds), self.action(conds, callees, user, mangle, table_prefix)))
+            conds = self.conds(hook, families, table_prefix, stateless)
+            out.append(Rule(tuple(conds), self.action(conds, callees, user, rejects, table_prefix)))
         return out
 
 
@@ -266,7 +271,8 @@ def _iptables_table(builder: _Builder, family: int) -> list[Table]:
         mangle = []
         for hook, base in (("input", "INPUT"), ("output", "OUTPUT")):
             count = rng.randint(0, 3)
-            rules = builder.rules(hook, (family,), (), count, user=False, mangle=True)
+            # REJECT is only valid in the filter table's INPUT, FORWARD and OUTPUT chains.
+            rules = builder.rules(hook, (family,), (), count, user=False, rejects=False)
             mangle.append(Chain(base, tuple(rules), hook, -150, "accept"))
         tables.insert(0, Table(tfam, "mangle", tuple(mangle)))
     return tables
@@ -300,7 +306,39 @@ def _nft_tables(builder: _Builder) -> list[Table]:
                 chains.append(Chain(base.name, tuple(head + rules), hook, prio, policy))
                 chains.extend(_user_chains(builder, hook, families, names, table_prefix=tname))
         tables.append(Table(tfam, tname, tuple(chains), tuple(builder.sets)))
+    if rng.random() < 0.35:
+        tables.append(_netdev_table(builder))
     return tables
+
+
+def _netdev_table(builder: _Builder) -> Table:
+    """Ingress and/or egress chains on the host's device. The kernel refuses `ct` in the netdev
+    family (conntrack has not run at ingress), so their rules are stateless."""
+    rng = builder.rng
+    builder.sets = []
+    chains = []
+    for device_hook, hook in rng.choice(
+        (
+            (("ingress", "input"),),
+            (("egress", "output"),),
+            (("ingress", "input"), ("egress", "output")),
+        )
+    ):
+        # The kernel rejects only at ingress in the netdev family (nft_reject_netdev).
+        rules = builder.rules(
+            hook,
+            (4, 6),
+            (),
+            rng.randint(1, 4),
+            user=False,
+            rejects=device_hook == "ingress",
+            table_prefix="nd",
+            stateless=True,
+        )
+        policy = "accept" if rng.random() < 0.85 else "drop"
+        prio = rng.choice((-100, 0, 100))
+        chains.append(Chain(device_hook[:3], tuple(rules), device_hook, prio, policy, HOST_IFACE))
+    return Table("netdev", "edge", tuple(chains), tuple(builder.sets))
 
 
 def generate(seed: str, dialect: str) -> Spec:

@@ -183,8 +183,10 @@ def _nft_set(named: NamedSet) -> str:
 def _nft_chain(chain: Chain) -> str:
     lines = [f"\tchain {chain.name} {{"]
     if chain.hook:
+        device = f' device "{chain.device}"' if chain.device else ""
         lines.append(
-            f"\t\ttype filter hook {chain.hook} priority {chain.priority}; policy {chain.policy};"
+            f"\t\ttype filter hook {chain.hook}{device} priority {chain.priority};"
+            f" policy {chain.policy};"
         )
     lines.extend(f"\t\t{_nft_rule(rule)}" for rule in chain.rules)
     lines.append("\t}")

@@ -67,9 +67,11 @@ class Rule:
 class Chain:
     name: str
     rules: tuple[Rule, ...]
-    hook: str = ""  # "input" | "output" for base chains
+    hook: str = ""  # "input" | "output", or netdev "ingress" | "egress", for base chains
     priority: int = 0
     policy: str = "accept"
+    # netdev chains: the device they are bound to.
+    device: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +85,7 @@ class NamedSet:
 
 @dataclass(frozen=True, slots=True)
 class Table:
-    family: str  # "ip" | "ip6" | "inet"
+    family: str  # "ip" | "ip6" | "inet" | "netdev"
     name: str
     chains: tuple[Chain, ...]
     sets: tuple[NamedSet, ...] = ()
@@ -134,7 +136,20 @@ class Prediction:
 
 
 def _serves(table_family: str, family: int) -> bool:
-    return table_family == "inet" or (table_family == "ip") == (family == 4)
+    if table_family in ("inet", "netdev"):
+        return True
+    return (table_family == "ip") == (family == 4)
+
+
+# The probes' packets cross the host's device: inbound ones its ingress hook (before input),
+# outbound ones its egress hook (after output and postrouting).
+_DEVICE_HOOKS = {"ingress": "input", "egress": "output"}
+
+
+def _on_hook(chain: Chain, hook: str) -> bool:
+    if chain.hook in _DEVICE_HOOKS:
+        return _DEVICE_HOOKS[chain.hook] == hook and chain.device in ("", HOST_IFACE)
+    return chain.hook == hook
 
 
 def _cond_matches(cond: Cond, packet: Packet, dialect: str) -> bool:
@@ -228,7 +243,7 @@ def packet_verdict(spec: Spec, packet: Packet, assume: dict, seen: set) -> str:
         for order, table in enumerate(spec.tables)
         if _serves(table.family, packet.family)
         for chain in table.chains
-        if chain.hook == packet.hook
+        if _on_hook(chain, packet.hook)
     ]
     for _, _, table, chain in sorted(bases, key=lambda item: (item[0], item[1])):
         if _walk_base(table, chain, packet, assume, seen, spec.dialect) == "drop":

@@ -3,7 +3,8 @@
 Each case generates a ruleset from the run's seed (user chains, -j/-g, RETURN in user and base
 chains, multiport, port ranges, prefixes and negations, REJECT/DROP, LOG, conntrack states,
 strict OUTPUT policies with and without an ESTABLISHED rule; for nft several base chains per hook
-in ip/ip6/inet tables, named sets and verdict maps; sometimes an undecidable `limit` match),
+in ip/ip6/inet tables, named sets and verdict maps, netdev ingress/egress chains on the
+device; sometimes an undecidable `limit` match),
 loads it into a fresh network namespace with the real iptables-restore / nft, sends real TCP
 and UDP probes over a veth from the peer namespace (inbound) and from the host (outbound), and
 compares each probe's fate with fwcheck's `classify_flow` on the kernel's own dump.

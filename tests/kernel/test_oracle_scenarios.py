@@ -13,7 +13,7 @@ from oracle_check import IPTABLES_NFT, NFT, Flavour, run_case
 from oracle_generate import Probe
 from oracle_netns import NetnsPair
 from oracle_ruleset import TCP, UDP, Action, Chain, Cond, NamedSet, Rule, Spec, Table
-from oracle_topology import V4_NET, host_addresses, peer_addresses, prefix
+from oracle_topology import HOST_IFACE, V4_NET, host_addresses, peer_addresses, prefix
 
 PORTS = (22, 53, 80, 443)
 
@@ -288,6 +288,51 @@ SCENARIOS: dict[str, tuple[Flavour, Spec, dict[tuple, str]]] = {
             (4, "inbound", UDP, 80): "accept",
             (4, "outbound", TCP, 443): "drop",
             (4, "outbound", UDP, 443): "accept",
+        },
+    ),
+    # netdev chains on the host's device: egress (after postrouting) drops outbound DNS and the
+    # SYN-ACK of inbound HTTP; ingress (before prerouting) drops inbound HTTPS SYNs. Replies of
+    # the host's own connections to 80/443 are not hit (their ports are the other way round).
+    "netdev-egress-and-ingress": (
+        NFT,
+        Spec(
+            "nft",
+            (
+                Table(
+                    "netdev",
+                    "edge",
+                    (
+                        Chain(
+                            "eg",
+                            (
+                                rule(proto(UDP), dport(53), action="drop"),
+                                rule(proto(TCP), Cond("sport", ranges=((80, 80),)), action="drop"),
+                            ),
+                            "egress",
+                            0,
+                            "accept",
+                            HOST_IFACE,
+                        ),
+                        Chain(
+                            "ing",
+                            (rule(proto(TCP), dport(443), action="drop"),),
+                            "ingress",
+                            0,
+                            "accept",
+                            HOST_IFACE,
+                        ),
+                    ),
+                ),
+            ),
+        ),
+        {
+            ("outbound", UDP, 53): "drop",
+            ("inbound", UDP, 53): "accept",
+            ("inbound", TCP, 80): "drop",
+            ("outbound", TCP, 80): "accept",
+            ("inbound", TCP, 443): "drop",
+            ("outbound", TCP, 443): "accept",
+            ("inbound", TCP, 22): "accept",
         },
     ),
     # An undecidable match deciding the verdict must make fwcheck say "indeterminate"; one in
