@@ -197,7 +197,14 @@ def box_intersect(a: Box, b: Box) -> Box | None:
         return a
     out = []
     for x, y in zip(a, b, strict=True):
-        both = x if x is y else iset_intersect(x, y)
+        # Inline: most dimensions of a rule's box hold the other's whole set (unconstrained).
+        if x is y or (len(y) == 1 and y[0][0] <= x[0][0] and x[-1][1] <= y[0][1]):
+            out.append(x)
+            continue
+        if len(x) == 1 and x[0][0] <= y[0][0] and y[-1][1] <= x[0][1]:
+            out.append(y)
+            continue
+        both = iset_intersect(x, y)
         if not both:
             return None
         out.append(both)
