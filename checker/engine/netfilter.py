@@ -66,9 +66,11 @@ def classify_flow(
     dport: int,
     direction: str,
     iface: str = "eth0",
+    icmp: int = 0,
 ) -> str:
     """ "accept", "drop" or "indeterminate" for one concrete connection (used by the kernel
-    oracle tests): for TCP, whether the handshake completes (SYN, SYN-ACK, ACK); otherwise
+    oracle tests): for TCP, whether the handshake completes (SYN, SYN-ACK, ACK); for an ICMP
+    echo request (`icmp` = type * 256 + code), whether its echo reply gets back; otherwise
     whether the first packet is accepted."""
     context = new_context(rulesets, [iface])
     interfaces = context.interfaces
@@ -81,7 +83,7 @@ def classify_flow(
         "daddr": int(ipaddress.ip_address(dst)),
         "sport": sport,
         "dport": dport,
-        "icmp": 0,
+        "icmp": icmp,
         "iif": interfaces.index_of(iface) if inbound else 0,
         "oif": 0 if inbound else interfaces.index_of(iface),
     }

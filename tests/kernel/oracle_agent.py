@@ -3,7 +3,8 @@
 It listens on every given TCP and UDP port (IPv4 and IPv6), records each TCP connection its
 listener accepted and each UDP datagram it received as (proto, family, src, sport, dport), and
 sends the probes it is given (TCP connects and UDP datagrams from an explicit source address and
-port) in parallel threads with a short timeout. Standard library only: it runs in the
+port, pings as ICMP/ICMPv6 echo requests from a raw socket, with the probe's sport as the echo
+identifier) in parallel threads with a short timeout. Standard library only: it runs in the
 namespace, outside pytest.
 
 Protocol on stdin/stdout, one JSON document per line:
@@ -11,7 +12,7 @@ Protocol on stdin/stdout, one JSON document per line:
         "timeout_s": 0.5}
   out: {"ready": true}                     listeners bound
   in:  "go"
-  out: {"probes": {"<id>": "connected" | "refused" | "timeout" | "sent" | "error: ..."}}
+  out: {"probes": {"<id>": "connected" | "refused" | "timeout" | "sent" | "replied" | "error: ..."}}
   in:  "stop"
   out: {"seen": [[proto, family, src, sport, dport], ...]}
 """
@@ -23,12 +24,17 @@ import ipaddress
 import json
 import selectors
 import socket
+import struct
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 TCP = 6
 UDP = 17
+ICMP = {4: 1, 6: 58}
+# (echo request, echo reply) types: RFC 792 and RFC 4443.
+ECHO = {4: (8, 0), 6: (128, 129)}
 
 
 def _normal(addr: str) -> str:
@@ -74,7 +80,53 @@ def _serve(listeners: list, seen: list, stop: threading.Event) -> None:
     selector.close()
 
 
+def _checksum(data: bytes) -> int:
+    """The Internet checksum (RFC 1071)."""
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def _ping(probe: dict, timeout_s: float) -> str:
+    """One echo request from probe["src"]; "replied" when its echo reply comes back."""
+    v4 = probe["family"] == 4
+    request, reply = ECHO[probe["family"]]
+    ident = probe["sport"]
+    payload = b"fwcheck-oracle"
+    message = struct.pack("!BBHHH", request, 0, 0, ident, 1) + payload
+    if v4:  # the kernel fills in ICMPv6 checksums of raw sockets itself (RFC 3542), not ICMP's
+        message = message[:2] + struct.pack("!H", _checksum(message)) + message[4:]
+    family = socket.AF_INET if v4 else socket.AF_INET6
+    proto = socket.IPPROTO_ICMP if v4 else socket.IPPROTO_ICMPV6
+    with socket.socket(family, socket.SOCK_RAW, proto) as sock:
+        sock.bind((probe["src"], 0))
+        try:
+            sock.sendto(message, (probe["dst"], 0))
+        except OSError as error:  # EPERM: the host's own OUTPUT chain dropped it
+            return f"error: {errno.errorcode.get(error.errno or 0, error.errno)}"
+        deadline = time.monotonic() + timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            sock.settimeout(left)
+            try:
+                data, peer = sock.recvfrom(4096)
+            except TimeoutError:
+                break
+            if v4:  # raw IPv4 sockets see the IP header too
+                data = data[(data[0] & 0x0F) * 4 :]
+            if len(data) < 8 or _normal(peer[0]) != _normal(probe["dst"]):
+                continue
+            kind, _, _, got_ident, _ = struct.unpack("!BBHHH", data[:8])
+            if kind == reply and got_ident == ident:
+                return "replied"
+        return "timeout"
+
+
 def _probe(probe: dict, timeout_s: float) -> str:
+    if probe["proto"] == ICMP[probe["family"]]:
+        return _ping(probe, timeout_s)
     family = socket.AF_INET if probe["family"] == 4 else socket.AF_INET6
     kind = socket.SOCK_STREAM if probe["proto"] == TCP else socket.SOCK_DGRAM
     with socket.socket(family, kind) as sock:

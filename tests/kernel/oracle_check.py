@@ -19,8 +19,11 @@ from oracle_generate import Probe
 from oracle_netns import NetnsPair
 from oracle_probe import Observed, run_probes
 from oracle_render import iptables_text, nft_text
-from oracle_ruleset import Prediction, Spec, flow_packets, predict
+from oracle_ruleset import ICMP, Prediction, Spec, flow_packets, predict
 from oracle_topology import HOST_IFACE
+
+# ICMP echo request types (RFC 792, RFC 4443); a ping probe asks about this type, code 0.
+ECHO_REQUEST = {4: 8, 6: 128}
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +174,7 @@ def run_case(
             dport=probe.dport,
             direction=probe.direction,
             iface=HOST_IFACE,
+            icmp=ECHO_REQUEST[probe.family] << 8 if probe.proto == ICMP[probe.family] else 0,
         )
         outcomes.append(Outcome(probe, seen, predict(spec, packets), verdict))
     return CaseReport(seed, flavour.name, loaded, dumped, tuple(outcomes))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from oracle_ruleset import TCP, UDP, Action, Chain, Cond, NamedSet, Rule, Spec, Table
+from oracle_ruleset import ICMP, TCP, UDP, Action, Chain, Cond, NamedSet, Rule, Spec, Table
 from oracle_topology import (
     HOST_IFACE,
     SERVICE_PORTS,
@@ -63,8 +63,11 @@ class Probe:
     sport: int
     dport: int
     direction: str  # "inbound" (peer -> host) | "outbound" (host -> peer)
+    # A ping (proto ICMP[family]) uses `sport` as its echo identifier and has no ports.
 
     def label(self) -> str:
+        if self.proto == ICMP[self.family]:
+            return f"{self.direction} ping {self.src} -> {self.dst} (echo id {self.sport})"
         name = "tcp" if self.proto == TCP else "udp"
         return f"{self.direction} {name} {self.src}:{self.sport} -> {self.dst}:{self.dport}"
 
@@ -360,7 +363,7 @@ def probes(seed: str, count: int) -> tuple[Probe, ...]:
     used: set[tuple[int, int, str, int]] = set()
     while len(out) < count:
         family = rng.choice((4, 6))
-        proto = rng.choice((TCP, UDP))
+        proto = rng.choice((TCP, TCP, UDP, UDP, ICMP[family]))
         direction = rng.choice(("inbound", "inbound", "inbound", "outbound", "outbound"))
         if direction == "inbound":
             src = rng.choice(peer_addresses(family))
@@ -375,5 +378,6 @@ def probes(seed: str, count: int) -> tuple[Probe, ...]:
         if (family, proto, src, sport) in used or sport in SERVICE_PORTS:
             continue
         used.add((family, proto, src, sport))
-        out.append(Probe(family, proto, src, dst, sport, rng.choice(SERVICE_PORTS), direction))
+        dport = 0 if proto == ICMP[family] else rng.choice(SERVICE_PORTS)
+        out.append(Probe(family, proto, src, dst, sport, dport, direction))
     return tuple(out)

@@ -4,7 +4,8 @@ One agent per namespace (oracle_agent.py) listens on every service port and send
 probes: inbound probes leave the peer, outbound ones leave the host. The verdict is what the far
 side's listener saw, after every probe finished and a grace period: a TCP connection the
 listener accepted (SYN, SYN-ACK and ACK all passed) or a UDP datagram it received is "accept";
-anything else (a timeout, a refusal) is "drop".
+anything else (a timeout, a refusal) is "drop". A ping has no listener (the far side's kernel
+answers it): it is "accept" when the sender got its echo reply back.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from oracle_generate import Probe
 from oracle_netns import NetnsPair
+from oracle_ruleset import ICMP
 from oracle_topology import SERVICE_PORTS
 
 AGENT = Path(__file__).with_name("oracle_agent.py")
@@ -110,7 +112,11 @@ def run_probes(pair: NetnsPair, probes: tuple[Probe, ...]) -> list[Observed]:
             agent.close()
     observed = []
     for index, probe in enumerate(probes):
-        key = (probe.proto, probe.family, probe.src, probe.sport, probe.dport)
-        verdict = "accept" if key in seen else "drop"
-        observed.append(Observed(verdict, clients.get(str(index), "missing")))
+        client = clients.get(str(index), "missing")
+        if probe.proto == ICMP[probe.family]:
+            verdict = "accept" if client == "replied" else "drop"
+        else:
+            key = (probe.proto, probe.family, probe.src, probe.sport, probe.dport)
+            verdict = "accept" if key in seen else "drop"
+        observed.append(Observed(verdict, client))
     return observed

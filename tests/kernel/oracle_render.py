@@ -6,7 +6,7 @@ nft(8) (sets, maps, verdict maps, `th`, `ct state`, `limit`, `reject with tcp re
 
 from __future__ import annotations
 
-from oracle_ruleset import TCP, UDP, Action, Chain, Cond, NamedSet, Rule, Spec, Table
+from oracle_ruleset import ICMP, TCP, UDP, Action, Chain, Cond, NamedSet, Rule, Spec, Table
 from oracle_topology import prefix_text
 
 LIMIT_IPT = "-m limit --limit 10000/sec --limit-burst 10000"
@@ -32,7 +32,7 @@ def _ipt_rule(chain: str, rule: Rule, family: int) -> str:
             parts.append(f"{bang}{flag} {cond.names[0]}")
     proto = by_kind.get("l4proto")
     if proto:
-        name = "tcp" if proto.ranges[0][0] == TCP else "udp"
+        name = {TCP: "tcp", UDP: "udp", ICMP[4]: "icmp", ICMP[6]: "ipv6-icmp"}[proto.ranges[0][0]]
         parts.append(f"{'! ' if proto.negated else ''}-p {name}")
         for kind in ("sport", "dport"):
             cond = by_kind.get(kind)
@@ -103,7 +103,10 @@ def _nft_values(cond: Cond) -> str:
 def _nft_cond(cond: Cond, l4: str) -> str:
     op = "!= " if cond.negated else ""
     if cond.kind == "l4proto":
-        names = [{TCP: "tcp", UDP: "udp"}[lo] for lo, _ in cond.ranges]
+        names = [
+            {TCP: "tcp", UDP: "udp", ICMP[4]: "icmp", ICMP[6]: "icmpv6"}[lo]
+            for lo, _ in cond.ranges
+        ]
         value = names[0] if len(names) == 1 else "{ " + ", ".join(names) + " }"
         return f"meta l4proto {op}{value}"
     if cond.kind in ("sport", "dport"):
@@ -142,7 +145,7 @@ def _nft_verdict(action: Action) -> str:
 def _nft_rule(rule: Rule) -> str:
     protos = [c for c in rule.conds if c.kind == "l4proto" and not c.negated]
     l4 = "th"
-    if protos and len(protos[0].ranges) == 1:
+    if protos and len(protos[0].ranges) == 1 and protos[0].ranges[0][0] in (TCP, UDP):
         l4 = "tcp" if protos[0].ranges[0][0] == TCP else "udp"
     parts = [_nft_cond(cond, l4) for cond in rule.conds]
     action = rule.action

@@ -22,6 +22,8 @@ from oracle_topology import HOST_IFACE, prefix_contains
 
 TCP = 6
 UDP = 17
+# ICMP / ICMPv6: a probe of this protocol is a ping (echo request; the kernel answers it).
+ICMP = {4: 1, 6: 58}
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,9 +256,14 @@ def packet_verdict(spec: Spec, packet: Packet, assume: dict, seen: set) -> str:
 def flow_packets(
     family: int, proto: int, src: int, dst: int, sport: int, dport: int, direction: str
 ) -> tuple[Packet, ...]:
-    """The packets that must all pass for the far side to see the flow: a UDP datagram, or the
-    TCP handshake (SYN, SYN-ACK, ACK) as the host's hooks see it."""
+    """The packets that must all pass for the flow to be seen: a UDP datagram, the TCP
+    handshake (SYN, SYN-ACK, ACK) or a ping (echo request, echo reply) as the host's hooks see
+    them (conntrack tracks the echo: its reply is ESTABLISHED)."""
     there, back = ("input", "output") if direction == "inbound" else ("output", "input")
+    if proto == ICMP[family]:
+        request = Packet(family, proto, src, dst, sport, dport, there, "NEW", frozenset())
+        reply = Packet(family, proto, dst, src, dport, sport, back, "ESTABLISHED", frozenset())
+        return request, reply
     first = Packet(family, proto, src, dst, sport, dport, there, "NEW", frozenset({"SYN"}))
     if proto == UDP:
         return (first,)

@@ -6,8 +6,9 @@ strict OUTPUT policies with and without an ESTABLISHED rule; for nft several bas
 in ip/ip6/inet tables, named sets and verdict maps, netdev ingress/egress chains on the
 device; sometimes an undecidable `limit` match),
 loads it into a fresh network namespace with the real iptables-restore / nft, sends real TCP
-and UDP probes over a veth from the peer namespace (inbound) and from the host (outbound), and
-compares each probe's fate with fwcheck's `classify_flow` on the kernel's own dump.
+and UDP probes and pings (ICMP/ICMPv6 echo, which pass only if the echo reply gets back) over a
+veth from the peer namespace (inbound) and from the host (outbound), and compares each probe's
+fate with fwcheck's `classify_flow` on the kernel's own dump.
 """
 
 from __future__ import annotations

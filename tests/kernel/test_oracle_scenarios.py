@@ -12,13 +12,14 @@ import pytest
 from oracle_check import IPTABLES_NFT, NFT, Flavour, run_case
 from oracle_generate import Probe
 from oracle_netns import NetnsPair
-from oracle_ruleset import TCP, UDP, Action, Chain, Cond, NamedSet, Rule, Spec, Table
+from oracle_ruleset import ICMP, TCP, UDP, Action, Chain, Cond, NamedSet, Rule, Spec, Table
 from oracle_topology import HOST_IFACE, V4_NET, host_addresses, peer_addresses, prefix
 
 PORTS = (22, 53, 80, 443)
 
 
 def grid() -> tuple[Probe, ...]:
+    """TCP and UDP probes to each port, and a ping, both families and directions."""
     out = []
     for index, (family, proto, dport, direction) in enumerate(
         (f, p, d, r)
@@ -37,6 +38,11 @@ def grid() -> tuple[Probe, ...]:
             )
         )
         out.append(Probe(family, proto, src, dst, 20000 + index, dport, direction))
+    for family in (4, 6):
+        for direction in ("inbound", "outbound"):
+            near, far = host_addresses(family)[0], peer_addresses(family)[0]
+            src, dst = (far, near) if direction == "inbound" else (near, far)
+            out.append(Probe(family, ICMP[family], src, dst, 30000 + len(out), 0, direction))
     return tuple(out)
 
 
@@ -333,6 +339,54 @@ SCENARIOS: dict[str, tuple[Flavour, Spec, dict[tuple, str]]] = {
             ("inbound", TCP, 443): "drop",
             ("outbound", TCP, 443): "accept",
             ("inbound", TCP, 22): "accept",
+        },
+    ),
+    # A ping is answered by the far side's kernel, and conntrack sees its echo reply as
+    # ESTABLISHED: with ICMP accepted both ways, pings work in both directions (TCP does not).
+    "icmp-accepted-both-ways": (
+        IPTABLES_NFT,
+        Spec(
+            "iptables",
+            tuple(
+                Table(
+                    family,
+                    "filter",
+                    (
+                        Chain(
+                            "INPUT",
+                            (ESTABLISHED, rule(proto(ICMP[number]))),
+                            "input",
+                            0,
+                            "drop",
+                        ),
+                        Chain("OUTPUT", (rule(proto(ICMP[number])),), "output", 0, "drop"),
+                    ),
+                )
+                for family, number in (("ip", 4), ("ip6", 6))
+            ),
+        ),
+        {
+            (4, "inbound", ICMP[4], 0): "accept",
+            (6, "inbound", ICMP[6], 0): "accept",
+            (4, "outbound", ICMP[4], 0): "accept",
+            (6, "outbound", ICMP[6], 0): "accept",
+            ("inbound", TCP, 22): "drop",
+        },
+    ),
+    # Only NEW packets may leave: inbound pings get in but their echo replies cannot leave;
+    # outbound pings leave and their replies come back in as ESTABLISHED.
+    "ping-reply-blocked-by-strict-output": (
+        IPTABLES_NFT,
+        ipt(
+            [ESTABLISHED, rule(proto(ICMP[4])), rule(proto(ICMP[6]))],
+            output_rules=[rule(state("NEW"))],
+            output_policy="drop",
+        ),
+        {
+            (4, "inbound", ICMP[4], 0): "drop",
+            (6, "inbound", ICMP[6], 0): "drop",
+            (4, "outbound", ICMP[4], 0): "accept",
+            (6, "outbound", ICMP[6], 0): "accept",
         },
     ),
     # An undecidable match deciding the verdict must make fwcheck say "indeterminate"; one in
