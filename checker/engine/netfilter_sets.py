@@ -35,14 +35,12 @@ SetBox = dict[str, tuple[Interval, ...]]
 PORT_PROTOCOLS = frozenset({6, 17, 132, 136})
 ICMP_PROTOCOLS = frozenset({1, 58})
 BITMAP_PORT_PROTOCOLS = ((6, 6), (17, 17))
-ANY_SET = "*"
 
 
 @dataclass(frozen=True, slots=True)
 class SetIndex:
     """The ipsets one target's sources describe. `supplied` is False when no `ipset save`
-    output came with the target; `written` holds the sets `-j SET` rules change (ANY_SET when
-    a SET rule's set names could not be read)."""
+    output came with the target; `written` holds the sets `-j SET` rules change."""
 
     supplied: bool
     sets: dict[str, IpSet]
@@ -73,20 +71,15 @@ def _content(ipset: IpSet) -> tuple[object, ...]:
 
 
 def written_sets(rulesets: Sequence[Ruleset]) -> frozenset[str]:
-    """Names of the sets that `-j SET --add-set/--del-set NAME flags` rules change. The model
-    keeps the target's options only in the rule text, so they are read from there."""
-    names: set[str] = set()
-    for ruleset in rulesets:
-        for table in ruleset.tables:
-            for chain in table.chains:
-                for rule in chain.rules:
-                    if rule.target.name != "SET":
-                        continue
-                    words = rule.text.split()
-                    for i, word in enumerate(words):
-                        if word in ("--add-set", "--del-set"):
-                            names.add(words[i + 1].strip("\"'") if i + 1 < len(words) else ANY_SET)
-    return frozenset(names)
+    """Names of the sets that rules change from the packet path (`-j SET --add-set/--del-set`)."""
+    return frozenset(
+        name
+        for ruleset in rulesets
+        for table in ruleset.tables
+        for chain in table.chains
+        for rule in chain.rules
+        for name in rule.target.writes
+    )
 
 
 def resolve(index: SetIndex | None, match: SetMatch, family: int) -> list[SetBox] | str:
@@ -110,7 +103,7 @@ def _resolve(
         return f"ipset {name}: list:set contains itself"
     if name in index.conflicts:
         return f"ipset {name}: the supplied ipset save outputs disagree on its contents"
-    if name in index.written or ANY_SET in index.written:
+    if name in index.written:
         return f"ipset {name}: rules add to or delete from it at runtime (-j SET)"
     if ipset.timeout or any(e.expires for e in ipset.elements):
         return f"ipset {name}: its entries expire (timeout), its contents change at runtime"

@@ -221,7 +221,11 @@ class Walker:
         pieces, ret_sure, ret_maybe = self.chain(table, chain, entry, entry, 0)
         policy = chain.policy or Verdict.ACCEPT
         if ret_maybe:
-            pieces.append(Piece(policy, ret_sure, ret_maybe, _policy_evidence(chain, table)))
+            evidence = _policy_evidence(chain, table)
+            pieces.append(Piece(policy, ret_sure, ret_maybe, evidence))
+            if policy is Verdict.UNKNOWN:
+                why = f"chain {chain.name} policy unknown (the export does not give it)"
+                self.uncertain.append((why, evidence, ret_maybe))
         dims = self.compiler.dims
         accept_sure = Space.union_all(dims, (p.sure for p in pieces if p.verdict in ACCEPTING))
         accept_maybe = Space.union_all(

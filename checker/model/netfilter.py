@@ -134,6 +134,9 @@ class Target:
     chain: str | None = None
     # For DNAT/REDIRECT: where to, as written; for UNKNOWN: why.
     detail: str = ""
+    # The ipsets the target changes from the packet path (ipset's SET --add-set/--del-set):
+    # their saved contents say nothing sure about later packets.
+    writes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

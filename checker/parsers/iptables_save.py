@@ -41,7 +41,7 @@ from checker.errors import Location, ParseError, Problem
 from checker.model.netfilter import Chain, Hook, Rule, Ruleset, Table, Target, Verdict
 from checker.parsers.iptables_lexer import LineError, column_of, split_words
 from checker.parsers.iptables_rule import RuleParser
-from checker.parsers.iptables_targets import TARGETS, TargetUse, extension_verdict
+from checker.parsers.iptables_targets import SET_WRITES, TARGETS, TargetUse, extension_verdict
 
 NAME = "iptables-save"
 # Names firewall exports are kept under; broad names (*.rules, iptables*) would also catch udev
@@ -243,7 +243,7 @@ class _FileParser:
         self.table: _TableState | None = None
         self.warnings: list[str] = []
         self.complete = True
-        self.targets: dict[tuple[Verdict, str, str | None, str], Target] = {}
+        self.targets: dict[tuple[Verdict, str, str | None, str, tuple[str, ...]], Target] = {}
         self.lineno = 0
         self.line = ""
 
@@ -545,7 +545,8 @@ class _FileParser:
             )
         if name in TARGETS and not use.goto:
             verdict, detail = extension_verdict(use, chain_name)
-            return self._interned(verdict, name, None, detail)
+            writes = tuple(args[0] for option, args in use.options if option in SET_WRITES and args)
+            return self._interned(verdict, name, None, detail, writes)
         state = table.chains.get(name)
         if state is not None and state.builtin is None:
             if use.options:
@@ -567,11 +568,18 @@ class _FileParser:
             near=name,
         )
 
-    def _interned(self, verdict: Verdict, name: str, chain: str | None, detail: str) -> Target:
-        key = (verdict, name, chain, detail)
+    def _interned(
+        self,
+        verdict: Verdict,
+        name: str,
+        chain: str | None,
+        detail: str,
+        writes: tuple[str, ...] = (),
+    ) -> Target:
+        key = (verdict, name, chain, detail, writes)
         target = self.targets.get(key)
         if target is None:
-            target = self.targets[key] = Target(verdict, intern(name), chain, detail)
+            target = self.targets[key] = Target(verdict, intern(name), chain, detail, writes)
         return target
 
     def _new_chain(

@@ -121,6 +121,8 @@ TARGETS: dict[str, tuple[Verdict, dict[str, int]]] = {
         },
     ),
 }
+# Options of the SET target that change a set: its first argument is the set's name.
+SET_WRITES = ("--add-set", "--del-set")
 USERSPACE = "userspace decides (QUEUE/NFQUEUE)"
 NOTRACK = "changes conntrack state: the flow becomes UNTRACKED"
 

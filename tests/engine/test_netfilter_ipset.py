@@ -23,7 +23,7 @@ from checker.model.netfilter import (
     Target,
     Verdict,
 )
-from checker.parsers import ipset_save
+from checker.parsers import ipset_save, iptables_save
 from checker.pipeline import evaluate_target
 
 TCP = Ranges("proto", ((6, 6),))
@@ -203,16 +203,22 @@ def test_sets_that_are_missing_dynamic_or_unmodelled_stay_indeterminate(
 
 
 def test_a_set_written_by_a_set_target_is_indeterminate() -> None:
-    learner = Rule(
-        (TCP, Ranges("dport", ((23, 23),))),
-        Target(Verdict.CONTINUE, "SET"),
-        Location(FILE, 3),
-        "-A INPUT -p tcp -m tcp --dport 23 -j SET --add-set admins src --exist",
+    text = (
+        "*filter\n:INPUT DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+        "-A INPUT -p tcp -m tcp --dport 23 -j SET --add-set admins src --exist\n"
+        "-A INPUT -p tcp -m set --match-set admins src -j ACCEPT\nCOMMIT\n"
     )
-    models = [filter_input(learner, rule(TCP, SetMatch("admins", ("src",)), line=4)), sets(ADMINS)]
-    result = check(models, req(remote=["192.0.2.10/32"]))
+    parsed = iptables_save.parse(text.encode(), FILE)
+    learner = parsed.tables[0].chains[0].rules[0]
+    assert learner.target == Target(Verdict.CONTINUE, "SET", writes=("admins",))
+    result = check([parsed, sets(ADMINS)], req(remote=["192.0.2.10/32"]))
     assert result.status is Status.INDETERMINATE
     assert "ipset admins: rules add to or delete from it at runtime (-j SET)" in result.message
+    # A set no rule writes is decided from its saved contents.
+    reading_only = iptables_save.parse(text.replace("admins src --exist", "other src").encode(), FILE)
+    assert check([reading_only, sets(ADMINS)], req(remote=["192.0.2.10/32"])).status is (
+        Status.PASS
+    )
 
 
 def test_two_ipset_outputs_that_disagree_make_the_set_indeterminate() -> None:

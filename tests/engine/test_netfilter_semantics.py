@@ -343,3 +343,18 @@ def test_device_bound_chains_only_see_their_device() -> None:
             hosts = {"src": "192.0.2.10", "dst": "203.0.113.7"}
         assert classify_flow([edge, filter_], **point, **hosts, iface="eth0") == "accept"
         assert classify_flow([edge, filter_], **point, **hosts, iface="eth1") == "drop"
+
+
+def test_unknown_chain_policy_is_indeterminate_and_names_the_chain() -> None:
+    """A built-in chain whose policy the export does not give (iptables-restore input without a
+    `:OUTPUT` line) may drop what reaches its end: indeterminate, with the chain as reason."""
+    rs = ruleset(
+        base("INPUT", Hook.INPUT, Verdict.DROP, rule(*tcp_dport(22))),
+        base("OUTPUT", Hook.OUTPUT, Verdict.UNKNOWN),
+    )
+    verdict = check([rs], req())
+    assert verdict.status is Status.INDETERMINATE
+    assert "chain OUTPUT policy unknown" in verdict.message
+    assert verdict.counterexample == "tcp 203.0.113.7:40000 -> 192.0.2.10:22 ipv4"
+    # Deny is judged on the first packet, which INPUT surely accepts.
+    assert check([rs], req(expect="deny")).status is Status.FAIL
