@@ -11,7 +11,7 @@ import pytest
 from builders import FILE, base, req, rule, ruleset
 
 from checker.engine.netfilter import check, classify_flow
-from checker.errors import Location, ParseError
+from checker.errors import ParseError
 from checker.findings import Status
 from checker.model.netfilter import (
     Hook,
@@ -215,7 +215,9 @@ def test_a_set_written_by_a_set_target_is_indeterminate() -> None:
     assert result.status is Status.INDETERMINATE
     assert "ipset admins: rules add to or delete from it at runtime (-j SET)" in result.message
     # A set no rule writes is decided from its saved contents.
-    reading_only = iptables_save.parse(text.replace("admins src --exist", "other src").encode(), FILE)
+    reading_only = iptables_save.parse(
+        text.replace("admins src --exist", "other src").encode(), FILE
+    )
     assert check([reading_only, sets(ADMINS)], req(remote=["192.0.2.10/32"])).status is (
         Status.PASS
     )
