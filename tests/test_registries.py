@@ -40,6 +40,8 @@ def test_detect_picks_each_format_from_its_own_content() -> None:
         "windows-pol": b"PReg\x01\x00\x00\x00",
         "windows-wfw": b"regf" + b"\x00" * 60,
         "ipset-save": b"create admins hash:ip family inet hashsize 1024 maxelem 65536\n",
+        "windows-gpreport": '<?xml version="1.0" encoding="utf-16"?>\r\n<GPO xmlns:xsd="x"'
+        ' xmlns="http://www.microsoft.com/GroupPolicy/Settings">'.encode("utf-16"),
     }
     for name, head in samples.items():
         assert detect(head, "sample").NAME == name
