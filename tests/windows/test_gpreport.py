@@ -24,6 +24,16 @@ FUZZ = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 
+PROFILE = """        <q1:{name}>
+          <q1:DefaultInboundAction>
+            <q1:Value>true</q1:Value>
+          </q1:DefaultInboundAction>
+          <q1:EnableFirewall>
+            <q1:Value>true</q1:Value>
+          </q1:EnableFirewall>
+        </q1:{name}>
+"""
+
 REPORT = """<?xml version="1.0" encoding="utf-16"?>
 <GPO xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns="http://www.microsoft.com/GroupPolicy/Settings">
   <Name>Servers firewall</Name>
@@ -36,31 +46,7 @@ REPORT = """<?xml version="1.0" encoding="utf-16"?>
             <q1:Value>539</q1:Value>
           </q1:PolicyVersion>
         </q1:GlobalSettings>
-        <q1:DomainProfile>
-          <q1:DefaultInboundAction>
-            <q1:Value>true</q1:Value>
-          </q1:DefaultInboundAction>
-          <q1:EnableFirewall>
-            <q1:Value>true</q1:Value>
-          </q1:EnableFirewall>
-        </q1:DomainProfile>
-        <q1:PrivateProfile>
-          <q1:DefaultInboundAction>
-            <q1:Value>true</q1:Value>
-          </q1:DefaultInboundAction>
-          <q1:EnableFirewall>
-            <q1:Value>true</q1:Value>
-          </q1:EnableFirewall>
-        </q1:PrivateProfile>
-        <q1:PublicProfile>
-          <q1:DefaultInboundAction>
-            <q1:Value>true</q1:Value>
-          </q1:DefaultInboundAction>
-          <q1:EnableFirewall>
-            <q1:Value>true</q1:Value>
-          </q1:EnableFirewall>
-        </q1:PublicProfile>
-        <q1:InboundFirewallRules>
+{profiles}        <q1:InboundFirewallRules>
           <q1:Version>2.30</q1:Version>
           <q1:Action>Allow</q1:Action>
           <q1:Name>RDP from management</q1:Name>
@@ -109,7 +95,12 @@ REPORT = """<?xml version="1.0" encoding="utf-16"?>
     <Enabled>false</Enabled>
   </User>
 </GPO>
-"""
+""".replace(
+    "{profiles}",
+    "".join(
+        PROFILE.format(name=name) for name in ("DomainProfile", "PrivateProfile", "PublicProfile")
+    ),
+)
 
 
 REPORT8 = REPORT.replace('"utf-16"', '"utf-8"')
