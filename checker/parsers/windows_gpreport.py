@@ -117,6 +117,12 @@ def _read_tree(data: bytes, origin: str) -> _Element:
     parser.CharacterDataHandler = characters
     try:
         parser.Parse(data, True)
+    except (LookupError, UnicodeError, ValueError) as error:
+        # The declaration names an encoding Python has no codec for or pyexpat cannot use
+        # (multi-byte ones), or the bytes do not decode in it.
+        raise _fail(
+            origin, parser.CurrentLineNumber or 1, f"cannot decode the XML: {error}"
+        ) from None
     except expat.ExpatError as error:
         raise _fail(
             origin, error.lineno, f"not well-formed XML: {expat.errors.messages[error.code]}"

@@ -224,8 +224,10 @@ def test_stig_gpo_report_says_what_its_registry_pol_says(shared_dir: Path) -> No
             "Action",
         ),
         ('<?xml version="1.0"?>\n<Rsop xmlns="urn:other"/>', 2, "not a Group Policy report"),
+        (REPORT.replace('"utf-16"', '"Atf-16"'), 1, "cannot decode the XML: unknown encoding"),
+        (REPORT.replace('"utf-16"', '"utf-32"'), 1, "cannot decode the XML"),
     ],
-    ids=["unclosed", "entity", "direction", "pipe", "action", "root"],
+    ids=["unclosed", "entity", "direction", "pipe", "action", "root", "codec", "multibyte"],
 )
 def test_bad_reports_name_their_line(text: str, line: int, message: str) -> None:
     with pytest.raises(ParseError) as caught:
