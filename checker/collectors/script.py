@@ -7,7 +7,8 @@ session's stdin (`/bin/sh -s`, or `sudo -n -- /bin/sh -s`).
 It dumps everything that may filter packets, since legacy and nft tables both apply
 (iptables-extensions(8), "iptables-nft" in xtables-nft(8)): `nft -j list ruleset`, the legacy and
 nft variants of iptables-save and ip6tables-save, `ipset save`, and firewalld / ufw state as
-context. A command that does not exist gives a "missing" section (exit 127); plain
+context; on hosts with netdev ingress/egress chains also `nft list ruleset`, whose text names
+their devices (nft 1.0.6 leaves them out of the JSON). A command that does not exist gives a "missing" section (exit 127); plain
 `iptables-save` / `ip6tables-save` are run only on hosts that have neither variant (iptables
 before 1.8), else they would dump one of the variants twice.
 
@@ -31,6 +32,7 @@ FRAMING_VERSION = "1"
 # (section name, argv). argv[0] is looked up with `command -v`; names are what Output.name holds.
 SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("nft-json", ("nft", "-j", "list", "ruleset")),
+    ("nft-list", ("nft", "list", "ruleset")),
     ("iptables-nft-save", ("iptables-nft-save",)),
     ("iptables-legacy-save", ("iptables-legacy-save",)),
     ("iptables-save", ("iptables-save",)),
@@ -89,6 +91,9 @@ skip() {
 }
 echo '@@fwcheck-begin __VERSION__'
 section nft-json nft -j list ruleset
+# nft 1.0.6 leaves the device of netdev chains out of the JSON; the text names it. Only hosts
+# with such chains pay for a second listing.
+if have nft && grep -Eq '"hook": ?"(ingress|egress)"' o 2>/dev/null; then section nft-list nft list ruleset; else skip nft-list; fi
 section iptables-nft-save iptables-nft-save
 section iptables-legacy-save iptables-legacy-save
 if have iptables-nft-save || have iptables-legacy-save; then skip iptables-save; else section iptables-save iptables-save; fi

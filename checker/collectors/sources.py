@@ -12,7 +12,8 @@ table is dropped only because the dump that shows it in full is also checked.
 Only outputs that succeeded are sources; firewalld/ufw state is evidence and context, not a
 ruleset. iptables dumps holding no table are skipped (a host with nft only), unless nothing else
 would remain. A non-empty `ipset save` output goes with the netfilter sources: it gives the
-contents of the sets `-m set` rules match (without it those matches are indeterminate).
+contents of the sets `-m set` rules match (without it those matches are indeterminate); the
+`nft list ruleset` text goes with the nft JSON: it names the devices of netdev chains.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from checker.collectors.result import CollectResult, Output
 from checker.collectors.script import FIREWALL_DUMPS
 
 NFT = "nft-json"
+NFT_LIST = "nft-list"
 WINDOWS = "windows-json"
 IPSET = "ipset-save"
 # iptables-nft dumps and the nft family their tables live in (xtables-nft(8)).
@@ -101,6 +103,9 @@ def sources_for(result: CollectResult, evidence_dir: Path | None = None) -> list
             sources.append((origin(file_name(NFT)), nft.data))
         else:
             sources.append((origin(NFT + DERIVED_NFT_SUFFIX), native))
+        listing = result.output(NFT_LIST)
+        if listing is not None and listing.ok and listing.data.strip():
+            sources.append((origin(file_name(NFT_LIST)), listing.data))
     dumps = [o for o in result.outputs if o.name in FIREWALL_DUMPS and o.name != NFT and o.ok]
     for output in dumps:
         if _has_table(output):

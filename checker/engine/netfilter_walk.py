@@ -9,7 +9,7 @@ every base chain on it accepts, surely and possibly.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from checker.engine import netfilter_query as query
 from checker.engine.netfilter_match import MatchCompiler, Phase
@@ -23,6 +23,7 @@ from checker.model.netfilter import (
     Hook,
     Iface,
     IpSets,
+    NftDevices,
     Rule,
     Ruleset,
     Table,
@@ -33,6 +34,8 @@ from checker.policies.model import Direction, Requirement
 MAX_DEPTH = 64
 # SNAT ends the nat chain; the packet goes on through the hook, as after ACCEPT.
 ACCEPTING = (Verdict.ACCEPT, Verdict.SNAT)
+# Base chains bound to a network device (netdev, and inet ingress).
+DEVICE_HOOKS = (Hook.INGRESS, Hook.EGRESS)
 # Possibly accepted: the verdict is decided outside the ruleset, or the packet goes elsewhere.
 UNDECIDED = (Verdict.UNKNOWN, Verdict.DNAT)
 
@@ -338,12 +341,37 @@ class Context:
 
 
 def new_context(
-    models: Sequence[Ruleset | IpSets], extra_interfaces: Sequence[str] = ()
+    models: Sequence[Ruleset | IpSets | NftDevices], extra_interfaces: Sequence[str] = ()
 ) -> Context:
-    """The context of one target: its Rulesets, and the contents of its ipsets when an
-    `ipset save` output (IpSets) is among the models."""
-    rulesets = tuple(m for m in models if isinstance(m, Ruleset))
+    """The context of one target: its Rulesets, the contents of its ipsets when an `ipset save`
+    output (IpSets) is among the models, and the devices of netdev chains when an
+    `nft list ruleset` text (NftDevices) is."""
+    devices = {
+        (family, table, chain): names
+        for model in models
+        if isinstance(model, NftDevices)
+        for family, table, chain, names in model.bindings
+    }
+    rulesets = tuple(bind_devices(m, devices) for m in models if isinstance(m, Ruleset))
     return Context(rulesets, interface_names(rulesets, extra_interfaces), build_index(models))
+
+
+def bind_devices(ruleset: Ruleset, devices: dict[tuple[str, str, str], tuple[str, ...]]) -> Ruleset:
+    """The ruleset with each device-bound chain whose device it does not name (nft -j of nft
+    1.0.6) bound to the devices `devices` gives for it: one chain per device."""
+    if not devices:
+        return ruleset
+    tables = []
+    for table in ruleset.tables:
+        chains: list[Chain] = []
+        for chain in table.chains:
+            names = devices.get((table.family, table.name, chain.name))
+            if chain.hook in DEVICE_HOOKS and chain.device is None and names:
+                chains.extend(replace(chain, device=name) for name in names)
+            else:
+                chains.append(chain)
+        tables.append(replace(table, chains=tuple(chains)))
+    return replace(ruleset, tables=tuple(tables))
 
 
 def evaluate_hook(context: Context, family: int, phase: Phase, space: Space) -> HookResult:
@@ -359,7 +387,7 @@ def evaluate_hook(context: Context, family: int, phase: Phase, space: Space) -> 
             continue
         entry = space
         bypass = None
-        if chain.hook in (Hook.INGRESS, Hook.EGRESS) and chain.device:
+        if chain.hook in DEVICE_HOOKS and chain.device:
             side = "iif" if chain.hook is Hook.INGRESS else "oif"
             on_device = space.restrict(side, [(interfaces.index_of(chain.device),) * 2])
             bypass = space.subtract(on_device)
@@ -370,6 +398,17 @@ def evaluate_hook(context: Context, family: int, phase: Phase, space: Space) -> 
         if bypass is not None:
             chain_result.accept_sure = chain_result.accept_sure.union(bypass)
             chain_result.accept_maybe = chain_result.accept_maybe.union(bypass)
+        elif chain.hook in DEVICE_HOOKS:
+            # Bound to a device the export does not name: it may or may not see these packets,
+            # so what it would drop is possibly accepted, never surely dropped.
+            unseen = entry.subtract(chain_result.accept_sure)
+            if unseen:
+                why = (
+                    f"{chain.hook.value} chain {chain.name}: the export does not name its device"
+                    " (nft -j of nft 1.0.6 leaves it out; give `nft list ruleset` text too)"
+                )
+                walker.uncertain.append((why, _policy_evidence(chain, table), unseen))
+            chain_result.accept_maybe = entry
         result.chains.append(chain_result)
         # Translated packets leave this path (FORWARD, or INPUT on another port): what later
         # chains here say about them proves nothing either way.

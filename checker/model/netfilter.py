@@ -238,6 +238,17 @@ class IpSet:
 
 
 @dataclass(frozen=True, slots=True)
+class NftDevices:
+    """The devices netdev/inet ingress and egress base chains are bound to, read from
+    `nft list ruleset` text: nft 1.0.6 leaves them out of `nft -j`. It travels with the
+    target's Rulesets; alone it describes no firewall."""
+
+    # (table family, table name, chain name, devices)
+    bindings: tuple[tuple[str, str, str, tuple[str, ...]], ...]
+    origin: str
+
+
+@dataclass(frozen=True, slots=True)
 class IpSets:
     """The contents of every ipset of one `ipset save` output. It travels with the target's
     Rulesets to the netfilter engine; alone it describes no firewall."""

@@ -27,6 +27,7 @@ from checker.parsers import (  # noqa: E402
     iptables_save,
     netsh_text,
     nft_json,
+    nft_list,
     windows_gpreport,
     windows_json,
     windows_pol,
@@ -46,6 +47,7 @@ PARSERS: dict[str, ModuleType] = {
         windows_gpreport,
         netsh_text,
         iptables_save,
+        nft_list,
         ipset_save,
     )
 }

@@ -16,6 +16,8 @@ Facts of the format this parser relies on:
   ("filter", "dstnat - 5") are accepted too, mapped through nft(8)'s table.
 - A base chain without `policy` has policy accept (nft(8)).
 - nft 1.0.6 leaves `dev` out of netdev chains; such a chain gets device None and a warning.
+  The `nft list ruleset` text names it (nft_list); without it the engine cannot place what the
+  chain drops, which is then indeterminate.
   A chain bound to several devices becomes one Chain per device, all with the same name.
 - `nft list` hides the dependencies nft added on load (`tcp dport` implies `meta l4proto tcp`,
   `ip saddr` in inet/netdev/bridge tables implies IPv4): nft_match puts them back.
@@ -201,7 +203,8 @@ class _Reader:
         devices = _devices(base.get("dev"))
         if hook in (Hook.INGRESS, Hook.EGRESS) and not devices:
             self.warnings.append(
-                f"{where}: no device in the JSON (nft 1.0.6 omits it); taken as every device"
+                f"{where}: no device in the JSON (nft 1.0.6 omits it); give `nft list ruleset`"
+                " text too, or what the chain drops is indeterminate"
             )
         return [
             Chain(chain.name, rules, hook, prio, policy, chain.location, kind, device)

@@ -26,7 +26,10 @@ from checker.errors import CollectError
 from checker.inventory.model import HostSpec, Transport
 
 RULES_V4 = b"*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT -p tcp -m tcp --dport 23 -j DROP\nCOMMIT\n"
-NFT_NATIVE = b"table inet native {\n chain c {\n  type filter hook input priority 0;\n  tcp dport 9 drop\n }\n}\n"
+NFT_NATIVE = (
+    b"table inet native {\n chain c {\n  type filter hook input priority 0;\n  tcp dport 9 drop\n }\n}\n"
+    b'table netdev edge {\n chain ing {\n  type filter hook ingress device "lo" priority 0;\n }\n}\n'
+)
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +70,11 @@ def test_real_script_output_parses_into_every_section(framed: bytes) -> None:
     ]
     ipt = next(o for o in outputs if o.name == "iptables-nft-save")
     assert b"--dport 23 -j DROP" in ipt.data and ipt.exit_code == 0 and ipt.started_at != "t"
+    # The netdev chain's device is only in the text listing (nft 1.0.6's JSON leaves it out).
+    listing = next(o for o in outputs if o.name == "nft-list")
+    assert b'hook ingress device "lo"' in listing.data and listing.ok
+    sources = dict(sources_for(CollectResult("h", tuple(outputs), None)))
+    assert sources["h:nft-list.txt"] == listing.data
 
 
 def test_local_transport_in_the_namespace(netns: str) -> None:

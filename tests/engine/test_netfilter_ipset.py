@@ -253,6 +253,6 @@ def test_pipeline_combines_ipset_save_with_the_rulesets_and_refuses_it_alone() -
     findings, platform, problems = evaluate_target(
         "h", [("ipset.txt", ADMINS.encode())], [requirement]
     )
-    assert platform is None and [p.code for p in problems] == ["ipset-only"]
+    assert platform is None and [p.code for p in problems] == ["no-ruleset"]
     with pytest.raises(ParseError):
         ipset_save.parse(b"create admins hash:ip\nadd admins nonsense\n", "x")

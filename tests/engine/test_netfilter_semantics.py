@@ -14,6 +14,7 @@ from checker.model.netfilter import (
     Chain,
     CtState,
     Hook,
+    NftDevices,
     Ranges,
     Rule,
     Ruleset,
@@ -298,21 +299,11 @@ def _on_device(name: str, hook: Hook, device: str | None, *rules: Rule) -> Chain
 def test_egress_drop_stops_outbound_first_packets_and_inbound_replies() -> None:
     """netdev egress runs after postrouting on the way to the device: a drop there stops an
     outbound connection's first packet, and the SYN-ACK of an inbound one."""
-    udp53 = (Ranges("proto", ((17, 17),)), Ranges("dport", ((53, 53),)))
-    tcp_reply_from_80 = (Ranges("proto", ((6, 6),)), Ranges("sport", ((80, 80),)))
-    edge = _netdev(
-        _on_device(
-            "eg",
-            Hook.EGRESS,
-            None,
-            rule(*udp53, verdict=Verdict.DROP, line=71),
-            rule(*tcp_reply_from_80, verdict=Verdict.DROP, line=72),
-        )
-    )
+    edge = _netdev(_egress_drops("eth0"))
     filter_ = ruleset(families=frozenset({4, 6}))
     out53 = check([edge, filter_], req(direction="outbound", protocol=17, ports=((53, 53),)))
     assert out53.status is Status.FAIL
-    assert out53.counterexample == "udp 192.0.2.10:40000 -> 203.0.113.7:53 ipv4"
+    assert out53.counterexample == "udp 192.0.2.10:40000 -> 203.0.113.7:53 ipv4 out eth0"
     assert [e.line for e in out53.evidence] == [71]
     in80 = check([edge, filter_], req(ports=((80, 80),)))
     assert in80.status is Status.FAIL
@@ -321,6 +312,39 @@ def test_egress_drop_stops_outbound_first_packets_and_inbound_replies() -> None:
     assert check([edge, filter_], req(expect="deny", ports=((80, 80),))).status is Status.FAIL
     # Traffic the egress chain does not match is untouched.
     assert check([edge, filter_], req(ports=((22, 22),))).status is Status.PASS
+
+
+def _egress_drops(device: str | None) -> Chain:
+    udp53 = (Ranges("proto", ((17, 17),)), Ranges("dport", ((53, 53),)))
+    tcp_reply_from_80 = (Ranges("proto", ((6, 6),)), Ranges("sport", ((80, 80),)))
+    return _on_device(
+        "eg",
+        Hook.EGRESS,
+        device,
+        rule(*udp53, verdict=Verdict.DROP, line=71),
+        rule(*tcp_reply_from_80, verdict=Verdict.DROP, line=72),
+    )
+
+
+def test_a_device_chain_whose_device_is_unknown_is_indeterminate_until_the_text_names_it() -> None:
+    """nft 1.0.6's `nft -j` leaves a netdev chain's device out: what the chain drops may or may
+    not be this traffic's, so it is indeterminate (never a pass, never a fail), with the reason;
+    the `nft list ruleset` text (NftDevices) names the device and makes the verdict exact."""
+    unbound = _netdev(_egress_drops(None))
+    filter_ = ruleset(families=frozenset({4, 6}))
+    outbound53 = req(direction="outbound", protocol=17, ports=((53, 53),))
+    verdict = check([unbound, filter_], outbound53)
+    assert verdict.status is Status.INDETERMINATE
+    assert "egress chain eg: the export does not name its device" in verdict.message
+    deny = req(expect="deny", direction="outbound", protocol=17, ports=((53, 53),))
+    assert check([unbound, filter_], deny).status is Status.INDETERMINATE
+    # Nothing it drops concerns TCP 22: still decided.
+    assert check([unbound, filter_], req(ports=((22, 22),))).status is Status.PASS
+    named = NftDevices((("netdev", "edge", "eg", ("eth0",)),), "nft-list.txt")
+    assert check([unbound, filter_, named], outbound53).status is Status.FAIL
+    elsewhere = NftDevices((("netdev", "edge", "eg", ("eth9",)),), "nft-list.txt")
+    # Bound to another device, it still drops what leaves through that one.
+    assert check([unbound, filter_, elsewhere], outbound53).counterexample.endswith("out eth9")
 
 
 def test_device_bound_chains_only_see_their_device() -> None:

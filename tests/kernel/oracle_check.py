@@ -123,21 +123,27 @@ def load(pair: NetnsPair, flavour: Flavour, spec: Spec) -> str:
 
 
 def dump(pair: NetnsPair, flavour: Flavour) -> list[tuple[str, bytes]]:
+    """What `fwcheck scan` collects: for nft also the text listing, which names the devices of
+    netdev chains that nft 1.0.6 leaves out of the JSON."""
     dumps = []
     for family, tool in flavour.save:
-        argv = [tool, "-j", "list", "ruleset"] if tool == "nft" else [tool]
-        output = pair.run(pair.host, argv).stdout
-        name = "nft.json" if tool == "nft" else f"{tool}.v{family}"
-        dumps.append((name, output))
+        if tool == "nft":
+            dumps.append(("nft.json", pair.run(pair.host, ["nft", "-j", "list", "ruleset"]).stdout))
+            dumps.append(("nft-list.txt", pair.run(pair.host, ["nft", "list", "ruleset"]).stdout))
+        else:
+            dumps.append((f"{tool}.v{family}", pair.run(pair.host, [tool]).stdout))
     return dumps
 
 
 def parse_dumps(flavour: Flavour, dumps: list[tuple[str, bytes]]) -> list:
     # Imported here: these modules are fwcheck's, the code under test.
     if flavour.dialect == "nft":
-        from checker.parsers import nft_json
+        from checker.parsers import nft_json, nft_list
 
-        return [nft_json.parse(data, origin) for origin, data in dumps]
+        return [
+            (nft_list if origin.endswith(".txt") else nft_json).parse(data, origin)
+            for origin, data in dumps
+        ]
     from checker.parsers import iptables_save
 
     return [iptables_save.parse(data, origin) for origin, data in dumps]

@@ -315,8 +315,8 @@ def _nft_tables(builder: _Builder) -> list[Table]:
 
 
 def _netdev_table(builder: _Builder) -> Table:
-    """Ingress and/or egress chains on the host's device. The kernel refuses `ct` in the netdev
-    family (conntrack has not run at ingress), so their rules are stateless."""
+    """Ingress and/or egress chains on the host's device or on lo. The kernel refuses `ct` in
+    the netdev family (conntrack has not run at ingress), so their rules are stateless."""
     rng = builder.rng
     builder.sets = []
     chains = []
@@ -340,7 +340,9 @@ def _netdev_table(builder: _Builder) -> Table:
         )
         policy = "accept" if rng.random() < 0.85 else "drop"
         prio = rng.choice((-100, 0, 100))
-        chains.append(Chain(device_hook[:3], tuple(rules), device_hook, prio, policy, HOST_IFACE))
+        # Sometimes on another device (lo): the chain must then touch no probe at all.
+        device = rng.choice((HOST_IFACE, HOST_IFACE, "lo"))
+        chains.append(Chain(device_hook[:3], tuple(rules), device_hook, prio, policy, device))
     return Table("netdev", "edge", tuple(chains), tuple(builder.sets))
 
 

@@ -341,6 +341,29 @@ SCENARIOS: dict[str, tuple[Flavour, Spec, dict[tuple, str]]] = {
             ("inbound", TCP, 22): "accept",
         },
     ),
+    # A chain on another device (lo) sees none of the probes, however much it drops: fwcheck
+    # must place it by its device, which only the `nft list ruleset` text names (nft 1.0.6).
+    "netdev-chain-on-another-device": (
+        NFT,
+        Spec(
+            "nft",
+            (
+                Table(
+                    "netdev",
+                    "lo_edge",
+                    (
+                        Chain("ing", (rule(action="drop"),), "ingress", 0, "drop", "lo"),
+                        Chain("eg", (rule(action="drop"),), "egress", 0, "drop", "lo"),
+                    ),
+                ),
+            ),
+        ),
+        {
+            ("inbound", TCP, 22): "accept",
+            ("outbound", UDP, 53): "accept",
+            (4, "inbound", ICMP[4], 0): "accept",
+        },
+    ),
     # A ping is answered by the far side's kernel, and conntrack sees its echo reply as
     # ESTABLISHED: with ICMP accepted both ways, pings work in both directions (TCP does not).
     "icmp-accepted-both-ways": (
