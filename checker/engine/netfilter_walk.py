@@ -208,6 +208,29 @@ class Walker:
         ret_sure, ret_maybe = _both(Space.union, ret_sure, ret_maybe, sure, maybe)
         return pieces, ret_sure, ret_maybe
 
+    def reads_source(self, table: Table, chain: Chain) -> bool:
+        """Whether any rule the chain can reach (through jumps) may look at the packet's source
+        address or port: a constraint on them, or a match the engine cannot decide."""
+        dims = self.compiler.dims
+        source = [d for d, (name, _, _) in enumerate(dims) if name in ("saddr", "sport")]
+        full = self.compiler.full.boxes[0]
+        seen: set[int] = set()
+        pending = [chain]
+        while pending:
+            current = pending.pop()
+            if id(current) in seen:
+                continue
+            seen.add(id(current))
+            for rule in current.rules:
+                (_, maybe), reasons = self.compiler.rule(rule)
+                if reasons or any(box[d] != full[d] for box in maybe.boxes for d in source):
+                    return True
+                if rule.target.chain:
+                    called = self.lookup(table, rule.target.chain)
+                    if called is not None:
+                        pending.append(called)
+        return False
+
     def transparent(self, chain: Chain) -> bool:
         """Whether the chain surely lets every packet through unchanged (only non-terminating
         targets, every match decidable): kube-proxy's KUBE-MARK-MASQ, called per service."""
@@ -382,6 +405,9 @@ def evaluate_hook(context: Context, family: int, phase: Phase, space: Space) -> 
     walker = Walker(compiler, context.chains_by_name)
     result = HookResult(accept_sure=space, accept_maybe=space)
     diverted = compiler.none
+    # Packets a SNAT/MASQUERADE has rewritten, and the rule that did: later chains (postrouting
+    # after srcnat, netdev egress) see the new source, which the walk does not know.
+    rewritten, rewriter = compiler.none, None
     for table, chain in context.base_chains(family, hooks):
         if chain.kind == "nat" and not phase.sees_nat:
             continue
@@ -409,6 +435,19 @@ def evaluate_hook(context: Context, family: int, phase: Phase, space: Space) -> 
                 )
                 walker.uncertain.append((why, _policy_evidence(chain, table), unseen))
             chain_result.accept_maybe = entry
+        affected = rewritten.intersect(entry) if rewritten else rewritten
+        if affected and rewriter is not None and walker.reads_source(table, chain):
+            why = (
+                f"source NAT before chain {chain.name} ({table.family} {table.name}) rewrites the"
+                " source address/port that chain matches on"
+            )
+            walker.uncertain.append((why, rewriter, affected))
+            chain_result.accept_sure = chain_result.accept_sure.subtract(affected)
+            chain_result.accept_maybe = chain_result.accept_maybe.union(affected)
+        snat = [p for p in chain_result.pieces if p.verdict is Verdict.SNAT]
+        if snat:
+            rewritten = rewritten.union(Space.union_all(compiler.dims, (p.maybe for p in snat)))
+            rewriter = rewriter or snat[0].evidence
         result.chains.append(chain_result)
         # Translated packets leave this path (FORWARD, or INPUT on another port): what later
         # chains here say about them proves nothing either way.

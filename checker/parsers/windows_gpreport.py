@@ -46,6 +46,16 @@ _RULE_LISTS = {"InboundFirewallRules": "In", "OutboundFirewallRules": "Out"}
 # The root element with the Settings namespace as its default, near the top of the document.
 _ROOT = re.compile(r"<GPO\b[^>]*xmlns=\"http://www\.microsoft\.com/GroupPolicy/Settings\"")
 _MAX_DEPTH = 64
+# Profile settings the engine reads: a value that is not a boolean would silently mean "unset".
+_SWITCHES = frozenset(
+    {
+        "EnableFirewall",
+        "DefaultInboundAction",
+        "DefaultOutboundAction",
+        "DoNotAllowExceptions",
+        "AllowLocalPolicyMerge",
+    }
+)
 
 
 @dataclass(slots=True)
@@ -223,8 +233,10 @@ def _profile(element: _Element, origin: str) -> list[RegistryValue]:
         data: int | str = text
         if text.lower() in ("true", "false"):
             data = int(text.lower() == "true")
-        elif text.isdigit():
-            data = int(text)
+        elif text.isascii() and text.isdecimal() and len(text) <= 10:
+            data = int(text)  # a DWORD; other digits (superscripts, other scripts) stay text
+        elif setting.name in _SWITCHES:
+            raise _fail(origin, setting.line, f"{setting.name} is {text[:40]!r}, not true or false")
         values.append(RegistryValue(key, setting.name, data, Location(origin, setting.line)))
     return values
 
@@ -235,6 +247,10 @@ def _rule(element: _Element, direction: str, origin: str) -> RegistryValue:
     name = ""
     for item in element.children:
         text = item.value()
+        if item.children:
+            raise _fail(
+                origin, item.children[0].line, f"rule field {item.name} holds elements, not a value"
+            )
         if "|" in text:
             raise _fail(
                 origin, item.line, f"rule field {item.name} holds '|', which no rule string can"
@@ -247,7 +263,7 @@ def _rule(element: _Element, direction: str, origin: str) -> RegistryValue:
             fields.append(f"{item.name}={text}")
             if item.name == "Name":
                 name = text
-        if item.name == "Dir" and text != direction:
+        if item.name == "Dir" and text.lower() != direction.lower():
             raise _fail(
                 origin,
                 item.line,

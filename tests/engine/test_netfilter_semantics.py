@@ -19,6 +19,7 @@ from checker.model.netfilter import (
     Rule,
     Ruleset,
     Table,
+    Target,
     Unknown,
     Verdict,
 )
@@ -382,3 +383,72 @@ def test_unknown_chain_policy_is_indeterminate_and_names_the_chain() -> None:
     assert verdict.counterexample == "tcp 203.0.113.7:40000 -> 192.0.2.10:22 ipv4"
     # Deny is judged on the first packet, which INPUT surely accepts.
     assert check([rs], req(expect="deny")).status is Status.FAIL
+
+
+def test_chains_after_source_nat_cannot_judge_the_source_they_see() -> None:
+    """Egress (and postrouting after srcnat) sees the packet after SNAT/MASQUERADE rewrote its
+    source: a match on the old source would decide the wrong packet, so it is indeterminate;
+    a chain that never looks at the source still decides exactly."""
+    snat = Rule(
+        (Ranges("saddr", ((0xC000020A, 0xC000020A),)),),  # -s 192.0.2.10
+        Target(Verdict.SNAT, "SNAT", None, "--to-source 198.51.100.1"),
+        Location(FILE, 31),
+        "-A POSTROUTING -s 192.0.2.10/32 -j SNAT --to-source 198.51.100.1",
+    )
+    nat = Ruleset(
+        (
+            Table(
+                "ip",
+                "nat",
+                (
+                    base(
+                        "POSTROUTING",
+                        Hook.POSTROUTING,
+                        Verdict.ACCEPT,
+                        snat,
+                        priority=100,
+                        kind="nat",
+                    ),
+                ),
+                Location(FILE, 1),
+            ),
+        ),
+        frozenset({4}),
+        FILE,
+    )
+    flow = {
+        "family": 4,
+        "proto": 17,
+        "src": "192.0.2.10",
+        "dst": "203.0.113.7",
+        "sport": 40000,
+        "dport": 53,
+        "direction": "outbound",
+        "iface": "eth0",
+    }
+    outbound53 = req(direction="outbound", protocol=17, ports=((53, 53),))
+    for address, status in (("192.0.2.10", Status.INDETERMINATE), ("198.51.100.1", Status.FAIL)):
+        number = int.from_bytes(bytes(int(x) for x in address.split(".")), "big")
+        by_source = rule(Ranges("saddr", ((number, number),)), verdict=Verdict.DROP)
+        egress = _netdev(_on_device("eg", Hook.EGRESS, "eth0", by_source))
+        assert classify_flow([nat, egress], **flow) == "indeterminate", address
+        verdict = check([nat, egress], outbound53)
+        assert verdict.status is status, address
+        if status is Status.INDETERMINATE:
+            assert "source NAT before chain eg" in verdict.message
+        else:
+            # Traffic the SNAT rule does not rewrite still has this source: surely dropped.
+            assert verdict.counterexample.startswith("udp 198.51.100.1:40000 ")
+    by_port = rule(Ranges("proto", ((17, 17),)), Ranges("dport", ((53, 53),)), verdict=Verdict.DROP)
+    egress = _netdev(_on_device("eg", Hook.EGRESS, "eth0", by_port))
+    assert classify_flow([nat, egress], **flow) == "drop"
+    # Without the SNAT, the source match decides.
+    alone = _netdev(
+        _on_device(
+            "eg",
+            Hook.EGRESS,
+            "eth0",
+            rule(Ranges("saddr", ((0xC000020A,) * 2,)), verdict=Verdict.DROP),
+        )
+    )
+    assert classify_flow([alone], **flow) == "drop"

@@ -116,7 +116,8 @@ def utf16(text: str) -> bytes:
 
 
 def test_rules_and_profiles_with_their_report_lines() -> None:
-    for data in (utf16(REPORT), REPORT8.encode()):
+    lower_dir = REPORT8.replace("<q1:Dir>In</q1:Dir>", "<q1:Dir>in</q1:Dir>").encode()
+    for data in (utf16(REPORT), REPORT8.encode(), lower_dir):
         assert detect(data, "gp.xml") is windows_gpreport
         ruleset = windows_gpreport.parse(data, "gp.xml")
         rdp, smb, adaptiva, telnet = ruleset.rules
@@ -225,9 +226,32 @@ def test_stig_gpo_report_says_what_its_registry_pol_says(shared_dir: Path) -> No
         ),
         ('<?xml version="1.0"?>\n<Rsop xmlns="urn:other"/>', 2, "not a Group Policy report"),
         (REPORT.replace('"utf-16"', '"Atf-16"'), 1, "cannot decode the XML: unknown encoding"),
+        (
+            REPORT8.replace("<q1:Value>true</q1:Value>", "<q1:Value>\u00b2</q1:Value>", 1),
+            0,
+            "DefaultInboundAction is '\u00b2', not true or false",
+        ),
+        (
+            REPORT8.replace(
+                "<q1:Action>Allow</q1:Action>", "<q1:Action>Allow<q1:X/></q1:Action>", 1
+            ),
+            0,
+            "holds elements",
+        ),
         (REPORT.replace('"utf-16"', '"utf-32"'), 1, "cannot decode the XML"),
     ],
-    ids=["unclosed", "entity", "direction", "pipe", "action", "root", "codec", "multibyte"],
+    ids=[
+        "unclosed",
+        "entity",
+        "direction",
+        "pipe",
+        "action",
+        "root",
+        "codec",
+        "multibyte",
+        "switch",
+        "nested",
+    ],
 )
 def test_bad_reports_name_their_line(text: str, line: int, message: str) -> None:
     with pytest.raises(ParseError) as caught:
