@@ -152,14 +152,13 @@ def best_of(repeat: int, command: list[str], stdin_path: Path | None = None) -> 
 
 def phases(path: Path) -> dict[str, float]:
     """Seconds spent loading the policies, parsing `path` and evaluating, in this process,
-    with the command's collector settings (checker.cli.entry)."""
-    import gc
-
-    gc.set_threshold(200_000, 50, 100)
+    with the command's collector settings (checker.cli.collect_rarely)."""
     from checker import pipeline
+    from checker.cli import collect_rarely
     from checker.engine import netfilter
     from checker.policies.loader import default_policy_paths, load_policy_set
 
+    collect_rarely()
     start = time.perf_counter()
     policy_set = load_policy_set(default_policy_paths())
     requirements = policy_set.requirements_for(shipped_roles(), {})

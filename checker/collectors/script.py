@@ -8,9 +8,9 @@ It dumps everything that may filter packets, since legacy and nft tables both ap
 (iptables-extensions(8), "iptables-nft" in xtables-nft(8)): `nft -j list ruleset`, the legacy and
 nft variants of iptables-save and ip6tables-save, `ipset save`, and firewalld / ufw state as
 context; on hosts with netdev ingress/egress chains also `nft list ruleset`, whose text names
-their devices (nft 1.0.6 leaves them out of the JSON). A command that does not exist gives a "missing" section (exit 127); plain
-`iptables-save` / `ip6tables-save` are run only on hosts that have neither variant (iptables
-before 1.8), else they would dump one of the variants twice.
+their devices (nft 1.0.6 leaves them out of the JSON). A command that does not exist gives a
+"missing" section (exit 127); plain `iptables-save` / `ip6tables-save` are run only on hosts
+that have neither variant (iptables before 1.8), else they would dump one of the variants twice.
 
 Framing: each section is a header line with the section's name, status, exit code and the exact
 byte lengths of its stdout and stderr, then those bytes, then an end line naming the section; a

@@ -405,9 +405,9 @@ def evaluate_hook(context: Context, family: int, phase: Phase, space: Space) -> 
     walker = Walker(compiler, context.chains_by_name)
     result = HookResult(accept_sure=space, accept_maybe=space)
     diverted = compiler.none
-    # Packets a SNAT/MASQUERADE has rewritten, and the rule that did: later chains (postrouting
-    # after srcnat, netdev egress) see the new source, which the walk does not know.
-    rewritten, rewriter = compiler.none, None
+    # The SNAT/MASQUERADE pieces met so far: later chains (postrouting after srcnat, netdev
+    # egress) see the source they wrote, which the walk does not know.
+    snatted: list[Piece] = []
     for table, chain in context.base_chains(family, hooks):
         if chain.kind == "nat" and not phase.sees_nat:
             continue
@@ -435,19 +435,17 @@ def evaluate_hook(context: Context, family: int, phase: Phase, space: Space) -> 
                 )
                 walker.uncertain.append((why, _policy_evidence(chain, table), unseen))
             chain_result.accept_maybe = entry
-        affected = rewritten.intersect(entry) if rewritten else rewritten
-        if affected and rewriter is not None and walker.reads_source(table, chain):
-            why = (
-                f"source NAT before chain {chain.name} ({table.family} {table.name}) rewrites the"
-                " source address/port that chain matches on"
-            )
-            walker.uncertain.append((why, rewriter, affected))
-            chain_result.accept_sure = chain_result.accept_sure.subtract(affected)
-            chain_result.accept_maybe = chain_result.accept_maybe.union(affected)
-        snat = [p for p in chain_result.pieces if p.verdict is Verdict.SNAT]
-        if snat:
-            rewritten = rewritten.union(Space.union_all(compiler.dims, (p.maybe for p in snat)))
-            rewriter = rewriter or snat[0].evidence
+        if snatted and walker.reads_source(table, chain):
+            affected = Space.union_all(compiler.dims, (p.maybe for p in snatted)).intersect(entry)
+            if affected:
+                why = (
+                    f"source NAT before chain {chain.name} ({table.family} {table.name})"
+                    " rewrites the source address/port that chain matches on"
+                )
+                walker.uncertain.append((why, snatted[0].evidence, affected))
+                chain_result.accept_sure = chain_result.accept_sure.subtract(affected)
+                chain_result.accept_maybe = chain_result.accept_maybe.union(affected)
+        snatted += [p for p in chain_result.pieces if p.verdict is Verdict.SNAT]
         result.chains.append(chain_result)
         # Translated packets leave this path (FORWARD, or INPUT on another port): what later
         # chains here say about them proves nothing either way.
