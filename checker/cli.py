@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from enum import IntEnum
 
 from checker import __version__
+from checker.commands.outputs import Outputs
 from checker.errors import FwcheckError, PolicyError, UsageError, format_problem
 
 
@@ -351,18 +352,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _report_arguments(args: argparse.Namespace) -> dict[str, object]:
+def _outputs(args: argparse.Namespace) -> Outputs:
     """The report and gate options that check, scan and merge share (_add_report_options)."""
-    return {
-        "json_path": args.json,
-        "junit_path": args.junit,
-        "sarif_path": args.sarif,
-        "html_path": args.html,
-        "fail_on": args.fail_on,
-        "indeterminate_as": args.indeterminate,
-        "waivers_path": args.waivers,
-        "quiet": args.quiet,
-    }
+    return Outputs(
+        json_path=args.json,
+        junit_path=args.junit,
+        sarif_path=args.sarif,
+        html_path=args.html,
+        fail_on=args.fail_on,
+        indeterminate_as=args.indeterminate,
+        waivers_path=args.waivers,
+        quiet=args.quiet,
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -385,7 +386,7 @@ def _run(args: argparse.Namespace) -> int:
             format_name=args.format,
             config_path=args.config,
             target_name=args.target,
-            **_report_arguments(args),
+            outputs=_outputs(args),
         )
     if args.command == "scan":
         from checker.commands import scan
@@ -404,7 +405,7 @@ def _run(args: argparse.Namespace) -> int:
             history_scope=args.history_scope,
             scan_timeout_s=args.scan_timeout,
             host_timeout_s=args.host_timeout,
-            **_report_arguments(args),
+            outputs=_outputs(args),
         )
     if args.command == "collect":
         from checker.commands import collect
@@ -426,7 +427,7 @@ def _run(args: argparse.Namespace) -> int:
             reports=args.reports,
             history_path=None if args.no_history else args.history,
             history_scope=args.history_scope,
-            **_report_arguments(args),
+            outputs=_outputs(args),
         )
     if args.command == "history":
         from checker.commands import history

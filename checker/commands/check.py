@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from checker import __version__, resources
+from checker.commands.outputs import NO_OUTPUTS, Outputs
 from checker.errors import Problem, UsageError, format_problem
 from checker.findings import Finding, Severity, Status
 from checker.fleet.publish import write_reports
@@ -80,14 +81,7 @@ def run(
     format_name: str | None = None,
     config_path: str | None = None,
     target_name: str | None = None,
-    json_path: str | None = None,
-    junit_path: str | None = None,
-    sarif_path: str | None = None,
-    html_path: str | None = None,
-    fail_on: str = "info",
-    indeterminate_as: str = "fail",
-    waivers_path: str | None = None,
-    quiet: bool = False,
+    outputs: Outputs = NO_OUTPUTS,
     today: date | None = None,
 ) -> int:
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -116,7 +110,7 @@ def run(
         (target, policy_set.requirements_for(target.roles, dict(target.params)))
         for target in targets
     ]
-    waivers = load_waivers(waivers_path) if waivers_path else None
+    waivers = load_waivers(outputs.waivers_path) if outputs.waivers_path else None
     infos, findings, requirements = check_targets(planned)
     for file in unmatched:
         infos.append(
@@ -136,15 +130,14 @@ def run(
         __version__, started, tuple(infos), tuple(findings), tuple(requirements), tuple(notes)
     )
     options = ReportOptions(
-        indeterminate_as=indeterminate_as,  # type: ignore[arg-type]
+        indeterminate_as=outputs.indeterminate_as,  # type: ignore[arg-type]
         repo_root=Path.cwd(),
         policy_root=resources.shipped_policies_dir(),
     )
-    paths = {"json": json_path, "junit": junit_path, "sarif": sarif_path, "html": html_path}
-    write_reports(report, paths, options, baseline=None)
+    write_reports(report, outputs.report_paths(), options, baseline=None)
     color = sys.stdout.isatty()
-    sys.stdout.write(console_report.render(report, color=color, quiet=quiet))
-    return exit_code(effective_findings(report), fail_on)
+    sys.stdout.write(console_report.render(report, color=color, quiet=outputs.quiet))
+    return exit_code(effective_findings(report), outputs.fail_on)
 
 
 def _targets(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from checker import resources
 from checker.commands.check import exit_code
+from checker.commands.outputs import NO_OUTPUTS, Outputs
 from checker.fleet.history import History, RunRecorder
 from checker.fleet.merge import merge_reports
 from checker.fleet.publish import finish
@@ -30,24 +31,17 @@ def run(
     reports: Sequence[str],
     history_path: str | None = None,
     history_scope: str | None = None,
-    json_path: str | None = None,
-    junit_path: str | None = None,
-    sarif_path: str | None = None,
-    html_path: str | None = None,
-    fail_on: str = "info",
-    indeterminate_as: str = "fail",
-    waivers_path: str | None = None,
-    quiet: bool = False,
+    outputs: Outputs = NO_OUTPUTS,
     today: date | None = None,
 ) -> int:
     started_monotonic = time.monotonic()
     merged = merge_reports(reports)
     report = merged.report
-    if waivers_path:
+    if outputs.waivers_path:
         from checker.waivers import apply_waivers, load_waivers
 
         findings, extra = apply_waivers(
-            report.findings, load_waivers(waivers_path), today or date.today()
+            report.findings, load_waivers(outputs.waivers_path), today or date.today()
         )
         known = {(f.target, f.policy, f.rule, f.message) for f in findings}
         findings += [f for f in extra if (f.target, f.policy, f.rule, f.message) not in known]
@@ -92,14 +86,20 @@ def run(
             if info.name not in by_target:
                 recorder.add(info.name, info.platform, info.error, [])
     options = ReportOptions(
-        indeterminate_as=indeterminate_as,  # type: ignore[arg-type]
+        indeterminate_as=outputs.indeterminate_as,  # type: ignore[arg-type]
         repo_root=Path.cwd(),
         policy_root=resources.shipped_policies_dir(),
     )
-    paths = {"json": json_path, "junit": junit_path, "sarif": sarif_path, "html": html_path}
     try:
-        finish(report, paths, options, recorder, quiet=quiet, started_monotonic=started_monotonic)
+        finish(
+            report,
+            outputs.report_paths(),
+            options,
+            recorder,
+            quiet=outputs.quiet,
+            started_monotonic=started_monotonic,
+        )
     finally:
         if history is not None:
             history.close()
-    return exit_code(effective_findings(report), fail_on)
+    return exit_code(effective_findings(report), outputs.fail_on)

@@ -26,6 +26,7 @@ from checker.collectors.result import CollectResult
 from checker.collectors.sources import sources_for
 from checker.commands.check import exit_code
 from checker.commands.collect import configure_logging, open_inventory, select_hosts
+from checker.commands.outputs import NO_OUTPUTS, Outputs
 from checker.errors import CollectError, Problem, format_problem
 from checker.findings import Finding
 from checker.fleet import scope as scopes
@@ -72,14 +73,7 @@ def run(
     hosts: Sequence[str] = (),
     jobs: int | None = None,
     user_known_hosts: bool = True,
-    json_path: str | None = None,
-    junit_path: str | None = None,
-    sarif_path: str | None = None,
-    html_path: str | None = None,
-    fail_on: str = "info",
-    indeterminate_as: str = "fail",
-    waivers_path: str | None = None,
-    quiet: bool = False,
+    outputs: Outputs = NO_OUTPUTS,
     today: date | None = None,
     shard: str | None = None,
     history_path: str | None = None,
@@ -112,10 +106,10 @@ def run(
     for host in selected:
         requirements_for(host)
     waivers = None
-    if waivers_path:
+    if outputs.waivers_path:
         from checker.waivers import load_waivers
 
-        waivers = load_waivers(waivers_path)
+        waivers = load_waivers(outputs.waivers_path)
     known_hosts = KnownHosts.for_scan(parsed.known_hosts_files, include_user=user_known_hosts)
     run_id = new_run_id()
     base_scope = history_scope or scopes.inventory_scope(inventory, hosts)
@@ -146,7 +140,7 @@ def run(
             concurrency=jobs or DEFAULT_CONCURRENCY,
             scan_timeout_s=scan_timeout_s,
             host_timeout_s=host_timeout_s,
-            quiet=quiet,
+            quiet=outputs.quiet,
         )
         if waivers is not None:
             from checker.waivers import apply_waivers
@@ -160,16 +154,22 @@ def run(
             __version__, started, tuple(infos), tuple(findings), tuple(seen.values()), tuple(notes)
         )
         options = ReportOptions(
-            indeterminate_as=indeterminate_as,  # type: ignore[arg-type]
+            indeterminate_as=outputs.indeterminate_as,  # type: ignore[arg-type]
             repo_root=Path.cwd(),
             policy_root=resources.shipped_policies_dir(),
         )
-        paths = {"json": json_path, "junit": junit_path, "sarif": sarif_path, "html": html_path}
-        finish(report, paths, options, recorder, quiet=quiet, started_monotonic=started_monotonic)
+        finish(
+            report,
+            outputs.report_paths(),
+            options,
+            recorder,
+            quiet=outputs.quiet,
+            started_monotonic=started_monotonic,
+        )
     finally:
         if history is not None:
             history.close()
-    code = exit_code(effective_findings(report), fail_on)
+    code = exit_code(effective_findings(report), outputs.fail_on)
     if collect_failed:
         return ExitCode.TARGET_ERROR
     return code

@@ -17,6 +17,7 @@ import sshlab
 from checker.cli import main
 from checker.collectors.evidence import read_manifest
 from checker.commands import collect, scan
+from checker.commands.outputs import Outputs
 
 POLICY = """\
 id: lab
@@ -70,9 +71,8 @@ def test_scan_equals_check_on_hand_exports_and_on_evidence(
         inventory=str(inventory),
         evidence_dir=str(evidence),
         policy_paths=[str(policy)],
-        json_path=str(scan_report),
+        outputs=Outputs(json_path=str(scan_report), quiet=True),
         user_known_hosts=False,
-        quiet=True,
     )
     assert code == 3  # the stranger (unknown host key) could not be collected
 
