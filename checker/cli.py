@@ -17,10 +17,13 @@ import sys
 import traceback
 from collections.abc import Sequence
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
 from checker import __version__
-from checker.commands.outputs import Outputs
 from checker.errors import FwcheckError, PolicyError, UsageError, format_problem
+
+if TYPE_CHECKING:
+    from checker.commands.outputs import Outputs
 
 
 class ExitCode(IntEnum):
@@ -354,6 +357,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _outputs(args: argparse.Namespace) -> Outputs:
     """The report and gate options that check, scan and merge share (_add_report_options)."""
+    # Imported here, as the commands are: `validate` and `--help` need no report writers.
+    from checker.commands.outputs import Outputs
+
     return Outputs(
         json_path=args.json,
         junit_path=args.junit,

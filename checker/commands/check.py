@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from checker import __version__, resources
+from checker import __version__
 from checker.commands.outputs import NO_OUTPUTS, Outputs
 from checker.errors import Problem, UsageError, format_problem
 from checker.findings import Finding, Severity, Status
@@ -15,7 +15,7 @@ from checker.fleet.publish import write_reports
 from checker.pipeline import Source, evaluate_target
 from checker.policies.loader import default_policy_paths, load_policy_set
 from checker.policies.model import Requirement
-from checker.reports import ReportOptions, RunReport, TargetInfo
+from checker.reports import RunReport, TargetInfo
 from checker.reports import console as console_report
 from checker.reports.data import effective_findings
 from checker.targets import TargetSpec, load_target_config, select_targets
@@ -129,11 +129,7 @@ def run(
     report = RunReport(
         __version__, started, tuple(infos), tuple(findings), tuple(requirements), tuple(notes)
     )
-    options = ReportOptions(
-        indeterminate_as=outputs.indeterminate_as,  # type: ignore[arg-type]
-        repo_root=Path.cwd(),
-        policy_root=resources.shipped_policies_dir(),
-    )
+    options = outputs.report_options()
     write_reports(report, outputs.report_paths(), options, baseline=None)
     color = sys.stdout.isatty()
     sys.stdout.write(console_report.render(report, color=color, quiet=outputs.quiet))

@@ -11,15 +11,13 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import date
-from pathlib import Path
 
-from checker import resources
 from checker.commands.check import exit_code
 from checker.commands.outputs import NO_OUTPUTS, Outputs
 from checker.fleet.history import History, RunRecorder
 from checker.fleet.merge import merge_reports
 from checker.fleet.publish import finish
-from checker.reports import ReportOptions, RunReport
+from checker.reports import RunReport
 from checker.reports.data import effective_findings
 
 # Scope of a merge whose reports carry no shard note and no --history-scope was given.
@@ -85,11 +83,7 @@ def run(
         for info in report.targets:
             if info.name not in by_target:
                 recorder.add(info.name, info.platform, info.error, [])
-    options = ReportOptions(
-        indeterminate_as=outputs.indeterminate_as,  # type: ignore[arg-type]
-        repo_root=Path.cwd(),
-        policy_root=resources.shipped_policies_dir(),
-    )
+    options = outputs.report_options()
     try:
         finish(
             report,

@@ -4,6 +4,10 @@ and gate options the three share (cli._add_report_options)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+
+from checker import resources
+from checker.reports import ReportOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +22,15 @@ class Outputs:
     indeterminate_as: str = "fail"
     waivers_path: str | None = None
     quiet: bool = False
+
+    def report_options(self) -> ReportOptions:
+        """How the reports are written: SARIF uris relative to the current folder, shipped
+        policies under POLICYROOT."""
+        return ReportOptions(
+            indeterminate_as=self.indeterminate_as,  # type: ignore[arg-type]  (argparse choices)
+            repo_root=Path.cwd(),
+            policy_root=resources.shipped_policies_dir(),
+        )
 
     def report_paths(self) -> dict[str, str | None]:
         """Report format name -> the file to write it to (None: not asked for)."""

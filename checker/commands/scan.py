@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from checker import __version__, resources
+from checker import __version__
 from checker.collectors import transport_module
 from checker.collectors.evidence import new_run_id, write_evidence
 from checker.collectors.hostkeys import KnownHosts
@@ -39,7 +39,7 @@ from checker.inventory.model import HostSpec
 from checker.pipeline import error_findings, evaluate_target
 from checker.policies.loader import default_policy_paths, load_policy_set
 from checker.policies.model import Requirement
-from checker.reports import ReportOptions, RunReport, TargetInfo
+from checker.reports import RunReport, TargetInfo
 from checker.reports.data import effective_findings
 
 
@@ -153,11 +153,7 @@ def run(
         report = RunReport(
             __version__, started, tuple(infos), tuple(findings), tuple(seen.values()), tuple(notes)
         )
-        options = ReportOptions(
-            indeterminate_as=outputs.indeterminate_as,  # type: ignore[arg-type]
-            repo_root=Path.cwd(),
-            policy_root=resources.shipped_policies_dir(),
-        )
+        options = outputs.report_options()
         finish(
             report,
             outputs.report_paths(),
