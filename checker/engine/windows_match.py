@@ -48,7 +48,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from checker.engine.space import Dim, Interval, Space
-from checker.model.windows import WindowsRule, parse_address, parse_icmp, parse_port
+from checker.model.windows import (
+    WindowsRule,
+    ascii_digits,
+    parse_address,
+    parse_icmp,
+    parse_port,
+)
 from checker.policies.model import Direction, Requirement
 
 V4_MAX = 2**32 - 1
@@ -222,7 +228,7 @@ def _platform_certain(value: str) -> bool:
     """`Platform=2:6:2` + `Platform2=GTEQ`: valid on Windows 6.2 (8/2012) and later. Versions up to
     10.0 hold on every supported Windows; a later minimum may exclude the host."""
     parts = value.split(":")
-    if len(parts) != 3 or not all(part.isdigit() for part in parts):
+    if len(parts) != 3 or not all(ascii_digits(part) for part in parts):
         return False
     return (int(parts[1]), int(parts[2])) <= _PLATFORM_CERTAIN_MAX
 

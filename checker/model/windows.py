@@ -147,6 +147,13 @@ class WindowsRuleset:
 
 
 # Value parsing shared by every parser and the engine --------------------------------------------
+def ascii_digits(text: str) -> bool:
+    """True for a non-empty run of 0-9 only. `str.isdigit()` also accepts "²" (which `int()`
+    refuses) and other scripts' digits such as "١" (which `int()` reads as 1): Windows writes
+    ASCII digits, so anything else is not a number here."""
+    return text.isascii() and text.isdigit()
+
+
 # Rule-string tokens (MS-GPFAS 2.2.2.13) and PowerShell names, lower-cased, to canonical names.
 _ADDRESS_KEYWORD_ALIASES = {
     **{name.lower(): name for name in ADDRESS_KEYWORDS},
@@ -241,7 +248,7 @@ def parse_port(token: str) -> tuple[int, int] | str | None:
     if keyword is not None:
         return keyword
     low_text, _, high_text = text.partition("-")
-    if not low_text.strip().isdigit() or (high_text and not high_text.strip().isdigit()):
+    if not ascii_digits(low_text.strip()) or (high_text and not ascii_digits(high_text.strip())):
         raise ValueError(f"bad port {text!r}")
     low = int(low_text)
     high = int(high_text) if high_text else low
@@ -257,12 +264,12 @@ def parse_icmp(token: str) -> tuple[int, int] | None:
     if text in ("*", "") or text.lower() == "any":
         return None
     type_text, _, code_text = text.partition(":")
-    if not type_text.isdigit() or int(type_text) > 255:
+    if not ascii_digits(type_text) or int(type_text) > 255:
         raise ValueError(f"bad ICMP type {text!r}")
     icmp_type = int(type_text)
     if code_text in ("", "*") or code_text.lower() == "any":
         return icmp_type << 8, icmp_type << 8 | 0xFF
-    if not code_text.isdigit() or int(code_text) > 255:
+    if not ascii_digits(code_text) or int(code_text) > 255:
         raise ValueError(f"bad ICMP code {text!r}")
     return icmp_type << 8 | int(code_text), icmp_type << 8 | int(code_text)
 
@@ -290,7 +297,7 @@ def parse_protocol(token: str) -> int | None:
     text = token.strip().lower()
     if text in ("", "*", "any", "256"):
         return None
-    if text.isdigit():
+    if ascii_digits(text):
         number = int(text)
         if number > 255:
             raise ValueError(f"bad protocol number {token!r}")

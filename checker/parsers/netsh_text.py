@@ -18,6 +18,8 @@ output is read. Unknown labels are kept in `unknown` and make the rule uncertain
 
 from __future__ import annotations
 
+import re
+
 from checker.errors import Location, ParseError, Problem
 from checker.model.windows import (
     ALL_PROFILES,
@@ -33,6 +35,7 @@ NAME = "netsh-text"
 PATTERNS = ("*.netsh.txt", "netsh-*.txt")
 
 _DASHES = "-" * 20
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _YES_NO = {"yes": True, "no": False}
 _DIRECTIONS = {"in": "in", "out": "out"}
 _ACTIONS = {"allow": "allow", "block": "block", "bypass": "bypass"}
@@ -93,7 +96,9 @@ def parse(data: bytes, origin: str) -> WindowsRuleset:
     text = data.decode("utf-8-sig", errors="replace")
     if "\x00" in text:
         raise ParseError(Problem(origin, 1, 0, "netsh-text", "binary data, not netsh text output"))
-    lines = text.splitlines()
+    # Only CR/LF end a line: str.splitlines() would also split a rule name or description at
+    # U+2028, U+0085, \x0b or \x0c.
+    lines = _LINE_BREAK.split(text)
     blocks: list[list[tuple[int, str]]] = []
     for number, line in enumerate(lines, start=1):
         if line.startswith("Rule Name:"):

@@ -44,7 +44,7 @@ _SECURITY_AUTH = {"Required": "authenticate", "NoEncap": "authenticate-no-encaps
 _SECURITY_ENC = {"Required": "encrypt", "Dynamic": "negotiate-encryption"}
 _EDGE = {"Block": None, "Allow": "allow", "DeferToUser": "defer-user", "DeferToApp": "defer-app"}
 _IFTYPE = {"wired": "lan", "lan": "lan", "wireless": "wireless", "remoteaccess": "remoteaccess"}
-_PLATFORM = re.compile(r"(\d+)\.(\d+)\+")
+_PLATFORM = re.compile(r"(\d+)\.(\d+)\+", re.ASCII)  # ASCII: "١٠.0+" is no version
 
 
 def sniff(head: bytes) -> bool:

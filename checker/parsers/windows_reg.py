@@ -13,6 +13,7 @@ origin is the line of its value in this file.
 from __future__ import annotations
 
 import codecs
+import re
 
 from checker.errors import Location, ParseError, Problem
 from checker.model.windows import WindowsRuleset
@@ -22,6 +23,8 @@ NAME = "windows-reg"
 PATTERNS = ("*.reg",)
 
 _HEADERS = ("windows registry editor version 5.00", "regedit4")
+_HEX_BYTE = re.compile(r"[0-9a-fA-F]{1,2}")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def _decode(data: bytes) -> str:
@@ -53,7 +56,9 @@ def parse(data: bytes, origin: str) -> WindowsRuleset:
         raise ParseError(
             Problem(origin, 1, 0, "windows-reg", f"not UTF-16 or UTF-8 text: {error}")
         ) from None
-    lines = text.lstrip("\ufeff").splitlines()
+    # Only CR/LF end a line: str.splitlines() would also split at U+2028, U+0085, \x0b, \x0c…,
+    # which a rule name may hold, and report a false "unterminated string".
+    lines = _LINE_BREAK.split(text.lstrip("\ufeff"))
     if not lines or not lines[0].strip().lower().startswith(_HEADERS):
         raise ParseError(
             Problem(
@@ -142,10 +147,11 @@ def _value(line: str, origin: str, line_number: int) -> tuple[str, object]:
         kind, colon, payload = rest.partition(":")
         if not colon:
             raise fail("hex value without ':'")
-        try:
-            raw = bytes(int(part, 16) for part in payload.replace(" ", "").split(",") if part)
-        except ValueError:
-            raise fail("bad hex bytes") from None
+        parts = [part for part in payload.replace(" ", "").split(",") if part]
+        # int(part, 16) alone would take "١", "+1" or "0_1": regedit writes two ASCII hex digits.
+        if not all(_HEX_BYTE.fullmatch(part) for part in parts):
+            raise fail("bad hex bytes")
+        raw = bytes(int(part, 16) for part in parts)
         if kind.lower() in ("hex(2)", "hex(1)"):
             return name, raw.decode("utf-16-le", errors="replace").rstrip("\x00")
         if kind.lower() == "hex(7)":

@@ -39,7 +39,8 @@ from checker.model.windows import (
     parse_protocol,
 )
 
-_VERSION = re.compile(r"v(\d{1,2})\.(\d{1,3})\|", re.IGNORECASE)
+# re.ASCII: \d would otherwise take any script's digits ("v٢.٣٠|").
+_VERSION = re.compile(r"v(\d{1,2})\.(\d{1,3})\|", re.IGNORECASE | re.ASCII)
 
 _ACTIONS = {"allow": "allow", "block": "block", "bypass": "bypass"}
 _DIRECTIONS = {"in": "in", "out": "out"}
