@@ -10,7 +10,9 @@ Semantics (Microsoft: "Windows Firewall rules" on Microsoft Learn, MS-FASP 2.2.3
   server MUST block all incoming traffic regardless of other policy settings" (MS-FASP 2.2.38
   FW_PROFILE_CONFIG_SHIELDED), so inbound allow and bypass rules are ignored.
 - Several exports of one host (a GPO's Registry.pol plus the local .wfw) combine: all rules,
-  profile settings merged GPO-first.
+  profile settings merged GPO-first. A local rule with the ID of a GPO rule is replaced by it
+  (checker.engine.windows_stores); replaced rules that concern the requirement are named in a
+  warning appended to the verdict's message, with their file:line as extra evidence.
 
 Three-valued evaluation. Each rule has a lower and an upper bound of what it matches
 (checker.engine.windows_match). Over the requirement's flows Q, per profile:
@@ -34,7 +36,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from checker.engine.space import Space
 from checker.engine.verdict import Verdict, format_address, format_flow
@@ -46,8 +48,9 @@ from checker.engine.windows_match import (
     widen,
 )
 from checker.engine.windows_profiles import EffectiveProfile, effective_profile
+from checker.engine.windows_stores import effective_rules
 from checker.findings import Evidence, Status
-from checker.model.windows import PROFILE_NAMES, WindowsRule, WindowsRuleset
+from checker.model.windows import PROFILE_NAMES, ShadowedRule, WindowsRule, WindowsRuleset
 from checker.policies.model import Direction, Expect, Requirement
 
 _MAX_EVIDENCE = 5
@@ -80,7 +83,8 @@ class _Context:
 def check(ruleset: WindowsRuleset | Sequence[WindowsRuleset], requirement: Requirement) -> Verdict:
     rulesets = [ruleset] if isinstance(ruleset, WindowsRuleset) else list(ruleset)
     direction = "in" if requirement.direction == Direction.INBOUND else "out"
-    rules = [rule for rs in rulesets for rule in rs.rules if rule.direction == direction]
+    applied, shadowed = effective_rules(rulesets)
+    rules = [rule for rule in applied if rule.direction == direction]
     symbols = Symbols.build(rules, requirement)
     dims = symbols.dims()
     query = requirement_space(requirement, symbols, dims)
@@ -95,7 +99,44 @@ def check(ruleset: WindowsRuleset | Sequence[WindowsRuleset], requirement: Requi
     verdicts = [
         (profile, _decide(context, effective_profile(profile, rulesets))) for profile in profiles
     ]
-    return _combine(verdicts)
+    return _warn_shadowed(_combine(verdicts), shadowed, requirement, direction)
+
+
+def _concerns(shadowed: ShadowedRule, requirement: Requirement, direction: str) -> bool:
+    """Whether the replaced rule or its replacement may match a flow of the requirement."""
+    pair = [rule for rule in (shadowed.rule, shadowed.by) if rule.direction == direction]
+    if not pair:
+        return False
+    # Own symbols: the verdict's counterexample must not change with rules that do not apply.
+    symbols = Symbols.build(pair, requirement)
+    dims = symbols.dims()
+    query = requirement_space(requirement, symbols, dims)
+    return any(compile_rule(rule, symbols, dims).upper.touches(query) for rule in pair)
+
+
+def _warn_shadowed(
+    verdict: Verdict, shadowed: Sequence[ShadowedRule], requirement: Requirement, direction: str
+) -> Verdict:
+    """Name the rules that are written but not applied (same rule ID replaced) when they concern
+    the requirement: a reader of the export would expect them to count."""
+    relevant = [item for item in shadowed if _concerns(item, requirement, direction)]
+    if not relevant:
+        return verdict
+    first = relevant[0]
+    where = first.rule.origin
+    place = f"{where.file}:{where.line}" if where.line else where.file
+    note = f"warning: rule {first.rule.label()} at {place} is not applied: {first.reason}"
+    if len(relevant) > 1:
+        note += f" (+{len(relevant) - 1} more rule(s) not applied)"
+    extra = tuple(
+        Evidence(
+            item.rule.origin.file,
+            item.rule.origin.line,
+            f"not applied: {item.rule.label()} ({item.rule.store} store): {item.reason}",
+        )
+        for item in relevant[:_MAX_EVIDENCE]
+    )
+    return replace(verdict, message=f"{verdict.message} [{note}]", evidence=verdict.evidence + extra)
 
 
 def _profiles_to_check(rulesets: Sequence[WindowsRuleset], requirement: Requirement) -> list[str]:

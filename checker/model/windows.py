@@ -134,6 +134,16 @@ class ProfileSettings:
         return self.origin
 
 
+@dataclass(frozen=True, slots=True)
+class ShadowedRule:
+    """A rule written in an export that Windows does not apply, because another copy with the
+    same rule ID replaces it (a later value of the same name, or a Group Policy rule)."""
+
+    rule: WindowsRule  # the copy that is not applied
+    by: WindowsRule  # the copy that applies
+    reason: str  # why `by` replaces `rule`, for the warning
+
+
 @dataclass(frozen=True)
 class WindowsRuleset:
     rules: tuple[WindowsRule, ...]
@@ -144,6 +154,12 @@ class WindowsRuleset:
     origin: str = ""
     warnings: tuple[Problem, ...] = ()
     format: str = ""
+    # Rules the export writes but that are replaced within it (a value written twice: the last
+    # one wins); the engine names them in a warning when they concern a requirement.
+    shadowed: tuple[ShadowedRule, ...] = ()
+    # False when the export has no real rule IDs (netsh text, GPO reports): its rules then never
+    # override another store's rule of the same name.
+    has_rule_ids: bool = True
 
 
 # Value parsing shared by every parser and the engine --------------------------------------------

@@ -126,7 +126,7 @@ def parse(data: bytes, origin: str) -> WindowsRuleset:
         rule, rule_warnings = _rule(block, origin)
         rules.append(rule)
         warnings.extend(rule_warnings)
-    return WindowsRuleset(tuple(rules), {}, None, origin, tuple(warnings), NAME)
+    return WindowsRuleset(tuple(rules), {}, None, origin, tuple(warnings), NAME, has_rule_ids=False)
 
 
 def _fields(block: list[tuple[int, str]], origin: str) -> tuple[dict[str, str], list[str], int]:

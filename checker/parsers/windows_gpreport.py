@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from xml.parsers import expat
 
 from checker.errors import Location, ParseError, Problem
@@ -206,7 +206,8 @@ def parse(data: bytes, origin: str) -> WindowsRuleset:
                 " were not read (global settings, connection security rules)",
             )
         )
-    return ruleset_from_values(values, origin, NAME, warnings)
+    # Its rule IDs are made up (Name @ line): they never override a local rule's ID.
+    return replace(ruleset_from_values(values, origin, NAME, warnings), has_rule_ids=False)
 
 
 def _firewall_templates(computer: _Element | None) -> list[str]:

@@ -3,9 +3,12 @@
 Format (regedit's "Windows Registry Editor Version 5.00" text, UTF-16LE with a BOM as regedit and
 `reg export` write it; UTF-8 and the older ANSI "REGEDIT4" are read too):
 - `[HKEY_…\\Key]` opens a key, `[-HKEY_…]` deletes one (ignored, with a warning).
+- Values are applied in file order (Microsoft KB 310516): a value written twice holds the later
+  data and `"Name"=-` deletes an earlier value, each with a warning (checker.parsers.
+  windows_registry keeps the last of each name).
 - `"Name"="string"` (backslash escapes `\\\\` and `\\"`), `"Name"=dword:0000001f`,
   `"Name"=hex(N):xx,xx,…` possibly continued with a trailing backslash, `@=` for the default
-  value, `"Name"=-` to delete (ignored).
+  value, `"Name"=-` to delete.
 Rules and profile settings are interpreted by checker.parsers.windows_registry; each rule's
 origin is the line of its value in this file.
 """
@@ -104,6 +107,18 @@ def parse(data: bytes, origin: str) -> WindowsRuleset:
             )
         name, data = _value(line, origin, line_number)
         if data is _DELETED:
+            # `"Name"=-` deletes the value (KB 310516): an earlier copy in this file is gone.
+            slot = (key.lower(), name.lower())
+            gone = [v for v in values if v.name and (v.key.lower(), v.name.lower()) == slot]
+            for value in gone:
+                values.remove(value)
+                warnings.append(
+                    Problem.at(
+                        value.origin,
+                        "windows-reg-delete",
+                        f"value {name!r} is deleted at line {line_number}: not applied",
+                    )
+                )
             continue
         values.append(RegistryValue(key, name, data, Location(origin, line_number)))  # type: ignore[arg-type]
     return ruleset_from_values(values, origin, NAME, warnings)

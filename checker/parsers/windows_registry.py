@@ -12,6 +12,14 @@ interprets them:
 - The store is "gpo" for keys under Software\\Policies\\Microsoft\\WindowsFirewall, else "local".
 Other keys (ConSecRules, authentication sets, logging) are not firewall filtering rules: they
 are counted in one warning so nothing is dropped silently.
+
+A value written twice under one key (same key path and value name, both compared without
+case, as the registry compares them) holds the later data: importing a .reg file writes its
+values in file order and "if a data item does exist, the value in your .reg file overwrites the
+existing value" (Microsoft KB 310516, "How to add, modify, or delete registry subkeys and values
+by using a .reg file"); a Registry.pol is applied entry by entry the same way. So the last one
+wins; each earlier one gets a `windows-duplicate-value` warning, and a replaced rule is kept in
+`WindowsRuleset.shadowed` so the engine can name it.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from checker.errors import Location, ParseError, Problem
-from checker.model.windows import ProfileSettings, WindowsRule, WindowsRuleset
+from checker.model.windows import ProfileSettings, ShadowedRule, WindowsRule, WindowsRuleset
 from checker.parsers.windows_rule_string import parse_rule_string
 
 PROFILE_KEYS = {
@@ -58,6 +66,8 @@ def ruleset_from_values(
     profile_keys: dict[tuple[str, str], Location] = {}
     ignored: dict[str, int] = {}
     seen_ids: set[tuple[str, str]] = set()
+    shadowed: list[ShadowedRule] = []
+    values, overwritten = _last_written(list(values), warnings)
     for value in values:
         parts = [part for part in value.key.split("\\") if part]
         last = parts[-1].lower() if parts else ""
@@ -74,6 +84,8 @@ def ruleset_from_values(
                     )
                 )
             rule, rule_warnings = parse_rule_string(value.name, value.data, value.origin, store)
+            for earlier in overwritten.get(id(value), ()):
+                shadowed.extend(_replaced_rule(earlier, rule, store))
             if (store, rule.id) in seen_ids:
                 warnings.append(
                     Problem.at(
@@ -119,7 +131,57 @@ def ruleset_from_values(
         origin=origin,
         warnings=tuple(warnings),
         format=format_name,
+        shadowed=tuple(shadowed),
     )
+
+
+def _slot(value: RegistryValue) -> tuple[str, str]:
+    key = "\\".join(part for part in value.key.lower().split("\\") if part)
+    return key, value.name.lower()
+
+
+def _where(location: Location) -> str:
+    return f"{location.file}:{location.line}" if location.line else location.file
+
+
+def _last_written(
+    values: list[RegistryValue], warnings: list[Problem]
+) -> tuple[list[RegistryValue], dict[int, list[RegistryValue]]]:
+    """The values that hold after the file is applied in order (the last of each key path and
+    name), and for each kept value (by id()) the earlier ones it overwrote."""
+    last: dict[tuple[str, str], RegistryValue] = {}
+    for value in values:
+        if value.data is not None:  # data None: the key line itself
+            last[_slot(value)] = value
+    kept: list[RegistryValue] = []
+    overwritten: dict[int, list[RegistryValue]] = {}
+    for value in values:
+        final = last.get(_slot(value)) if value.data is not None else value
+        if final is value:
+            kept.append(value)
+            continue
+        assert final is not None
+        overwritten.setdefault(id(final), []).append(value)
+        warnings.append(
+            Problem.at(
+                value.origin,
+                "windows-duplicate-value",
+                f"value {value.name!r} is written again at {_where(final.origin)}; the later one "
+                "applies (values are written in file order, the last one wins)",
+            )
+        )
+    return kept, overwritten
+
+
+def _replaced_rule(earlier: RegistryValue, rule: WindowsRule, store: str) -> list[ShadowedRule]:
+    if not isinstance(earlier.data, str):
+        return []
+    try:
+        replaced, _ = parse_rule_string(earlier.name, earlier.data, earlier.origin, store)
+    except ParseError:
+        return []  # overwritten before it could apply: a garbled earlier copy does not matter
+    reason = f"the same rule ID is written again at {_where(rule.origin)}; the later one applies"
+    return [ShadowedRule(replaced, rule, reason)]
 
 
 def profile_settings(
