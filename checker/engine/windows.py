@@ -27,6 +27,13 @@ and fails when Q ∩ SA is not, or when an allow rule scoped to LocalSubnet (nev
 windows_match) surely lets some LocalSubnet peer in. Anything else is indeterminate, naming the
 rule conditions that only the live host can resolve.
 
+Evidence. The first item is what decides the flows the message speaks of: the rule that
+matches the counterexample, or the profile's default action when no rule does ("Windows
+Firewall rules": a flow no rule matches gets the default). A block rule is cited only for flows
+it covers, so a deny that holds partly by a block rule and partly by the default cites the
+default first. A local allow rule left out by AllowLocalPolicyMerge=0 (MS-GPFAS 2.2.3.13) is
+named with that Group Policy setting, which is then the deciding item.
+
 The requirement holds per profile: the requirement's profiles, narrowed to the target's active
 profiles when the export states them (collector JSON). The verdict fails if any profile fails and
 names it; `details` lists each profile's outcome when they differ.
@@ -47,7 +54,7 @@ from checker.engine.windows_match import (
     requirement_space,
     widen,
 )
-from checker.engine.windows_profiles import EffectiveProfile, effective_profile
+from checker.engine.windows_profiles import EffectiveProfile, Setting, effective_profile
 from checker.engine.windows_stores import effective_rules
 from checker.findings import Evidence, Status
 from checker.model.windows import PROFILE_NAMES, ShadowedRule, WindowsRule, WindowsRuleset
@@ -124,8 +131,10 @@ def _warn_shadowed(
         return verdict
     first = relevant[0]
     where = first.rule.origin
-    place = f"{where.file}:{where.line}" if where.line else where.file
-    note = f"warning: rule {first.rule.label()} at {place} is not applied: {first.reason}"
+    note = (
+        f"warning: rule {first.rule.label()} at {_place(where.file, where.line)} "
+        f"is not applied: {first.reason}"
+    )
     if len(relevant) > 1:
         note += f" (+{len(relevant) - 1} more rule(s) not applied)"
     extra = tuple(
@@ -136,7 +145,9 @@ def _warn_shadowed(
         )
         for item in relevant[:_MAX_EVIDENCE]
     )
-    return replace(verdict, message=f"{verdict.message} [{note}]", evidence=verdict.evidence + extra)
+    return replace(
+        verdict, message=f"{verdict.message} [{note}]", evidence=verdict.evidence + extra
+    )
 
 
 def _profiles_to_check(rulesets: Sequence[WindowsRuleset], requirement: Requirement) -> list[str]:
@@ -201,15 +212,19 @@ def _decide(context: _Context, settings: EffectiveProfile) -> Verdict:
     default_allows = default.value == "allow"
     shields_up = inbound and bool(settings.shields_up.value)
     active: list[RuleMatch] = []
+    # Local rules that would count but for AllowLocalPolicyMerge=0: the evidence names the
+    # setting when one of them is what the reader expects to decide.
+    merged_out: list[RuleMatch] = []
     for match in context.matches:
         rule = match.rule
         if profile not in rule.profiles:
             continue
-        if rule.store == "local" and not settings.allow_local_policy_merge.value:
-            continue
         if shields_up and rule.action in ("allow", "bypass"):
             continue
         if not match.upper.touches(query):
+            continue
+        if rule.store == "local" and not settings.allow_local_policy_merge.value:
+            merged_out.append(match)
             continue
         active.append(match)
     dims = query.dims
@@ -249,13 +264,13 @@ def _decide(context: _Context, settings: EffectiveProfile) -> Verdict:
             return _pass_allow(*verdict_args)
         denied = query.subtract(possibly_plain)
         if not denied.is_empty():
-            return _fail_allow(*verdict_args, _sample(denied))
+            return _fail_allow(*verdict_args, _sample(denied), merged_out)
         return _indeterminate(context, profile, active, _sample(missing), "allowed")
     reachable = query.intersect(surely)
     if not reachable.is_empty():
         return _fail_deny(*verdict_args, _sample(reachable))
     if query.intersect(possibly).is_empty():
-        return _pass_deny(*verdict_args)
+        return _pass_deny(*verdict_args, merged_out)
     witness = _local_subnet_witness(context, active, block_upper, default_allows)
     if witness is not None:
         match, point = witness
@@ -303,7 +318,16 @@ def _pass_allow(context, profile, active, default, shields_up, settings) -> Verd
     return Verdict(Status.PASS, f"{profile} profile: allowed by rule {names}", evidence=evidence)
 
 
-def _fail_allow(context, profile, active, default, shields_up, settings, point) -> Verdict:  # type: ignore[no-untyped-def]
+def _fail_allow(
+    context: _Context,
+    profile: str,
+    active: list[RuleMatch],
+    default: Setting,
+    shields_up: bool,
+    settings: EffectiveProfile,
+    point: dict[str, int],
+    merged_out: list[RuleMatch],
+) -> Verdict:
     flow = _flow(context, point, profile)
     blockers = _containing(active, point, "block", "lower")
     if blockers:
@@ -321,13 +345,39 @@ def _fail_allow(context, profile, active, default, shields_up, settings, point) 
             counterexample=flow,
             evidence=(settings.shields_up.evidence,),
         )
+    ignored = [m for m in merged_out if m.rule.action != "block" and m.upper.contains(point)]
+    if ignored:
+        # The local allow rule is what the reader sees; the GPO setting is what overrides it
+        # (MS-GPFAS 2.2.3.13 AllowLocalPolicyMerge, MS-FASP 2.2.38).
+        merge = settings.allow_local_policy_merge.evidence
+        return Verdict(
+            Status.FAIL,
+            f"{profile} profile: {flow} is allowed only by local rule "
+            f"{ignored[0].rule.label()}, which is ignored: Group Policy sets "
+            f"AllowLocalPolicyMerge=0 ({_place(merge.file, merge.line)}), so the flow falls to the "
+            f"{_setting_text(default)}",
+            counterexample=flow,
+            evidence=(merge,)
+            + tuple(rule_evidence(m.rule) for m in ignored[:_MAX_EVIDENCE])
+            + (default.evidence,),
+        )
     return Verdict(
         Status.FAIL,
         f"{profile} profile: {flow} matches no allow rule and falls to the "
-        f"{default.evidence.text.split(': ', 1)[1]}",
+        f"{_setting_text(default)}",
         counterexample=flow,
         evidence=(default.evidence,),
     )
+
+
+def _place(file: str, line: int) -> str:
+    """file:line, or the file alone for hive and Registry.pol locations, which have no lines."""
+    return f"{file}:{line}" if line else file
+
+
+def _setting_text(setting: Setting) -> str:
+    """ "default inbound action Block (DefaultInboundAction, gpo store)" from its evidence."""
+    return setting.evidence.text.split(": ", 1)[1]
 
 
 def _fail_deny(context, profile, active, default, shields_up, settings, point) -> Verdict:  # type: ignore[no-untyped-def]
@@ -351,24 +401,65 @@ def _fail_deny(context, profile, active, default, shields_up, settings, point) -
     )
 
 
-def _pass_deny(context, profile, active, default, shields_up, settings) -> Verdict:  # type: ignore[no-untyped-def]
-    blocking = [m for m in active if m.rule.action == "block" and m.lower.touches(context.query)]
-    if shields_up and not blocking:
-        return Verdict(
-            Status.PASS,
-            f"{profile} profile: shields up blocks all inbound traffic",
-            evidence=(settings.shields_up.evidence,),
+def _pass_deny(
+    context: _Context,
+    profile: str,
+    active: list[RuleMatch],
+    default: Setting,
+    shields_up: bool,
+    settings: EffectiveProfile,
+    merged_out: list[RuleMatch],
+) -> Verdict:
+    query = context.query
+    blocking = [m for m in active if m.rule.action == "block" and m.lower.touches(query)]
+    covered = Space.empty(query.dims)
+    for match in blocking:
+        covered = covered.union(match.lower.intersect(query))
+    # Flows no block rule matches are decided by shields up or the profile's default, not by a
+    # block rule that covers other ports or addresses.
+    unmatched = query.subtract(covered)
+    ignored = [m for m in merged_out if m.rule.action != "block"]
+    note: tuple[str, tuple[Evidence, ...]] = ("", ())
+    if ignored:
+        merge = settings.allow_local_policy_merge.evidence
+        note = (
+            f" (local rule {ignored[0].rule.label()} would allow some of it, but Group Policy "
+            f"sets AllowLocalPolicyMerge=0 ({_place(merge.file, merge.line)}))",
+            (merge,),
         )
-    if blocking:
+    if blocking and unmatched.is_empty():
         names = ", ".join(m.rule.label() for m in blocking[:3])
         evidence = tuple(rule_evidence(m.rule) for m in blocking[:_MAX_EVIDENCE])
         return Verdict(
-            Status.PASS, f"{profile} profile: blocked by rule {names}", evidence=evidence
+            Status.PASS,
+            f"{profile} profile: blocked by rule {names}{note[0]}",
+            evidence=evidence + note[1],
+        )
+    if shields_up:
+        return Verdict(
+            Status.PASS,
+            f"{profile} profile: shields up blocks all inbound traffic{note[0]}",
+            evidence=(settings.shields_up.evidence,) + note[1],
+        )
+    # Block rules still decide where an allow rule matches too (block beats allow): name those.
+    allowed = Space.empty(query.dims)
+    for match in active:
+        if match.rule.action != "block":
+            allowed = allowed.union(match.upper.intersect(query))
+    overriding = [m for m in blocking if m.lower.touches(allowed)]
+    message = f"{profile} profile: no allow rule matches; the {_setting_text(default)} applies"
+    if overriding:
+        names = ", ".join(m.rule.label() for m in overriding[:3])
+        message = (
+            f"{profile} profile: blocked by rule {names} where an allow rule matches; elsewhere "
+            f"no allow rule matches and the {_setting_text(default)} applies"
         )
     return Verdict(
         Status.PASS,
-        f"{profile} profile: no allow rule matches; the {default.evidence.text.split(': ', 1)[1]} applies",
-        evidence=(default.evidence,),
+        message + note[0],
+        evidence=(default.evidence,)
+        + tuple(rule_evidence(m.rule) for m in overriding[:_MAX_EVIDENCE])
+        + note[1],
     )
 
 

@@ -8,7 +8,8 @@ a Group Policy value wins, then the local value, then the Windows default:
   get_DefaultInboundAction: "These settings are Block by default"; outbound Allow by default).
 - DoNotAllowExceptions ("shields up"): off.
 - AllowLocalPolicyMerge: on; only Group Policy can turn it off, and then local-store rules are
-  ignored (MS-FASP 2.2.38 FW_PROFILE_CONFIG_ALLOW_LOCAL_POLICY_MERGE).
+  ignored (MS-FASP 2.2.38 FW_PROFILE_CONFIG_ALLOW_LOCAL_POLICY_MERGE; the policy value is
+  MS-GPFAS 2.2.3.13 "Allow Local Firewall Rule Policy Merge", under the GPO profile keys only).
 Each effective value carries the Evidence that states it (or says it is the Windows default).
 """
 

@@ -57,7 +57,18 @@ def mutated(draw, seed: bytes):  # type: ignore[no-untyped-def]
 
 
 # Characters that are digits or line breaks to Python but not to Windows.
-TRICKY = ["\u00b2", "\u0661", "\u0666", "\uff11", "\u2028", "\u2029", "\u0085", "\x0b", "\x0c", "\x1c"]
+TRICKY = [
+    "\u00b2",
+    "\u0661",
+    "\u0666",
+    "\uff11",
+    "\u2028",
+    "\u2029",
+    "\u0085",
+    "\x0b",
+    "\x0c",
+    "\x1c",
+]
 
 
 @st.composite
@@ -236,7 +247,9 @@ def test_netsh_with_tricky_characters(data: bytes) -> None:
     parses_or_raises(netsh_text, data)
 
 
-@given(mutated_text((DATA / "onesite-patch-client-noncompliant.windows.json").read_bytes(), "utf-8"))
+@given(
+    mutated_text((DATA / "onesite-patch-client-noncompliant.windows.json").read_bytes(), "utf-8")
+)
 @FAST
 def test_json_with_tricky_characters(data: bytes) -> None:
     parses_or_raises(windows_json, data)
