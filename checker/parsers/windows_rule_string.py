@@ -21,8 +21,9 @@ Grammar facts used (MS-GPFAS 2.2.2.19 and the value rules it references):
 - `RMauth`, `RUAuth`, `LUAuth`, `LUOwn`, `TTK*`, `NNm`, `Platform`, `LOM`, `PCross`,
   `AuthByPassOut`, `Platform`/`Platform2` are conditions only the live host can evaluate: kept in `conditions`.
 - `Name`, `Desc`, `EmbedCtxt`, `SkipVer`, `LSM` carry no match condition.
-- Numbers (version, ports, protocol, ICMP type/code, Platform) are ASCII digits, as the ABNF's
-  DIGIT is (RFC 5234: %x30-39): "²" or "١" make the rule garbled, never a number.
+- Numbers are ASCII digits, as the ABNF's DIGIT is (RFC 5234: %x30-39): "²" or "١" in the
+  version, a port, the protocol or an ICMP field make the rule garbled; in Platform= they are no
+  version, so the rule keeps it as a runtime condition.
 Unknown keys are kept in `unknown` and reported as warnings; the engine treats a rule with
 unknown keys as possibly narrower than written (it may match less), never as broader.
 """
