@@ -350,9 +350,10 @@ def _fail_allow(
         # The local allow rule is what the reader sees; the GPO setting is what overrides it
         # (MS-GPFAS 2.2.3.13 AllowLocalPolicyMerge, MS-FASP 2.2.38).
         merge = settings.allow_local_policy_merge.evidence
+        verb = "is" if ignored[0].lower.contains(point) else "could be"
         return Verdict(
             Status.FAIL,
-            f"{profile} profile: {flow} is allowed only by local rule "
+            f"{profile} profile: {flow} {verb} allowed only by local rule "
             f"{ignored[0].rule.label()}, which is ignored: Group Policy sets "
             f"AllowLocalPolicyMerge=0 ({_place(merge.file, merge.line)}), so the flow falls to the "
             f"{_setting_text(default)}",
@@ -418,7 +419,8 @@ def _pass_deny(
     # Flows no block rule matches are decided by shields up or the profile's default, not by a
     # block rule that covers other ports or addresses.
     unmatched = query.subtract(covered)
-    ignored = [m for m in merged_out if m.rule.action != "block"]
+    # Dropped local allow rules matter only where no block rule would have beaten them.
+    ignored = [m for m in merged_out if m.rule.action != "block" and m.upper.touches(unmatched)]
     note: tuple[str, tuple[Evidence, ...]] = ("", ())
     if ignored:
         merge = settings.allow_local_policy_merge.evidence

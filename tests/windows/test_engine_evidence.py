@@ -139,3 +139,28 @@ def test_deny_holding_because_of_merge_off_says_so() -> None:
     assert verdict.status == Status.PASS
     assert "AllowLocalPolicyMerge=0 (registry.pol:50)" in verdict.message
     assert ("registry.pol", 50) in [(e.file, e.line) for e in verdict.evidence]
+
+
+def test_uncertain_ignored_local_allow_is_worded_as_possible() -> None:
+    """A dropped local rule scoped to LocalSubnet (a set only the host knows) could allow the
+    counterexample, not surely: the message says so."""
+    local = ruleset(ALLOW_SMB.replace("LPort=445|", "LPort=445|RA4=LocalSubnet|"), origin="l.wfw")
+    gpo = gpo_merge_off_and_local_allow()[0]
+    verdict = check([gpo, local], requirement(ports=SMB, profiles=PUBLIC))
+    assert verdict.status == Status.FAIL
+    assert 'could be allowed only by local rule A445 "SMB in"' in verdict.message
+
+
+def test_dropped_local_allow_under_a_gpo_block_is_not_mentioned() -> None:
+    """Where a GPO block rule covers the requirement, the block decides whether or not local
+    rules merge: the verdict cites the block and says nothing of the merge setting."""
+    gpo = ruleset(
+        ALLOW_SMB.replace("A445", "G445").replace("Action=Allow", "Action=Block"),
+        store="gpo",
+        profiles={"public": {"allow_local_policy_merge": False}},
+        origin="registry.pol",
+    )
+    local = ruleset(ALLOW_SMB, origin="local.wfw")
+    verdict = check([gpo, local], requirement(expect="deny", ports=SMB, profiles=PUBLIC))
+    assert verdict.status == Status.PASS
+    assert ids(verdict) == ["G445"] and "AllowLocalPolicyMerge" not in verdict.message
