@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from test_parsers_fuzz import mutated, parses_or_raises
+from test_parsers_fuzz import mutated, mutated_text, parses_or_raises
 from windows_builders import requirement
 
 from checker.engine.windows import check
@@ -285,4 +285,11 @@ def test_mutated_report(data: bytes) -> None:
 @given(mutated(REPORT8.encode()))
 @FUZZ
 def test_mutated_utf8_report(data: bytes) -> None:
+    parses_or_raises(windows_gpreport, data)
+
+
+@given(mutated_text(REPORT8.encode(), "utf-8"))
+@FUZZ
+def test_report_with_tricky_characters(data: bytes) -> None:
+    """Unicode digits and line separators in a report: a model or a ParseError, never a crash."""
     parses_or_raises(windows_gpreport, data)
