@@ -73,8 +73,8 @@ TRICKY = [
 
 @st.composite
 def mutated_text(draw, seed: bytes, encoding: str):  # type: ignore[no-untyped-def]
-    """The seed decoded, with tricky characters put in or put in place of others (digits,
-    quotes and separators are the interesting places), and encoded again."""
+    """The seed decoded, with TRICKY characters inserted or written over others at random
+    places, and encoded again (so the input stays valid text in the seed's encoding)."""
     text = list(seed.decode(encoding))
     for _ in range(draw(st.integers(1, 6))):
         position = draw(st.integers(0, max(len(text) - 1, 0)))
