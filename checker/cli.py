@@ -95,9 +95,11 @@ def _add_history_options(parser: argparse.ArgumentParser) -> None:
         "--no-history", action="store_true", help="do not record this run (e.g. in CI shards)"
     )
     parser.add_argument(
+        "--scope",
         "--history-scope",
+        dest="history_scope",
         metavar="NAME",
-        help="name of the fleet runs are compared within (default: the inventory path)",
+        help="name of the fleet runs are compared within (default: the inventory's resolved path)",
     )
 
 
