@@ -137,10 +137,15 @@ def load_policy_docs(docs: Sequence[YamlDoc]) -> PolicySet:
     good: dict[str, PolicyDoc] = {}
     broken_ids: set[str] = set()
     first_file: dict[str, Location] = {}
+    first_data: dict[str, object] = {}
     for doc in docs:
         policy_id = declared_id(doc)
         if policy_id is not None and policy_id in first_file:
             first = first_file[policy_id]
+            if is_shipped(first.file) and first_data[policy_id] == doc.data:
+                # The shipped policy itself, read again from a checkout's policies/ (an
+                # installed fwcheck run in its own repository): one policy, not a clash.
+                continue
             message = f"duplicate policy id {policy_id!r} (first defined at {first})"
             if is_shipped(first.file) and not is_shipped(doc.file):
                 message = (
@@ -152,6 +157,7 @@ def load_policy_docs(docs: Sequence[YamlDoc]) -> PolicySet:
             continue
         if policy_id is not None:
             first_file[policy_id] = doc.location(("id",))
+            first_data[policy_id] = doc.data
         policy_doc, file_problems = read_policy(doc)
         problems.extend(file_problems)
         if policy_doc is None:

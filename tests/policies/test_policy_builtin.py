@@ -100,3 +100,15 @@ def test_policies_lists_where_each_policy_comes_from(
     assert "  file: policies/web.yaml (local)" in out
     shipped = shipped_policies_dir() / "baseline" / "baseline.yaml"
     assert f"  file: {shipped} (shipped with fwcheck)" in out
+
+
+def test_an_identical_copy_of_a_shipped_policy_is_the_same_policy(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An installed fwcheck run in a checkout of its own repository reads the shipped policies
+    twice (site-packages and ./policies): the same policy, not a clash."""
+    shipped = shipped_policies_dir() / "baseline" / "baseline.yaml"
+    (repo / "policies" / "baseline.yaml").write_bytes(shipped.read_bytes())
+    code = main(["check", "--role", "web", "--role", "baseline", "web-1.iptables-save"])
+    assert "duplicate-policy" not in capsys.readouterr().err
+    assert code in (ExitCode.OK, ExitCode.VIOLATIONS)
