@@ -1,3 +1,3 @@
 """fwcheck: check firewalls against policy-as-code, with exact semantics."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

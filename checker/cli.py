@@ -95,9 +95,11 @@ def _add_history_options(parser: argparse.ArgumentParser) -> None:
         "--no-history", action="store_true", help="do not record this run (e.g. in CI shards)"
     )
     parser.add_argument(
+        "--scope",
         "--history-scope",
+        dest="history_scope",
         metavar="NAME",
-        help="name of the fleet runs are compared within (default: the inventory path)",
+        help="name of the fleet runs are compared within (default: the inventory's resolved path)",
     )
 
 
@@ -106,7 +108,13 @@ def _add_policy_options(parser: argparse.ArgumentParser) -> None:
         "--policies",
         action="append",
         metavar="PATH",
-        help="policy file or folder (repeatable); default: ./policies if it exists, else the shipped policies",
+        help="policy file or folder (repeatable), read with the shipped policies; "
+        "default: ./policies if it exists",
+    )
+    parser.add_argument(
+        "--no-builtin-policies",
+        action="store_true",
+        help="leave out the policies shipped with fwcheck (read only --policies or ./policies)",
     )
     parser.add_argument(
         "--param",
@@ -380,7 +388,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "policies":
         from checker.commands import policies
 
-        return policies.run(policy_paths=args.policies, roles=args.role, params=dict(args.param))
+        return policies.run(
+            policy_paths=args.policies,
+            roles=args.role,
+            params=dict(args.param),
+            builtin_policies=not args.no_builtin_policies,
+        )
     if args.command == "check":
         from checker.commands import check
 
@@ -393,6 +406,7 @@ def _run(args: argparse.Namespace) -> int:
             config_path=args.config,
             target_name=args.target,
             outputs=_outputs(args),
+            builtin_policies=not args.no_builtin_policies,
         )
     if args.command == "scan":
         from checker.commands import scan
@@ -412,6 +426,7 @@ def _run(args: argparse.Namespace) -> int:
             scan_timeout_s=args.scan_timeout,
             host_timeout_s=args.host_timeout,
             outputs=_outputs(args),
+            builtin_policies=not args.no_builtin_policies,
         )
     if args.command == "collect":
         from checker.commands import collect

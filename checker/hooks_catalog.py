@@ -87,6 +87,19 @@ def parser_patterns() -> list[tuple[str, str]]:
     return pairs
 
 
+# Files that change what the targets are checked against (fwcheck.yaml, policies, waivers): the
+# `fwcheck` hook gets them too, and `fwcheck check --config` then checks every target.
+CONFIG_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("target config, policy, waiver: every target", "*.yaml"),
+    ("target config, policy, waiver: every target", "*.yml"),
+)
+
+
+def hook_files_regex() -> str:
+    """The `fwcheck` hook's `files:`: every parser's exports, then the YAML that configures them."""
+    return files_regex([*parser_patterns(), *CONFIG_PATTERNS])
+
+
 def files_regex(pairs: Iterable[tuple[str, str]] | None = None) -> str:
     """The `files:` regex of the `fwcheck` hook: verbose, one alternative per glob, commented."""
     pairs = list(parser_patterns() if pairs is None else pairs)
@@ -114,6 +127,8 @@ class HookSpec:
     files: str
     pass_filenames: bool
     require_serial: bool
+    # Run even when no staged file matches `files` (pre-commit's `always_run`).
+    always_run: bool
     # Why the hook is set up this way, written above it in the manifest.
     comment: tuple[str, ...]
 
@@ -123,21 +138,29 @@ def hook_specs() -> tuple[HookSpec, ...]:
         HookSpec(
             id="fwcheck",
             name="fwcheck (firewall exports against policies)",
-            description="Check the staged firewall exports (iptables-save, nft -j, Windows "
-            "firewall exports) of the targets in ./fwcheck.yaml against their policies.",
+            description="Check the firewall exports (iptables-save, nft -j, Windows firewall "
+            "exports) of the targets in ./fwcheck.yaml that a commit affects against their "
+            "policies.",
             # --config: FILE arguments without it would form one ad-hoc target needing --role;
-            # with it, each staged file selects the fwcheck.yaml targets it belongs to, and a
+            # with it, each staged export selects the fwcheck.yaml targets it belongs to, a
+            # staged YAML file (fwcheck.yaml, a policy, a waiver file) selects every target, a
+            # target with a listed file gone is always checked (an error naming the file), and a
             # staged export that belongs to no target is reported (exit 3), never skipped.
             # A repo keeping its config elsewhere adds `args: [--config, path/fwcheck.yaml]`
             # (argparse keeps the last --config). --quiet: pre-commit shows only the problems.
             entry="fwcheck check --config fwcheck.yaml --quiet",
-            files=files_regex(),
+            files=hook_files_regex(),
             pass_filenames=True,
             require_serial=True,
+            # pre-commit passes no deleted files, so a commit that only deletes an export would
+            # match nothing and be skipped: the hook runs on every commit, and with no staged
+            # export or YAML file it checks every target.
+            always_run=True,
             comment=(
-                "For firewall-config repos: checks the targets of ./fwcheck.yaml that the staged",
-                "exports belong to (each target with all of its files). `files` is generated from",
-                "the parsers' file-name PATTERNS.",
+                "For firewall-config repos: checks the targets of ./fwcheck.yaml that a commit",
+                "affects (each with all of its files): the staged exports' targets, or every",
+                "target when fwcheck.yaml, a policy or a waiver file changes or nothing else",
+                "matched (a deleted export). `files` is generated from the parsers' PATTERNS.",
             ),
         ),
         HookSpec(
@@ -151,9 +174,11 @@ def hook_specs() -> tuple[HookSpec, ...]:
             # any YAML change re-validates the whole policy folder (./policies, or `args:`).
             pass_filenames=False,
             require_serial=False,
+            always_run=False,
             comment=(
                 "For policy repos: validates ./policies (or the folders given in `args:`) as one",
-                "set, because includes and duplicate ids span files.",
+                "set, because includes and duplicate ids span files. Without ./policies (a",
+                "firewall-config repo) it validates fwcheck.yaml, waivers and inventories.",
             ),
         ),
     )
@@ -189,6 +214,8 @@ def render_manifest(specs: Sequence[HookSpec] | None = None) -> str:
             lines.append(f"  files: '{quoted}'")
         lines.append(f"  pass_filenames: {str(spec.pass_filenames).lower()}")
         lines.append(f"  require_serial: {str(spec.require_serial).lower()}")
+        if spec.always_run:
+            lines.append("  always_run: true")
     return "\n".join(lines) + "\n"
 
 

@@ -2,7 +2,9 @@
 
 With no FILE arguments every target is checked; with FILE arguments (pre-commit passes the staged
 files) only the targets those files belong to, each with all of its files (a target is judged on
-everything that describes it). A given file that belongs to no target is reported, never ignored.
+everything that describes it), plus every target whose listed file is missing; a given YAML file
+that no target lists (fwcheck.yaml, a policy, a waiver file) selects every target. A given file
+that belongs to no target is reported, never ignored.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from checker.errors import PolicyError, Problem, UsageError
 from checker.yamlfile import YamlDoc, read_yaml, schema_problems
 
 SCHEMA = "target-config.schema.json"
+# Given files with these suffixes that no target lists select every target (see select_targets).
+CONFIG_SUFFIXES = frozenset({".yaml", ".yml"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,12 +129,21 @@ def select_targets(
     format_name: str | None = None,
 ) -> Selection:
     wanted = {Path(f).resolve(): f for f in files}
+    expanded = [(entry, _expand(config, entry)) for entry in config.targets]
+    listed = {member for _, members in expanded for member in members}
+    # A YAML file that is no target's export is the config side (fwcheck.yaml, a policy, a
+    # waiver file): it changes what every target is checked against.
+    config_side = {
+        path for path in wanted if path.suffix.lower() in CONFIG_SUFFIXES and path not in listed
+    }
     chosen: list[TargetSpec] = []
-    matched: set[Path] = set()
-    for entry in config.targets:
-        members = _expand(config, entry)
+    matched: set[Path] = set(config_side)
+    for entry, members in expanded:
         hit = [m for m in members if m in wanted]
-        if files and not hit:
+        # A target whose listed file is gone is always checked: reading it fails, naming the
+        # file (a commit that deletes an export must not pass unchecked).
+        gone = any(not m.exists() for m in members)
+        if files and not hit and not config_side and not gone:
             continue
         matched.update(hit)
         merged = {k: str(v) if not isinstance(v, list) else v for k, v in entry.params}

@@ -13,7 +13,7 @@ from checker.errors import Problem, UsageError, format_problem
 from checker.findings import Finding, Severity, Status
 from checker.fleet.publish import write_reports
 from checker.pipeline import Source, evaluate_target
-from checker.policies.loader import default_policy_paths, load_policy_set
+from checker.policies.loader import load_policy_set, policy_search_paths
 from checker.policies.model import Requirement
 from checker.reports import RunReport, TargetInfo
 from checker.reports import console as console_report
@@ -83,13 +83,14 @@ def run(
     target_name: str | None = None,
     outputs: Outputs = NO_OUTPUTS,
     today: date | None = None,
+    builtin_policies: bool = True,
 ) -> int:
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     targets, unmatched, config_policies = _targets(
         files, roles, params, format_name, config_path, target_name
     )
-    chosen_policies = list(policy_paths or config_policies or default_policy_paths())
-    policy_set = load_policy_set(chosen_policies)
+    chosen = policy_paths or config_policies
+    policy_set = load_policy_set(policy_search_paths(chosen, builtin=builtin_policies))
 
     # Resolve every target's policies and the waivers before reading anything: those errors are
     # the user's to fix first (exit 2), not per-target findings.

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from checker.errors import Location, Problem, UsageError
 from checker.policies.addresses import format_range
-from checker.policies.loader import PolicySet, default_policy_paths, load_policy_set
+from checker.policies.loader import PolicySet, is_shipped, load_policy_set, policy_search_paths
 from checker.policies.model import PROFILES, IpRange, Policy, Requirement
 from checker.policies.params import coerce_override
 from checker.policies.rules import PROTOCOL_NUMBERS
@@ -77,7 +77,8 @@ def format_policies(
     lines: list[str] = []
     for policy in selected:
         lines.append(f"{policy.id}: {policy.title}")
-        lines.append(f"  file: {policy.origin.file}")
+        origin = "shipped with fwcheck" if is_shipped(policy.origin.file) else "local"
+        lines.append(f"  file: {policy.origin.file} ({origin})")
         if policy.source:
             lines.append(f"  source: {policy.source}")
         lines.append(f"  roles: {', '.join(policy.roles) or '(none: only included)'}")
@@ -93,9 +94,13 @@ def format_policies(
 
 
 def run(
-    *, policy_paths: Sequence[str] | None, roles: Sequence[str], params: Mapping[str, str]
+    *,
+    policy_paths: Sequence[str] | None,
+    roles: Sequence[str],
+    params: Mapping[str, str],
+    builtin_policies: bool = True,
 ) -> int:
-    policy_set = load_policy_set(list(policy_paths or default_policy_paths()))
+    policy_set = load_policy_set(policy_search_paths(policy_paths, builtin=builtin_policies))
     known_roles = set(policy_set.roles())
     unknown = [role for role in roles if role not in known_roles]
     if unknown:

@@ -37,7 +37,7 @@ from checker.fleet.runner import DEFAULT_CONCURRENCY, collect_stream
 from checker.fleet.shard import parse_shard, select
 from checker.inventory.model import HostSpec
 from checker.pipeline import error_findings, evaluate_target
-from checker.policies.loader import default_policy_paths, load_policy_set
+from checker.policies.loader import load_policy_set, policy_search_paths
 from checker.policies.model import Requirement
 from checker.reports import RunReport, TargetInfo
 from checker.reports.data import effective_findings
@@ -80,6 +80,7 @@ def run(
     history_scope: str | None = None,
     scan_timeout_s: float | None = None,
     host_timeout_s: float | None = None,
+    builtin_policies: bool = True,
 ) -> int:
     from checker.cli import ExitCode
 
@@ -90,7 +91,7 @@ def run(
     chosen = parse_shard(shard) if shard else None
     named = select_hosts(parsed, hosts)
     selected = select(named, chosen)
-    policy_set = load_policy_set(list(policy_paths or default_policy_paths()))
+    policy_set = load_policy_set(policy_search_paths(policy_paths, builtin=builtin_policies))
     cache: dict[tuple[object, ...], tuple[Requirement, ...]] = {}
 
     def requirements_for(host: HostSpec) -> tuple[Requirement, ...]:

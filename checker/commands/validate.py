@@ -15,8 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from checker import resources
 from checker.errors import PolicyError, Problem, format_problem
-from checker.policies.discovery import yaml_files
+from checker.policies.discovery import YAML_SUFFIXES, yaml_files
 from checker.policies.loader import load_policy_docs, read_doc
 from checker.yamlfile import YamlDoc
 
@@ -33,8 +34,14 @@ class FileKind:
 
 
 def policy_problems(docs: Sequence[YamlDoc]) -> list[Problem]:
+    # Validated beside the shipped policies, as `check` reads them: a local policy may include
+    # `baseline`, and may not reuse a shipped id. The shipped files come first, so a clash is
+    # reported on the local file.
+    given = {Path(doc.file).resolve() for doc in docs}
+    shipped, _ = yaml_files([resources.shipped_policies_dir()])
+    context = [read_doc(path) for path in shipped if path.resolve() not in given]
     try:
-        load_policy_docs(docs)
+        load_policy_docs([*context, *docs])
     except PolicyError as exc:
         return list(exc.problems)
     return []
@@ -111,14 +118,34 @@ def kind_of(path: Path, doc: YamlDoc, kinds: Sequence[FileKind] = KINDS) -> File
     return POLICY
 
 
+def _ini_inventory(path: Path) -> YamlDoc | None:
+    """A placeholder document for a file `scan --inventory` reads as an Ansible INI inventory
+    (the loader's own rule: *.ini, or a file without a YAML/JSON suffix that is not a YAML
+    mapping), else None."""
+    suffix = path.suffix.lower()
+    if suffix in (*YAML_SUFFIXES, ".json"):
+        return None
+    if suffix != ".ini":
+        try:
+            if isinstance(read_doc(path).data, dict):
+                return None
+        except PolicyError:
+            pass
+    return YamlDoc(str(path), None, {})
+
+
 def validate_paths(
     paths: Sequence[str], kinds: Sequence[FileKind] = KINDS
 ) -> tuple[dict[str, int], list[Problem]]:
     """How many files of each kind were read, and every problem found, in file order."""
     files, problems = yaml_files(paths)
     by_kind: dict[str, list[YamlDoc]] = {}
-    known = {kind.name: kind for kind in (*kinds, POLICY)}
+    known = {kind.name: kind for kind in (*kinds, POLICY, INVENTORY)}
     for path in files:
+        ini = _ini_inventory(path)
+        if ini is not None:
+            by_kind.setdefault(INVENTORY.name, []).append(ini)
+            continue
         try:
             doc = read_doc(path)
         except PolicyError as exc:
@@ -132,7 +159,57 @@ def validate_paths(
     return counts, problems
 
 
+# INI files found without being named: only these look like inventories (a tox.ini is not one).
+_INI_INVENTORY_NAMES = ("hosts", "inventory")
+
+
+def _found_here() -> list[str]:
+    """Without ./policies (a firewall-config repo): the target configs, waiver files and
+    inventories (YAML, and INI files named hosts*.ini or inventory*.ini) under the current
+    folder, and the policy folders fwcheck.yaml names. Other YAML files (CI configs, compose
+    files) are not fwcheck's and are left alone."""
+    found: list[str] = []
+    candidates = sorted(
+        path
+        for path in Path(".").rglob("*")
+        if (
+            path.suffix.lower() in YAML_SUFFIXES
+            or (path.suffix.lower() == ".ini" and path.name.startswith(_INI_INVENTORY_NAMES))
+        )
+        and path.is_file()
+        and not any(part.startswith(".") for part in path.parts)
+    )
+    for path in candidates:
+        ini = _ini_inventory(path)
+        if ini is not None:
+            found.append(str(path))
+            continue
+        try:
+            doc = read_doc(path)
+        except PolicyError:
+            continue
+        kind = kind_of(path, doc)
+        if kind is TARGET_CONFIG:
+            found.append(str(path))
+            policies = doc.data.get("policies") if isinstance(doc.data, dict) else None
+            if isinstance(policies, list):
+                found.extend(str(path.parent / str(folder)) for folder in policies)
+        elif kind is not POLICY:
+            found.append(str(path))
+    return found
+
+
 def run(*, paths: Sequence[str]) -> int:
+    note = ""
+    if not paths and not Path(DEFAULT_PATHS[0]).is_dir():
+        paths = _found_here()
+        if not paths:
+            print(
+                "fwcheck validate: no ./policies folder, and no fwcheck.yaml, waiver or inventory "
+                "file here: nothing to validate"
+            )
+            return 0
+        note = "no ./policies folder; validated the files found here: "
     counts, problems = validate_paths(list(paths) or list(DEFAULT_PATHS))
     for problem in problems:
         print(format_problem(problem), file=sys.stderr)
@@ -141,5 +218,5 @@ def run(*, paths: Sequence[str]) -> int:
     summary = ", ".join(
         f"{count} {name} file{'s' * (count != 1)}" for name, count in counts.items()
     )
-    print(f"fwcheck validate: {summary}: valid")
+    print(f"fwcheck validate: {note}{summary}: valid")
     return 0

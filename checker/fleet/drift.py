@@ -114,6 +114,7 @@ class Baseline:
         return DriftCounts(new, unchanged, fixed, len(self.absent))
 
     def describe_previous(self) -> str:
+        # The scope is named so a user can see which runs compare (fwcheck history --scope).
         if self.previous_run is None:
-            return "no earlier run of this inventory in the history"
-        return f"run {self.previous_run} of {self.previous_started_at}"
+            return f"no earlier run of scope {self.scope} in the history"
+        return f"run {self.previous_run} of {self.previous_started_at} (scope {self.scope})"

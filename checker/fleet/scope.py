@@ -2,10 +2,11 @@
 
 Drift compares a run with the previous run of the same scope, so a `--host web1` spot check or
 one shard of a fleet never makes the rest of the fleet look "absent". By default the scope is
-the inventory path as given (normalized), plus the `--host` selection and the shard; CI jobs
-whose checkout path moves can name it with `--history-scope`. A shard's JSON report carries a
-note naming its shard and the whole inventory's scope, which `fwcheck merge` reads back so the
-merged run compares with earlier merged (or whole) runs of that inventory.
+the inventory's resolved path (however it was typed), plus the `--host` selection and the shard;
+CI jobs whose checkout path moves can name it with `--scope` (or `--history-scope`). A shard's
+JSON report carries a note naming its shard and the whole inventory's scope, which `fwcheck
+merge` reads back so the merged run compares with earlier merged (or whole) runs of that
+inventory.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ _SHARD_NOTE = re.compile(r"^shard (\d+)/(\d+) of scope '(.*)': (\d+) of (\d+) ho
 
 
 def inventory_scope(inventory: str, hosts: Sequence[str] = ()) -> str:
-    scope = os.path.normpath(inventory)
+    # The resolved path: ./inventory.yaml, its absolute path and a symlink to it are one
+    # inventory, and one history of it.
+    scope = os.path.realpath(inventory)
     if hosts:
         scope += " hosts=" + ",".join(sorted(set(hosts)))
     return scope

@@ -27,12 +27,30 @@ _NO_PARAMS: Mapping[str, ParamValue] = MappingProxyType({})
 PARAMS_ORIGIN = Location("--param")
 
 
-def default_policy_paths() -> list[Path]:
-    """./policies when it exists (a user's own policies), else the policies fwcheck ships."""
-    local = Path("policies")
-    if local.is_dir():
-        return [local]
-    return [resources.shipped_policies_dir()]
+def default_policy_paths(*, builtin: bool = True) -> list[Path]:
+    """The shipped policies, then ./policies when it exists (a user's own policies add to the
+    shipped ones; a shipped id redefined there is a duplicate-policy problem)."""
+    return policy_search_paths((), builtin=builtin)
+
+
+def policy_search_paths(given: Sequence[str | Path] | None, *, builtin: bool = True) -> list[Path]:
+    """The policy files and folders a run reads: the shipped policies unless `builtin` is
+    False, then `given` (--policies, or fwcheck.yaml's `policies:`), or ./policies when nothing
+    is given and it exists. The shipped folder named again (a checkout's own policies/) is read
+    once: discovery skips files already seen."""
+    local = [Path(path) for path in given or ()]
+    if not local and Path("policies").is_dir():
+        local = [Path("policies")]
+    return ([resources.shipped_policies_dir()] if builtin else []) + local
+
+
+def is_shipped(file: str) -> bool:
+    """Is this policy file one fwcheck ships (installed, or a checkout's policies/)?"""
+    try:
+        Path(file).resolve().relative_to(resources.shipped_policies_dir().resolve())
+    except ValueError:
+        return False
+    return True
 
 
 def read_doc(path: Path | str) -> YamlDoc:
@@ -119,20 +137,27 @@ def load_policy_docs(docs: Sequence[YamlDoc]) -> PolicySet:
     good: dict[str, PolicyDoc] = {}
     broken_ids: set[str] = set()
     first_file: dict[str, Location] = {}
+    first_data: dict[str, object] = {}
     for doc in docs:
         policy_id = declared_id(doc)
         if policy_id is not None and policy_id in first_file:
             first = first_file[policy_id]
-            problems.append(
-                Problem.at(
-                    doc.location(("id",)),
-                    "duplicate-policy",
-                    f"duplicate policy id {policy_id!r} (first defined at {first})",
+            if is_shipped(first.file) and first_data[policy_id] == doc.data:
+                # The shipped policy itself, read again from a checkout's policies/ (an
+                # installed fwcheck run in its own repository): one policy, not a clash.
+                continue
+            message = f"duplicate policy id {policy_id!r} (first defined at {first})"
+            if is_shipped(first.file) and not is_shipped(doc.file):
+                message = (
+                    f"policy id {policy_id!r} is already the id of the shipped policy {first}: "
+                    "rename this one, or leave the shipped policies out with "
+                    "--no-builtin-policies"
                 )
-            )
+            problems.append(Problem.at(doc.location(("id",)), "duplicate-policy", message))
             continue
         if policy_id is not None:
             first_file[policy_id] = doc.location(("id",))
+            first_data[policy_id] = doc.data
         policy_doc, file_problems = read_policy(doc)
         problems.extend(file_problems)
         if policy_doc is None:

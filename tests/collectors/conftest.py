@@ -1,18 +1,17 @@
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sshlab
+from needs_root import require_root
 
 
 @pytest.fixture(scope="session")
 def ssh_lab() -> Iterator[sshlab.SshLab]:
-    if os.geteuid() != 0:
-        pytest.skip("the SSH lab needs root (network namespaces, useradd); CI runs as root")
+    require_root("the SSH lab (network namespaces, useradd, sshd)")
     for tool in ("sshd", "sudo", "nft", "iptables-legacy-restore", "ipset", "ssh-keygen"):
         if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
             pytest.fail(

@@ -70,6 +70,16 @@ PrintMotd no
 Subsystem sftp internal-sftp
 """
 
+# What the lab's firewalld and ufw clients answer. The collector's script puts /usr/local/sbin
+# first on PATH; sshd runs in a private mount namespace with the lab's own folder bound over it,
+# so these are the firewall-cmd and ufw every session finds, whether or not the machine running
+# the tests has firewalld or ufw installed. firewall-cmd --state says "not running" with exit
+# code 252 when firewalld is stopped (firewall-cmd(1), "Exit Codes"); ufw says "Status: inactive".
+FAKE_TOOLS = {
+    "firewall-cmd": ("not running", 252),
+    "ufw": ("Status: inactive", 0),
+}
+
 
 def run(*argv: str, input: bytes | None = None, netns: str | None = None) -> bytes:
     full = (["ip", "netns", "exec", netns] if netns else []) + list(argv)
@@ -167,6 +177,11 @@ def start() -> SshLab:
         sudoers.write_text(f"{sudo_user} ALL=(ALL) NOPASSWD: ALL\n{pw_user} ALL=(ALL) ALL\n")
         sudoers.chmod(0o440)
         run("visudo", "-cf", str(sudoers))
+        tools = base / "local-sbin"
+        tools.mkdir(mode=0o755)
+        for tool, (text, code) in FAKE_TOOLS.items():
+            (tools / tool).write_text(f"#!/bin/sh\necho '{text}'\nexit {code}\n")
+            (tools / tool).chmod(0o755)
         known = base / "known_hosts"
         known.write_text(f"[{lab_ip}]:2222 {host_pub[0]} {host_pub[1]}\n")
         config = base / "sshd_config"
@@ -178,6 +193,15 @@ def start() -> SshLab:
                 "netns",
                 "exec",
                 netns,
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "/bin/sh",
+                "-c",
+                'mount --bind "$1" /usr/local/sbin && shift && exec "$@"',
+                "sh",
+                str(tools),
                 shutil.which("sshd") or "/usr/sbin/sshd",
                 "-D",
                 "-e",

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from needs_root import require_root
 
 from checker.collectors import local, script
 from checker.collectors.evidence import evidence_sources, read_manifest, write_evidence
@@ -34,8 +35,7 @@ NFT_NATIVE = (
 
 @pytest.fixture(scope="module")
 def netns() -> Iterator[str]:
-    if os.geteuid() != 0:
-        pytest.skip("needs root for a network namespace; CI runs as root")
+    require_root("the local collector in a network namespace")
     name = f"fwcloc{os.getpid() % 100000}"
     subprocess.run(["ip", "netns", "add", name], check=True)
     try:
@@ -99,8 +99,7 @@ def test_local_transport_in_the_namespace(netns: str) -> None:
 def test_sudo_without_a_sudoers_rule_is_a_clean_error_not_a_prompt() -> None:
     """The real sudo, run as `nobody` (no sudoers rule) exactly as the collectors start it:
     `sudo -n` must refuse at once, and interpret() must name the reason."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to switch to nobody")
+    require_root("running sudo as nobody")
     argv = [
         "setpriv",
         "--reuid=nobody",

@@ -8,6 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from needs_root import require_root
 
 # Reuse issue 6's real-sshd lab (tests/collectors/sshlab.py).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "collectors"))
@@ -24,8 +25,7 @@ class _OsWithOtherPid(SimpleNamespace):
 
 @pytest.fixture(scope="session")
 def fleet_lab() -> Iterator[sshlab.SshLab]:
-    if os.geteuid() != 0:
-        pytest.skip("the SSH lab needs root (network namespaces, useradd); CI runs as root")
+    require_root("the SSH lab (network namespaces, useradd, sshd)")
     for tool in ("sshd", "sudo", "nft", "iptables-legacy-restore", "ipset", "ssh-keygen"):
         if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
             pytest.fail(

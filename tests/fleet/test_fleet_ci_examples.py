@@ -20,7 +20,8 @@ def fwcheck_lines(text: str) -> list[list[str]]:
     commands = []
     for line in joined.splitlines():
         start = line.find("fwcheck ")
-        if start < 0 or line.lstrip().startswith("#"):
+        # `pip install "fwcheck @ git+..."` installs fwcheck; it is no fwcheck command.
+        if start < 0 or line.lstrip().startswith("#") or "pip install" in line:
             continue
         words = shlex.split(line[start:].split(" || ")[0])
         commands.append(words[1:])

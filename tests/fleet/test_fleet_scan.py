@@ -179,8 +179,8 @@ def test_shards_merge_into_the_whole_fleet_s_run(
     db = sqlite3.connect(history)
     scopes = db.execute("SELECT scope, source FROM runs ORDER BY id").fetchall()
     db.close()
-    assert scopes == [(os.path.normpath(str(inventory)), "scan")] * 1 + [
-        (os.path.normpath(str(inventory)), "merge")
+    assert scopes == [(os.path.realpath(inventory), "scan")] * 1 + [
+        (os.path.realpath(inventory), "merge")
     ]
 
     # A missing shard is said, and not recorded (its hosts would look "absent").

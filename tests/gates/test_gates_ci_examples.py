@@ -1,6 +1,8 @@
 """examples/ci: the GitHub Actions workflow and the GitLab CI job are wired correctly (the report
-the check writes is the file the upload step or the artifact reads), and their fwcheck command
-lines, run as written in a firewall-config repo, produce those reports with the right exit code.
+the check writes is the file the upload step or the artifact reads), and the GitLab job's fwcheck
+command line, run as written in a firewall-config repo, produces those reports with the right
+exit code (the GitHub workflow's action step is run for real in test_gates_action.py). Every
+example installs fwcheck without a package index: the action, or pip from the git repository.
 
 Neither CI service is reachable from a test: the files are checked as data and the commands are
 run locally through the real CLI.
@@ -17,7 +19,6 @@ import pytest
 import yaml
 from gates_support import REPO
 
-from checker import __version__
 from checker.cli import ExitCode, main
 
 CI = REPO / "examples" / "ci"
@@ -41,8 +42,9 @@ def option(argv: list[str], name: str) -> str:
     return argv[argv.index(name) + 1]
 
 
-def github_check() -> list[str]:
-    return fwcheck_command([step["run"] for step in github_steps() if "run" in step])
+def github_action_step() -> dict:
+    (step,) = [s for s in github_steps() if "/fwcheck@" in str(s.get("uses", ""))]
+    return step
 
 
 def gitlab_check() -> list[str]:
@@ -61,14 +63,14 @@ def test_github_workflow_uploads_the_sarif_it_writes() -> None:
         for s in job["steps"]
         if str(s.get("uses", "")).startswith("github/codeql-action/upload-sarif@")
     )
-    assert upload["with"]["sarif_file"] == option(github_check(), "--sarif")
+    action = github_action_step()
+    assert action["uses"] == "<owner>/fwcheck@<ref>"
+    assert upload["with"]["sarif_file"] == action["with"]["sarif"]
     assert upload["with"]["category"] == "fwcheck"
     # The upload runs after a failing check too, but not after a cancel.
     assert "!cancelled()" in upload["if"]
     steps = job["steps"]
-    assert steps.index(upload) > next(
-        i for i, s in enumerate(steps) if "fwcheck check" in s.get("run", "")
-    )
+    assert steps.index(upload) > steps.index(action)
 
 
 def test_gitlab_job_reports_the_junit_it_writes() -> None:
@@ -82,13 +84,37 @@ def test_gitlab_job_reports_the_junit_it_writes() -> None:
     }
 
 
-@pytest.mark.parametrize("name", ["github-actions.yml", "gitlab-ci.yml"])
-def test_examples_pin_the_current_version(name: str) -> None:
+EXAMPLES = sorted(path.name for path in CI.iterdir())
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_examples_install_without_a_package_index(name: str) -> None:
+    """No package index has fwcheck: every example takes it from its git repository, through
+    the action (GitHub) or `pip install "fwcheck @ git+<URL>@<ref>"` with one variable."""
     text = (CI / name).read_text(encoding="utf-8")
-    assert f'pip install "fwcheck=={__version__}"' in text, f"{name}: pin fwcheck=={__version__}"
+    assert "fwcheck==" not in text, f"{name}: installs fwcheck from a package index"
+    if name.startswith("github"):
+        assert "uses: <owner>/fwcheck@<ref>" in text
+        assert "pip install" not in text
+    else:
+        assert 'pip install "fwcheck @ ${FWCHECK_SOURCE}"' in text or (
+            'pip install --quiet "fwcheck @ ${FWCHECK_SOURCE}"' in text
+        )
+        assert text.count('"git+https://github.com/<owner>/fwcheck@<ref>"') >= 1
+        # pip needs git for git+ URLs: the -slim images have none.
+        assert "python:3.12-slim" not in text
     # Documented with comments, not bare configuration.
     comments = [line for line in text.splitlines() if line.lstrip().startswith("#")]
     assert len(comments) >= 8
+
+
+def test_placeholders_are_explained_once_in_each_example() -> None:
+    for name in EXAMPLES:
+        text = (CI / name).read_text(encoding="utf-8")
+        explained = [
+            line for line in text.splitlines() if line.lstrip().startswith("#") and "<ref>" in line
+        ]
+        assert explained, f"{name}: <owner>/<ref> are not explained"
 
 
 POLICY = """id: edge
@@ -139,9 +165,8 @@ def results(sarif_path: Path) -> list[dict]:
     return [result for run in sarif["runs"] for result in run["results"]]
 
 
-@pytest.mark.parametrize("ci", ["github", "gitlab"])
-def test_example_commands_gate_on_high(config_repo: Path, ci: str) -> None:
-    argv = github_check() if ci == "github" else gitlab_check()
+def test_gitlab_command_gates_on_high(config_repo: Path) -> None:
+    argv = gitlab_check()
     assert argv[:2] == ["fwcheck", "check"]
     host = config_repo / "hosts" / "edge-1.iptables-save"
 

@@ -43,7 +43,10 @@ def test_fwcheck_hook_settings() -> None:
     assert "--quiet" in str(hook["entry"]).split()
     assert hook["require_serial"] is True
     assert hook["pass_filenames"] is True
-    assert hook["files"] == hooks_catalog.files_regex()
+    # A commit that only deletes an export passes no file name (pre-commit leaves deletions
+    # out), so the hook must run without one and then check every target.
+    assert hook["always_run"] is True
+    assert hook["files"] == hooks_catalog.hook_files_regex()
 
 
 def test_validate_hook_settings() -> None:
@@ -81,8 +84,6 @@ def test_export_names_match(path: str) -> None:
     "path",
     [
         "README.md",
-        "fwcheck.yaml",
-        "policies/web.yaml",
         "host.iptables-save.bak",
         "rules.v4.orig",
         "docs/rules.v4/index.md",  # a folder named like an export is not an export
@@ -93,6 +94,15 @@ def test_export_names_match(path: str) -> None:
 def test_other_names_do_not_match(path: str) -> None:
     files = re.compile(str(manifest_hooks()["fwcheck"]["files"]))
     assert not files.search(path), path
+
+
+@pytest.mark.parametrize(
+    "path", ["fwcheck.yaml", "fwcheck.yml", "policies/web.yaml", "waivers.yml", "site/fwcheck.yaml"]
+)
+def test_configuration_names_match(path: str) -> None:
+    """fwcheck.yaml, policies and waiver files change what targets are checked against."""
+    files = re.compile(str(manifest_hooks()["fwcheck"]["files"]))
+    assert files.search(path), path
 
 
 @pytest.mark.parametrize(

@@ -161,14 +161,89 @@ def test_export_outside_every_target_is_blocked(firewall_repo: Path, hook_repo: 
     assert "belongs to no target" in result.output
 
 
-def test_files_that_are_no_export_skip_the_hook(firewall_repo: Path, hook_repo: HookRepo) -> None:
+def test_a_commit_without_exports_checks_every_target(
+    firewall_repo: Path, hook_repo: HookRepo
+) -> None:
     write(firewall_repo, {"README.md": "Exports of the web tier, one file per host.\n"})
     result = commit(firewall_repo, hook_repo, "docs", "README.md")
     assert result.returncode == 0, result.output
-    assert re.search(
-        r"fwcheck \(firewall exports against policies\)\.+\(no files to check\)Skipped",
-        result.output,
+    assert re.search(r"fwcheck \(firewall exports against policies\)\.+Passed", result.output)
+    # ...and it did check: a target already non-compliant in history blocks the next commit.
+    write(firewall_repo, {"firewall/rules.v4": TELNET_OPEN})
+    must(["git", "add", "firewall/rules.v4"], firewall_repo, hook_repo.env)
+    must(["git", "commit", "-q", "--no-verify", "-m", "bad"], firewall_repo, hook_repo.env)
+    write(firewall_repo, {"README.md": "Exports of the web tier.\n"})
+    result = commit(firewall_repo, hook_repo, "docs again", "README.md")
+    assert result.returncode != 0, result.output
+    assert "web-2: FAIL [critical] web/no-telnet:" in result.output
+
+
+def test_policy_only_commit_checks_every_target(firewall_repo: Path, hook_repo: HookRepo) -> None:
+    before = head(firewall_repo, hook_repo.env)
+    # Require HTTPS on 8443 instead: no target opens it.
+    write(firewall_repo, {"policies/web.yaml": POLICY.replace("port: 443", "port: 8443")})
+    result = commit(firewall_repo, hook_repo, "move https", "policies/web.yaml")
+    assert result.returncode != 0, result.output
+    assert head(firewall_repo, hook_repo.env) == before, "the commit went through"
+    assert "Skipped" not in result.output
+    for target in ("web-1", "web-2"):
+        assert f"{target}: FAIL [high] web/https-open:" in result.output, result.output
+
+
+def test_config_only_commit_checks_every_target(firewall_repo: Path, hook_repo: HookRepo) -> None:
+    # An export already in history (committed past the hook) with Telnet open; the commit that
+    # points web-2 at it changes fwcheck.yaml only.
+    write(firewall_repo, {"firewall/web-2.iptables-save": TELNET_OPEN})
+    must(["git", "add", "firewall/web-2.iptables-save"], firewall_repo, hook_repo.env)
+    must(["git", "commit", "-q", "--no-verify", "-m", "new export"], firewall_repo, hook_repo.env)
+    before = head(firewall_repo, hook_repo.env)
+    write(
+        firewall_repo,
+        {
+            "fwcheck.yaml": TARGET_CONFIG.replace(
+                "firewall/rules.v4", "firewall/web-2.iptables-save"
+            )
+        },
     )
+    result = commit(firewall_repo, hook_repo, "web-2 moves", "fwcheck.yaml")
+    assert result.returncode != 0, result.output
+    assert head(firewall_repo, hook_repo.env) == before
+    assert "web-2: FAIL [critical] web/no-telnet:" in result.output, result.output
+
+
+def test_deleting_a_listed_export_is_blocked(firewall_repo: Path, hook_repo: HookRepo) -> None:
+    before = head(firewall_repo, hook_repo.env)
+    must(["git", "rm", "-q", "firewall/rules.v4"], firewall_repo, hook_repo.env)
+    result = run(["git", "commit", "-m", "drop web-2's export"], firewall_repo, hook_repo.env)
+    assert result.returncode != 0, result.output
+    assert head(firewall_repo, hook_repo.env) == before, "the deletion went through"
+    assert "Skipped" not in result.output
+    assert "exit code: 3" in result.output
+    assert "web-2" in result.output and "firewall/rules.v4" in result.output, result.output
+
+
+def test_validate_hook_in_a_config_repo_without_policies(
+    firewall_repo: Path, hook_repo: HookRepo
+) -> None:
+    """fwcheck-validate in a firewall-config repo whose policies live elsewhere than ./policies:
+    it validates fwcheck.yaml (and waivers, inventories) instead of failing on [not-found]."""
+    must(["git", "mv", "policies", "site-policies"], firewall_repo, hook_repo.env)
+    write(
+        firewall_repo,
+        {
+            "fwcheck.yaml": TARGET_CONFIG.replace("[policies]", "[site-policies]"),
+            ".pre-commit-config.yaml": hook_config(
+                hook_repo.path, hook_repo.rev, ["fwcheck-validate"]
+            ),
+        },
+    )
+    result = commit(firewall_repo, hook_repo, "validate only", ".")
+    assert result.returncode == 0, result.output
+    assert re.search(r"fwcheck validate \(policy files\)\.+Passed", result.output)
+    write(firewall_repo, {"fwcheck.yaml": TARGET_CONFIG.replace("roles: [web]", "roles: web", 1)})
+    result = commit(firewall_repo, hook_repo, "broken config", "fwcheck.yaml")
+    assert result.returncode != 0, result.output
+    assert re.search(r"fwcheck\.yaml:\d+:\d+: \[", result.output), result.output
 
 
 BROKEN_POLICY = POLICY.replace("port: 23\n", "port: telnet-ish\n")

@@ -16,10 +16,15 @@ from collections.abc import Iterator
 
 import pytest
 from iptables_helpers import load
+from needs_root import require_root
 
 from checker.model.netfilter import Match, Ranges, Ruleset, Unknown, Verdict
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces")
+
+@pytest.fixture(autouse=True)
+def _root() -> None:
+    require_root("iptables-restore in network namespaces")
+
 
 RESTORE_V4 = r"""# a hand-written rules.v4, the way people keep it in git
 *raw

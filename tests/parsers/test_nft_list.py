@@ -7,13 +7,13 @@ names them); fwcheck, given both, binds each chain to its devices. Needs root (C
 
 from __future__ import annotations
 
-import os
 import subprocess
 import uuid
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from needs_root import require_root
 
 from checker.engine.netfilter_walk import new_context
 from checker.errors import ParseError
@@ -38,8 +38,7 @@ table inet filter {
 @pytest.fixture(scope="module")
 def listed() -> tuple[bytes, bytes]:
     """(nft -j list ruleset, nft list ruleset) of RULESET, loaded for real."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root for a network namespace; CI runs as root")
+    require_root("nft in a network namespace")
     name = f"fwc-nftl-{uuid.uuid4().hex[:8]}"
 
     def run(*argv: str, data: bytes = b"") -> bytes:

@@ -303,7 +303,9 @@ def test_default_policy_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     shipped = default_policy_paths()
     assert len(shipped) == 1 and (shipped[0] / "baseline" / "baseline.yaml").is_file()
     (tmp_path / "policies").mkdir()
-    assert default_policy_paths() == [Path("policies")]
+    # A local folder adds to the shipped policies; it no longer hides them.
+    assert default_policy_paths() == [shipped[0], Path("policies")]
+    assert default_policy_paths(builtin=False) == [Path("policies")]
 
 
 def test_shipped_policies_load() -> None:
