@@ -97,7 +97,7 @@ def ipv6header(use: ModuleUse, ctx: RuleContext) -> list[Match]:
             " ordinary packet and the headers that follow are unknown"
         ),
     )
-    return [AnyOf(((Ranges("proto", tuple(sorted(spans))),), unknown))]
+    return [AnyOf(((Ranges("proto", _merged(spans)),), unknown))]
 
 
 def _outside(numbers: set[int] | frozenset[int]) -> list[tuple[int, int]]:
@@ -109,3 +109,13 @@ def _outside(numbers: set[int] | frozenset[int]) -> list[tuple[int, int]]:
     if start <= 255:
         spans.append((start, 255))
     return spans
+
+
+def _merged(spans: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    out: list[tuple[int, int]] = []
+    for lo, hi in sorted(spans):
+        if out and lo <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(hi, out[-1][1]))
+        else:
+            out.append((lo, hi))
+    return tuple(out)
