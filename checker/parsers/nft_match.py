@@ -17,7 +17,8 @@ icmpv6 type 135`: an IPv4 packet of protocol 58 does not match it.
 
 IPv6 extension headers and IPv4 options are decided on ordinary packets (checker/model/
 ordinary.py): `exthdr NAME exists` and field tests need the header, `missing` holds without it,
-an `ip option` is never present.
+an `ip option` is never present, and `ip frag-off` under a mask without the DF and reserved
+bits (iptables-nft's `-f` is `ip frag-off & 8191 != 0`) is 0.
 
 The unary `!` of libnftables (`tcp flags ! fin,syn`, what iptables-nft's `--tcp-flags MASK
 NONE` lists as) is `(value & right) == 0`, the opposite of the implicit `in` (`nft
@@ -64,6 +65,8 @@ _HEADER_DEPS: dict[str, tuple[int | None, int | None]] = {
 # Headers the network-layer expressions read: in a table of the other IP family nft refuses
 # them, so a family test that can never hold is kept for hand-written input.
 _NETWORK = frozenset({"ip", "ip6", "exthdr", "ip option"})
+# IPv4 fragment offset (13 bits) and MF; DF (0x4000) and the reserved bit are left out.
+_FRAG_BITS = 0x3FFF
 # nft exthdr names and the IPv6 Next Header value of the header each reads.
 _EXTHDRS = {"hbh": 0, "rt": 43, "rt0": 43, "rt2": 43, "rt4": 43, "srh": 43, "frag": 44,
             "dst": 60, "mh": 135}  # fmt: skip
@@ -184,6 +187,8 @@ def _payload(body: object, rule: RuleMatches) -> Left:
         scalar = "addr4" if protocol == "ip" else "addr6"
         if name in ("saddr", "daddr"):
             return Left("range", name, scalar, deps)
+        if (protocol, name) == ("ip", "frag-off"):
+            return Left("fragoff", deps=deps, reason="ip frag-off")
         if (protocol, name) in (("ip", "protocol"), ("ip6", "nexthdr")):
             # ip6 nexthdr is the first header after IPv6; the model's flows carry no
             # extension headers, so it is the transport protocol.
@@ -267,6 +272,12 @@ def _bitwise(body: object, rule: RuleMatches) -> Left:
     if not isinstance(body, list) or len(body) != 2:
         raise BadInput('"&" needs an array of two expressions')
     inner = left(body[0], rule)
+    if inner.kind == "fragoff" and inner.mask is None:
+        mask = body[1]
+        if isinstance(mask, int) and not isinstance(mask, bool) and 0 <= mask <= _FRAG_BITS:
+            # Offset and more-fragments bits: 0 on a packet that is no fragment.
+            return Left("fragoff", deps=inner.deps, reason=inner.reason, mask=mask)
+        return Left("unknown", deps=inner.deps, reason="ip frag-off under a mask with DF")
     try:
         if inner.kind == "tcpflags" and inner.mask is None:
             mask = values.flag_bits(body[1], values.TCP_FLAG_BITS, "tcp flag")
@@ -326,6 +337,9 @@ def build(side: Left, op: str, right: object, rule: RuleMatches) -> tuple[Match,
         return (Unknown(side.reason),)
     if side.kind in ("exthdr", "ipoption"):
         return _presence(side, op, right)
+    if side.kind == "fragoff":
+        items, _ = elements(right, rule)
+        return _fragment_offset(side, op, tuple(element_value(item) for item in items))
     if op == "!" and side.kind not in ("tcpflags", "ctstate", "ctstatus"):
         return (Unknown(f"operator ! (no bit set) on {side.kind} is not modelled"),)
     items, volatile = elements(right, rule)
@@ -340,6 +354,19 @@ def build(side: Left, op: str, right: object, rule: RuleMatches) -> tuple[Match,
         return (_single(side, op, items),)
     except UnknownValue as unknown:
         return (Unknown(str(unknown)),)
+
+
+def _fragment_offset(side: Left, op: str, items: tuple[object, ...]) -> tuple[Match, ...]:
+    """`ip frag-off & MASK` (MASK without DF/reserved bits) is 0 on ordinary packets."""
+    if side.mask is None:
+        return (Unknown("ip frag-off without a mask: whether DF is set is not modelled"),)
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in items):
+        return (Unknown(f"ip frag-off compared with {items!r} is not modelled"),)
+    numbers = [int(i) for i in items]  # type: ignore[call-overload]
+    tests = {"==": 0 in numbers, "in": 0 in numbers, "!=": 0 not in numbers}
+    if op not in tests:
+        return (Unknown(f"ip frag-off compared with {op} is not modelled"),)
+    return () if tests[op] else (NEVER,)
 
 
 def _presence(side: Left, op: str, right: object) -> tuple[Match, ...]:

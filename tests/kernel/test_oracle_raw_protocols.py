@@ -115,6 +115,7 @@ COMMIT
 NFT_EXTHDR = """table inet filter {
   chain input {
     type filter hook input priority 0; policy drop;
+    ip frag-off & 0x1fff != 0 drop
     rt type 0 drop
     exthdr rt exists drop
     frag more-fragments 1 drop
@@ -122,6 +123,7 @@ NFT_EXTHDR = """table inet filter {
     ip option rr exists accept
     exthdr frag missing tcp dport 22 accept
     exthdr hbh exists tcp dport 80 accept
+    ip frag-off & 0x1fff == 0 tcp dport 443 accept
   }
 }
 """
@@ -170,6 +172,8 @@ SCENARIOS: dict[str, Scenario] = {
             (_tcp(6, 80, 1), "drop"),
             (_tcp(4, 22, 2), "drop"),
             (_tcp(4, 80, 3), "drop"),
+            (_tcp(4, 443, 4), "accept"),
+            (_tcp(6, 443, 5), "drop"),
         ),
     ),
 }

@@ -362,3 +362,15 @@ def test_extension_headers_are_decided_on_ordinary_packets() -> None:
     assert _classify(exists, family=6, proto=43, dport=0) == "drop"
     found = only_rule(document(rule(exists, {"drop": None})))
     assert found.text == "exthdr rt exists drop # handle 9"
+
+
+def test_fragment_offset_under_a_mask_is_zero_on_ordinary_packets() -> None:
+    """iptables-nft lists `-f` as `ip frag-off & 8191 != 0` (real nft -j output)."""
+    fragoff = {"&": [payload("ip", "frag-off"), 8191]}
+    assert _classify(match(fragoff, 0, op="!="), family=4, proto=6) == "accept"
+    assert _classify(match(fragoff, 0), family=4, proto=6) == "drop"
+    # In an inet table the test carries IPv4: IPv6 packets skip the drop.
+    assert _classify(match(fragoff, 0), family=6, proto=6) == "accept"
+    # Without a mask the DF bit is unknown.
+    bare = match(payload("ip", "frag-off"), 0)
+    assert _classify(bare, family=4, proto=6) == "indeterminate"
