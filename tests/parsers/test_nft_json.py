@@ -337,3 +337,29 @@ def test_rule_is_the_model_type() -> None:
     rule = parse("xt.json").tables[0].chains[0].rules[2]
     assert isinstance(rule, Rule)
     assert rule.origin == Location("xt.json", 1, rule.origin.col)
+
+
+def test_ordinary_fixture_dependencies_and_headers() -> None:
+    """ordinary.nft as nft lists it: the icmpv6 rule of the inet table carries IPv6 (the
+    listing leaves `meta nfproto ipv6` out), the one of the ip table only protocol 58; the
+    header and fragment rules are decided on ordinary packets."""
+    from checker.engine.netfilter import classify_flow
+
+    ruleset = parse("ordinary.json")
+    inet = {text: matches for text, matches, _ in rules(ruleset, "inet", "filter", "input")}
+    icmpv6 = next(matches for text, matches in inet.items() if text.startswith("icmpv6"))
+    assert icmpv6[:2] == (V6, ICMP6)
+    ((_, legacy, _),) = rules(ruleset, "ip", "legacy", "input")
+    assert legacy[0] == ICMP6 and V6 not in legacy
+
+    def verdict(family: int, proto: int, dport: int = 0, icmp: int = 0) -> str:
+        src, dst = ("192.0.2.1", "192.0.2.2") if family == 4 else ("2001:db8::1", "2001:db8::2")
+        return classify_flow(
+            [ruleset], family=family, proto=proto, src=src, dst=dst, sport=40000, dport=dport,
+            direction="inbound", icmp=icmp,
+        )  # fmt: skip
+
+    assert verdict(6, 6, 22) == "accept"
+    assert verdict(4, 6, 22) == "drop"
+    assert verdict(6, 58, icmp=135 << 8) == "accept"
+    assert verdict(4, 58, icmp=135 << 8) == "drop"
