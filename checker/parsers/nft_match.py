@@ -374,7 +374,13 @@ def _presence(side: Left, op: str, right: object) -> tuple[Match, ...]:
     if side.kind == "ipoption" and side.field:
         return (NO_OPTION,)
     presence = {"exists": True, "missing": False}
-    wanted = right if isinstance(right, bool) else presence.get(right) if isinstance(right, str) else None
+    wanted = (
+        right
+        if isinstance(right, bool)
+        else presence.get(right)
+        if isinstance(right, str)
+        else None
+    )
     if wanted is None or op not in ("==", "!="):
         return (Unknown(f"{side.scalar} {op} {right!r} is not modelled"),)
     present = wanted == (op == "==")

@@ -216,7 +216,9 @@ def _raw(pair: NetnsPair, probes: list[RawProbe]) -> list[str]:
             for p in probes
         ]
         sent = pair.run(
-            pair.peer, [sys.executable, str(RAW), "send"], (json.dumps({"packets": packets}) + "\n").encode()
+            pair.peer,
+            [sys.executable, str(RAW), "send"],
+            (json.dumps({"packets": packets}) + "\n").encode(),
         )
         assert json.loads(sent.stdout)["sent"] == ["sent"] * len(probes), sent.stdout
         subprocess.run(["sleep", str(GRACE_S)], timeout=5, check=True)

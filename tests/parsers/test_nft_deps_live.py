@@ -165,9 +165,7 @@ def test_dependencies_match_the_kernel(namespace: str, family: str) -> None:
     assert len(chain.rules) == len(texts)
     # nft -j leaves the dependencies out (it shows igmp's `meta nfproto ipv4` in inet tables
     # only): the icmpv6 rule is its own match and the verdict, nothing more.
-    statements = [
-        item["rule"]["expr"] for item in json.loads(listed)["nftables"] if "rule" in item
-    ]
+    statements = [item["rule"]["expr"] for item in json.loads(listed)["nftables"] if "rule" in item]
     assert len(statements[texts.index("icmpv6 type nd-neighbor-solicit")]) == 2
     wrong = [
         f"{text}: kernel {sorted(want)}, fwcheck {sorted(fwcheck_dependencies(rule))}"

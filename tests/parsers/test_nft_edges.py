@@ -323,14 +323,18 @@ ALL_SIX = ["fin", "syn", "rst", "psh", "ack", "urg"]
 def test_unary_not_is_no_bit_set() -> None:
     """iptables-nft lists shorewall's `--tcp-flags ALL NONE` as `tcp flags ! fin,…,urg`, in
     JSON `"op": "!"`: (flags & right) == 0 (nft --debug=netlink: bitwise and, cmp eq 0)."""
-    found = only_rule(document(rule(match(payload("tcp", "flags"), ALL_SIX, op="!"), {"drop": None})))
+    found = only_rule(
+        document(rule(match(payload("tcp", "flags"), ALL_SIX, op="!"), {"drop": None}))
+    )
     flags = frozenset(name.upper() for name in ALL_SIX)
     assert found.matches == (TCP, TcpFlags(flags, frozenset()))
     assert found.text == "tcp flags ! fin,syn,rst,psh,ack,urg drop # handle 9"
     state = match({"ct": {"key": "state"}}, ["established", "related"], op="!")
     found = only_rule(document(rule(state, {"accept": None})))
     assert found.matches == (CtState(frozenset({"ESTABLISHED", "RELATED"}), negated=True),)
-    found = only_rule(document(rule(match({"meta": {"key": "l4proto"}}, 6, op="!"), {"accept": None})))
+    found = only_rule(
+        document(rule(match({"meta": {"key": "l4proto"}}, 6, op="!"), {"accept": None}))
+    )
     assert len(found.matches) == 1 and isinstance(found.matches[0], Unknown)
 
 
