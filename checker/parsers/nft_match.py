@@ -228,6 +228,7 @@ def _ip_option(body: object, rule: RuleMatches) -> Left:
     field = body.get("field") if isinstance(body, dict) else None
     # An ordinary packet has no IPv4 option: presence is false, a field test never matches.
     deps = _deps("ip option", rule.family)
+    # `field` is non-empty for a field test, empty for a presence test.
     return Left("ipoption", "field" if field else "", f"ip option {name}", deps)
 
 
@@ -362,7 +363,7 @@ def _fragment_offset(side: Left, op: str, items: tuple[object, ...]) -> tuple[Ma
         return (Unknown("ip frag-off without a mask: whether DF is set is not modelled"),)
     if not all(isinstance(i, int) and not isinstance(i, bool) for i in items):
         return (Unknown(f"ip frag-off compared with {items!r} is not modelled"),)
-    numbers = [int(i) for i in items]  # type: ignore[call-overload]
+    numbers = [i for i in items if isinstance(i, int)]
     tests = {"==": 0 in numbers, "in": 0 in numbers, "!=": 0 not in numbers}
     if op not in tests:
         return (Unknown(f"ip frag-off compared with {op} is not modelled"),)
@@ -373,14 +374,10 @@ def _presence(side: Left, op: str, right: object) -> tuple[Match, ...]:
     """`exthdr NAME exists|missing` and `ip option NAME …` on ordinary packets."""
     if side.kind == "ipoption" and side.field:
         return (NO_OPTION,)
-    presence = {"exists": True, "missing": False}
-    wanted = (
-        right
-        if isinstance(right, bool)
-        else presence.get(right)
-        if isinstance(right, str)
-        else None
-    )
+    # nft -j writes true/false; hand-written input may use the keywords of `nft list`.
+    wanted: bool | None = right if isinstance(right, bool) else None
+    if isinstance(right, str):
+        wanted = {"exists": True, "missing": False}.get(right)
     if wanted is None or op not in ("==", "!="):
         return (Unknown(f"{side.scalar} {op} {right!r} is not modelled"),)
     present = wanted == (op == "==")
