@@ -378,3 +378,13 @@ def test_fragment_offset_under_a_mask_is_zero_on_ordinary_packets() -> None:
     # Without a mask the DF bit is unknown.
     bare = match(payload("ip", "frag-off"), 0)
     assert _classify(bare, family=4, proto=6) == "indeterminate"
+
+
+def test_nat_of_one_family_in_an_inet_table_applies_to_that_family() -> None:
+    """`dnat ip to 10.0.0.5` in an inet table (nft -j: {"dnat": {"family": "ip", …}}); the
+    kernel's nat expression skips packets of the other family (nft_nat_inet_eval)."""
+    found = only_rule(document(rule({"dnat": {"family": "ip", "addr": "10.0.0.5"}})))
+    assert found.matches == (Ranges("family", ((4, 4),)),)
+    assert found.target.verdict is Verdict.DNAT
+    found = only_rule(document(rule({"masquerade": None})))
+    assert found.matches == ()
