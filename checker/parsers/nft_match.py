@@ -13,7 +13,9 @@ tests/parsers/test_nft_deps_live.py):
 - the transport protocol: `tcp`, `udp`, `udplite`, `sctp`, `dccp`, `icmp`, `icmpv6`, `igmp`,
   `ah`, `esp`, `comp` add `meta l4proto` in every family; `th` adds nothing.
 So `icmpv6 type nd-neighbor-solicit` in an inet table is `meta nfproto ipv6 meta l4proto 58
-icmpv6 type 135`: an IPv4 packet of protocol 58 does not match it.
+icmpv6 type 135`: an IPv4 packet of protocol 58 does not match it. `nft -j list ruleset` shows
+none of these tests, except `meta nfproto ipv4` in front of `igmp` in inet tables, which it
+lists as an ordinary match (adding the same dependency again changes nothing).
 
 IPv6 extension headers and IPv4 options are decided on ordinary packets (checker/model/
 ordinary.py): `exthdr NAME exists` and field tests need the header, `missing` holds without it,
