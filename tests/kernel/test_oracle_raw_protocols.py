@@ -99,6 +99,10 @@ UFW_RT0 = """*filter
 -A INPUT -m dst -j DROP
 -A INPUT -m ipv6header --header frag,route -j DROP
 -A INPUT -m ipv6header --header hop --soft -j DROP
+-A INPUT -m ipv6header ! --header prot -j DROP
+-A INPUT -m ipv6header ! --header protocol --soft -j DROP
+-A INPUT -m ipv6header --header esp -j DROP
+-A INPUT -m ipv6header ! --header hop,dst,route,frag,auth --soft -p tcp --dport 443 -j DROP
 -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
 -A INPUT -m ipv6header ! --header frag,route --soft -p tcp --dport 22 -j ACCEPT
 -A INPUT -m ipv6header --header prot -p tcp --dport 80 -j ACCEPT
