@@ -11,7 +11,7 @@ table is dropped only because the dump that shows it in full is also checked.
 
 Only outputs that succeeded are sources; firewalld/ufw state is evidence and context, not a
 ruleset. iptables dumps holding no table are skipped (a host with nft only), unless nothing else
-would remain. A non-empty `ipset save` output goes with the netfilter sources: it gives the
+would remain: then every such dump is kept, each an empty ruleset of its family. A non-empty `ipset save` output goes with the netfilter sources: it gives the
 contents of the sets `-m set` rules match (without it those matches are indeterminate); the
 `nft list ruleset` text goes with the nft JSON: it names the devices of netdev chains.
 """
@@ -110,8 +110,8 @@ def sources_for(result: CollectResult, evidence_dir: Path | None = None) -> list
     for output in dumps:
         if _has_table(output):
             sources.append((origin(file_name(output.name)), output.data))
-    if not sources and dumps:
-        sources.append((origin(file_name(dumps[0].name)), dumps[0].data))
+    if not sources:
+        sources.extend((origin(file_name(output.name)), output.data) for output in dumps)
     ipsets = result.output(IPSET)
     if sources and ipsets is not None and ipsets.ok and ipsets.data.strip():
         sources.append((origin(file_name(IPSET)), ipsets.data))

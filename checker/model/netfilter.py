@@ -230,7 +230,8 @@ class IpSet:
     elements: tuple[IpSetElement, ...]
     origin: Location
     members: tuple[str, ...] = ()
-    # The set was created with a default `timeout`: its entries expire at runtime.
+    # Some entry (or list:set member) expires at runtime: a non-zero `timeout` of its own, or
+    # none in a set whose default `timeout` is non-zero (`timeout 0` is permanent, ipset(8)).
     timeout: bool = False
     # Why the engine cannot model this set although its dimensions are known ("" if it can),
     # e.g. a `bitmask` that is not a prefix.

@@ -62,6 +62,8 @@ def detect(data: bytes, origin: str) -> ModuleType:
     for parser in PARSERS.values():
         if parser.sniff(head):
             return parser
+    if iptables_save.empty_dump(data, origin):
+        return iptables_save
     raise ParseError(
         Problem(
             origin,

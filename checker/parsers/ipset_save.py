@@ -13,8 +13,12 @@ member of a list:set) and the dimensions the engine does not model (`mac`, `ifac
 which are kept as text-free placeholders so the set still parses and its matches stay unknown.
 
 What is kept: every set's type, family, dimensions, elements with their line, `nomatch`
-exceptions, and whether entries expire (a set created with `timeout`, or an element with a
-non-zero `timeout`): the engine treats such a set as changing at runtime. Counters, comments,
+exceptions, and whether entries expire: an element with a non-zero `timeout`, or one without
+`timeout` in a set created with a non-zero default `timeout`. ipset(8): "Zero timeout value
+means the entry is added permanent to the set", and a set's `timeout` is the default for new
+entries; `ipset save` prints every entry's remaining timeout, `timeout 0` for a permanent one.
+So fail2ban's sets (`create f2b-sshd hash:ip timeout 0`, entries `timeout 0`) hold permanent
+entries and are exact; the engine treats a set with an expiring entry as changing at runtime. Counters, comments,
 skbinfo and hash sizing do not change what a set holds and are dropped. `hash:ip` and `bitmap:ip`
 with `netmask N` hold whole /N networks (the kernel masks the packet's address before the
 lookup); a `bitmask` that is not a prefix is kept but marked unmodelled.
@@ -113,7 +117,10 @@ class _SetState:
         self.line = line
         self.family = 4
         self.netmask: int | None = None
+        # Some entry or member expires.
         self.timeout = False
+        # The default timeout of new entries; None: created without timeout support.
+        self.default_timeout: int | None = None
         self.unmodelled = ""
         self.elements: list[IpSetElement] = []
         self.members: list[str] = []
@@ -194,8 +201,7 @@ class _Reader:
                 if state.family:
                     state.family = 4 if arg == "inet" else 6
             elif option == "timeout":
-                state.timeout = True
-                _number(arg, "timeout")
+                state.default_timeout = _number(arg, "timeout")
             elif option == "netmask":
                 state.netmask = _number(arg, "netmask")
             elif option == "bitmask":
@@ -224,16 +230,18 @@ class _Reader:
             raise LineError(
                 "ipset-nomatch", f"nomatch needs a hash:net* set, not {state.kind}", near="nomatch"
             )
-        expires = "timeout" in options and _number(options["timeout"] or "", "timeout") > 0
-        if expires and not state.timeout:
+        if "timeout" in options:
+            expires = _number(options["timeout"] or "", "timeout") > 0
+        else:
+            expires = bool(state.default_timeout)
+        if expires and state.default_timeout is None:
             raise LineError(
                 "ipset-timeout", f"set {name} was created without timeout support", near="timeout"
             )
+        state.timeout = state.timeout or expires
         if state.dims == ("set",):
             _check_name(element)
             state.members.append(element)
-            if expires:
-                state.timeout = True
             return
         parts = element.split(",")
         if len(parts) != len(state.dims):

@@ -41,6 +41,7 @@ from checker.model.netfilter import (
     TcpFlags,
     Unknown,
 )
+from checker.parsers import iptables_exthdr as exthdr
 from checker.parsers import iptables_values as values
 from checker.parsers.iptables_lexer import LineError
 
@@ -142,11 +143,6 @@ UNDECIDABLE: dict[str, str] = {
     "osf": "passive OS fingerprinting",
     "esp": "matches the ESP SPI",
     "ah": "matches the AH SPI",
-    "frag": "matches IPv6 fragment headers",
-    "hbh": "matches IPv6 hop-by-hop options",
-    "dst": "matches IPv6 destination options",
-    "rt": "matches IPv6 routing headers",
-    "ipv6header": "matches IPv6 extension headers",
     "mh": "matches the mobility header type",
     "tcpmss": "depends on the TCP MSS option",
     "condition": "depends on a condition variable",
@@ -447,6 +443,9 @@ MODULES: dict[str, ModuleSpec] = {
         },
         _set,
     ),
+    # IPv6 extension headers, decided on ordinary packets (iptables_exthdr).
+    **{name: ModuleSpec(exthdr.OPTIONS[name], exthdr.header) for name in exthdr.HEADERS},
+    "ipv6header": ModuleSpec(exthdr.OPTIONS["ipv6header"], exthdr.ipv6header, ("--header",)),
 }
 # ip6tables accepts -m icmpv6 / ipv6-icmp as names of the icmp6 module.
 MODULE_ALIASES = {"icmpv6": "icmp6", "ipv6-icmp": "icmp6", "ipv6icmp": "icmp6"}

@@ -22,6 +22,11 @@ What becomes indeterminate instead of guessed:
 - a file that says it is incomplete (`# Warning: iptables-legacy tables present`, `# Table
   … is incompatible, use 'nft' tool`): `families` is empty, so no family counts as described.
 
+An empty file (nothing but blanks) is what iptables-save and ip6tables-save print when the
+kernel has no table of theirs, as on a host that uses nft only: it is an empty ruleset of the
+family its name says (`iptables-save…`, `ip6tables-nft-save.txt`, `rules.v6`), so the other
+sources of the target decide. An empty file whose name says no family is an error.
+
 Garbled input raises ParseError(file, line, col, code, message) — binary data, bad UTF-8, a
 rule outside a table, a table without COMMIT, an unknown option, a missing argument, a host
 name where an address belongs, a jump to a chain never declared.
@@ -129,8 +134,24 @@ def sniff(head: bytes) -> bool:
     return False
 
 
+def empty_dump(data: bytes, origin: str) -> bool:
+    """True for an empty output whose file name says which family's save it is."""
+    return not data.strip() and _family_of_name(origin) is not None
+
+
 def parse(data: bytes, origin: str) -> Ruleset:
     text = _decode(data, origin)
+    if not text.strip():
+        family = _family_of_name(origin)
+        if family is None:
+            raise ParseError(
+                Problem(
+                    origin, 1, 0, "empty",
+                    "empty file: an empty iptables-save output is an empty ruleset, but the file"
+                    " name does not say IPv4 or IPv6 (name it iptables-save… or ip6tables-save…)",
+                )
+            )  # fmt: skip
+        return Ruleset((), frozenset({family}), origin)
     lines = text.split("\n")
     family = _family(text, lines, origin)
     with _collector_paused():
@@ -207,12 +228,19 @@ def _family(text: str, lines: list[str], origin: str) -> int:
                 return 6
             if "iptables" in line:
                 return 4
+    named = _family_of_name(origin)
+    if named is not None:
+        return named
+    return 6 if _IPV6_HINT.search(text) else 4
+
+
+def _family_of_name(origin: str) -> int | None:
     name = os.path.basename(origin).lower()
     if "ip6tables" in name or name.endswith(("rules.v6", ".v6")):
         return 6
     if "iptables" in name or name.endswith(("rules.v4", ".v4")):
         return 4
-    return 6 if _IPV6_HINT.search(text) else 4
+    return None
 
 
 @dataclass(slots=True)

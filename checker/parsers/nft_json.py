@@ -20,7 +20,10 @@ Facts of the format this parser relies on:
   chain drops, which is then indeterminate.
   A chain bound to several devices becomes one Chain per device, all with the same name.
 - `nft list` hides the dependencies nft added on load (`tcp dport` implies `meta l4proto tcp`,
-  `ip saddr` in inet/netdev/bridge tables implies IPv4): nft_match puts them back.
+  `ip saddr` in inet/netdev/bridge tables implies IPv4, `icmpv6 type` there IPv6 and protocol
+  58): nft_match puts them back.
+- The unary `"op": "!"` (`tcp flags ! fin,syn`, iptables-nft's `--tcp-flags … NONE`) is read
+  as "none of these bits set".
 - nft 1.0.6 lists `tcp dport < 1024 tcp dport > 999` as `tcp dport != 1024-999`; a `!=` range
   with reversed bounds is read as what the kernel runs (1000-1023), see nft_match.
 - Element objects (`{"element": …}`) and `add`/`create` command wrappers are read as well, so a

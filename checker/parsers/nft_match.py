@@ -1,11 +1,30 @@
 """nft `match` statements (and vmap keys) as model matches.
 
 A match's left side names a packet property; `left()` says which model field it is, how its
-literals read, and which *implicit dependencies* it carries. `nft list` hides the dependencies
-nft added when the rule was loaded (`tcp dport 22` in an inet table really is
-`meta l4proto tcp tcp dport 22`; `ip saddr` in an inet/netdev/bridge table carries
-`meta nfproto ipv4` / `meta protocol ip`), so they are put back here: a `tcp dport` match adds
-proto 6, an `ip …` match adds family 4 unless the table is `ip` already.
+literals read, and which *implicit dependencies* it carries. `nft list` and `nft -j list` hide
+the dependencies nft added when the rule was loaded, so they are put back here from
+`_HEADER_DEPS` (each entry checked with `nft --debug=netlink`, nftables 1.0.6, in
+tests/parsers/test_nft_deps_live.py):
+- the network family: `ip`, `icmp`, `igmp`, `ip option` need IPv4; `ip6`, `icmpv6` and
+  `exthdr` (hbh, rt, frag, dst, mh, srh) need IPv6. nft tests it with `meta nfproto` in inet
+  tables, `meta protocol` in netdev tables and `ether type` in bridge tables (all the model's
+  "family"); an ip or ip6 table adds no test, the table is the family, so `icmpv6 type` in an
+  `ip` table matches IPv4 packets of protocol 58;
+- the transport protocol: `tcp`, `udp`, `udplite`, `sctp`, `dccp`, `icmp`, `icmpv6`, `igmp`,
+  `ah`, `esp`, `comp` add `meta l4proto` in every family; `th` adds nothing.
+So `icmpv6 type nd-neighbor-solicit` in an inet table is `meta nfproto ipv6 meta l4proto 58
+icmpv6 type 135`: an IPv4 packet of protocol 58 does not match it. `nft -j list ruleset` shows
+none of these tests, except `meta nfproto ipv4` in front of `igmp` in inet tables, which it
+lists as an ordinary match (adding the same dependency again changes nothing).
+
+IPv6 extension headers and IPv4 options are decided on ordinary packets (checker/model/
+ordinary.py): `exthdr NAME exists` and field tests need the header, `missing` holds without it,
+an `ip option` is never present, and `ip frag-off` under a mask without the DF and reserved
+bits (iptables-nft's `-f` is `ip frag-off & 8191 != 0`) is 0.
+
+The unary `!` of libnftables (`tcp flags ! fin,syn`, what iptables-nft's `--tcp-flags MASK
+NONE` lists as) is `(value & right) == 0`, the opposite of the implicit `in` (`nft
+--debug=netlink`: bitwise and, cmp eq 0).
 
 What the model cannot hold becomes `Unknown(reason)`: meta mark/skuid/pkttype/…, ct
 mark/direction/status bits other than snat/dnat, ip ttl and other header fields, raw payloads,
@@ -29,13 +48,30 @@ from checker.model.netfilter import (
     TcpFlags,
     Unknown,
 )
+from checker.model.ordinary import NEVER as NO_OPTION
+from checker.model.ordinary import ipv6_header_absent, ipv6_header_field, ipv6_header_present
 from checker.parsers import nft_values as values
 from checker.parsers.nft_values import BadInput, Interval, UnknownValue
 
 PORT_PROTOCOLS = frozenset({6, 17, 33, 132, 136})
 _PORT_HEADERS = {"tcp": 6, "udp": 17, "udplite": 136, "sctp": 132, "dccp": 33}
 _FAMILY_TABLES = {"ip": 4, "ip6": 6}
-_OPS = frozenset({"==", "!=", "<", ">", "<=", ">=", "in"})
+_OPS = frozenset({"==", "!=", "<", ">", "<=", ">=", "in", "!"})
+# (family, transport protocol) nft makes a payload expression depend on; None: no test.
+_HEADER_DEPS: dict[str, tuple[int | None, int | None]] = {
+    "ip": (4, None), "ip6": (6, None), "exthdr": (6, None), "ip option": (4, None),
+    "icmp": (4, 1), "igmp": (4, 2), "icmpv6": (6, 58),
+    "tcp": (None, 6), "udp": (None, 17), "udplite": (None, 136), "sctp": (None, 132),
+    "dccp": (None, 33), "ah": (None, 51), "esp": (None, 50), "comp": (None, 108),
+}  # fmt: skip
+# Headers the network-layer expressions read: in a table of the other IP family nft refuses
+# them, so a family test that can never hold is kept for hand-written input.
+_NETWORK = frozenset({"ip", "ip6", "exthdr", "ip option"})
+# IPv4 fragment offset (13 bits) and MF; DF (0x4000) and the reserved bit are left out.
+_FRAG_BITS = 0x3FFF
+# nft exthdr names and the IPv6 Next Header value of the header each reads.
+_EXTHDRS = {"hbh": 0, "rt": 43, "rt0": 43, "rt2": 43, "rt4": 43, "srh": 43, "frag": 44,
+            "dst": 60, "mh": 135}  # fmt: skip
 # A family match that can never hold: `meta protocol arp` in a rule about IP flows.
 NEVER = Ranges("family", ())
 
@@ -64,6 +100,8 @@ class Left:
     # tcp flags / ct state under `&`: the mask bits.
     mask: int | None = None
     parts: tuple[Left, ...] = ()
+    # kind "exthdr": the IPv6 Next Header value of the header whose presence is tested.
+    header: int = 0
 
 
 @dataclass
@@ -91,11 +129,16 @@ class RuleMatches:
         return known
 
 
-def _family_dep(protocol: str, table_family: str) -> tuple[Match, ...]:
-    family = 4 if protocol == "ip" else 6
-    if _FAMILY_TABLES.get(table_family) == family:
-        return ()
-    return (Ranges("family", ((family, family),)),)
+def _deps(protocol: str, table_family: str) -> tuple[Match, ...]:
+    """The tests nft adds in front of a `protocol` expression in a `table_family` table."""
+    family, transport = _HEADER_DEPS.get(protocol, (None, None))
+    deps: list[Match] = []
+    if family is not None and _FAMILY_TABLES.get(table_family) != family:
+        if table_family not in _FAMILY_TABLES or protocol in _NETWORK:
+            deps.append(Ranges("family", ((family, family),)))
+    if transport is not None:
+        deps.append(_proto(transport))
+    return tuple(deps)
 
 
 def _proto(number: int) -> Ranges:
@@ -116,13 +159,17 @@ def left(expr: object, rule: RuleMatches) -> Left:
         return _fib(body)
     if kind == "&":
         return _bitwise(body, rule)
+    if kind == "exthdr":
+        return _exthdr(body, rule)
+    if kind == "ip option":
+        return _ip_option(body, rule)
     if kind == "concat":
         if not isinstance(body, list) or not body:
             raise BadInput("concat is not a non-empty array")
         parts = tuple(left(part, rule) for part in body)
         deps = tuple(dep for part in parts for dep in part.deps)
         return Left("concat", deps=deps, parts=parts)
-    # exthdr, tcp option, sctp chunk, rt, socket, osf, ipsec, numgen, hashes, map lookups and
+    # tcp option, sctp chunk, rt, socket, osf, ipsec, numgen, hashes, map lookups and
     # expressions newer than us only narrow the rule: unknown, not an error.
     return Left("unknown", reason=f"nft {kind} expression is not modelled")
 
@@ -137,18 +184,19 @@ def _payload(body: object, rule: RuleMatches) -> Left:
     if isinstance(body, dict) and "base" in body:
         return Left("unknown", reason="raw payload match is not modelled")
     protocol, name = _key(body, "protocol"), _key(body, "field")
+    deps = _deps(protocol, rule.family)
     if protocol in ("ip", "ip6"):
-        deps = _family_dep(protocol, rule.family)
         scalar = "addr4" if protocol == "ip" else "addr6"
         if name in ("saddr", "daddr"):
             return Left("range", name, scalar, deps)
+        if (protocol, name) == ("ip", "frag-off"):
+            return Left("fragoff", deps=deps, reason="ip frag-off")
         if (protocol, name) in (("ip", "protocol"), ("ip6", "nexthdr")):
             # ip6 nexthdr is the first header after IPv6; the model's flows carry no
             # extension headers, so it is the transport protocol.
             return Left("range", "proto", "proto", deps)
         return Left("unknown", deps=deps, reason=f"{protocol} {name} is not modelled")
     if protocol in _PORT_HEADERS or protocol == "th":
-        deps = () if protocol == "th" else (_proto(_PORT_HEADERS[protocol]),)
         if protocol == "tcp" and name == "flags":
             return Left("tcpflags", deps=deps)
         if name in ("sport", "dport"):
@@ -158,12 +206,32 @@ def _payload(body: object, rule: RuleMatches) -> Left:
                     return Left("unknown", reason=f"th {name} without a port protocol match")
             return Left("range", name, "port", deps)
         return Left("unknown", deps=deps, reason=f"{protocol} {name} is not modelled")
-    if protocol in ("icmp", "icmpv6"):
-        deps = (_proto(1 if protocol == "icmp" else 58),)
-        if name in ("type", "code"):
-            return Left("range", "icmp", f"{protocol}_{name}", deps)
-        return Left("unknown", deps=deps, reason=f"{protocol} {name} is not modelled")
-    return Left("unknown", reason=f"{protocol} {name} is not modelled")
+    if protocol in ("icmp", "icmpv6") and name in ("type", "code"):
+        return Left("range", "icmp", f"{protocol}_{name}", deps)
+    return Left("unknown", deps=deps, reason=f"{protocol} {name} is not modelled")
+
+
+def _exthdr(body: object, rule: RuleMatches) -> Left:
+    name = _key(body, "name")
+    field = body.get("field") if isinstance(body, dict) else None
+    header = _EXTHDRS.get(name)
+    if header is None:
+        return Left("unknown", reason=f"exthdr {name} is not modelled")
+    deps = _deps("exthdr", rule.family)
+    what = f"exthdr {name} {field}" if field else f"exthdr {name}"
+    if field is None:
+        return Left("exthdr", scalar=what, deps=deps, header=header)
+    needs, unknown = ipv6_header_field(header, what)
+    return Left("unknown", deps=(*deps, needs), reason=unknown.reason)
+
+
+def _ip_option(body: object, rule: RuleMatches) -> Left:
+    name = _key(body, "name")
+    field = body.get("field") if isinstance(body, dict) else None
+    # An ordinary packet has no IPv4 option: presence is false, a field test never matches.
+    deps = _deps("ip option", rule.family)
+    # `field` is non-empty for a field test, empty for a presence test.
+    return Left("ipoption", "field" if field else "", f"ip option {name}", deps)
 
 
 def _meta(body: object) -> Left:
@@ -207,6 +275,12 @@ def _bitwise(body: object, rule: RuleMatches) -> Left:
     if not isinstance(body, list) or len(body) != 2:
         raise BadInput('"&" needs an array of two expressions')
     inner = left(body[0], rule)
+    if inner.kind == "fragoff" and inner.mask is None:
+        mask = body[1]
+        if isinstance(mask, int) and not isinstance(mask, bool) and 0 <= mask <= _FRAG_BITS:
+            # Offset and more-fragments bits: 0 on a packet that is no fragment.
+            return Left("fragoff", deps=inner.deps, reason=inner.reason, mask=mask)
+        return Left("unknown", deps=inner.deps, reason="ip frag-off under a mask with DF")
     try:
         if inner.kind == "tcpflags" and inner.mask is None:
             mask = values.flag_bits(body[1], values.TCP_FLAG_BITS, "tcp flag")
@@ -264,6 +338,13 @@ def translate(stmt: object, rule: RuleMatches) -> None:
 def build(side: Left, op: str, right: object, rule: RuleMatches) -> tuple[Match, ...]:
     if side.kind == "unknown":
         return (Unknown(side.reason),)
+    if side.kind in ("exthdr", "ipoption"):
+        return _presence(side, op, right)
+    if side.kind == "fragoff":
+        items, _ = elements(right, rule)
+        return _fragment_offset(side, op, tuple(element_value(item) for item in items))
+    if op == "!" and side.kind not in ("tcpflags", "ctstate", "ctstatus"):
+        return (Unknown(f"operator ! (no bit set) on {side.kind} is not modelled"),)
     items, volatile = elements(right, rule)
     items = tuple(element_value(item) for item in items)
     if volatile:
@@ -276,6 +357,36 @@ def build(side: Left, op: str, right: object, rule: RuleMatches) -> tuple[Match,
         return (_single(side, op, items),)
     except UnknownValue as unknown:
         return (Unknown(str(unknown)),)
+
+
+def _fragment_offset(side: Left, op: str, items: tuple[object, ...]) -> tuple[Match, ...]:
+    """`ip frag-off & MASK` (MASK without DF/reserved bits) is 0 on ordinary packets."""
+    if side.mask is None:
+        return (Unknown("ip frag-off without a mask: whether DF is set is not modelled"),)
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in items):
+        return (Unknown(f"ip frag-off compared with {items!r} is not modelled"),)
+    numbers = [i for i in items if isinstance(i, int)]
+    tests = {"==": 0 in numbers, "in": 0 in numbers, "!=": 0 not in numbers}
+    if op not in tests:
+        return (Unknown(f"ip frag-off compared with {op} is not modelled"),)
+    return () if tests[op] else (NEVER,)
+
+
+def _presence(side: Left, op: str, right: object) -> tuple[Match, ...]:
+    """`exthdr NAME exists|missing` and `ip option NAME …` on ordinary packets."""
+    if side.kind == "ipoption" and side.field:
+        return (NO_OPTION,)
+    # nft -j writes true/false; hand-written input may use the keywords of `nft list`.
+    wanted: bool | None = right if isinstance(right, bool) else None
+    if isinstance(right, str):
+        wanted = {"exists": True, "missing": False}.get(right)
+    if wanted is None or op not in ("==", "!="):
+        return (Unknown(f"{side.scalar} {op} {right!r} is not modelled"),)
+    present = wanted == (op == "==")
+    if side.kind == "ipoption":
+        return (NO_OPTION,) if present else ()
+    test = ipv6_header_present if present else ipv6_header_absent
+    return (test(side.header, side.scalar),)
 
 
 def _set_name(right: object) -> str:
@@ -396,8 +507,9 @@ def _single(side: Left, op: str, items: tuple[object, ...]) -> Match:
     if side.kind == "ctstatus":
         bits = [values.flag_bits(item, values.CT_STATUS_BITS, "ct status") for item in items]
         nat = {0x10: "SNAT", 0x20: "DNAT"}
-        if op == "in" and all(b and not b & ~0x30 for b in bits):
-            return CtState(frozenset(nat[bit] for b in bits for bit in nat if b & bit))
+        if op in ("in", "!") and all(b and not b & ~0x30 for b in bits):
+            states = frozenset(nat[bit] for b in bits for bit in nat if b & bit)
+            return CtState(states, negated=op == "!")
         return Unknown("ct status test other than snat/dnat is not modelled")
     raise BadInput(f"left side kind {side.kind} cannot be matched")
 
@@ -416,10 +528,11 @@ def _iface(item: object, key: str) -> str:
 def _tcp_flags(side: Left, op: str, items: tuple[object, ...]) -> Match:
     mask = side.mask if side.mask is not None else 0xFF
     flags = [values.flag_bits(item, values.TCP_FLAG_BITS, "tcp flag") for item in items]
-    if op == "in":
-        # libnftables-json(5): "in" on a bitmask is LHS & RHS != 0, i.e. not all clear.
+    if op in ("in", "!"):
+        # libnftables-json(5): "in" on a bitmask is LHS & RHS != 0, i.e. not all clear; "!"
+        # is LHS & RHS == 0, all clear.
         bits = mask & _union(flags)
-        return TcpFlags(values.tcp_flag_names(bits), frozenset(), negated=True)
+        return TcpFlags(values.tcp_flag_names(bits), frozenset(), negated=op == "in")
     if op not in ("==", "!="):
         return Unknown(f"tcp flags compared with {op}")
     options = [
@@ -450,8 +563,8 @@ def _ct_state(side: Left, op: str, items: tuple[object, ...]) -> Match:
         if len(bits) == 1 and bits[0] == 0 and op in ("==", "!="):
             return CtState(values.ct_state_names(side.mask), negated=op == "==")
         return Unknown("ct state bitwise test is not modelled")
-    if op == "in":
-        return CtState(values.ct_state_names(_union(bits)))
+    if op in ("in", "!"):
+        return CtState(values.ct_state_names(_union(bits)), negated=op == "!")
     if op not in ("==", "!="):
         return Unknown(f"ct state compared with {op}")
     # A packet has exactly one state bit, so only single-bit values can be equal to it.

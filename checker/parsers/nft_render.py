@@ -43,6 +43,12 @@ def _expr_kind(kind: str, body: object, depth: int) -> str:
         return f"{expr(get('protocol'))} {expr(get('field'))}"
     if kind == "meta":
         return f"meta {expr(get('key'))}"
+    if kind in ("exthdr", "ip option", "tcp option") and isinstance(body, dict):
+        # nft lists a presence test with the prefix (`exthdr rt exists`), a field without it.
+        if get("field"):
+            prefix = "" if kind == "exthdr" else f"{kind} "
+            return f"{prefix}{expr(get('name'))} {expr(get('field'))}"
+        return f"{kind} {expr(get('name'))}"
     if kind == "ct":
         direction = f"{get('dir')} " if get("dir") else ""
         return f"ct {direction}{expr(get('key'))}"

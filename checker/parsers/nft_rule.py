@@ -13,6 +13,8 @@ Statements (libnftables-json(5) "STATEMENTS"), walked in order:
 - notrack (later chains see ct state untracked instead of new), header rewrites (`ip daddr set`),
   fwd, tproxy, synproxy and `xt` targets change what later rules or hooks see, or steal the
   packet: target UNKNOWN with the reason, whatever verdict follows.
+- A nat statement naming a family (`dnat ip to …` in an inet table) acts on that family only:
+  the rule carries that family (nft_nat_inet_eval; checked in tests/kernel).
 - `xt` matches (iptables-nft compat blobs, unreadable in JSON) are `Unknown`.
 Any other statement kind is a ParseError: it might end the rule in a way we cannot tell.
 """
@@ -99,6 +101,12 @@ def build(
                 rule.add(Ranges("family", ((6, 6),)))
         elif kind in _NAT:
             verdict = Target(_NAT[kind], kind, detail=texts[-1][len(kind) + 1 :])
+            # `dnat ip to …` in an inet table: the kernel's nat expression acts only on
+            # packets of its family (nft_nat_inet_eval); others go on to the next rule.
+            nat_family = value.get("family") if isinstance(value, dict) else None
+            if nat_family in ("ip", "ip6"):
+                number = 4 if nat_family == "ip" else 6
+                rule.add(Ranges("family", ((number, number),)))
         elif kind == "queue":
             verdict = Target(Verdict.UNKNOWN, "queue", detail="queue: a userspace program decides")
         elif kind in _MATCH_LIKE:

@@ -255,3 +255,19 @@ def test_evidence_write_failure_leaves_no_partial_folder(tmp_path: Path) -> None
     blocked.write_text("a file where a folder should be")
     with pytest.raises(CollectError, match="cannot write evidence"):
         write_evidence(blocked, CollectResult("h", (_output("nft-json", b"{}"),), None), "r")
+
+
+def test_a_host_with_only_empty_iptables_dumps_keeps_them_all() -> None:
+    """No nft, no iptables table: every empty dump is kept, each an empty ruleset of its family
+    (IPv4 and IPv6 both described as open), not just the first one."""
+    from checker.pipeline import parse_sources
+
+    result = CollectResult(
+        "h", (_output("iptables-legacy-save", b""), _output("ip6tables-legacy-save", b"")), None
+    )
+    sources = sources_for(result)
+    assert [origin for origin, _ in sources] == [
+        "h:iptables-legacy-save.txt",
+        "h:ip6tables-legacy-save.txt",
+    ]
+    assert [m.families for m in parse_sources(sources)] == [{4}, {6}]

@@ -256,3 +256,37 @@ def test_pipeline_combines_ipset_save_with_the_rulesets_and_refuses_it_alone() -
     assert platform is None and [p.code for p in problems] == ["no-ruleset"]
     with pytest.raises(ParseError):
         ipset_save.parse(b"create admins hash:ip\nadd admins nonsense\n", "x")
+
+
+# What `ipset save` prints for fail2ban's iptables-ipset action (`ipset create f2b-sshd hash:ip
+# timeout 0`, bans added with `timeout 0`), checked with the real ipset in a namespace: every
+# entry carries its remaining timeout, 0 for a permanent one.
+FAIL2BAN = (
+    "create f2b-sshd hash:ip family inet hashsize 1024 maxelem 65536 timeout 0 bucketsize 12"
+    " initval 0x1a60afb1\nadd f2b-sshd 192.0.2.66 timeout 0\nadd f2b-sshd 192.0.2.67 timeout 0\n"
+)
+
+
+def test_fail2ban_sets_with_timeout_0_are_exact() -> None:
+    """ipset(8): "Zero timeout value means the entry is added permanent to the set"."""
+    banned = rule(TCP, SetMatch("f2b-sshd", ("src",)), verdict=Verdict.REJECT, line=3)
+    models = [filter_input(banned, rule(TCP, line=4)), sets(FAIL2BAN)]
+    assert verdict(models, "192.0.2.66") == "drop"
+    assert verdict(models, "192.0.2.1") == "accept"
+    assert check(models, req(remote=["198.51.100.0/24"])).status is Status.PASS
+    assert check(models, req("deny", remote=["192.0.2.66/31"])).status is Status.PASS
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # An entry with time left, in a set whose default is permanent.
+        FAIL2BAN + "add f2b-sshd 192.0.2.9 timeout 599\n",
+        # restore input: an entry without `timeout` takes the set's non-zero default.
+        "create f2b-sshd hash:ip timeout 600\nadd f2b-sshd 192.0.2.9\n",
+    ],
+)
+def test_sets_with_an_expiring_entry_stay_indeterminate(text: str) -> None:
+    banned = rule(TCP, SetMatch("f2b-sshd", ("src",)), verdict=Verdict.REJECT, line=3)
+    models = [filter_input(banned, rule(TCP, line=4)), sets(text)]
+    assert verdict(models, "192.0.2.1") == "indeterminate"

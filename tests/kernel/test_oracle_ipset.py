@@ -6,7 +6,8 @@ the kernel lets through (through a set rule) is indeterminate.
 
 Covered: hash:net with a nomatch exception (src and dst), hash:ip,port matched as dst,dst and
 src,dst (address and port pairs, with the protocol), hash:ip as a blocklist, and a negated
-`! --match-set`. Sets of another family cannot be loaded (libxt_set refuses them): unit-tested.
+`! --match-set`; the blocklist is made as fail2ban makes its sets (`timeout 0`: permanent
+entries, exact). Sets of another family cannot be loaded (libxt_set refuses them): unit-tested.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ create svc hash:ip,port family inet
 add svc {HOST1},tcp:22
 add svc {HOST1},tcp:443
 add svc {HOST2},udp:53
-create blocked hash:ip family inet
-add blocked {PEER_BLOCKED}
+create blocked hash:ip family inet timeout 0
+add blocked {PEER_BLOCKED} timeout 0
 """
 
 RULES = """\

@@ -375,3 +375,71 @@ def test_options_resolve_to_the_module_that_has_them() -> None:
     # --dport after -m comment still belongs to the implicit tcp module; --sport too after -j.
     rule = one_rule("-p tcp --dport 22 -m comment --comment x -j ACCEPT --sport 80")
     assert rule.matches == (TCP, Ranges("dport", ((22, 22),)), Ranges("sport", ((80, 80),)))
+
+
+EXTENSION_HEADERS = ((0, 0), (43, 43), (44, 44), (51, 51), (60, 60))
+
+
+@pytest.mark.parametrize(
+    ("spec", "header"),
+    [
+        ("-m rt --rt-type 0", 43),
+        ("-m rt ! --rt-type 0", 43),
+        ("-m frag --fragmore", 44),
+        ("-m frag", 44),
+        ("-m hbh --hbh-len 8", 0),
+        ("-m dst ! --dst-len 8", 60),
+    ],
+)
+def test_extension_header_modules_need_their_header(spec: str, header: int) -> None:
+    """ip6t_rt/frag/hbh/dst return false when ipv6_find_hdr() finds no header, whatever their
+    `!`: no ordinary packet matches, and only a flow whose protocol is itself an extension
+    header stays unknown (ufw's `-m rt --rt-type 0 -j DROP` no longer clouds every allow)."""
+    rule = one_rule(spec + " -j DROP", family=6)
+    proto, unknown = rule.matches
+    assert proto == Ranges("proto", EXTENSION_HEADERS)
+    assert isinstance(unknown, Unknown) and spec.split()[1] in unknown.reason
+    assert header in {lo for lo, _ in proto.ranges}
+
+
+def test_extension_header_modules_are_unknown_in_ipv4() -> None:
+    (unknown,) = one_rule("-m rt --rt-type 0 -j DROP").matches
+    assert isinstance(unknown, Unknown) and "IPv6" in unknown.reason
+
+
+def _ipv6header(spec: str) -> Ranges:
+    (anyof,) = one_rule(f"-m ipv6header {spec} -j DROP", family=6).matches
+    assert isinstance(anyof, AnyOf)
+    (decided,), (scope, unknown) = anyof.options
+    assert scope == Ranges("proto", EXTENSION_HEADERS) and isinstance(unknown, Unknown)
+    assert isinstance(decided, Ranges)
+    return decided
+
+
+ORDINARY = ((1, 42), (45, 49), (52, 58), (61, 255))
+
+
+@pytest.mark.parametrize(
+    ("spec", "ranges"),
+    [
+        # Strict: the packet's headers are exactly the listed ones.
+        ("--header prot", ORDINARY),
+        ("--header protocol", ORDINARY),
+        ("--header frag,ipv6-route", ()),
+        ("! --header frag,route", ((1, 42), (45, 50), (52, 59), (61, 255))),
+        ("--header esp", ((50, 50),)),
+        ("--header ipv6-nonxt", ((59, 59),)),
+        # Soft: every listed header is there (with !: none is).
+        ("--header prot --soft", ORDINARY),
+        ("--header hop --soft", ()),
+        ("! --header hop-by-hop,dst --soft", ((1, 42), (45, 50), (52, 59), (61, 255))),
+        ("! --header prot --soft", ((50, 50), (59, 59))),
+    ],
+)
+def test_ipv6header_on_ordinary_packets(spec: str, ranges: tuple) -> None:
+    assert _ipv6header(spec).ranges == ranges
+
+
+def test_ipv6header_unknown_header_name_is_an_error() -> None:
+    with pytest.raises(ParseError, match="unknown header `tcp`"):
+        one_rule("-m ipv6header --header tcp -j DROP", family=6)

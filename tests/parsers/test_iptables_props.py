@@ -25,6 +25,8 @@ VOCABULARY = [
     "iprange", "--src-range", "1.1.1.1-2.2.2.2", "addrtype", "--dst-type", "LOCAL", "recent",
     "--set", "icmp6", "--icmp-type", "echo-request", "8/0", "DNAT", "--to-destination", "[1:2]",
     "-c", "0", "-4", "-6", "CT", "--notrack", "0/0", "/", ":", ",", "-", "--", "",
+    "rt", "--rt-type", "frag", "--fragmore", "hbh", "ipv6header", "--header", "frag,route",
+    "prot", "--soft",
 ]  # fmt: skip
 
 FRAME = "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:FOO - [0:0]\n{body}\nCOMMIT\n"

@@ -327,3 +327,67 @@ def test_kube_proxy_sized_file_parses_completely() -> None:
     dnat = [rule for rule in rules if rule.target.verdict is Verdict.DNAT]
     assert len(dnat) == 4546 * 3
     assert dnat[0].target.detail == "--to-destination 10.244.0.0:8080"
+
+
+def _in_fresh_namespace(argv: list[str], stdin: bytes = b"") -> bytes:
+    import secrets
+    import shutil
+    import subprocess
+
+    if shutil.which("ip") is None or shutil.which("nft") is None:
+        pytest.skip("needs ip and nft (apt: iproute2 nftables iptables)")
+    name = f"fwc-empty-{secrets.token_hex(4)}"
+    if subprocess.run(["ip", "netns", "add", name], capture_output=True, timeout=30).returncode:
+        pytest.skip("`ip netns add` fails here")
+    try:
+        loaded = subprocess.run(
+            ["ip", "netns", "exec", name, "nft", "-f", "-"],
+            input=b"table inet f { chain i { type filter hook input priority 0; policy drop;"
+            b" tcp dport 22 accept; }; }\n",
+            capture_output=True, timeout=30, check=True,
+        )  # fmt: skip
+        assert loaded.returncode == 0
+        outputs = [
+            subprocess.run(
+                ["ip", "netns", "exec", name, tool], capture_output=True, timeout=30, check=True
+            ).stdout
+            for tool in argv
+        ]
+        outputs.append(
+            subprocess.run(
+                ["ip", "netns", "exec", name, "nft", "-j", "list", "ruleset"],
+                capture_output=True, timeout=30, check=True,
+            ).stdout
+        )  # fmt: skip
+        return b"\0".join(outputs)
+    finally:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=30)
+
+
+def test_empty_save_output_of_an_nft_only_host_is_an_empty_ruleset() -> None:
+    """iptables-nft-save and ip6tables-nft-save print nothing when only nft tables exist (real
+    tools in a fresh namespace): each is an empty ruleset of its family, and the target is
+    decided by the nft JSON beside them instead of being refused as an unknown format."""
+    from checker import parsers
+    from checker.engine.netfilter import classify_flow
+    from checker.pipeline import parse_sources
+
+    v4, v6, nft = _in_fresh_namespace(["iptables-nft-save", "ip6tables-nft-save"]).split(b"\0")
+    assert v4.strip() == b"" and v6.strip() == b""
+    assert parsers.detect(v4, "host/iptables-nft-save.txt") is iptables_save
+    sources = [
+        ("host/nft-json.json", nft),
+        ("host/iptables-nft-save.txt", v4),
+        ("host/ip6tables-nft-save.txt", v6),
+    ]
+    models = parse_sources(sources)
+    assert [(m.tables, m.families) for m in models[1:]] == [((), {4}), ((), {6})]
+    for family, src, dst in ((4, "192.0.2.1", "192.0.2.2"), (6, "2001:db8::1", "2001:db8::2")):
+        flow = {"family": family, "src": src, "dst": dst, "sport": 40000, "direction": "inbound"}
+        assert classify_flow(models, proto=6, dport=22, **flow) == "accept"
+        assert classify_flow(models, proto=6, dport=80, **flow) == "drop"
+    # Without a telling name an empty file is no ruleset of any family.
+    with pytest.raises(ParseError, match="does not say IPv4 or IPv6"):
+        iptables_save.parse(b"\n", "host/dump.txt")
+    with pytest.raises(ParseError, match="unknown format"):
+        parse_sources([("host/nft-json.json", nft), ("host/dump.txt", b"\n")])

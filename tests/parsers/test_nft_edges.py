@@ -315,3 +315,76 @@ def test_volatile_vmap_is_one_unknown_rule() -> None:
     reason = "@m: elements are added or expire at run time (dynamic/timeout set)"
     assert found.matches == (Ranges("family", ((4, 4),)), Unknown(reason))
     assert (found.target.verdict, found.target.detail) == (Verdict.UNKNOWN, reason)
+
+
+ALL_SIX = ["fin", "syn", "rst", "psh", "ack", "urg"]
+
+
+def test_unary_not_is_no_bit_set() -> None:
+    """iptables-nft lists shorewall's `--tcp-flags ALL NONE` as `tcp flags ! fin,…,urg`, in
+    JSON `"op": "!"`: (flags & right) == 0 (nft --debug=netlink: bitwise and, cmp eq 0)."""
+    found = only_rule(
+        document(rule(match(payload("tcp", "flags"), ALL_SIX, op="!"), {"drop": None}))
+    )
+    flags = frozenset(name.upper() for name in ALL_SIX)
+    assert found.matches == (TCP, TcpFlags(flags, frozenset()))
+    assert found.text == "tcp flags ! fin,syn,rst,psh,ack,urg drop # handle 9"
+    state = match({"ct": {"key": "state"}}, ["established", "related"], op="!")
+    found = only_rule(document(rule(state, {"accept": None})))
+    assert found.matches == (CtState(frozenset({"ESTABLISHED", "RELATED"}), negated=True),)
+    found = only_rule(
+        document(rule(match({"meta": {"key": "l4proto"}}, 6, op="!"), {"accept": None}))
+    )
+    assert len(found.matches) == 1 and isinstance(found.matches[0], Unknown)
+
+
+def _classify(*exprs: object, family: int, proto: int, dport: int = 22) -> str:
+    from checker.engine.netfilter import classify_flow
+
+    ruleset = parse(document(rule(*exprs, {"drop": None}), rule({"accept": None}, handle=10)))
+    src, dst = ("192.0.2.1", "192.0.2.2") if family == 4 else ("2001:db8::1", "2001:db8::2")
+    return classify_flow(
+        [ruleset], family=family, proto=proto, src=src, dst=dst, sport=40000, dport=dport,
+        direction="inbound",
+    )  # fmt: skip
+
+
+def test_extension_headers_are_decided_on_ordinary_packets() -> None:
+    exists = match({"exthdr": {"name": "rt"}}, True)
+    missing = match({"exthdr": {"name": "frag"}}, False)
+    field = match({"exthdr": {"name": "rt", "field": "type"}}, 0)
+    option = match({"ip option": {"name": "rr"}}, True)
+    # A drop on a header ordinary packets lack lets TCP through to the accept, decided.
+    assert _classify(exists, family=6, proto=6) == "accept"
+    assert _classify(field, family=6, proto=6) == "accept"
+    assert _classify(option, family=4, proto=6) == "accept"
+    # `missing` holds for every ordinary IPv6 packet: the drop wins; IPv4 has no such test.
+    assert _classify(missing, family=6, proto=6) == "drop"
+    assert _classify(missing, family=4, proto=6) == "accept"
+    # A flow whose protocol is itself an extension header is no ordinary packet.
+    assert _classify(exists, family=6, proto=44, dport=0) == "indeterminate"
+    assert _classify(exists, family=6, proto=43, dport=0) == "drop"
+    found = only_rule(document(rule(exists, {"drop": None})))
+    assert found.text == "exthdr rt exists drop # handle 9"
+
+
+def test_fragment_offset_under_a_mask_is_zero_on_ordinary_packets() -> None:
+    """iptables-nft lists `-f` as `ip frag-off & 8191 != 0` (real nft -j output)."""
+    fragoff = {"&": [payload("ip", "frag-off"), 8191]}
+    assert _classify(match(fragoff, 0, op="!="), family=4, proto=6) == "accept"
+    assert _classify(match(fragoff, 0), family=4, proto=6) == "drop"
+    # In an inet table the test carries IPv4: IPv6 packets skip the drop.
+    assert _classify(match(fragoff, 0), family=6, proto=6) == "accept"
+    # Without a mask the DF bit is unknown.
+    bare = match(payload("ip", "frag-off"), 0)
+    assert _classify(bare, family=4, proto=6) == "indeterminate"
+
+
+def test_nat_of_one_family_in_an_inet_table_applies_to_that_family() -> None:
+    """`dnat ip to 10.0.0.5` in an inet table (nft -j: {"dnat": {"family": "ip", …}}); the
+    kernel's nat expression skips packets of the other family (nft_nat_inet_eval)."""
+    found = only_rule(document(rule({"dnat": {"family": "ip", "addr": "10.0.0.5"}})))
+    assert found.matches == (Ranges("family", ((4, 4),)),)
+    assert found.target.verdict is Verdict.DNAT
+    found = only_rule(document(rule({"masquerade": None})))
+    assert found.matches == ()

@@ -141,8 +141,9 @@ def test_inet_input() -> None:
         ("tcp dport != 25 ip daddr != 10.0.0.0/8 counter drop", (TCP, ports("dport", (0, 24), (26, 65535)), V4, Ranges("daddr", ((0, net("10.0.0.0/8")[0] - 1), (net("10.0.0.0/8")[1] + 1, 2**32 - 1)))), DROP),
         ("tcp dport 3000-3005 accept", (TCP, ports("dport", (3000, 3005))), ACCEPT),
         ("meta l4proto { tcp, udp } th dport 53 accept", (Ranges("proto", ((6, 6), (17, 17))), ports("dport", 53)), ACCEPT),
-        ("icmp type echo-request limit rate 5/second accept", (ICMP, icmp_type(8), Unknown("limit rate 5/second: whether it matches depends on the packet rate")), ACCEPT),
-        ("icmpv6 type { echo-request, nd-neighbor-solicit } accept", (ICMP6, icmp_type(128, 135)), ACCEPT),
+        ("icmp type echo-request limit rate 5/second accept", (V4, ICMP, icmp_type(8), Unknown("limit rate 5/second: whether it matches depends on the packet rate")), ACCEPT),
+        # In an inet table nft makes icmp/icmpv6 depend on the family too (meta nfproto).
+        ("icmpv6 type { echo-request, nd-neighbor-solicit } accept", (V6, ICMP6, icmp_type(128, 135)), ACCEPT),
         ("ip saddr . tcp dport @svc accept", (V4, TCP, AnyOf(((addr("saddr", "10.0.0.1"), ports("dport", 22)), (addr("saddr", "10.0.0.2"), ports("dport", 80))))), ACCEPT),
         ("ip saddr . tcp dport != @ranged drop", (V4, TCP, AnyOf(((addr("saddr", "10.0.0.0/8"), ports("dport", (22, 25))), (addr("saddr", "192.168.0.1"), ports("dport", 80))), negated=True)), DROP),
         ("ip saddr . tcp dport { 10.9.0.0/16 . 1-100, 10.8.0.1 . 443 } accept", (V4, TCP, AnyOf(((addr("saddr", "10.9.0.0/16"), ports("dport", (1, 100))), (addr("saddr", "10.8.0.1"), ports("dport", 443))))), ACCEPT),
@@ -191,7 +192,7 @@ def test_inet_user_chains_and_others() -> None:
         ("meta pkttype broadcast drop", (Unknown("meta pkttype is not modelled"),), DROP),
         (
             "icmp type echo-request icmp code net-unreachable accept",
-            (ICMP, icmp_type(8), icmp_code(0)),
+            (V4, ICMP, icmp_type(8), icmp_code(0)),
             ACCEPT,
         ),
     ]
@@ -336,3 +337,29 @@ def test_rule_is_the_model_type() -> None:
     rule = parse("xt.json").tables[0].chains[0].rules[2]
     assert isinstance(rule, Rule)
     assert rule.origin == Location("xt.json", 1, rule.origin.col)
+
+
+def test_ordinary_fixture_dependencies_and_headers() -> None:
+    """ordinary.nft as nft lists it: the icmpv6 rule of the inet table carries IPv6 (the
+    listing leaves `meta nfproto ipv6` out), the one of the ip table only protocol 58; the
+    header and fragment rules are decided on ordinary packets."""
+    from checker.engine.netfilter import classify_flow
+
+    ruleset = parse("ordinary.json")
+    inet = {text: matches for text, matches, _ in rules(ruleset, "inet", "filter", "input")}
+    icmpv6 = next(matches for text, matches in inet.items() if text.startswith("icmpv6"))
+    assert icmpv6[:2] == (V6, ICMP6)
+    ((_, legacy, _),) = rules(ruleset, "ip", "legacy", "input")
+    assert legacy[0] == ICMP6 and V6 not in legacy
+
+    def verdict(family: int, proto: int, dport: int = 0, icmp: int = 0) -> str:
+        src, dst = ("192.0.2.1", "192.0.2.2") if family == 4 else ("2001:db8::1", "2001:db8::2")
+        return classify_flow(
+            [ruleset], family=family, proto=proto, src=src, dst=dst, sport=40000, dport=dport,
+            direction="inbound", icmp=icmp,
+        )  # fmt: skip
+
+    assert verdict(6, 6, 22) == "accept"
+    assert verdict(4, 6, 22) == "drop"
+    assert verdict(6, 58, icmp=135 << 8) == "accept"
+    assert verdict(4, 58, icmp=135 << 8) == "drop"

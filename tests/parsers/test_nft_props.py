@@ -28,6 +28,7 @@ words = st.sampled_from([
     "match", "==", "!=", "in", "<", "payload", "meta", "ct", "set", "range", "prefix", "concat",
     "vmap", "elem", "val", "len", "addr", "key", "op", "left", "right", "expr", "rule", "chain",
     "table", "family", "name", "hook", "prio", "policy", "type", "verdict", "map", "&", "|",
+    "!", "exthdr", "ip option", "frag-off", "field", "rt", "frag", "exists", "missing",
 ])  # fmt: skip
 json_values = st.recursive(
     scalars | words,
