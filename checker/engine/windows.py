@@ -85,9 +85,11 @@ def check(ruleset: WindowsRuleset | Sequence[WindowsRuleset], requirement: Requi
     dims = symbols.dims()
     query = requirement_space(requirement, symbols, dims)
     if query.is_empty():
+        # Nothing to check is no evidence of anything: an empty space never passes.
         return Verdict(
-            Status.PASS,
-            "the requirement describes no flow (its addresses and families do not meet)",
+            Status.ERROR,
+            "the requirement describes no flow (its addresses and families do not meet):"
+            " fix the policy rule",
         )
     matches = tuple(compile_rule(rule, symbols, dims) for rule in rules if rule.enabled)
     context = _Context(requirement, symbols, query, matches)

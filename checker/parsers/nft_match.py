@@ -29,11 +29,11 @@ from checker.model.netfilter import (
     TcpFlags,
     Unknown,
 )
+from checker.model.net import PORT_PROTOCOL_NAMES, PORT_PROTOCOLS
 from checker.parsers import nft_values as values
 from checker.parsers.nft_values import BadInput, Interval, UnknownValue
 
-PORT_PROTOCOLS = frozenset({6, 17, 33, 132, 136})
-_PORT_HEADERS = {"tcp": 6, "udp": 17, "udplite": 136, "sctp": 132, "dccp": 33}
+_PORT_HEADERS = {name: number for number, name in PORT_PROTOCOL_NAMES.items()}
 _FAMILY_TABLES = {"ip": 4, "ip6": 6}
 _OPS = frozenset({"==", "!=", "<", ">", "<=", ">=", "in"})
 # A family match that can never hold: `meta protocol arp` in a rule about IP flows.
