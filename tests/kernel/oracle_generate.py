@@ -42,9 +42,26 @@ SERVICE_ITEMS = (
     (8443, 8443),
     (20, 25),
 )
-CLIENT_ITEMS = ((20000, 29999), (40000, 40100), (33333, 33333), (1024, 65535), (30000, 65535))
-# Client ports the probes bind: inside and outside the bands above.
-CLIENT_BANDS = ((20000, 29999), (40000, 40100), (33333, 33333), (50000, 60000), (1024, 19999))
+CLIENT_ITEMS = (
+    (20000, 29999),
+    (40000, 40100),
+    (33333, 33333),
+    (1024, 65535),
+    (30000, 65535),
+    (67, 68),
+    (0, 1023),
+)
+# Client ports the probes bind: inside and outside the bands above, privileged ones included (a
+# deny must hold for them: docs/policy-format.md "Source ports").
+CLIENT_BANDS = (
+    (20000, 29999),
+    (40000, 40100),
+    (33333, 33333),
+    (50000, 60000),
+    (1024, 19999),
+    (67, 68),
+    (1, 1023),
+)
 
 # (IPv4 network, length) as offsets in the plan of oracle_topology.
 PEER_SIDE = ((0, 25), (128, 25), (64, 26), (2, 32), (66, 32), (200, 32), (192, 27), (0, 24))

@@ -468,3 +468,35 @@ def test_scenario(netns: NetnsPair, name: str) -> None:
     if report.problems():
         replay = f"python -m pytest 'tests/kernel/test_oracle_scenarios.py::test_scenario[{name}]'"
         pytest.fail(report.message(replay), pytrace=False)
+
+
+def test_deny_holds_for_every_source_port(netns: NetnsPair) -> None:
+    """Stock ufw accepts DHCP replies by source port (`-p udp --sport 67 --dport 68 -j
+    ACCEPT`); the same shape on a served port: the kernel lets UDP 53 in from source port 67
+    only. A deny of inbound UDP 53 must fail, showing source port 67 (it passed when the engine
+    assumed source ports 1024-65535), and an allow holds only for `source_port: 67`."""
+    from dataclasses import replace
+
+    from checker.engine.netfilter import check, new_context
+    from oracle_check import dump, parse_dumps, probe_requirement
+
+    spec = ipt([ESTABLISHED, rule(proto(UDP), Cond("sport", ranges=((67, 67),)), dport(53))])
+    probes = tuple(
+        Probe(family, UDP, peer_addresses(family)[0], host_addresses(family)[0], sport, 53, "inbound")
+        for family in (4, 6)
+        for sport in (67, 40000)
+    )
+    report = run_case(netns, IPTABLES_NFT, "scenario privileged source port", spec, probes)
+    kernel = {(o.probe.family, o.probe.sport): o.observed.kernel for o in report.outcomes}
+    assert kernel == {(4, 67): "accept", (4, 40000): "drop", (6, 67): "accept", (6, 40000): "drop"}
+    assert not report.problems(), report.message("test_deny_holds_for_every_source_port")
+    rulesets = parse_dumps(IPTABLES_NFT, dump(netns, IPTABLES_NFT))
+    context = new_context(rulesets)
+    deny = replace(probe_requirement(probes[0], "deny"), remote=None, local=None)
+    verdict = check(rulesets, deny, context=context)
+    assert verdict.status.value == "fail", verdict.message
+    assert verdict.counterexample is not None and ":67 -> " in verdict.counterexample
+    allow = probe_requirement(probes[0], "allow")
+    assert check(rulesets, allow, context=context).status.value == "fail"
+    only_67 = replace(allow, source_ports=((67, 67),))
+    assert check(rulesets, only_67, context=context).status.value == "pass"
