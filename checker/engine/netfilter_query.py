@@ -36,7 +36,7 @@ from checker.policies.model import Direction, Expect, IpRange, Requirement
 
 ADDRESS_MAX = {4: (1 << 32) - 1, 6: (1 << 128) - 1}
 _V4 = lambda a, b, c, d: (a << 24) | (b << 16) | (c << 8) | d  # noqa: E731
-LOOPBACK = {4: ((_V4(127, 0, 0, 0), _V4(127, 255, 255, 255)),), 6: ((1, 1),)}
+LOOPBACK = net.LOOPBACK
 NOT_LOCAL = {
     4: (
         (0, _V4(0, 255, 255, 255)),

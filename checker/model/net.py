@@ -36,6 +36,11 @@ def _v4(a: int, b: int, c: int, d: int) -> int:
     return (a << 24) | (b << 16) | (c << 8) | d
 
 
+# Loopback: never remote, so out of scope for a policy's `remote`.
+LOOPBACK: dict[int, tuple[tuple[int, int], ...]] = {
+    4: ((_v4(127, 0, 0, 0), _v4(127, 255, 255, 255)),),
+    6: ((1, 1),),
+}
 # Addresses that are never the source of a unicast packet a host sends: unspecified ("this
 # network", 0.0.0.0/8, RFC 1122 3.2.1.3; ::, RFC 4291 2.5.2), loopback (127.0.0.0/8, ::1: never
 # on the wire), multicast (224.0.0.0/4, ff00::/8: RFC 1122 3.2.1.3, RFC 4291 2.7) and the limited
@@ -43,7 +48,7 @@ def _v4(a: int, b: int, c: int, d: int) -> int:
 NOT_A_SOURCE: dict[int, tuple[tuple[int, int], ...]] = {
     4: (
         (0, _v4(0, 255, 255, 255)),
-        (_v4(127, 0, 0, 0), _v4(127, 255, 255, 255)),
+        LOOPBACK[4][0],
         (_v4(224, 0, 0, 0), _v4(239, 255, 255, 255)),
         (ADDRESS_MAX[4], ADDRESS_MAX[4]),
     ),

@@ -13,7 +13,7 @@ from typing import Any
 
 from checker.errors import Location, PolicyError, Problem
 from checker.findings import Severity
-from checker.model.net import PORT_PROTOCOLS
+from checker.model.net import LOOPBACK, PORT_PROTOCOLS
 from checker.policies import addresses
 from checker.policies.model import (
     PROFILES,
@@ -211,8 +211,9 @@ class _Resolver:
         remote: tuple[IpRange, ...] | None,
         except_remote: tuple[IpRange, ...],
     ) -> None:
-        if not except_remote or not families:
+        if not families:
             return
+        carved = False
         for family in families:
             kept = (
                 [(first, last) for fam, first, last in remote if fam == family]
@@ -220,13 +221,24 @@ class _Resolver:
                 else [addresses.FAMILY_SPAN[family]]
             )
             cut = [(first, last) for fam, first, last in except_remote if fam == family]
-            if addresses.subtract(kept, cut):
+            left = addresses.subtract(kept, cut)
+            carved = carved or not left
+            # Loopback is never remote (out of scope): a remote of loopback only checks nothing.
+            if addresses.subtract(left, list(LOOPBACK[family])):
                 return
-        self.problem(
-            ("except_remote",),
-            "address",
-            "except_remote removes every remote address: the rule would describe no flow",
-        )
+        if carved and except_remote:
+            self.problem(
+                ("except_remote",),
+                "address",
+                "except_remote removes every remote address: the rule would describe no flow",
+            )
+        else:
+            self.problem(
+                ("remote",),
+                "address",
+                "remote holds only loopback addresses, which are out of scope: the rule would"
+                " describe no flow",
+            )
 
     def icmp_type(self, protocol: int | None) -> int | None:
         value = self.spec.data.get("icmp_type")

@@ -98,3 +98,18 @@ def test_source_ports_are_described_and_read_back(write_policy) -> None:
     back = requirement_from_rule(rule)
     assert back is not None and back.source_ports == ((67, 67),)
     assert "source-port 67" in format_requirement(found)
+
+
+@pytest.mark.parametrize("remote", ["127.0.0.1", "[127.0.0.0/8, '::1']"])
+def test_a_remote_of_loopback_only_describes_no_flow(write_policy, remote: str) -> None:
+    """Loopback is never remote: such a rule would check nothing, and must not pass."""
+    found = problems(write_policy, body(port="22", remote=remote))
+    assert found == [
+        "address:remote holds only loopback addresses, which are out of scope: the rule would"
+        " describe no flow"
+    ]
+
+
+def test_loopback_beside_other_remotes_is_fine(write_policy) -> None:
+    found = requirement(write_policy, body(port="22", remote="[127.0.0.1, 192.0.2.0/24]"))
+    assert found.remote is not None and len(found.remote) == 2
