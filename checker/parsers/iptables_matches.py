@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from checker.model.net import PORT_PROTOCOL_NAMES, PORT_PROTOCOLS
 from checker.model.netfilter import (
     AddrType,
     AnyOf,
@@ -41,7 +42,6 @@ from checker.model.netfilter import (
     TcpFlags,
     Unknown,
 )
-from checker.model.net import PORT_PROTOCOL_NAMES, PORT_PROTOCOLS
 from checker.parsers import iptables_values as values
 from checker.parsers.iptables_lexer import LineError
 

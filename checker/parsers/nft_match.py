@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from checker.model.net import PORT_PROTOCOL_NAMES, PORT_PROTOCOLS
 from checker.model.netfilter import (
     AddrType,
     AnyOf,
@@ -29,7 +30,6 @@ from checker.model.netfilter import (
     TcpFlags,
     Unknown,
 )
-from checker.model.net import PORT_PROTOCOL_NAMES, PORT_PROTOCOLS
 from checker.parsers import nft_values as values
 from checker.parsers.nft_values import BadInput, Interval, UnknownValue
 

@@ -34,7 +34,15 @@ V4_BASES = [
     "240.0.0.0",
     "255.255.255.0",
 ]
-V6_BASES = ["::", "::1", "2001:db8::", "2001:db8:0:1::", "fe80::", "feff:ffff:ffff:ffff::", "ff02::"]
+V6_BASES = [
+    "::",
+    "::1",
+    "2001:db8::",
+    "2001:db8:0:1::",
+    "fe80::",
+    "feff:ffff:ffff:ffff::",
+    "ff02::",
+]
 
 
 def expected_rank(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> int:
@@ -60,7 +68,9 @@ def v4_nets(draw) -> ipaddress.IPv4Network:
     length = draw(st.integers(22, 32))
     offset = draw(st.integers(0, 1023))
     address = (base + offset) & ~((1 << (32 - length)) - 1)
-    return ipaddress.IPv4Network((min(address, (1 << 32) - 1) >> (32 - length) << (32 - length), length))
+    return ipaddress.IPv4Network(
+        (min(address, (1 << 32) - 1) >> (32 - length) << (32 - length), length)
+    )
 
 
 @settings(max_examples=150, deadline=None)
@@ -135,7 +145,8 @@ def test_issue_cases_broadcast_and_unspecified_sources() -> None:
     verdict = check([everything], req("deny", remote=["0.0.0.0/8", "10.0.0.0/24"]))
     assert verdict.counterexample == "tcp 10.0.0.254:40000 -> 192.0.2.10:22 ipv4"
     everything6 = iptables_save.parse(
-        b"*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n", "rules.v6"
+        b"*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n",
+        "rules.v6",
     )
     requirement = req("deny", families=frozenset({6}), remote=["2001:db8:5::/64"])
     verdict = check([everything6], requirement)

@@ -172,4 +172,6 @@ def test_remote_any_leaves_out_addresses_no_host_sends_from() -> None:
         "-A INPUT -s 255.255.255.255/32 -j ACCEPT",
     )
     assert check([martians], req("deny")).status is Status.PASS
-    assert check([ipt("DROP", "-A INPUT -s 0.0.0.0/7 -j ACCEPT")], req("deny")).status is Status.FAIL
+    assert (
+        check([ipt("DROP", "-A INPUT -s 0.0.0.0/7 -j ACCEPT")], req("deny")).status is Status.FAIL
+    )

@@ -477,12 +477,15 @@ def test_deny_holds_for_every_source_port(netns: NetnsPair) -> None:
     assumed source ports 1024-65535), and an allow holds only for `source_port: 67`."""
     from dataclasses import replace
 
-    from checker.engine.netfilter import check, new_context
     from oracle_check import dump, parse_dumps, probe_requirement
+
+    from checker.engine.netfilter import check, new_context
 
     spec = ipt([ESTABLISHED, rule(proto(UDP), Cond("sport", ranges=((67, 67),)), dport(53))])
     probes = tuple(
-        Probe(family, UDP, peer_addresses(family)[0], host_addresses(family)[0], sport, 53, "inbound")
+        Probe(
+            family, UDP, peer_addresses(family)[0], host_addresses(family)[0], sport, 53, "inbound"
+        )
         for family in (4, 6)
         for sport in (67, 40000)
     )
