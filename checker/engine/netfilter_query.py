@@ -28,7 +28,7 @@ from checker.engine.netfilter_match import (
     REPLY_OUT,
     Phase,
 )
-from checker.engine.space import Chooser, Dim, IntervalSet, Space, iset, iset_subtract
+from checker.engine.space import Chooser, Dim, Space, iset, iset_subtract
 from checker.engine.symbols import InterfaceSymbols
 from checker.model import net
 from checker.model.netfilter import Hook
@@ -238,11 +238,7 @@ def requirement_space(requirement: Requirement, family: int, interfaces: Interfa
 def choosers(family: int) -> dict[str, Chooser]:
     """How a counterexample picks its addresses: an ordinary host address when the space holds
     one (never unspecified, broadcast, multicast or a network address when avoidable)."""
-
-    def choose(values: IntervalSet, wanted: int) -> tuple[int, int]:
-        address = net.host_address(family, values, wanted)
-        return address, net.source_rank(family, address)
-
+    choose = net.host_chooser(family)
     return {"saddr": choose, "daddr": choose}
 
 

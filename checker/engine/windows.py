@@ -47,6 +47,7 @@ from checker.engine.windows_match import (
 )
 from checker.engine.windows_profiles import EffectiveProfile, effective_profile
 from checker.findings import Evidence, Status
+from checker.model.net import host_chooser
 from checker.model.windows import PROFILE_NAMES, WindowsRule, WindowsRuleset
 from checker.policies.model import Direction, Expect, Requirement
 
@@ -356,9 +357,15 @@ def _indeterminate(
 def _sample(space: Space) -> dict[str, int]:
     families = space.project("family")
     preferred = dict(_PREFERRED)
+    family = 4
     if not any(lo <= 4 <= hi for lo, hi in families):
         preferred.update(_PREFERRED_V6, family=6)
-    point = space.sample(preferred)
+        family = 6
+    # Addresses a host could send from: never unspecified, broadcast or multicast when avoidable.
+    choose = host_chooser(family)
+    point = space.restrict("family", [(family, family)]).sample(
+        preferred, {"remote": choose, "local": choose}
+    )
     assert point is not None  # callers sample non-empty spaces only
     return point
 

@@ -16,6 +16,8 @@ so that counterexamples are packets a real host could send.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 TCP, UDP, DCCP, SCTP, UDPLITE = 6, 17, 33, 132, 136
 ICMP, ICMPV6 = 1, 58
 
@@ -94,6 +96,17 @@ def host_address(family: int, ranges: tuple[tuple[int, int], ...], preferred: in
     if best is None:
         raise ValueError("host_address needs at least one range")
     return best[2]
+
+
+def host_chooser(family: int) -> Callable[[tuple[tuple[int, int], ...], int], tuple[int, int]]:
+    """For sampling a space (checker.engine.space.Chooser): the `host_address` of a dimension's
+    ranges, with its `source_rank` as the penalty."""
+
+    def choose(ranges: tuple[tuple[int, int], ...], preferred: int) -> tuple[int, int]:
+        address = host_address(family, ranges, preferred)
+        return address, source_rank(family, address)
+
+    return choose
 
 
 def _candidates(family: int, lo: int, hi: int, preferred: int) -> list[int]:

@@ -41,3 +41,16 @@ def test_a_requirement_with_no_flow_is_an_error_never_a_pass() -> None:
     verdict = check(ruleset(FROM_67), empty)
     assert verdict.status is Status.ERROR
     assert "describes no flow" in verdict.message
+
+
+def test_counterexample_remote_is_a_host_address() -> None:
+    """Issue 11 defect 8: a rule for 10.1.2.0/24 let the counterexample name 10.1.2.255, the
+    subnet's broadcast address, as the sender."""
+    subnet = "NET=v2.30|Action=Allow|Active=TRUE|Dir=In|Protocol=6|LPort=22|RA4=10.1.2.0/24|Name=SSH from net|"
+    verdict = check(
+        ruleset(subnet, profiles=BLOCK_DEFAULT),
+        requirement("deny", protocol="tcp", ports=[(22, 22)], profiles=frozenset({"domain"})),
+    )
+    assert verdict.status is Status.FAIL, verdict.message
+    assert verdict.counterexample is not None
+    assert verdict.counterexample.startswith("tcp 10.1.2.254:"), verdict.counterexample
