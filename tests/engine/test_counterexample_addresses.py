@@ -93,6 +93,32 @@ def test_counterexample_source_is_a_host_a_packet_could_come_from(nets) -> None:
 
 
 @st.composite
+def v6_nets(draw) -> ipaddress.IPv6Network:
+    base = int(ipaddress.IPv6Address(draw(st.sampled_from(V6_BASES))))
+    length = draw(st.integers(120, 128))
+    address = (base + draw(st.integers(0, 1023))) % (1 << 128)
+    return ipaddress.IPv6Network((address >> (128 - length) << (128 - length), length))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(v6_nets(), min_size=1, max_size=4))
+def test_counterexample_source_is_a_host_a_packet_could_come_from_ipv6(nets) -> None:
+    lines = [f"-A INPUT -s {n} -j ACCEPT" for n in nets]
+    text = "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+    ruleset = iptables_save.parse((text + "\n".join(lines) + "\nCOMMIT\n").encode(), "rules.v6")
+    verdict = check([ruleset], req("deny", families=frozenset({6})))
+    addresses = {a for n in nets for a in (n if n.num_addresses > 1 else [n.network_address])}
+    ranks = {expected_rank(a) for a in addresses}
+    if ranks == {2}:
+        assert verdict.status is Status.PASS, verdict.message
+        return
+    assert verdict.status is Status.FAIL and verdict.counterexample is not None
+    source = ipaddress.ip_address(verdict.counterexample.split()[1].rsplit(":", 1)[0].strip("[]"))
+    assert source in addresses
+    assert expected_rank(source) == min(ranks), verdict.counterexample
+
+
+@st.composite
 def v6_ranges(draw) -> tuple[int, int]:
     base = int(ipaddress.IPv6Address(draw(st.sampled_from(V6_BASES))))
     lo = (base + draw(st.integers(-3, 3))) % (1 << 128)
