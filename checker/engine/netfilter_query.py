@@ -7,7 +7,7 @@ Inbound flows go remote -> this host; outbound this host -> remote. "remote: any
 loopback (lo, 127.0.0.0/8, ::1: out of scope); "local: any" is this host's unicast addresses,
 i.e. everything but loopback, multicast and the unspecified/limited-broadcast addresses. A
 remote that is the source ("remote: any" inbound) leaves out the addresses no host sends from
-(net.NOT_A_SOURCE: the kernel drops them as martians before INPUT).
+(net.MARTIAN_SOURCES: the kernel drops them before INPUT).
 
 Ports exist for the protocols of net.PORT_PROTOCOLS (tcp, udp, dccp, sctp, udplite). The
 initiator's source port (docs/policy-format.md, "Source ports"): the rule's `source_port` when
@@ -190,7 +190,7 @@ def requirement_space(requirement: Requirement, family: int, interfaces: Interfa
     """The flows a requirement is about, for one family (empty if it names none of it)."""
     dims = dims_for(family, interfaces)
     inbound = requirement.direction is Direction.INBOUND
-    remote_excluded = net.NOT_A_SOURCE[family] if inbound else LOOPBACK[family]
+    remote_excluded = net.MARTIAN_SOURCES[family] if inbound else LOOPBACK[family]
     remote = _addresses(requirement.remote, family, remote_excluded)
     remote = iset_subtract(
         remote, iset((lo, hi) for fam, lo, hi in requirement.except_remote if fam == family)

@@ -43,18 +43,24 @@ LOOPBACK: dict[int, tuple[tuple[int, int], ...]] = {
     4: ((_v4(127, 0, 0, 0), _v4(127, 255, 255, 255)),),
     6: ((1, 1),),
 }
-# Addresses that are never the source of a unicast packet a host sends: unspecified ("this
-# network", 0.0.0.0/8, RFC 1122 3.2.1.3; ::, RFC 4291 2.5.2), loopback (127.0.0.0/8, ::1: never
-# on the wire), multicast (224.0.0.0/4, ff00::/8: RFC 1122 3.2.1.3, RFC 4291 2.7) and the limited
-# broadcast 255.255.255.255. Linux drops such sources as martians before the INPUT hook.
-NOT_A_SOURCE: dict[int, tuple[tuple[int, int], ...]] = {
+# Sources Linux drops before the INPUT hook on a non-loopback device: IPv4 "this network"
+# 0.0.0.0/8 (except to the limited broadcast), loopback, multicast and 255.255.255.255 are
+# martians (ip_route_input_slow); IPv6 multicast (RFC 4291 2.7) and ::1 (ip6_rcv_core).
+MARTIAN_SOURCES: dict[int, tuple[tuple[int, int], ...]] = {
     4: (
         (0, _v4(0, 255, 255, 255)),
         LOOPBACK[4][0],
         (_v4(224, 0, 0, 0), _v4(239, 255, 255, 255)),
         (ADDRESS_MAX[4], ADDRESS_MAX[4]),
     ),
-    6: ((0, 1), (0xFF << 120, ADDRESS_MAX[6])),
+    6: ((1, 1), (0xFF << 120, ADDRESS_MAX[6])),
+}
+# Never the source of a unicast packet a host sends: the martians, and the IPv6 unspecified
+# address :: (RFC 4291 2.5.2: only while a node has no address yet; Linux does not drop it, so
+# it stays in the flows a deny is about, but a counterexample avoids it).
+NOT_A_SOURCE: dict[int, tuple[tuple[int, int], ...]] = {
+    4: MARTIAN_SOURCES[4],
+    6: ((0, 1), MARTIAN_SOURCES[6][1]),
 }
 # Reserved space a real host does not use as its address (240.0.0.0/4, RFC 1112 4).
 _RESERVED_V4 = ((_v4(240, 0, 0, 0), ADDRESS_MAX[4]),)

@@ -175,3 +175,20 @@ def test_remote_any_leaves_out_addresses_no_host_sends_from() -> None:
     assert (
         check([ipt("DROP", "-A INPUT -s 0.0.0.0/7 -j ACCEPT")], req("deny")).status is Status.FAIL
     )
+
+
+def test_ipv6_unspecified_source_stays_in_scope_of_a_deny() -> None:
+    """Linux drops IPv6 multicast sources (RFC 4291 2.7) but not ::, so a firewall accepting
+    only :: fails a deny; one accepting only ff00::/8 passes it."""
+    text = "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n{}\nCOMMIT\n"
+    deny = req("deny", families=frozenset({6}))
+    unspecified = iptables_save.parse(
+        text.format("-A INPUT -s ::/128 -j ACCEPT").encode(), "rules.v6"
+    )
+    verdict = check([unspecified], deny)
+    assert verdict.status is Status.FAIL and verdict.counterexample is not None
+    assert verdict.counterexample.startswith("tcp [::]:")
+    multicast = iptables_save.parse(
+        text.format("-A INPUT -s ff00::/8 -j ACCEPT").encode(), "rules.v6"
+    )
+    assert check([multicast], deny).status is Status.PASS
