@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from checker.errors import Location, Problem, UsageError
+from checker.model.net import PORT_PROTOCOLS
 from checker.policies.addresses import format_range
 from checker.policies.loader import PolicySet, is_shipped, load_policy_set, policy_search_paths
 from checker.policies.model import PROFILES, IpRange, Policy, Requirement
@@ -23,8 +24,13 @@ def _protocol(protocol: int | None) -> str:
 
 def _ports(requirement: Requirement) -> str:
     if requirement.ports is None:
-        return "-" if requirement.protocol not in (6, 17) else "any"
+        return "-" if requirement.protocol not in PORT_PROTOCOLS else "any"
     return ",".join(f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in requirement.ports)
+
+
+def _source_ports(requirement: Requirement) -> str:
+    ports = requirement.source_ports or ()
+    return ",".join(f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in ports)
 
 
 def _addresses(ranges: Iterable[IpRange] | None) -> str:
@@ -42,6 +48,8 @@ def format_requirement(requirement: Requirement) -> str:
         f"{_ports(requirement):<11}",
         f"remote {_addresses(requirement.remote)}",
     ]
+    if requirement.source_ports is not None:
+        parts.append(f"source-port {_source_ports(requirement)}")
     if requirement.except_remote:
         parts.append(f"except {_addresses(requirement.except_remote)}")
     if requirement.local is not None:

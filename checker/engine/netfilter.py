@@ -173,6 +173,17 @@ def _uncertainty(
     return list(found)
 
 
+def empty_requirement(requirement: Requirement, families: Sequence[int]) -> Verdict_:
+    """The verdict for a requirement that describes no flow: an error, never a pass."""
+    names = " and ".join(f"IPv{family}" for family in families)
+    return Verdict_(
+        Status.ERROR,
+        f"the requirement describes no {names} flow (its protocol, ports, addresses and"
+        " families leave nothing to check; remote loopback and addresses no host sends from"
+        " are out of scope): fix the policy rule",
+    )
+
+
 def check(
     rulesets: Sequence[Ruleset | IpSets],
     requirement: Requirement,
@@ -190,6 +201,7 @@ def check(
     failures: list[Verdict_] = []
     unsure: list[Verdict_] = []
     passes: list[Evidence] = []
+    empty: list[int] = []
     for family in sorted(requirement.families):
         if family not in covered:
             unsure.append(
@@ -202,18 +214,21 @@ def check(
             continue
         space = query.requirement_space(requirement, family, interfaces)
         if not space:
+            # Nothing to check is no evidence of anything: an empty space never passes.
+            empty.append(family)
             continue
         batched = context.batches.get((family, inbound)) is not None and space.is_subset(
             context.batches[(family, inbound)]
         )
         sure, maybe, parts = connection_accepted(context, family, space, inbound, allow, batched)
         preferred = query.preferred_point(requirement, family)
+        choosers = query.choosers(family)
         if allow:
             bad, doubtful = space.subtract(maybe), space.subtract(sure)
         else:
             bad, doubtful = space.intersect(sure), space.intersect(maybe)
         if bad:
-            point = bad.sample(preferred) or {}
+            point = bad.sample(preferred, choosers) or {}
             flow = _flow_text(point, family, interfaces, inbound)
             if allow:
                 label, evidence = _denial(parts, point, family)
@@ -230,7 +245,7 @@ def check(
             failures.append(Verdict_(Status.FAIL, message, flow, tuple(evidence)))
             continue
         if doubtful:
-            point = doubtful.sample(preferred) or {}
+            point = doubtful.sample(preferred, choosers) or {}
             flow = _flow_text(point, family, interfaces, inbound)
             reasons = _uncertainty(parts, doubtful, family)
             why = (
@@ -246,7 +261,7 @@ def check(
                 )
             )
             continue
-        sample = space.sample(preferred) or {}
+        sample = space.sample(preferred, choosers) or {}
         if allow:
             passes.extend(e for e in _accepting(parts, sample) if e not in passes)
         else:
@@ -254,6 +269,8 @@ def check(
             passes.extend(e for e in evidence if e not in passes)
     if failures:
         return failures[0]
+    if empty:
+        return empty_requirement(requirement, empty)
     if unsure:
         return unsure[0]
     what = "accepted" if allow else "refused"

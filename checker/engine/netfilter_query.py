@@ -5,8 +5,14 @@ symbols, see symbols.py; symbol 0 is "no interface on this side").
 
 Inbound flows go remote -> this host; outbound this host -> remote. "remote: any" excludes
 loopback (lo, 127.0.0.0/8, ::1: out of scope); "local: any" is this host's unicast addresses,
-i.e. everything but loopback, multicast and the unspecified/limited-broadcast addresses. The
-initiator's source port is any of 1024-65535 (tcp/udp/sctp), as the policy format says.
+i.e. everything but loopback, multicast and the unspecified/limited-broadcast addresses. A
+remote that is the source ("remote: any" inbound) leaves out the addresses no host sends from
+(net.MARTIAN_SOURCES: the kernel drops them before INPUT).
+
+Ports exist for the protocols of net.PORT_PROTOCOLS (tcp, udp, dccp, sctp, udplite). The
+initiator's source port (docs/policy-format.md, "Source ports"): the rule's `source_port` when
+given; else every port 0-65535 for `expect: deny` (a deny that a sender defeats by picking
+source port 53 or 67 is no deny) and the ephemeral ports 1024-65535 for `expect: allow`.
 """
 
 from __future__ import annotations
@@ -22,14 +28,15 @@ from checker.engine.netfilter_match import (
     REPLY_OUT,
     Phase,
 )
-from checker.engine.space import Dim, Space, iset, iset_subtract
+from checker.engine.space import Chooser, Dim, Space, iset, iset_subtract
 from checker.engine.symbols import InterfaceSymbols
+from checker.model import net
 from checker.model.netfilter import Hook
-from checker.policies.model import Direction, IpRange, Requirement
+from checker.policies.model import Direction, Expect, IpRange, Requirement
 
 ADDRESS_MAX = {4: (1 << 32) - 1, 6: (1 << 128) - 1}
 _V4 = lambda a, b, c, d: (a << 24) | (b << 16) | (c << 8) | d  # noqa: E731
-LOOPBACK = {4: ((_V4(127, 0, 0, 0), _V4(127, 255, 255, 255)),), 6: ((1, 1),)}
+LOOPBACK = net.LOOPBACK
 NOT_LOCAL = {
     4: (
         (0, _V4(0, 255, 255, 255)),
@@ -38,8 +45,7 @@ NOT_LOCAL = {
     ),
     6: ((0, 1), (0xFF << 120, ADDRESS_MAX[6])),
 }
-PORT_PROTOCOLS = ((6, 6), (17, 17), (132, 132))
-EPHEMERAL = ((1024, 65535),)
+PORT_PROTOCOLS = tuple((number, number) for number in sorted(net.PORT_PROTOCOLS))
 
 # Values a counterexample prefers, so it reads like real traffic (documentation ranges).
 PREFERRED_REMOTE = {4: _V4(203, 0, 113, 7), 6: 0x20010DB8_0000_0000_0000_0000_0000_0007}
@@ -171,16 +177,26 @@ def _addresses(
     return iset((lo, hi) for fam, lo, hi in ranges if fam == family)
 
 
+def source_ports(requirement: Requirement) -> list[tuple[int, int]]:
+    """The initiator's source ports the requirement speaks of (see the module docstring)."""
+    if requirement.source_ports is not None:
+        return list(requirement.source_ports)
+    if requirement.expect is Expect.DENY:
+        return [net.EVERY_PORT]
+    return [net.EPHEMERAL_PORTS]
+
+
 def requirement_space(requirement: Requirement, family: int, interfaces: InterfaceSymbols) -> Space:
     """The flows a requirement is about, for one family (empty if it names none of it)."""
     dims = dims_for(family, interfaces)
-    remote = _addresses(requirement.remote, family, LOOPBACK[family])
+    inbound = requirement.direction is Direction.INBOUND
+    remote_excluded = net.MARTIAN_SOURCES[family] if inbound else LOOPBACK[family]
+    remote = _addresses(requirement.remote, family, remote_excluded)
     remote = iset_subtract(
         remote, iset((lo, hi) for fam, lo, hi in requirement.except_remote if fam == family)
     )
     remote = iset_subtract(remote, LOOPBACK[family])
     local = _addresses(requirement.local, family, NOT_LOCAL[family])
-    inbound = requirement.direction is Direction.INBOUND
     real_interfaces = [(i, i) for i in interfaces.real() if interfaces.symbols[i] != ("lit", "lo")]
     constraints: dict[str, list[tuple[int, int]]] = {
         "family": [(family, family)],
@@ -196,7 +212,7 @@ def requirement_space(requirement: Requirement, family: int, interfaces: Interfa
     else:
         protocols = [(0, 255)]
     ports = list(requirement.ports) if requirement.ports is not None else [(0, 65535)]
-    # tcp/udp/sctp flows carry ports; other protocols do not, so their port dimensions stay free.
+    # Flows of port protocols carry ports; others do not, so their port dimensions stay free.
     with_ports = iset(
         (max(lo, plo), min(hi, phi)) for lo, hi in protocols for plo, phi in PORT_PROTOCOLS
     )
@@ -209,14 +225,21 @@ def requirement_space(requirement: Requirement, family: int, interfaces: Interfa
                 {
                     **constraints,
                     "proto": list(with_ports),
-                    "sport": list(EPHEMERAL),
+                    "sport": source_ports(requirement),
                     "dport": ports,
                 },
             )
         )
-    if without_ports and requirement.ports is None:
+    if without_ports and requirement.ports is None and requirement.source_ports is None:
         space = space.union(Space.where(dims, {**constraints, "proto": list(without_ports)}))
     return space
+
+
+def choosers(family: int) -> dict[str, Chooser]:
+    """How a counterexample picks its addresses: an ordinary host address when the space holds
+    one (never unspecified, broadcast, multicast or a network address when avoidable)."""
+    choose = net.host_chooser(family)
+    return {"saddr": choose, "daddr": choose}
 
 
 def preferred_point(requirement: Requirement, family: int) -> dict[str, int]:

@@ -28,11 +28,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from checker.engine.space import Interval, iset, iset_intersect, iset_subtract
+from checker.model.net import IPSET_PORT_PROTOCOLS
 from checker.model.netfilter import IpSet, IpSetElement, IpSets, Ruleset, SetMatch
 
 # One disjunct of a set match: field -> allowed values (fields absent are unconstrained).
 SetBox = dict[str, tuple[Interval, ...]]
-PORT_PROTOCOLS = frozenset({6, 17, 132, 136})
 ICMP_PROTOCOLS = frozenset({1, 58})
 BITMAP_PORT_PROTOCOLS = ((6, 6), (17, 17))
 
@@ -198,7 +198,7 @@ def _box(
             )
         elif proto in ICMP_PROTOCOLS:
             ok = constrain("proto", ((proto, proto),)) and constrain("icmp", allowed)
-        elif proto in PORT_PROTOCOLS:
+        elif proto in IPSET_PORT_PROTOCOLS:
             ok = constrain("proto", ((proto, proto),)) and constrain(
                 "sport" if source else "dport", allowed
             )

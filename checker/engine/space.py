@@ -16,7 +16,7 @@ Boxes in a union may overlap: subtraction, intersection and emptiness stay exact
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache
 
 Interval = tuple[int, int]
@@ -24,6 +24,9 @@ IntervalSet = tuple[Interval, ...]
 Box = tuple[IntervalSet, ...]
 # A dimension: (name, lowest value, highest value).
 Dim = tuple[str, int, int]
+# Picks a dimension's value from a (non-empty) interval set near a preferred value, with a
+# penalty (0 = as good as it gets) so that sampling prefers boxes with better values.
+Chooser = Callable[[IntervalSet, int], tuple[int, int]]
 
 
 def iset(ranges: Iterable[Interval]) -> IntervalSet:
@@ -291,6 +294,8 @@ class Space:
 
     __slots__ = ("dims", "boxes")
 
+    SAMPLED_BOXES = 64
+
     def __init__(self, dims: tuple[Dim, ...], boxes: Iterable[Box] = ()) -> None:
         self.dims = dims
         self.boxes: tuple[Box, ...] = tuple(boxes)
@@ -419,26 +424,50 @@ class Space:
         return Space(self.dims, (tuple(box[i] for i in indexes) for box in self.boxes))
 
     # Witnesses --------------------------------------------------------------------------------
-    def sample(self, preferred: Mapping[str, int] | None = None) -> dict[str, int] | None:
+    def sample(
+        self,
+        preferred: Mapping[str, int] | None = None,
+        choosers: Mapping[str, Chooser] | None = None,
+    ) -> dict[str, int] | None:
         """A concrete flow in the space, as close to `preferred` values as the space allows
-        (so counterexamples read like real traffic), or None when empty."""
+        (so counterexamples read like real traffic), or None when empty. A dimension with a
+        chooser takes the chooser's value, and boxes whose chosen values carry the smallest
+        total penalty win (e.g. a real host address over a broadcast one)."""
         if not self.boxes:
             return None
         preferred = preferred or {}
-        best_box = self.boxes[0]
-        best_score = -1
-        for box in self.boxes:
-            score = sum(
+        choosers = choosers or {}
+        names = [name for name, _, _ in self.dims]
+
+        def matching(box: Box) -> int:
+            return sum(
                 1
-                for (name, _, _), values in zip(self.dims, box, strict=True)
+                for name, values in zip(names, box, strict=True)
                 if name in preferred and iset_contains(values, preferred[name])
             )
-            if score > best_score:
-                best_box, best_score = box, score
-        point = {}
-        for (name, _, _), values in zip(self.dims, best_box, strict=True):
-            point[name] = iset_nearest(values, preferred.get(name, values[0][0]))
-        return point
+
+        # Boxes holding more preferred values first; choosers only look at the first few, so a
+        # space of many boxes samples in bounded time.
+        ordered = sorted(self.boxes, key=matching, reverse=True)[: self.SAMPLED_BOXES]
+        best: tuple[int, int] | None = None
+        best_point: dict[str, int] = {}
+        for box in ordered:
+            point = {}
+            penalty = matched = 0
+            for (name, _, _), values in zip(self.dims, box, strict=True):
+                wanted = preferred.get(name, values[0][0])
+                if name in choosers:
+                    point[name], cost = choosers[name](values, wanted)
+                    penalty += cost
+                else:
+                    point[name] = iset_nearest(values, wanted)
+                matched += name in preferred and point[name] == preferred[name]
+            score = (penalty, -matched)
+            if best is None or score < best:
+                best, best_point = score, point
+            if penalty == 0 and (not choosers or matched == len(preferred)):
+                break
+        return best_point
 
     def compact(self) -> Space:
         """Merge boxes that differ in one dimension only, and drop duplicates."""

@@ -6,6 +6,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from checker.findings import Evidence, Status
+from checker.model.net import PORT_PROTOCOL_NAMES, PORT_PROTOCOLS
 
 PROTOCOL_NAMES = {
     1: "icmp",
@@ -15,7 +16,7 @@ PROTOCOL_NAMES = {
     47: "gre",
     50: "esp",
     51: "ah",
-    132: "sctp",
+    **PORT_PROTOCOL_NAMES,
 }
 
 
@@ -48,7 +49,7 @@ def format_flow(
     name = PROTOCOL_NAMES.get(proto, f"proto-{proto}")
     source = format_address(family, src)
     destination = format_address(family, dst)
-    if proto in (6, 17, 132) and sport is not None and dport is not None:
+    if proto in PORT_PROTOCOLS and sport is not None and dport is not None:
         source += f":{sport}"
         destination += f":{dport}"
     text = f"{name} {source} -> {destination}"

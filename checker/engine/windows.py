@@ -57,6 +57,7 @@ from checker.engine.windows_match import (
 from checker.engine.windows_profiles import EffectiveProfile, Setting, effective_profile
 from checker.engine.windows_stores import effective_rules
 from checker.findings import Evidence, Status
+from checker.model.net import host_chooser
 from checker.model.windows import PROFILE_NAMES, ShadowedRule, WindowsRule, WindowsRuleset
 from checker.policies.model import Direction, Expect, Requirement
 
@@ -96,9 +97,11 @@ def check(ruleset: WindowsRuleset | Sequence[WindowsRuleset], requirement: Requi
     dims = symbols.dims()
     query = requirement_space(requirement, symbols, dims)
     if query.is_empty():
+        # Nothing to check is no evidence of anything: an empty space never passes.
         return Verdict(
-            Status.PASS,
-            "the requirement describes no flow (its addresses and families do not meet)",
+            Status.ERROR,
+            "the requirement describes no flow (its addresses and families do not meet):"
+            " fix the policy rule",
         )
     matches = tuple(compile_rule(rule, symbols, dims) for rule in rules if rule.enabled)
     context = _Context(requirement, symbols, query, matches)
@@ -488,9 +491,15 @@ def _indeterminate(
 def _sample(space: Space) -> dict[str, int]:
     families = space.project("family")
     preferred = dict(_PREFERRED)
+    family = 4
     if not any(lo <= 4 <= hi for lo, hi in families):
         preferred.update(_PREFERRED_V6, family=6)
-    point = space.sample(preferred)
+        family = 6
+    # Addresses a host could send from: never unspecified, broadcast or multicast when avoidable.
+    choose = host_chooser(family)
+    point = space.restrict("family", [(family, family)]).sample(
+        preferred, {"remote": choose, "local": choose}
+    )
     assert point is not None  # callers sample non-empty spaces only
     return point
 

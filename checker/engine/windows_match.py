@@ -358,6 +358,9 @@ def requirement_space(requirement: Requirement, symbols: Symbols, dims: tuple[Di
             constraints["proto"] = [(requirement.protocol, requirement.protocol)]
         if requirement.ports is not None:
             constraints["lport" if inbound else "rport"] = list(requirement.ports)
+        if requirement.source_ports is not None:
+            # The initiator's port: the remote port of an inbound flow, the local of an outbound.
+            constraints["rport" if inbound else "lport"] = list(requirement.source_ports)
         if requirement.icmp_type is not None:
             constraints["icmp"] = [(requirement.icmp_type << 8, requirement.icmp_type << 8 | 0xFF)]
         if requirement.program:

@@ -27,6 +27,7 @@ _SENTENCE = re.compile(
     r"^(?P<direction>inbound|outbound)"
     r" (?P<protocol>traffic of any protocol|icmpv6|icmp|tcp|udp|protocol \d+)"
     r"(?: to ports? (?P<ports>\(none\)|\d+(?:-\d+)?(?:, \d+(?:-\d+)?)*))?"
+    r"(?: from source ports? (?P<sports>\(none\)|\d+(?:-\d+)?(?:, \d+(?:-\d+)?)*))?"
     r"(?: \(ICMP type (?P<icmp>\d+)\))?"
     rf" (?:from|to) (?P<remote>any address|{_RANGES})"
     rf"(?: except (?P<except>{_RANGES}))?"
@@ -103,6 +104,7 @@ def requirement_from_rule(rule: dict[str, Any]) -> Requirement | None:
             origin=Location(str(rule["file"]), int(rule["line"])),
             policy_title=str(rule.get("policy_title", "")),
             source=rule.get("source"),
+            source_ports=_ports(match["sports"]) if match["sports"] is not None else None,
         )
     except (KeyError, ValueError, TypeError):
         return None

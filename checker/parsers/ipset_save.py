@@ -33,6 +33,7 @@ import ipaddress
 import re
 
 from checker.errors import Location, ParseError, Problem
+from checker.model.net import IPSET_PORT_PROTOCOLS
 from checker.model.netfilter import IpSet, IpSetElement, IpSets
 from checker.parsers import iptables_values as values
 from checker.parsers.iptables_lexer import LineError
@@ -65,7 +66,6 @@ ADD_ARGS = frozenset(
     {"timeout", "packets", "bytes", "comment", "skbmark", "skbprio", "skbqueue", "before", "after"}
 )
 ADD_FLAGS = frozenset({"nomatch"})
-PORT_PROTOCOLS = frozenset({6, 17, 132, 136})
 ICMP = {1: 4, 58: 6}
 SET_NAME_MAX = (
     31  # IPSET_MAXNAMELEN is 32 including the NUL (include/uapi/linux/netfilter/ipset/ip_set.h)
@@ -349,7 +349,7 @@ def _port(text: str, family: int, bare: bool) -> tuple[int | None, tuple[int, in
             raise LineError("ipset-port", f"unknown protocol in `{text}`", near=text) from None
     if proto in ICMP:
         return proto, (_icmp(port_text, ICMP[proto], text),) * 2
-    if proto in PORT_PROTOCOLS:
+    if proto in IPSET_PORT_PROTOCOLS:
         return proto, _port_span(port_text, text)
     if port_text != "0":
         raise LineError(

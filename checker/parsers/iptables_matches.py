@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from checker.model.net import PORT_PROTOCOL_NAMES, PORT_PROTOCOLS
 from checker.model.netfilter import (
     AddrType,
     AnyOf,
@@ -101,7 +102,6 @@ PKT_TYPES = {
     "multicast": "MULTICAST",
     "otherhost": "OTHERHOST",
 }
-PORT_PROTOCOLS = {6: "tcp", 17: "udp", 132: "sctp", 33: "dccp", 136: "udplite"}
 
 # Why the engine cannot decide a module it does not model (named in the Unknown reason).
 UNDECIDABLE: dict[str, str] = {
@@ -154,7 +154,7 @@ def _one(use: OptionUse) -> str:
 
 
 def _port_ranges(use: OptionUse, ctx: RuleContext, field_name: str) -> Ranges:
-    span = values.port_range(_one(use), PORT_PROTOCOLS.get(ctx.proto or 0, "tcp"))
+    span = values.port_range(_one(use), PORT_PROTOCOL_NAMES.get(ctx.proto or 0, "tcp"))
     spans: tuple[tuple[int, int], ...] = (span,)
     if use.negated:
         spans = values.complement(spans, values.PORT_MAX)
@@ -258,12 +258,12 @@ def _icmp6(use: ModuleUse, ctx: RuleContext) -> list[Match]:
 
 
 def _multiport(use: ModuleUse, ctx: RuleContext) -> list[Match]:
-    _need_proto(use, ctx, tuple(PORT_PROTOCOLS), "-p tcp, udp, udplite, sctp or dccp")
+    _need_proto(use, ctx, tuple(sorted(PORT_PROTOCOLS)), "-p tcp, udp, udplite, sctp or dccp")
     if len(use.options) > 1:
         raise LineError("module", "-m multiport takes one of --sports, --dports, --ports")
     matches: list[Match] = []
     for option in use.options:
-        spans = values.port_list(_one(option), PORT_PROTOCOLS[ctx.proto or 6])
+        spans = values.port_list(_one(option), PORT_PROTOCOL_NAMES[ctx.proto or 6])
         outside = values.complement(spans, values.PORT_MAX)
         if option.name in ("--sports", "--source-ports"):
             matches.append(Ranges("sport", outside if option.negated else spans))

@@ -38,6 +38,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from checker.model.net import PORT_PROTOCOL_NAMES, PORT_PROTOCOLS
 from checker.model.netfilter import (
     AddrType,
     AnyOf,
@@ -53,8 +54,7 @@ from checker.model.ordinary import ipv6_header_absent, ipv6_header_field, ipv6_h
 from checker.parsers import nft_values as values
 from checker.parsers.nft_values import BadInput, Interval, UnknownValue
 
-PORT_PROTOCOLS = frozenset({6, 17, 33, 132, 136})
-_PORT_HEADERS = {"tcp": 6, "udp": 17, "udplite": 136, "sctp": 132, "dccp": 33}
+_PORT_HEADERS = {name: number for number, name in PORT_PROTOCOL_NAMES.items()}
 _FAMILY_TABLES = {"ip": 4, "ip6": 6}
 _OPS = frozenset({"==", "!=", "<", ">", "<=", ">=", "in", "!"})
 # (family, transport protocol) nft makes a payload expression depend on; None: no test.

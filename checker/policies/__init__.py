@@ -1,1 +1,1 @@
-"""Policies: load, validate and resolve the YAML policy format v1 (docs/policy-format.md)."""
+"""Policies: load, validate and resolve the YAML policy format v1.1 (docs/policy-format.md)."""

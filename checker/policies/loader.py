@@ -1,4 +1,4 @@
-"""Load a policy set (format v1, docs/policy-format.md) and resolve what a role must satisfy.
+"""Load a policy set (format v1.1, docs/policy-format.md) and resolve what a role must satisfy.
 
 A whole set is validated together and every problem is reported at once: per-file problems
 (YAML, schema, duplicate rule ids, bad ports, addresses and params with their defaults), then

@@ -57,6 +57,9 @@ class Requirement:
     origin: Location
     policy_title: str = ""
     source: str | None = None
+    # The initiator's source ports (format v1.1 `source_port`); None means the default of
+    # docs/policy-format.md "Source ports": every port for deny, 1024-65535 for allow.
+    source_ports: tuple[PortRange, ...] | None = None
 
     @property
     def key(self) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 
 from checker.errors import Location, PolicyError, Problem
 from checker.findings import Severity
+from checker.model.net import LOOPBACK, PORT_PROTOCOLS
 from checker.policies import addresses
 from checker.policies.model import (
     PROFILES,
@@ -34,11 +35,11 @@ from checker.policies.params import (
 from checker.yamlfile import JsonPath, YamlDoc
 
 PROTOCOL_NUMBERS = {"tcp": 6, "udp": 17, "icmp": 1, "icmpv6": 58}
-# Protocols with ports (IANA protocol numbers): tcp, udp, dccp, sctp, udplite.
-PORT_PROTOCOLS = frozenset({6, 17, 33, 132, 136})
 ICMP_FAMILY = {1: 4, 58: 6}
 FAMILIES = {"ipv4": frozenset({4}), "ipv6": frozenset({6}), "any": frozenset({4, 6})}
 MAX_PORT = 65535
+# Rule keys a policy declaring `version: 1` may not use.
+V1_1_KEYS = frozenset({"source_port"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,22 +117,26 @@ class _Resolver:
             return PROTOCOL_NUMBERS[value]
         return int(value)
 
-    def ports(self, protocol: int | None) -> tuple[PortRange, ...] | None:
-        if "port" not in self.spec.data:
+    def ports(self, protocol: int | None, key: str = "port") -> tuple[PortRange, ...] | None:
+        if key not in self.spec.data:
+            return None
+        if key in V1_1_KEYS and self.spec.doc.data.get("version") == 1:
+            self.problem((key,), "version", f"{key} is new in format v1.1: write version: 1.1")
             return None
         if protocol not in PORT_PROTOCOLS:
             name = "any" if protocol is None else str(self.spec.data["protocol"])
             self.problem(
-                ("port",),
+                (key,),
                 "port",
-                f"protocol {name} has no ports: use protocol tcp or udp, or drop port",
+                f"protocol {name} has no ports: use tcp, udp, dccp (33), sctp (132) or"
+                f" udplite (136), or drop {key}",
             )
             return None
-        raw = self.spec.data["port"]
+        raw = self.spec.data[key]
         items = raw if isinstance(raw, list) else [raw]
         ranges: list[PortRange] = []
         for index, item in enumerate(items):
-            keys: tuple[str | int, ...] = ("port", index) if isinstance(raw, list) else ("port",)
+            keys: tuple[str | int, ...] = (key, index) if isinstance(raw, list) else (key,)
             try:
                 ranges.append(_port_item(item, self.values))
             except ParamError as exc:
@@ -206,8 +211,9 @@ class _Resolver:
         remote: tuple[IpRange, ...] | None,
         except_remote: tuple[IpRange, ...],
     ) -> None:
-        if not except_remote or not families:
+        if not families:
             return
+        carved = False
         for family in families:
             kept = (
                 [(first, last) for fam, first, last in remote if fam == family]
@@ -215,13 +221,24 @@ class _Resolver:
                 else [addresses.FAMILY_SPAN[family]]
             )
             cut = [(first, last) for fam, first, last in except_remote if fam == family]
-            if addresses.subtract(kept, cut):
+            left = addresses.subtract(kept, cut)
+            carved = carved or not left
+            # Loopback is never remote (out of scope): a remote of loopback only checks nothing.
+            if addresses.subtract(left, list(LOOPBACK[family])):
                 return
-        self.problem(
-            ("except_remote",),
-            "address",
-            "except_remote removes every remote address: the rule would describe no flow",
-        )
+        if carved and except_remote:
+            self.problem(
+                ("except_remote",),
+                "address",
+                "except_remote removes every remote address: the rule would describe no flow",
+            )
+        else:
+            self.problem(
+                ("remote",),
+                "address",
+                "remote holds only loopback addresses, which are out of scope: the rule would"
+                " describe no flow",
+            )
 
     def icmp_type(self, protocol: int | None) -> int | None:
         value = self.spec.data.get("icmp_type")
@@ -237,6 +254,7 @@ def resolve_rule(spec: RuleSpec, policy: Policy, values: Mapping[str, ParamValue
     data = spec.data
     protocol = resolver.protocol()
     ports = resolver.ports(protocol)
+    source_ports = resolver.ports(protocol, "source_port")
     remote = resolver.addresses("remote")
     except_remote = resolver.addresses("except_remote") or ()
     local = resolver.addresses("local")
@@ -269,4 +287,5 @@ def resolve_rule(spec: RuleSpec, policy: Policy, values: Mapping[str, ParamValue
         origin=spec.location(),
         policy_title=policy.title,
         source=policy.source,
+        source_ports=source_ports,
     )

@@ -201,6 +201,10 @@ def describe_requirement(req: Requirement) -> str:
         ports = ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in req.ports)
         several = len(req.ports) > 1 or any(a != b for a, b in req.ports)
         parts.append(f"to {'ports' if several else 'port'} {ports or '(none)'}")
+    if req.source_ports is not None:
+        ports = ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in req.source_ports)
+        several = len(req.source_ports) > 1 or any(a != b for a, b in req.source_ports)
+        parts.append(f"from source {'ports' if several else 'port'} {ports or '(none)'}")
     if req.icmp_type is not None:
         parts.append(f"(ICMP type {req.icmp_type})")
     peer = "from" if req.direction is Direction.INBOUND else "to"

@@ -1,8 +1,8 @@
 """The helper process run inside one namespace (`ip netns exec NS python3 oracle_agent.py`).
 
-It listens on every given TCP and UDP port (IPv4 and IPv6), records each TCP connection its
-listener accepted and each UDP datagram it received as (proto, family, src, sport, dport), and
-sends the probes it is given (TCP connects and UDP datagrams from an explicit source address and
+It listens on every given TCP, UDP and UDP-Lite port (IPv4 and IPv6), records each TCP
+connection its listener accepted and each UDP/UDP-Lite datagram it received as (proto, family,
+src, sport, dport), and sends the probes it is given (TCP connects and datagrams from an explicit source address and
 port, pings as ICMP/ICMPv6 echo requests from a raw socket, with the probe's sport as the echo
 identifier) in parallel threads with a short timeout. Standard library only: it runs in the
 namespace, outside pytest.
@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 TCP = 6
 UDP = 17
+UDPLITE = 136
 ICMP = {4: 1, 6: 58}
 # (echo request, echo reply) types: RFC 792 and RFC 4443.
 ECHO = {4: (8, 0), 6: (128, 129)}
@@ -45,8 +46,12 @@ def _bind_listeners(ports: list[int]) -> list[tuple[socket.socket, int, int, int
     bound = []
     for family, wildcard in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
         for port in ports:
-            for kind, proto in ((socket.SOCK_STREAM, TCP), (socket.SOCK_DGRAM, UDP)):
-                sock = socket.socket(family, kind)
+            for kind, proto in (
+                (socket.SOCK_STREAM, TCP),
+                (socket.SOCK_DGRAM, UDP),
+                (socket.SOCK_DGRAM, UDPLITE),
+            ):
+                sock = socket.socket(family, kind, proto)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 if family == socket.AF_INET6:
                     sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
@@ -129,7 +134,7 @@ def _probe(probe: dict, timeout_s: float) -> str:
         return _ping(probe, timeout_s)
     family = socket.AF_INET if probe["family"] == 4 else socket.AF_INET6
     kind = socket.SOCK_STREAM if probe["proto"] == TCP else socket.SOCK_DGRAM
-    with socket.socket(family, kind) as sock:
+    with socket.socket(family, kind, probe["proto"]) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((probe["src"], probe["sport"]))

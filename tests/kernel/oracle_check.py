@@ -7,6 +7,12 @@ What is required of fwcheck (`classify_flow`):
   surely for a probe whose verdict hinges on one.
 The reference walk (oracle_ruleset) must explain every kernel verdict too: if it does not, the
 harness is wrong, not fwcheck, and the message says so.
+
+Requirements are checked against the kernel too (`check`, the engine the policies use): for each
+TCP/UDP probe, "deny this proto/dport from this source to this address" must not pass when the
+kernel accepted the probe, whatever its source port (probes also come from privileged source
+ports, e.g. 67), and "allow" must not pass when the kernel dropped a probe from an ephemeral
+source port (1024-65535, docs/policy-format.md "Source ports").
 """
 
 from __future__ import annotations
@@ -61,6 +67,10 @@ class Outcome:
     observed: Observed
     predicted: Prediction
     fwcheck: str
+    # Status values of the engine's `check` for the probe's deny and allow requirements ("" for
+    # pings, which have no ports).
+    deny: str = ""
+    allow: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +104,11 @@ class CaseReport:
                 found.append(f"UNEXPECTED ANSWER {facts}")
             if pred.kernel != kernel:
                 found.append(f"HARNESS: the reference walk does not explain the kernel: {facts}")
+            if kernel == "accept" and item.deny == "pass":
+                found.append(f"DENY PASSES FOR AN ACCEPTED FLOW {facts}")
+            ephemeral = 1024 <= item.probe.sport <= 65535
+            if kernel == "drop" and ephemeral and item.allow == "pass":
+                found.append(f"ALLOW PASSES FOR A DROPPED FLOW {facts}")
         return found
 
     def message(self, replay: str) -> str:
@@ -149,16 +164,49 @@ def parse_dumps(flavour: Flavour, dumps: list[tuple[str, bytes]]) -> list:
     return [iptables_save.parse(data, origin) for origin, data in dumps]
 
 
+def probe_requirement(probe: Probe, expect: str) -> object:
+    """The requirement "expect this probe's protocol and port between its two addresses"."""
+    from checker.errors import Location
+    from checker.findings import Severity
+    from checker.policies.model import Direction, Expect, Requirement
+
+    def one(text: str) -> tuple[int, int, int]:
+        value = int(ipaddress.ip_address(text))
+        return (probe.family, value, value)
+
+    inbound = probe.direction == "inbound"
+    return Requirement(
+        policy_id="oracle",
+        rule_id=f"{expect}-{probe.dport}",
+        title=probe.label(),
+        expect=Expect(expect),
+        direction=Direction(probe.direction),
+        protocol=probe.proto,
+        ports=((probe.dport, probe.dport),),
+        remote=(one(probe.src if inbound else probe.dst),),
+        except_remote=(),
+        local=(one(probe.dst if inbound else probe.src),),
+        program=None,
+        service=None,
+        profiles=frozenset(),
+        icmp_type=None,
+        families=frozenset({probe.family}),
+        severity=Severity.MEDIUM,
+        origin=Location("oracle", 1),
+    )
+
+
 def run_case(
     pair: NetnsPair, flavour: Flavour, seed: str, spec: Spec, probes: tuple[Probe, ...]
 ) -> CaseReport:
-    from checker.engine.netfilter import classify_flow
+    from checker.engine.netfilter import check, classify_flow, new_context
 
     loaded = load(pair, flavour, spec)
     observed = run_probes(pair, probes)
     dumps = dump(pair, flavour)
     dumped = "\n".join(f"# {name}\n{data.decode(errors='replace')}" for name, data in dumps)
     rulesets = parse_dumps(flavour, dumps)
+    context = new_context(rulesets)
     outcomes = []
     for probe, seen in zip(probes, observed, strict=True):
         packets = flow_packets(
@@ -182,5 +230,10 @@ def run_case(
             iface=HOST_IFACE,
             icmp=ECHO_REQUEST[probe.family] << 8 if probe.proto == ICMP[probe.family] else 0,
         )
-        outcomes.append(Outcome(probe, seen, predict(spec, packets), verdict))
+        answers = {"deny": "", "allow": ""}
+        if probe.proto != ICMP[probe.family]:
+            for expect in answers:
+                requirement = probe_requirement(probe, expect)
+                answers[expect] = check(rulesets, requirement, context=context).status.value  # type: ignore[arg-type]
+        outcomes.append(Outcome(probe, seen, predict(spec, packets), verdict, **answers))
     return CaseReport(seed, flavour.name, loaded, dumped, tuple(outcomes))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from oracle_ruleset import ICMP, TCP, UDP, Action, Chain, Cond, NamedSet, Rule, Spec, Table
+from oracle_ruleset import ICMP, TCP, UDP, UDPLITE, Action, Chain, Cond, NamedSet, Rule, Spec, Table
 from oracle_topology import (
     HOST_IFACE,
     SERVICE_PORTS,
@@ -42,9 +42,26 @@ SERVICE_ITEMS = (
     (8443, 8443),
     (20, 25),
 )
-CLIENT_ITEMS = ((20000, 29999), (40000, 40100), (33333, 33333), (1024, 65535), (30000, 65535))
-# Client ports the probes bind: inside and outside the bands above.
-CLIENT_BANDS = ((20000, 29999), (40000, 40100), (33333, 33333), (50000, 60000), (1024, 19999))
+CLIENT_ITEMS = (
+    (20000, 29999),
+    (40000, 40100),
+    (33333, 33333),
+    (1024, 65535),
+    (30000, 65535),
+    (67, 68),
+    (0, 1023),
+)
+# Client ports the probes bind: inside and outside the bands above, privileged ones included (a
+# deny must hold for them: docs/policy-format.md "Source ports").
+CLIENT_BANDS = (
+    (20000, 29999),
+    (40000, 40100),
+    (33333, 33333),
+    (50000, 60000),
+    (1024, 19999),
+    (67, 68),
+    (1, 1023),
+)
 
 # (IPv4 network, length) as offsets in the plan of oracle_topology.
 PEER_SIDE = ((0, 25), (128, 25), (64, 26), (2, 32), (66, 32), (200, 32), (192, 27), (0, 24))
@@ -68,7 +85,7 @@ class Probe:
     def label(self) -> str:
         if self.proto == ICMP[self.family]:
             return f"{self.direction} ping {self.src} -> {self.dst} (echo id {self.sport})"
-        name = "tcp" if self.proto == TCP else "udp"
+        name = {TCP: "tcp", UDP: "udp", UDPLITE: "udplite"}[self.proto]
         return f"{self.direction} {name} {self.src}:{self.sport} -> {self.dst}:{self.dport}"
 
 
@@ -365,6 +382,7 @@ def probes(seed: str, count: int) -> tuple[Probe, ...]:
     used: set[tuple[int, int, str, int]] = set()
     while len(out) < count:
         family = rng.choice((4, 6))
+        # No UDP-Lite here: its conntrack state is kernel-dependent (test_udplite_ports).
         proto = rng.choice((TCP, TCP, UDP, UDP, ICMP[family]))
         direction = rng.choice(("inbound", "inbound", "inbound", "outbound", "outbound"))
         if direction == "inbound":

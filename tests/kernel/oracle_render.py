@@ -6,7 +6,7 @@ nft(8) (sets, maps, verdict maps, `th`, `ct state`, `limit`, `reject with tcp re
 
 from __future__ import annotations
 
-from oracle_ruleset import ICMP, TCP, UDP, Action, Chain, Cond, NamedSet, Rule, Spec, Table
+from oracle_ruleset import ICMP, TCP, UDP, UDPLITE, Action, Chain, Cond, NamedSet, Rule, Spec, Table
 from oracle_topology import prefix_text
 
 LIMIT_IPT = "-m limit --limit 10000/sec --limit-burst 10000"
@@ -32,14 +32,17 @@ def _ipt_rule(chain: str, rule: Rule, family: int) -> str:
             parts.append(f"{bang}{flag} {cond.names[0]}")
     proto = by_kind.get("l4proto")
     if proto:
-        name = {TCP: "tcp", UDP: "udp", ICMP[4]: "icmp", ICMP[6]: "ipv6-icmp"}[proto.ranges[0][0]]
+        name = {TCP: "tcp", UDP: "udp", UDPLITE: "udplite", ICMP[4]: "icmp", ICMP[6]: "ipv6-icmp"}[
+            proto.ranges[0][0]
+        ]
         parts.append(f"{'! ' if proto.negated else ''}-p {name}")
         for kind in ("sport", "dport"):
             cond = by_kind.get(kind)
             if not cond:
                 continue
             bang = "! " if cond.negated else ""
-            if len(cond.ranges) == 1:
+            # iptables has no udplite module (`-p udplite --dport` is refused); multiport has it.
+            if len(cond.ranges) == 1 and name != "udplite":
                 parts.append(f"-m {name} {bang}--{kind} {_ipt_ports(cond.ranges)}")
             else:
                 parts.append(f"-m multiport {bang}--{kind}s {_ipt_ports(cond.ranges)}")
@@ -104,7 +107,7 @@ def _nft_cond(cond: Cond, l4: str) -> str:
     op = "!= " if cond.negated else ""
     if cond.kind == "l4proto":
         names = [
-            {TCP: "tcp", UDP: "udp", ICMP[4]: "icmp", ICMP[6]: "icmpv6"}[lo]
+            {TCP: "tcp", UDP: "udp", UDPLITE: "udplite", ICMP[4]: "icmp", ICMP[6]: "icmpv6"}[lo]
             for lo, _ in cond.ranges
         ]
         value = names[0] if len(names) == 1 else "{ " + ", ".join(names) + " }"
@@ -145,8 +148,8 @@ def _nft_verdict(action: Action) -> str:
 def _nft_rule(rule: Rule) -> str:
     protos = [c for c in rule.conds if c.kind == "l4proto" and not c.negated]
     l4 = "th"
-    if protos and len(protos[0].ranges) == 1 and protos[0].ranges[0][0] in (TCP, UDP):
-        l4 = "tcp" if protos[0].ranges[0][0] == TCP else "udp"
+    if protos and len(protos[0].ranges) == 1 and protos[0].ranges[0][0] in (TCP, UDP, UDPLITE):
+        l4 = {TCP: "tcp", UDP: "udp", UDPLITE: "udplite"}[protos[0].ranges[0][0]]
     parts = [_nft_cond(cond, l4) for cond in rule.conds]
     action = rule.action
     if action.kind == "vmap" and action.named_map:

@@ -22,6 +22,8 @@ from oracle_topology import HOST_IFACE, prefix_contains
 
 TCP = 6
 UDP = 17
+# UDP-Lite (RFC 3828): ports like UDP's; iptables matches them only with -m multiport.
+UDPLITE = 136
 # ICMP / ICMPv6: a probe of this protocol is a ping (echo request; the kernel answers it).
 ICMP = {4: 1, 6: 58}
 
@@ -164,7 +166,7 @@ def _cond_matches(cond: Cond, packet: Packet, dialect: str) -> bool:
         addr = packet.saddr if cond.kind == "saddr" else packet.daddr
         hit = any(prefix_contains(cond.family, net, ln, addr) for net, ln in cond.prefixes)
     elif cond.kind in ("sport", "dport"):
-        if packet.proto not in (TCP, UDP):
+        if packet.proto not in (TCP, UDP, UDPLITE):
             return False
         port = packet.sport if cond.kind == "sport" else packet.dport
         hit = any(lo <= port <= hi for lo, hi in cond.ranges)
@@ -256,7 +258,7 @@ def packet_verdict(spec: Spec, packet: Packet, assume: dict, seen: set) -> str:
 def flow_packets(
     family: int, proto: int, src: int, dst: int, sport: int, dport: int, direction: str
 ) -> tuple[Packet, ...]:
-    """The packets that must all pass for the flow to be seen: a UDP datagram, the TCP
+    """The packets that must all pass for the flow to be seen: a UDP (UDP-Lite) datagram, the TCP
     handshake (SYN, SYN-ACK, ACK) or a ping (echo request, echo reply) as the host's hooks see
     them (conntrack tracks the echo: its reply is ESTABLISHED)."""
     there, back = ("input", "output") if direction == "inbound" else ("output", "input")
@@ -265,7 +267,7 @@ def flow_packets(
         reply = Packet(family, proto, dst, src, dport, sport, back, "ESTABLISHED", frozenset())
         return request, reply
     first = Packet(family, proto, src, dst, sport, dport, there, "NEW", frozenset({"SYN"}))
-    if proto == UDP:
+    if proto in (UDP, UDPLITE):
         return (first,)
     reply = Packet(
         family, proto, dst, src, dport, sport, back, "ESTABLISHED", frozenset({"SYN", "ACK"})

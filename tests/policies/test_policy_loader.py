@@ -189,7 +189,9 @@ def test_rule_problems(write_policy, fields: dict[str, str], code: str, text: st
 
 def test_port_with_portless_protocol(write_policy) -> None:
     found = problems([write_policy(rule("icmp", port="80"))])
-    assert found == ["10:5:port:protocol icmp has no ports: use protocol tcp or udp, or drop port"]
+    assert found == [
+        "10:5:port:protocol icmp has no ports: use tcp, udp, dccp (33), sctp (132) or udplite (136), or drop port"
+    ]
     found = problems([write_policy(rule("any", port="80"))])
     assert "protocol any has no ports" in found[0]
 
