@@ -119,10 +119,18 @@ def _add_policy_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_report_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", metavar="FILE", help="write the JSON report")
-    parser.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
-    parser.add_argument("--sarif", metavar="FILE", help="write a SARIF 2.1.0 report")
-    parser.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
+    parser.add_argument(
+        "--json", metavar="FILE", help="write the JSON report (- : to stdout, summary to stderr)"
+    )
+    parser.add_argument("--junit", metavar="FILE", help="write a JUnit XML report (- : stdout)")
+    parser.add_argument("--sarif", metavar="FILE", help="write a SARIF 2.1.0 report (- : stdout)")
+    parser.add_argument("--html", metavar="FILE", help="write a self-contained HTML report (- : stdout)")
+    parser.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour the console output (default: auto: on a terminal, unless NO_COLOR is set)",
+    )
     parser.add_argument(
         "--fail-on",
         choices=SEVERITIES,
@@ -369,6 +377,7 @@ def _outputs(args: argparse.Namespace) -> Outputs:
         indeterminate_as=args.indeterminate,
         waivers_path=args.waivers,
         quiet=args.quiet,
+        color=args.color,
     )
 
 

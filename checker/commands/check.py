@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -11,12 +10,11 @@ from checker import __version__
 from checker.commands.outputs import NO_OUTPUTS, Outputs
 from checker.errors import Problem, UsageError, format_problem
 from checker.findings import Finding, Severity, Status
-from checker.fleet.publish import write_reports
+from checker.fleet.publish import print_console, write_reports
 from checker.pipeline import Source, evaluate_target
 from checker.policies.loader import default_policy_paths, load_policy_set
 from checker.policies.model import Requirement
 from checker.reports import RunReport, TargetInfo
-from checker.reports import console as console_report
 from checker.reports.data import effective_findings
 from checker.targets import TargetSpec, load_target_config, select_targets
 from checker.waivers import apply_waivers, load_waivers
@@ -130,9 +128,9 @@ def run(
         __version__, started, tuple(infos), tuple(findings), tuple(requirements), tuple(notes)
     )
     options = outputs.report_options()
-    write_reports(report, outputs.report_paths(), options, baseline=None)
-    color = sys.stdout.isatty()
-    sys.stdout.write(console_report.render(report, color=color, quiet=outputs.quiet))
+    paths = outputs.report_paths()
+    write_reports(report, paths, options, baseline=None)
+    print_console(report, paths, options, quiet=outputs.quiet, color=outputs.color)
     return exit_code(effective_findings(report), outputs.fail_on)
 
 

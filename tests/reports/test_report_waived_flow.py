@@ -72,5 +72,7 @@ def test_waivers_in_sarif_junit_and_console(
 
     text = console.render(report, color=False, quiet=True)
     assert "waivers.yaml: FAIL [low] fwcheck-waivers/expired-waiver" in text
-    assert text.splitlines()[-1] == "3 passed, 3 failed, 1 indeterminate, 1 errors, 2 waived"
+    assert text.splitlines()[-1] == (
+        "3 passed, 3 failed, 1 indeterminate, 1 errors, 2 waived; gate --fail-on info: error"
+    )
     assert sum(f.status is Status.WAIVED for f in report.findings) == 2
