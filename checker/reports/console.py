@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from checker.findings import Finding, Severity, Status
 from checker.reports import atomic
+from checker.waivers import WAIVER_POLICY
 from checker.reports.data import (
     Cause,
     ReportOptions,
@@ -113,6 +114,16 @@ def cause_line(
     )
 
 
+def _waiver_line(finding: Finding, *, with_target: bool) -> str:
+    """A problem with a waiver file (expired, malformed): a waiver problem at file:line, not a
+    failed check of a target named after the waiver file."""
+    where = (
+        f"{finding.policy_file}:{finding.policy_line}" if finding.policy_file else finding.target
+    )
+    head = f"{_clean(finding.target)}: " if with_target else ""
+    return f"{head}WAIVER PROBLEM {_clean(where)}: {_clean(finding.message)}"
+
+
 def render(
     report: RunReport,
     *,
@@ -129,6 +140,13 @@ def render(
     lines: list[str] = []
     for name in target_order(report, findings):
         own = by_target.get(name, [])
+        if own and all(f.policy == WAIVER_POLICY for f in own) and name not in infos:
+            if not quiet:
+                lines.append(f"waiver problems in {_clean(name)}: {len(own)}")
+            lines.extend(
+                ("" if quiet else "  ") + _waiver_line(f, with_target=quiet) for f in own
+            )
+            continue
         # A cause that many results share (a host that could not be collected, no IPv6
         # ruleset) is said once, not once per rule.
         causes, single = shared_causes(own)

@@ -221,3 +221,28 @@ def test_report_set_is_published_together(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.undo()
     publish.write_reports(report, paths, ReportOptions(repo_root=tmp_path), baseline=None)
     assert all(Path(p).read_text() != "previous run" for p in paths.values())
+
+
+def test_expired_waiver_is_a_waiver_problem_not_a_target(tmp_path: Path) -> None:
+    from datetime import date
+
+    from checker.waivers import apply_waivers, load_waivers
+
+    (tmp_path / "waivers.yaml").write_text(
+        "waivers:\n  - rule: baseline/no-smb\n    reason: old exception\n"
+        "    owner: alice\n    expires: 2020-01-01\n"
+    )
+    report = _medium_fail_report()
+    _, reported = apply_waivers([], load_waivers(tmp_path / "waivers.yaml"), date(2025, 1, 1))
+    report = RunReport(
+        report.tool_version,
+        report.started_at,
+        report.targets,
+        report.findings + tuple(reported),
+        report.requirements,
+    )
+    text = console.render(report, color=False, quiet=False)
+    assert f"waiver problems in {tmp_path / 'waivers.yaml'}: 1" in text
+    assert f"  WAIVER PROBLEM {tmp_path / 'waivers.yaml'}:2: waiver for rule baseline/no-smb" in text
+    assert "expired on 2020-01-01" in text
+    assert "FAIL [low]" not in text
