@@ -255,7 +255,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="target config (default: ./fwcheck.yaml when no FILE is given)",
     )
     check.add_argument(
-        "--target", metavar="NAME", help="target name for FILEs given on the command line"
+        "--target",
+        metavar="NAME",
+        help="with FILEs and --role: the target's name; with fwcheck.yaml: check only this target",
+    )
+    check.add_argument(
+        "--explain",
+        metavar="RULE_ID",
+        help="instead of reports, print why RULE_ID has its verdict (as `fwcheck explain`)",
     )
     _add_report_options(check)
     check.add_argument("files", nargs="*", metavar="FILE")
@@ -360,7 +367,34 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DATE",
         help="delete runs started before DATE (ISO 8601, e.g. 2024-01-31)",
     )
+    _add_explain_parser(sub)
     return parser
+
+
+def _add_explain_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from checker.parsers import format_names
+
+    explain = sub.add_parser(
+        "explain",
+        help="show why one rule has its verdict: the walk of one packet, hop by hop",
+        description="Check one policy rule on one target and print the walk behind the verdict: "
+        "the flow it names (the counterexample, or a sample flow), and every chain and rule that "
+        "packet met with file:line (netfilter), or the matching rules by precedence (Windows). "
+        "The last argument is the rule (policy/rule, or rule when unique).",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_policy_options(explain)
+    explain.add_argument(
+        "--role", action="append", default=[], metavar="ROLE", help="role of the target (repeatable)"
+    )
+    explain.add_argument(
+        "--format", choices=format_names(), help="input format (default: detected from content)"
+    )
+    explain.add_argument("--config", metavar="FILE", help="target config (as for check)")
+    explain.add_argument("--target", metavar="NAME", help="target name (as for check)")
+    explain.add_argument("files", nargs="*", metavar="FILE")
+    explain.add_argument("rule", metavar="RULE_ID")
 
 
 def _outputs(args: argparse.Namespace) -> Outputs:
@@ -390,6 +424,19 @@ def _run(args: argparse.Namespace) -> int:
         from checker.commands import policies
 
         return policies.run(policy_paths=args.policies, roles=args.role, params=dict(args.param))
+    if args.command == "explain" or (args.command == "check" and args.explain):
+        from checker.commands import explain
+
+        return explain.run(
+            files=args.files,
+            rule_id=args.rule if args.command == "explain" else args.explain,
+            policy_paths=args.policies,
+            roles=args.role,
+            params=dict(args.param),
+            format_name=args.format,
+            config_path=args.config,
+            target_name=args.target,
+        )
     if args.command == "check":
         from checker.commands import check
 
