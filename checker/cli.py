@@ -233,8 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="check exported firewall rules against the policies",
         description="Check firewall exports (iptables-save, ip6tables-save, nft -j list ruleset, "
         "Windows .reg/.wfw/Registry.pol/netsh/collector JSON) against the policies of the given "
-        "roles. The FILEs given together form one target. With no FILE, every target of "
-        "./fwcheck.yaml is checked.",
+        "roles. The FILEs given together form one target (an evidence run folder is read through "
+        "its manifest.json). With no FILE, every target of the nearest fwcheck.yaml (this folder "
+        "or a parent, up to the repository root) is checked.",
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -252,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--config",
         metavar="FILE",
-        help="target config (default: ./fwcheck.yaml when no FILE is given)",
+        help="target config (default: the nearest fwcheck.yaml, up to the repository root)",
     )
     check.add_argument(
         "--target",
