@@ -24,6 +24,8 @@ class TargetSpec:
     roles: tuple[str, ...]
     params: tuple[tuple[str, object], ...] = ()
     format_name: str | None = None
+    # file -> SHA-256 its evidence manifest records (an evidence run folder): checked on read.
+    digests: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

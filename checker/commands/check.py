@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
@@ -27,12 +28,30 @@ from checker.targets import (
 from checker.waivers import apply_waivers, load_waivers
 
 
-def read_sources(files: Sequence[str]) -> tuple[list[Source], list[Problem]]:
+def read_sources(
+    files: Sequence[str], digests: Mapping[str, str] | None = None
+) -> tuple[list[Source], list[Problem]]:
+    """The files' bytes; with `digests` (an evidence manifest's), a file whose SHA-256 differs
+    from the recorded one is a problem: the evidence changed since it was collected."""
     sources: list[Source] = []
     problems: list[Problem] = []
     for file in files:
         try:
-            sources.append((file, Path(file).read_bytes()))
+            data = Path(file).read_bytes()
+            expected = (digests or {}).get(file)
+            if expected is not None and hashlib.sha256(data).hexdigest() != expected:
+                problems.append(
+                    Problem(
+                        file,
+                        0,
+                        0,
+                        "evidence",
+                        "does not match the SHA-256 its manifest.json records: the evidence "
+                        "changed after it was collected",
+                    )
+                )
+                continue
+            sources.append((file, data))
         except IsADirectoryError:
             problems.append(
                 Problem(
@@ -75,7 +94,7 @@ def check_targets(
     for target, requirements in planned:
         for requirement in requirements:
             seen.setdefault(requirement.key, requirement)
-        sources, problems = read_sources(target.files)
+        sources, problems = read_sources(target.files, dict(target.digests))
         if problems:
             target_findings, platform = [], None
         else:
@@ -185,6 +204,7 @@ def _evidence_targets(
             document = read_manifest(folder)
             names = [str(n) for n in document["check_sources"]]
             host = str(document.get("host") or Path(folder).resolve().parent.name)
+            recorded = {str(k): str(v) for k, v in (document.get("files") or {}).items()}
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise _usage(f"{folder}: unreadable {MANIFEST}: {exc}") from None
         targets.append(
@@ -194,6 +214,9 @@ def _evidence_targets(
                 tuple(roles),
                 tuple(params.items()),
                 format_name,
+                tuple(
+                    (str(Path(folder) / name), recorded[name]) for name in names if name in recorded
+                ),
             )
         )
     return targets

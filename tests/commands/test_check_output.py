@@ -183,6 +183,13 @@ def test_check_on_an_evidence_run_folder_reads_its_manifest(
     )
     assert code == ExitCode.VIOLATIONS, err
     assert out.startswith("web7 (") and "lab/no-telnet" in out
+    # Evidence changed after collection is an error of that target, never silently checked.
+    source = run_dir / "iptables-save.txt"
+    assert source.is_file(), sorted(p.name for p in run_dir.iterdir())
+    source.write_text(OPEN_TELNET.replace("--dport 23 -j ACCEPT", "--dport 23 -j DROP"))
+    code, out, _ = _run(["check", "--policies", "policies", "--role", "lab", str(run_dir)], capsys)
+    assert code == ExitCode.TARGET_ERROR
+    assert "does not match the SHA-256 its manifest.json records" in out
     code, out, _ = _run(["check", "--policies", "policies", "--role", "lab", "hosts"], capsys)
     assert code == ExitCode.TARGET_ERROR
     assert "hosts: [unreadable] is a folder: give the export files in it, or an evidence" in out
