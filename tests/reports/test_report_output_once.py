@@ -11,6 +11,8 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from report_samples import finding, requirement
 
 from checker import resources
@@ -246,3 +248,43 @@ def test_expired_waiver_is_a_waiver_problem_not_a_target(tmp_path: Path) -> None
     assert f"  WAIVER PROBLEM {tmp_path / 'waivers.yaml'}:2: waiver for rule baseline/no-smb" in text
     assert "expired on 2020-01-01" in text
     assert "FAIL [low]" not in text
+
+
+_DANGEROUS = set(map(chr, [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0)]))
+_DANGEROUS |= set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    text=st.text(
+        alphabet=st.one_of(st.sampled_from(sorted(_DANGEROUS)), st.characters(codec="utf-8")),
+        max_size=300,
+    )
+)
+def test_no_control_or_bidi_character_reaches_a_reader(text: str, tmp_path: Path) -> None:
+    """Any text in a result (hypothesis: arbitrary Unicode, bidi and C0/C1 controls included)
+    reaches the console, HTML, JUnit and SARIF messages only as visible escapes."""
+    bad = finding(
+        "t",
+        "p",
+        "r",
+        Status.FAIL,
+        message=text,
+        counterexample=text,
+        evidence=(Evidence("f", 1, text),),
+        title=text,
+    )
+    report = RunReport("1", "2024-01-01T00:00:00Z", (TargetInfo("t"),), (bad,), ())
+    options = ReportOptions(repo_root=tmp_path)
+    console_text = console.render(report, color=False, quiet=True)
+    result = json.loads(sarif.render(report, options))["runs"][0]["results"][0]
+    shown = {
+        "console": console_text.replace("\n", ""),
+        "html": html.render(report).replace("\n", ""),
+        "junit": junit.render(report, options).decode("utf-8").replace("\n", ""),
+        "sarif": result["message"]["text"].replace("\n", "")
+        + result["properties"].get("fwcheck/counterexample", ""),
+    }
+    for name, output in shown.items():
+        assert not _DANGEROUS & set(output), (name, sorted(_DANGEROUS & set(output)))
+    assert console_text.count("\n") == 2  # one result line and the summary: no forged lines
