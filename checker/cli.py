@@ -124,7 +124,9 @@ def _add_report_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--junit", metavar="FILE", help="write a JUnit XML report (- : stdout)")
     parser.add_argument("--sarif", metavar="FILE", help="write a SARIF 2.1.0 report (- : stdout)")
-    parser.add_argument("--html", metavar="FILE", help="write a self-contained HTML report (- : stdout)")
+    parser.add_argument(
+        "--html", metavar="FILE", help="write a self-contained HTML report (- : stdout)"
+    )
     parser.add_argument(
         "--color",
         choices=("auto", "always", "never"),
@@ -387,7 +389,11 @@ def _add_explain_parser(sub: argparse._SubParsersAction) -> None:  # type: ignor
     )
     _add_policy_options(explain)
     explain.add_argument(
-        "--role", action="append", default=[], metavar="ROLE", help="role of the target (repeatable)"
+        "--role",
+        action="append",
+        default=[],
+        metavar="ROLE",
+        help="role of the target (repeatable)",
     )
     explain.add_argument(
         "--format", choices=format_names(), help="input format (default: detected from content)"

@@ -35,7 +35,9 @@ def pick(requirements: Sequence[Requirement], rule_id: str) -> Requirement:
     if len(chosen) > 1:
         keys = ", ".join(r.key for r in chosen)
         raise UsageError(
-            Problem("fwcheck explain", 0, 0, "usage", f"{rule_id!r} is ambiguous: give one of {keys}")
+            Problem(
+                "fwcheck explain", 0, 0, "usage", f"{rule_id!r} is ambiguous: give one of {keys}"
+            )
         )
     near = [r.key for r in requirements if rule_id.lower() in r.key.lower()][:5]
     hint = f" (did you mean {', '.join(near)}?)" if near else ""
@@ -75,7 +77,9 @@ def explain_target(
     if platform == "netfilter":
         from checker.engine import netfilter_trace
 
-        traces = netfilter_trace.trace(cast("list[Ruleset | IpSets | NftDevices]", models), requirement)
+        traces = netfilter_trace.trace(
+            cast("list[Ruleset | IpSets | NftDevices]", models), requirement
+        )
         if not traces:
             lines.append("  (no flow of the requirement meets a ruleset of the target)")
         lines.extend("  " + line for line in netfilter_trace.render(traces))

@@ -107,9 +107,10 @@ class _PointWalker:
                 continue
             certain = sure.contains(self.point)
             verdict = rule.target.verdict
-            hop = lambda action: Hop(  # noqa: E731
-                depth, rule.origin.file, rule.origin.line, rule.text, action
-            )
+
+            def hop(action: str, rule: Rule = rule) -> Hop:
+                return Hop(depth, rule.origin.file, rule.origin.line, rule.text, action)
+
             if not certain:
                 why = "; ".join(reasons) or "a match fwcheck cannot decide"
                 walk.hops.append(hop(f"may match ({why}): the walk stops here, undecided"))
@@ -226,9 +227,7 @@ def trace_point(
     return trace
 
 
-def trace(
-    models: Sequence[Ruleset | IpSets | NftDevices], requirement: Requirement
-) -> list[Trace]:
+def trace(models: Sequence[Ruleset | IpSets | NftDevices], requirement: Requirement) -> list[Trace]:
     """One trace per family of the requirement the target has rules for: the flow the engine's
     verdict names (a counterexample, or an undecided flow), else a sample flow of the
     requirement, walked hop by hop."""

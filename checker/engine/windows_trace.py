@@ -105,11 +105,15 @@ def explain(rulesets: Sequence[WindowsRuleset], requirement: Requirement) -> lis
                 why = "; ".join(match.reasons) or "depends on the live host"
                 lines.append(f"       may match ({why}): {_rule(match)}")
             if not decided and sure and action != "bypass":
-                decided = f"{'blocked' if action == 'block' else 'allowed'} by {sure[0].rule.label()}"
+                decided = (
+                    f"{'blocked' if action == 'block' else 'allowed'} by {sure[0].rule.label()}"
+                )
             elif not decided and maybe:
                 decided = "undecided: a rule may match (see above)"
         lines.append(f"  4. {default.evidence.text} ({_where(default.evidence)})")
-        lines.append(f"  => {decided or 'no rule matches: the default action ' + str(default.value).capitalize() + ' applies'}")
+        lines.append(
+            f"  => {decided or 'no rule matches: the default action ' + str(default.value).capitalize() + ' applies'}"
+        )
     return lines
 
 

@@ -90,7 +90,9 @@ def write_all(items: Sequence[tuple[Path, bytes]]) -> None:
                 staged.append((_stage(path, folder, data), path))
             except OSError as exc:
                 raise UsageError(
-                    Problem(str(path), 0, 0, "report", f"cannot write the report: {exc.strerror or exc}")
+                    Problem(
+                        str(path), 0, 0, "report", f"cannot write the report: {exc.strerror or exc}"
+                    )
                 ) from exc
         for temp_name, path in staged:
             os.replace(temp_name, path)

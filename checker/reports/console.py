@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from checker.findings import Finding, Severity, Status
 from checker.reports import atomic
-from checker.waivers import WAIVER_POLICY
 from checker.reports.data import (
     Cause,
     ReportOptions,
@@ -27,6 +26,7 @@ from checker.reports.data import (
     tally,
     target_order,
 )
+from checker.waivers import WAIVER_POLICY
 
 if TYPE_CHECKING:
     from checker.fleet.drift import Baseline
@@ -143,17 +143,15 @@ def render(
         if own and all(f.policy == WAIVER_POLICY for f in own) and name not in infos:
             if not quiet:
                 lines.append(f"waiver problems in {_clean(name)}: {len(own)}")
-            lines.extend(
-                ("" if quiet else "  ") + _waiver_line(f, with_target=quiet) for f in own
-            )
+            lines.extend(("" if quiet else "  ") + _waiver_line(f, with_target=quiet) for f in own)
             continue
         # A cause that many results share (a host that could not be collected, no IPv6
         # ruleset) is said once, not once per rule.
         causes, single = shared_causes(own)
         problems = [f for f in single if f.status in _PROBLEMS]
-        said = [
-            cause_line(c, color=color, with_target=quiet, fail_on=fail_on) for c in causes
-        ] + [finding_line(f, color=color, with_target=quiet, fail_on=fail_on) for f in problems]
+        said = [cause_line(c, color=color, with_target=quiet, fail_on=fail_on) for c in causes] + [
+            finding_line(f, color=color, with_target=quiet, fail_on=fail_on) for f in problems
+        ]
         if quiet:
             lines.extend(said)
             continue

@@ -281,9 +281,7 @@ def _target_section(
     out.extend(_cause_block(c, fail_on) for c in causes)
     policies = sorted({f.policy for f in own if f.status is not Status.PASS})
     for policy in policies:
-        shown = [
-            f for f in own if f.policy == policy and f.status is not Status.PASS
-        ]
+        shown = [f for f in own if f.policy == policy and f.status is not Status.PASS]
         out.append(
             f'<div class="policy-group" id="{_id("tp", target, policy)}" data-policy="{_e(policy)}">'
             f"<h3>Policy <code>{_e(policy)}</code></h3>"

@@ -24,9 +24,8 @@ XML 1.0 cannot carry (section 2.2, "Char") is replaced by a visible escape.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from pathlib import Path
-
 from dataclasses import replace
+from pathlib import Path
 
 from checker.findings import Finding, Status
 from checker.reports import atomic
@@ -39,8 +38,8 @@ from checker.reports.data import (
     effective_findings,
     gate_verdict,
     printable,
-    shared_causes,
     requirement_index,
+    shared_causes,
     started_at_utc,
     target_order,
 )

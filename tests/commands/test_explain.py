@@ -108,10 +108,14 @@ def test_explain_an_allow_shows_the_reply_dropped_by_the_policy(
     assert "-> matches: ACCEPT (ends this chain)" in out
     # The SYN-ACK comes back in and is accepted by the conntrack rule: the handshake's final
     # ACK then goes out and, being ESTABLISHED to port 443, passes the same OUTPUT rule.
-    assert "the SYN-ACK reply: tcp 203.0.113.7:443 -> 192.0.2.10:40000 ipv4 (established, in)" in out
+    assert (
+        "the SYN-ACK reply: tcp 203.0.113.7:443 -> 192.0.2.10:40000 ipv4 (established, in)" in out
+    )
 
 
-def test_explain_unknown_rule_is_a_usage_error(lab: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_explain_unknown_rule_is_a_usage_error(
+    lab: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     args = ["explain", "--policies", str(lab / "policies"), "--role", "lab"]
     code, _, err = _run([*args, str(lab / "host.rules"), "telnet"], capsys)
     assert code == ExitCode.USAGE
@@ -155,6 +159,12 @@ def test_explain_windows_shows_precedence_block_beats_allow(
     assert out.startswith("patch-client-17: onesite-patch-client/out-tcp-443")
     domain = out[out.index("profile domain:") : out.index("profile private:")]
     assert "2. block rules: 1 match, 0 may match" in domain
-    assert '"Block Adaptiva cloud (HTTPS-Out)" (windows/onesite-patch-client-noncompliant.reg:25)' in domain
+    assert (
+        '"Block Adaptiva cloud (HTTPS-Out)" (windows/onesite-patch-client-noncompliant.reg:25)'
+        in domain
+    )
     assert "default outbound action Allow" in domain
-    assert '=> blocked by {9E6F1B2A-77C4-4D3E-A1B2-000000000010} "Block Adaptiva cloud (HTTPS-Out)"' in domain
+    assert (
+        '=> blocked by {9E6F1B2A-77C4-4D3E-A1B2-000000000010} "Block Adaptiva cloud (HTTPS-Out)"'
+        in domain
+    )

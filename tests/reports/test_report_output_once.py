@@ -219,7 +219,9 @@ def test_report_set_is_published_together(tmp_path: Path, monkeypatch: pytest.Mo
     with pytest.raises(KeyboardInterrupt):
         publish.write_reports(report, paths, ReportOptions(repo_root=tmp_path), baseline=None)
     assert all(Path(p).read_text() == "previous run" for p in paths.values())
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(Path(p).name for p in paths.values())
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        Path(p).name for p in paths.values()
+    )
     monkeypatch.undo()
     publish.write_reports(report, paths, ReportOptions(repo_root=tmp_path), baseline=None)
     assert all(Path(p).read_text() != "previous run" for p in paths.values())
@@ -245,7 +247,9 @@ def test_expired_waiver_is_a_waiver_problem_not_a_target(tmp_path: Path) -> None
     )
     text = console.render(report, color=False, quiet=False)
     assert f"waiver problems in {tmp_path / 'waivers.yaml'}: 1" in text
-    assert f"  WAIVER PROBLEM {tmp_path / 'waivers.yaml'}:2: waiver for rule baseline/no-smb" in text
+    assert (
+        f"  WAIVER PROBLEM {tmp_path / 'waivers.yaml'}:2: waiver for rule baseline/no-smb" in text
+    )
     assert "expired on 2020-01-01" in text
     assert "FAIL [low]" not in text
 
@@ -254,7 +258,9 @@ _DANGEROUS = set(map(chr, [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *
 _DANGEROUS |= set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     text=st.text(
         alphabet=st.one_of(st.sampled_from(sorted(_DANGEROUS)), st.characters(codec="utf-8")),
