@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from checker.engine import netfilter_query as query
+from checker.engine.netfilter import _flow_text
 from checker.engine.netfilter_match import Phase
 from checker.engine.netfilter_walk import (
     ACCEPTING,
@@ -28,6 +29,7 @@ from checker.engine.netfilter_walk import (
     MAX_DEPTH,
     Context,
     Walker,
+    connection_accepted,
     new_context,
 )
 from checker.engine.space import Space
@@ -204,8 +206,6 @@ def trace_point(
     context: Context, requirement: Requirement, family: int, point: dict[str, int]
 ) -> Trace:
     """The walk of the connection at `point` (requirement coordinates)."""
-    from checker.engine.netfilter import _flow_text
-
     inbound = requirement.direction is Direction.INBOUND
     complete = requirement.expect is Expect.ALLOW
     trace = Trace(family, _flow_text(point, family, context.interfaces, inbound))
@@ -235,8 +235,6 @@ def trace(models: Sequence[Ruleset | IpSets | NftDevices], requirement: Requirem
     covered = frozenset().union(*(r.families for r in context.rulesets))
     inbound = requirement.direction is Direction.INBOUND
     allow = requirement.expect is Expect.ALLOW
-    from checker.engine.netfilter_walk import connection_accepted
-
     traces = []
     for family in sorted(requirement.families & covered):
         space = query.requirement_space(requirement, family, context.interfaces)
