@@ -127,10 +127,20 @@ def _add_policy_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_report_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", metavar="FILE", help="write the JSON report")
-    parser.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
-    parser.add_argument("--sarif", metavar="FILE", help="write a SARIF 2.1.0 report")
-    parser.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
+    parser.add_argument(
+        "--json", metavar="FILE", help="write the JSON report (- : to stdout, summary to stderr)"
+    )
+    parser.add_argument("--junit", metavar="FILE", help="write a JUnit XML report (- : stdout)")
+    parser.add_argument("--sarif", metavar="FILE", help="write a SARIF 2.1.0 report (- : stdout)")
+    parser.add_argument(
+        "--html", metavar="FILE", help="write a self-contained HTML report (- : stdout)"
+    )
+    parser.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour the console output (default: auto: on a terminal, unless NO_COLOR is set)",
+    )
     parser.add_argument(
         "--fail-on",
         choices=SEVERITIES,
@@ -233,8 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="check exported firewall rules against the policies",
         description="Check firewall exports (iptables-save, ip6tables-save, nft -j list ruleset, "
         "Windows .reg/.wfw/Registry.pol/netsh/collector JSON) against the policies of the given "
-        "roles. The FILEs given together form one target. With no FILE, every target of "
-        "./fwcheck.yaml is checked.",
+        "roles. The FILEs given together form one target (an evidence run folder is read through "
+        "its manifest.json). With no FILE, every target of the nearest fwcheck.yaml (this folder "
+        "or a parent, up to the repository root) is checked.",
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -252,10 +263,17 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--config",
         metavar="FILE",
-        help="target config (default: ./fwcheck.yaml when no FILE is given)",
+        help="target config (default: the nearest fwcheck.yaml, up to the repository root)",
     )
     check.add_argument(
-        "--target", metavar="NAME", help="target name for FILEs given on the command line"
+        "--target",
+        metavar="NAME",
+        help="with FILEs and --role: the target's name; with fwcheck.yaml: check only this target",
+    )
+    check.add_argument(
+        "--explain",
+        metavar="RULE_ID",
+        help="instead of reports, print why RULE_ID has its verdict (as `fwcheck explain`)",
     )
     _add_report_options(check)
     check.add_argument("files", nargs="*", metavar="FILE")
@@ -360,7 +378,38 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DATE",
         help="delete runs started before DATE (ISO 8601, e.g. 2024-01-31)",
     )
+    _add_explain_parser(sub)
     return parser
+
+
+def _add_explain_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from checker.parsers import format_names
+
+    explain = sub.add_parser(
+        "explain",
+        help="show why one rule has its verdict: the walk of one packet, hop by hop",
+        description="Check one policy rule on one target and print the walk behind the verdict: "
+        "the flow it names (the counterexample, or a sample flow), and every chain and rule that "
+        "packet met with file:line (netfilter), or the matching rules by precedence (Windows). "
+        "The last argument is the rule (policy/rule, or rule when unique).",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_policy_options(explain)
+    explain.add_argument(
+        "--role",
+        action="append",
+        default=[],
+        metavar="ROLE",
+        help="role of the target (repeatable)",
+    )
+    explain.add_argument(
+        "--format", choices=format_names(), help="input format (default: detected from content)"
+    )
+    explain.add_argument("--config", metavar="FILE", help="target config (as for check)")
+    explain.add_argument("--target", metavar="NAME", help="target name (as for check)")
+    explain.add_argument("files", nargs="*", metavar="FILE")
+    explain.add_argument("rule", metavar="RULE_ID")
 
 
 def _outputs(args: argparse.Namespace) -> Outputs:
@@ -377,6 +426,7 @@ def _outputs(args: argparse.Namespace) -> Outputs:
         indeterminate_as=args.indeterminate,
         waivers_path=args.waivers,
         quiet=args.quiet,
+        color=args.color,
     )
 
 
@@ -392,6 +442,20 @@ def _run(args: argparse.Namespace) -> int:
             policy_paths=args.policies,
             roles=args.role,
             params=dict(args.param),
+            builtin_policies=not args.no_builtin_policies,
+        )
+    if args.command == "explain" or (args.command == "check" and args.explain):
+        from checker.commands import explain
+
+        return explain.run(
+            files=args.files,
+            rule_id=args.rule if args.command == "explain" else args.explain,
+            policy_paths=args.policies,
+            roles=args.role,
+            params=dict(args.param),
+            format_name=args.format,
+            config_path=args.config,
+            target_name=args.target,
             builtin_policies=not args.no_builtin_policies,
         )
     if args.command == "check":

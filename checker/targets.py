@@ -28,6 +28,8 @@ class TargetSpec:
     roles: tuple[str, ...]
     params: tuple[tuple[str, object], ...] = ()
     format_name: str | None = None
+    # file -> SHA-256 its evidence manifest records (an evidence run folder): checked on read.
+    digests: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +69,32 @@ def config_problems(doc: YamlDoc) -> list[Problem]:
     return problems
 
 
+CONFIG_NAME = "fwcheck.yaml"
+
+
+def find_target_config(start: Path | None = None) -> Path | None:
+    """The nearest fwcheck.yaml in the current folder or a parent, up to the repository root
+    (the first folder holding .git), as ruff and pre-commit look up their configs."""
+    folder = (start or Path.cwd()).resolve()
+    for candidate in (folder, *folder.parents):
+        if (candidate / CONFIG_NAME).is_file():
+            return candidate / CONFIG_NAME
+        if (candidate / ".git").exists():
+            return None
+    return None
+
+
 def load_target_config(path: str) -> TargetConfig:
+    if Path(path).is_dir():
+        raise UsageError(
+            Problem(
+                path,
+                0,
+                0,
+                "no-config",
+                "is a folder, not a target config: give the fwcheck.yaml file inside it",
+            )
+        )
     if not Path(path).is_file():
         raise UsageError(
             Problem(
@@ -75,7 +102,9 @@ def load_target_config(path: str) -> TargetConfig:
                 0,
                 0,
                 "no-config",
-                "no target config: give FILEs with --role, or write a fwcheck.yaml",
+                "target config not found"
+                + ("" if Path(path).name == CONFIG_NAME else f" (the usual name is {CONFIG_NAME})")
+                + ": give FILEs with --role, or write a fwcheck.yaml",
             )
         )
     doc = read_yaml(path)
@@ -127,7 +156,20 @@ def select_targets(
     extra_roles: Sequence[str] = (),
     params: Mapping[str, str] = {},
     format_name: str | None = None,
+    only: str | None = None,
 ) -> Selection:
+    """`only` (--target NAME) keeps that one target; a name the config lacks is a usage error."""
+    known = [entry.name for entry in config.targets]
+    if only is not None and only not in known:
+        raise UsageError(
+            Problem(
+                config.file,
+                0,
+                0,
+                "unknown-target",
+                f"no target named {only!r} (targets: {', '.join(known) or 'none'})",
+            )
+        )
     wanted = {Path(f).resolve(): f for f in files}
     expanded = [(entry, _expand(config, entry)) for entry in config.targets]
     listed = {member for _, members in expanded for member in members}
@@ -139,6 +181,8 @@ def select_targets(
     chosen: list[TargetSpec] = []
     matched: set[Path] = set(config_side)
     for entry, members in expanded:
+        if only is not None and entry.name != only:
+            continue
         hit = [m for m in members if m in wanted]
         # A target whose listed file is gone is always checked: reading it fails, naming the
         # file (a commit that deletes an export must not pass unchecked).

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import sys
+import hashlib
+import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -11,23 +12,57 @@ from checker import __version__
 from checker.commands.outputs import NO_OUTPUTS, Outputs
 from checker.errors import Problem, UsageError, format_problem
 from checker.findings import Finding, Severity, Status
-from checker.fleet.publish import write_reports
+from checker.fleet.publish import print_console, write_reports
 from checker.pipeline import Source, evaluate_target
 from checker.policies.loader import load_policy_set, policy_search_paths
 from checker.policies.model import Requirement
 from checker.reports import RunReport, TargetInfo
-from checker.reports import console as console_report
 from checker.reports.data import effective_findings
-from checker.targets import TargetSpec, load_target_config, select_targets
+from checker.targets import (
+    CONFIG_NAME,
+    TargetSpec,
+    find_target_config,
+    load_target_config,
+    select_targets,
+)
 from checker.waivers import apply_waivers, load_waivers
 
 
-def read_sources(files: Sequence[str]) -> tuple[list[Source], list[Problem]]:
+def read_sources(
+    files: Sequence[str], digests: Mapping[str, str] | None = None
+) -> tuple[list[Source], list[Problem]]:
+    """The files' bytes; with `digests` (an evidence manifest's), a file whose SHA-256 differs
+    from the recorded one is a problem: the evidence changed since it was collected."""
     sources: list[Source] = []
     problems: list[Problem] = []
     for file in files:
         try:
-            sources.append((file, Path(file).read_bytes()))
+            data = Path(file).read_bytes()
+            expected = (digests or {}).get(file)
+            if expected is not None and hashlib.sha256(data).hexdigest() != expected:
+                problems.append(
+                    Problem(
+                        file,
+                        0,
+                        0,
+                        "evidence",
+                        "does not match the SHA-256 its manifest.json records: the evidence "
+                        "changed after it was collected",
+                    )
+                )
+                continue
+            sources.append((file, data))
+        except IsADirectoryError:
+            problems.append(
+                Problem(
+                    file,
+                    0,
+                    0,
+                    "unreadable",
+                    "is a folder: give the export files in it, or an evidence run folder "
+                    "(DIR/<host>/<run>/ with manifest.json, from scan --evidence or collect)",
+                )
+            )
         except OSError as exc:
             problems.append(
                 Problem(file, 0, 0, "unreadable", f"cannot read: {exc.strerror or exc}")
@@ -59,7 +94,7 @@ def check_targets(
     for target, requirements in planned:
         for requirement in requirements:
             seen.setdefault(requirement.key, requirement)
-        sources, problems = read_sources(target.files)
+        sources, problems = read_sources(target.files, dict(target.digests))
         if problems:
             target_findings, platform = [], None
         else:
@@ -86,8 +121,9 @@ def run(
     builtin_policies: bool = True,
 ) -> int:
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    notes: list[str] = []
     targets, unmatched, config_policies = _targets(
-        files, roles, params, format_name, config_path, target_name
+        files, roles, params, format_name, config_path, target_name, notes
     )
     chosen = policy_paths or config_policies
     policy_set = load_policy_set(policy_search_paths(chosen, builtin=builtin_policies))
@@ -123,7 +159,6 @@ def run(
                 "this file belongs to no target of the target config (fwcheck.yaml)",
             )
         )
-    notes: list[str] = []
     if waivers is not None:
         findings, extra = apply_waivers(findings, waivers, today or date.today())
         findings = list(findings) + list(extra)
@@ -131,10 +166,61 @@ def run(
         __version__, started, tuple(infos), tuple(findings), tuple(requirements), tuple(notes)
     )
     options = outputs.report_options()
-    write_reports(report, outputs.report_paths(), options, baseline=None)
-    color = sys.stdout.isatty()
-    sys.stdout.write(console_report.render(report, color=color, quiet=outputs.quiet))
+    paths = outputs.report_paths()
+    write_reports(report, paths, options, baseline=None)
+    print_console(report, paths, options, quiet=outputs.quiet, color=outputs.color)
     return exit_code(effective_findings(report), outputs.fail_on)
+
+
+def _usage(message: str, code: str = "usage") -> UsageError:
+    return UsageError(Problem("fwcheck check", 0, 0, code, message))
+
+
+def _evidence_targets(
+    files: Sequence[str],
+    roles: Sequence[str],
+    params: Mapping[str, str],
+    format_name: str | None,
+    target_name: str | None,
+) -> list[TargetSpec] | None:
+    """FILEs that are evidence run folders (`scan --evidence`, `collect`): one target per run,
+    read from the sources its manifest.json names, as the scan checked them. None when no FILE
+    is an evidence run folder."""
+    from checker.collectors.evidence import MANIFEST, read_manifest
+
+    # A folder without a manifest stays an unreadable FILE of its target (exit 3, a message
+    # saying it is a folder).
+    folders = [f for f in files if (Path(f) / MANIFEST).is_file()]
+    if not folders:
+        return None
+    if len(folders) != len(files):
+        raise _usage("give either export files or evidence run folders, not both")
+    if not roles:
+        raise _usage("give the roles of the evidence's host with --role")
+    if target_name and len(folders) > 1:
+        raise _usage("--target names one target: give one evidence run folder with it")
+    targets = []
+    for folder in folders:
+        try:
+            document = read_manifest(folder)
+            names = [str(n) for n in document["check_sources"]]
+            host = str(document.get("host") or Path(folder).resolve().parent.name)
+            recorded = {str(k): str(v) for k, v in (document.get("files") or {}).items()}
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise _usage(f"{folder}: unreadable {MANIFEST}: {exc}") from None
+        targets.append(
+            TargetSpec(
+                target_name or host,
+                tuple(str(Path(folder) / name) for name in names),
+                tuple(roles),
+                tuple(params.items()),
+                format_name,
+                tuple(
+                    (str(Path(folder) / name), recorded[name]) for name in names if name in recorded
+                ),
+            )
+        )
+    return targets
 
 
 def _targets(
@@ -144,19 +230,18 @@ def _targets(
     format_name: str | None,
     config_path: str | None,
     target_name: str | None,
+    notes: list[str] | None = None,
 ) -> tuple[list[TargetSpec], list[str], list[Path]]:
+    evidence = _evidence_targets(files, roles, params, format_name, target_name)
+    if evidence is not None:
+        return evidence, [], []
     # FILEs with --role are one ad-hoc target; FILEs without (as pre-commit passes them) are
-    # looked up in ./fwcheck.yaml, when there is one.
-    if files and not config_path and (roles or not Path("fwcheck.yaml").is_file()):
+    # looked up in the nearest fwcheck.yaml (this folder or a parent, up to the repository root).
+    found = None if config_path else find_target_config()
+    if files and not config_path and (roles or found is None):
         if not roles:
-            raise UsageError(
-                Problem(
-                    "fwcheck check",
-                    0,
-                    0,
-                    "usage",
-                    "give the target's roles with --role (or use a fwcheck.yaml target config)",
-                )
+            raise _usage(
+                "give the target's roles with --role (or use a fwcheck.yaml target config)"
             )
         name = target_name or (
             Path(files[0]).stem
@@ -168,9 +253,19 @@ def _targets(
             [],
             [],
         )
-    config = load_target_config(config_path or "fwcheck.yaml")
+    path = config_path or (str(found) if found is not None else CONFIG_NAME)
+    config = load_target_config(path)
+    if notes is not None and found is not None:
+        notes.append(f"target config: {_shown(found)}")
     selection = select_targets(
-        config, files, extra_roles=roles, params=params, format_name=format_name
+        config, files, extra_roles=roles, params=params, format_name=format_name, only=target_name
     )
     policies = [config.root / p for p in config.policies]
     return selection.targets, selection.unmatched, policies
+
+
+def _shown(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from checker import resources
+from checker.errors import Problem, UsageError
+from checker.findings import Severity
 from checker.reports import ReportOptions
 
 
@@ -22,6 +24,8 @@ class Outputs:
     indeterminate_as: str = "fail"
     waivers_path: str | None = None
     quiet: bool = False
+    # --color: "auto" (a terminal without NO_COLOR), "always" or "never".
+    color: str = "auto"
 
     def report_options(self) -> ReportOptions:
         """How the reports are written: SARIF uris relative to the current folder, shipped
@@ -30,10 +34,27 @@ class Outputs:
             indeterminate_as=self.indeterminate_as,  # type: ignore[arg-type]  (argparse choices)
             repo_root=Path.cwd(),
             policy_root=resources.shipped_policies_dir(),
+            fail_on=Severity(self.fail_on),
         )
 
     def report_paths(self) -> dict[str, str | None]:
-        """Report format name -> the file to write it to (None: not asked for)."""
+        """Report format name -> the file to write it to (None: not asked for; "-": stdout).
+
+        Only one report may go to standard output: two would be one unparseable stream."""
+        to_stdout = [name for name, path in self._paths().items() if path == "-"]
+        if len(to_stdout) > 1:
+            raise UsageError(
+                Problem(
+                    "fwcheck",
+                    0,
+                    0,
+                    "usage",
+                    f"only one report can be written to standard output (-), not {' and '.join(to_stdout)}",
+                )
+            )
+        return self._paths()
+
+    def _paths(self) -> dict[str, str | None]:
         return {
             "json": self.json_path,
             "junit": self.junit_path,

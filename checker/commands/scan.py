@@ -162,6 +162,7 @@ def run(
             recorder,
             quiet=outputs.quiet,
             started_monotonic=started_monotonic,
+            color=outputs.color,
         )
     finally:
         if history is not None:

@@ -239,7 +239,8 @@ def check(
             else:
                 evidence = _accepting(parts, point)
                 where = (
-                    ", ".join(f"{e.file}:{e.line}" for e in evidence) or "no base chain on the hook"
+                    ", ".join(f"{e.file}:{e.line}" for e in evidence)
+                    or "no chain filters this hook, and netfilter accepts by default"
                 )
                 message = f"{flow} is accepted ({where})"
             failures.append(Verdict_(Status.FAIL, message, flow, tuple(evidence)))

@@ -511,7 +511,12 @@ def _flow(
     family = point["family"]
     inbound = requirement.direction == Direction.INBOUND
     extra = [f"profile {profile}"]
-    if requirement.program or len(context.symbols.programs) > 1:
+    if point["program"] == 0 and requirement.program:
+        # Class 0 is every program no rule names; the required program is one of them.
+        extra.append(f"program {requirement.program}")
+    elif point["program"] == 0 and len(context.symbols.programs) > 1:
+        extra.append("from a program that no rule names")
+    elif requirement.program or len(context.symbols.programs) > 1:
         extra.append(f"program {context.symbols.program_text(point['program'])}")
     service = context.symbols.services[point["service"]]
     if service:

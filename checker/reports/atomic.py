@@ -11,7 +11,7 @@ import contextlib
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -75,6 +75,54 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(dir_fd)
+
+
+def write_all(items: Sequence[tuple[Path, bytes]]) -> None:
+    """Publish several reports as one set: every temporary file is written and fsynced first,
+    then all are renamed. A failure (or a kill) while writing leaves every previous report in
+    place, never new JSON beside old SARIF; only the renames, microseconds apart, remain."""
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path, data in items:
+            path = Path(path)
+            folder = path.parent if str(path.parent) else Path(".")
+            try:
+                staged.append((_stage(path, folder, data), path))
+            except OSError as exc:
+                raise UsageError(
+                    Problem(
+                        str(path), 0, 0, "report", f"cannot write the report: {exc.strerror or exc}"
+                    )
+                ) from exc
+        for temp_name, path in staged:
+            os.replace(temp_name, path)
+    except BaseException:
+        for temp_name, _ in staged:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp_name)
+        raise
+    for folder in dict.fromkeys(p.parent if str(p.parent) else Path(".") for _, p in staged):
+        _fsync_dir(folder)
+
+
+def _stage(path: Path, folder: Path, data: bytes) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except FileNotFoundError:
+            mode = _DEFAULT_MODE
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp_name)
+        raise
+    return temp_name
 
 
 def write_bytes(path: Path, data: bytes) -> None:

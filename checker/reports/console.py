@@ -10,16 +10,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from checker.findings import Finding, Status
+from checker.findings import Finding, Severity, Status
 from checker.reports import atomic
 from checker.reports.data import (
+    Cause,
     ReportOptions,
     RunReport,
+    below_threshold,
+    capped,
     effective_findings,
+    gate_summary,
+    gate_verdict,
     printable,
+    shared_causes,
     tally,
     target_order,
 )
+from checker.waivers import WAIVER_POLICY
 
 if TYPE_CHECKING:
     from checker.fleet.drift import Baseline
@@ -49,20 +56,29 @@ def _paint(text: str, style: str, color: bool) -> str:
 
 
 def _clean(text: str) -> str:
-    return printable(text, one_line=True)
+    return printable(capped(text), one_line=True)
 
 
-def finding_line(finding: Finding, *, color: bool, with_target: bool) -> str:
-    """One line: status, severity, rule, message, counterexample and the deciding rule."""
+def _severity(finding: Finding, fail_on: Severity) -> str:
+    if below_threshold(finding, fail_on):
+        return f"[{finding.severity.value}, below --fail-on {fail_on.value}]"
+    return f"[{finding.severity.value}]"
+
+
+def finding_line(
+    finding: Finding, *, color: bool, with_target: bool, fail_on: Severity = Severity.INFO
+) -> str:
+    """One line: status, severity, rule, message (which states the flow), the counterexample when
+    the message does not state it, and the deciding rule."""
     label = _paint(_LABEL[finding.status], _STYLE[finding.status], color)
     head = f"{_clean(finding.target)}: " if with_target else ""
     parts = [
-        f"{head}{label} [{finding.severity.value}] {_clean(finding.rule_key)}: {_clean(finding.message)}"
+        f"{head}{label} {_severity(finding, fail_on)} {_clean(finding.rule_key)}: {_clean(finding.message)}"
     ]
     if finding.status is Status.WAIVED:
         parts.append(f"waived: {_clean(finding.waiver_reason or '')}")
         return " | ".join(parts)
-    if finding.counterexample:
+    if finding.counterexample and finding.counterexample not in finding.message:
         parts.append(f"counterexample: {_clean(finding.counterexample)}")
     if finding.evidence:
         deciding = finding.evidence[0]
@@ -78,7 +94,44 @@ def finding_line(finding: Finding, *, color: bool, with_target: bool) -> str:
     return " | ".join(parts)
 
 
-def render(report: RunReport, *, color: bool, quiet: bool, baseline: Baseline | None = None) -> str:
+def cause_line(
+    cause: Cause, *, color: bool, with_target: bool, fail_on: Severity = Severity.INFO
+) -> str:
+    """One line for a cause several results share: status, how many rules, the message, and
+    the first rules it touches."""
+    label = _paint(_LABEL[cause.status], _STYLE[cause.status], color)
+    head = f"{_clean(cause.target)}: " if with_target else ""
+    keys = [f.rule_key for f in cause.findings]
+    named = ", ".join(_clean(k) for k in keys[:3])
+    more = f" and {len(keys) - 3} more" if len(keys) > 3 else ""
+    below = all(below_threshold(f, fail_on) for f in cause.findings)
+    severity = f"up to {cause.severity.value}" + (
+        f", below --fail-on {fail_on.value}" if below and cause.status is not Status.ERROR else ""
+    )
+    return (
+        f"{head}{label} [{severity}] {len(keys)} rules: {_clean(cause.message)}"
+        f" | rules: {named}{more}"
+    )
+
+
+def _waiver_line(finding: Finding, *, with_target: bool) -> str:
+    """A problem with a waiver file (expired, malformed): a waiver problem at file:line, not a
+    failed check of a target named after the waiver file."""
+    where = (
+        f"{finding.policy_file}:{finding.policy_line}" if finding.policy_file else finding.target
+    )
+    head = f"{_clean(finding.target)}: " if with_target else ""
+    return f"{head}WAIVER PROBLEM {_clean(where)}: {_clean(finding.message)}"
+
+
+def render(
+    report: RunReport,
+    *,
+    color: bool,
+    quiet: bool,
+    baseline: Baseline | None = None,
+    fail_on: Severity = Severity.INFO,
+) -> str:
     findings = effective_findings(report)
     by_target: dict[str, list[Finding]] = {}
     for finding in findings:
@@ -87,30 +140,46 @@ def render(report: RunReport, *, color: bool, quiet: bool, baseline: Baseline | 
     lines: list[str] = []
     for name in target_order(report, findings):
         own = by_target.get(name, [])
-        problems = [f for f in own if f.status in _PROBLEMS]
+        if own and all(f.policy == WAIVER_POLICY for f in own) and name not in infos:
+            if not quiet:
+                lines.append(f"waiver problems in {_clean(name)}: {len(own)}")
+            lines.extend(("" if quiet else "  ") + _waiver_line(f, with_target=quiet) for f in own)
+            continue
+        # A cause that many results share (a host that could not be collected, no IPv6
+        # ruleset) is said once, not once per rule.
+        causes, single = shared_causes(own)
+        problems = [f for f in single if f.status in _PROBLEMS]
+        said = [cause_line(c, color=color, with_target=quiet, fail_on=fail_on) for c in causes] + [
+            finding_line(f, color=color, with_target=quiet, fail_on=fail_on) for f in problems
+        ]
         if quiet:
-            lines.extend(finding_line(f, color=color, with_target=True) for f in problems)
+            lines.extend(said)
             continue
         info = infos.get(name)
         files = f" ({_clean(', '.join(info.files))})" if info and info.files else ""
         lines.append(
             f"{_paint(_clean(name), chr(27) + '[1m', color)}{files}: {tally(own).summary()}"
         )
-        shown = problems + [f for f in own if f.status is Status.WAIVED]
-        lines.extend("  " + finding_line(f, color=color, with_target=False) for f in shown)
+        lines.extend("  " + line for line in said)
+        lines.extend(
+            "  " + finding_line(f, color=color, with_target=False, fail_on=fail_on)
+            for f in own
+            if f.status is Status.WAIVED
+        )
     if not quiet:
         lines.extend(f"note: {_clean(note)}" for note in report.notes)
     counts = tally(findings)
-    bad = counts.failed or counts.indeterminate or counts.errors
+    bad = gate_verdict(findings, fail_on) != "pass"
     summary_style = _STYLE[Status.FAIL] if bad else _STYLE[Status.PASS]
     if baseline is not None:
         # Drift counts open results (anything but a pass) against the previous run.
         lines.append(
             f"since {_clean(baseline.describe_previous())}: {baseline.counts(findings).summary()}"
         )
-    lines.append(_paint(counts.summary(), summary_style, color))
+    verdict = gate_summary(findings, fail_on)
+    lines.append(_paint(f"{counts.summary()}; {verdict}", summary_style, color))
     return "\n".join(lines) + "\n"
 
 
 def write(report: RunReport, path: Path, *, options: ReportOptions) -> None:
-    atomic.write_text(path, render(report, color=False, quiet=False))
+    atomic.write_text(path, render(report, color=False, quiet=False, fail_on=options.fail_on))

@@ -9,6 +9,7 @@ harmless with `printable()` before it reaches a terminal or a markup format.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -66,6 +67,9 @@ class ReportOptions:
     # GitHub code scanning's upload limits (docs.github.com, "SARIF support for code scanning").
     sarif_max_results: int = 25_000
     sarif_max_gzip_bytes: int = 10 * 1024 * 1024
+    # --fail-on: the lowest severity whose fail or indeterminate result fails the run. Every
+    # format records it and the verdict it gives, and marks the results below it.
+    fail_on: Severity = Severity.INFO
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +126,81 @@ def effective_findings(report: RunReport) -> tuple[Finding, ...]:
     return report.findings + extra
 
 
+# --- the gate (--fail-on) ---------------------------------------------------------------------
+
+_GATED = (Status.FAIL, Status.INDETERMINATE)
+
+
+def below_threshold(finding: Finding, fail_on: Severity) -> bool:
+    """A fail or indeterminate result too mild to fail the run under --fail-on."""
+    return finding.status in _GATED and finding.severity.rank < fail_on.rank
+
+
+def gate_verdict(findings: Iterable[Finding], fail_on: Severity) -> str:
+    """The run's verdict under --fail-on: "error" (a target could not be read or collected),
+    "fail" (a fail or indeterminate at or above the threshold) or "pass"."""
+    listed = list(findings)
+    if any(f.status is Status.ERROR for f in listed):
+        return "error"
+    if any(f.status in _GATED and not below_threshold(f, fail_on) for f in listed):
+        return "fail"
+    return "pass"
+
+
+def gate_summary(findings: Iterable[Finding], fail_on: Severity) -> str:
+    """E.g. "gate --fail-on high: pass (2 results below the threshold)"."""
+    listed = list(findings)
+    below = sum(1 for f in listed if below_threshold(f, fail_on))
+    extra = f" ({below} result{'s' if below != 1 else ''} below the threshold)" if below else ""
+    return f"gate --fail-on {fail_on.value}: {gate_verdict(listed, fail_on)}{extra}"
+
+
+# --- causes shared by many results ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Cause:
+    """One target-level reason (an unreachable host, a missing IPv6 ruleset) behind several
+    results of one target: reports say it once and list the rules it touches."""
+
+    target: str
+    status: Status
+    message: str
+    findings: tuple[Finding, ...]
+
+    @property
+    def severity(self) -> Severity:
+        return max((f.severity for f in self.findings), key=lambda s: s.rank)
+
+    @property
+    def anchor(self) -> str:
+        """A stable id for links: the target and a hash of the message."""
+        key = f"{self.target}\x00{self.message}".encode("utf-8", "surrogatepass")
+        return "cause-" + hashlib.sha256(key).hexdigest()[:12]
+
+
+def shared_causes(findings: Iterable[Finding]) -> tuple[list[Cause], list[Finding]]:
+    """(causes, the other findings): errors and indeterminate results of one target that carry the
+    same message and no flow of their own (no counterexample, no evidence) form one Cause when
+    there are at least two of them."""
+    groups: dict[tuple[str, Status, str], list[Finding]] = {}
+    listed = list(findings)
+    for finding in listed:
+        if (
+            finding.status in (Status.ERROR, Status.INDETERMINATE)
+            and not finding.counterexample
+            and not finding.evidence
+        ):
+            groups.setdefault((finding.target, finding.status, finding.message), []).append(finding)
+    causes = [
+        Cause(target, status, message, tuple(members))
+        for (target, status, message), members in groups.items()
+        if len(members) > 1
+    ]
+    grouped = {id(f) for cause in causes for f in cause.findings}
+    return causes, [f for f in listed if id(f) not in grouped]
+
+
 def target_order(report: RunReport, findings: Iterable[Finding]) -> list[str]:
     """Target names in report order, then any target only findings name (e.g. a waiver file)."""
     names = [t.name for t in report.targets]
@@ -162,7 +241,16 @@ def started_at_utc(report: RunReport) -> datetime:
 
 # C0 and C1 controls (except tab/newline), DEL, lone surrogates and the XML non-characters:
 # none of them may reach a terminal (escape-sequence injection) or an XML/HTML document.
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+# The bidirectional controls (embeddings, overrides, isolates, marks: Unicode UAX #9) go too: a
+# U+202E in a rule comment would make a terminal or browser show the text reversed
+# ("Trojan Source", CVE-2021-42574).
+_UNPRINTABLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff"
+    "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+# The longest piece of text (a message, a rule's text) the console, HTML, JUnit and SARIF show;
+# the JSON report keeps it whole. A 1 MB rule name must not become a 3 MB SARIF message.
+MAX_SHOWN = 2000
 
 
 def printable(text: str, *, one_line: bool = False) -> str:
@@ -176,6 +264,13 @@ def printable(text: str, *, one_line: bool = False) -> str:
     if one_line:
         cleaned = " ".join(cleaned.replace("\r", " ").split())
     return cleaned
+
+
+def capped(text: str, limit: int = MAX_SHOWN) -> str:
+    """`text` cut to `limit` characters, saying how much was left out (the JSON report has it)."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit} more characters: see the JSON report)"
 
 
 def _format_range(family: int, first: int, last: int) -> str:

@@ -1,30 +1,43 @@
 """HTML report (`--html FILE`): one self-contained page a compliance officer can open offline.
 
 Inline CSS only: no scripts, no images, no fonts, no links to load; a Content-Security-Policy of
-`default-src 'none'` makes the browser refuse any fetch even if one slipped in. First a target x
-policy matrix (pass / fail / indeterminate / error / waived counts per cell), then every failure
-and indeterminate result with its counterexample, deciding rules and the policy's source, then
-the waived ones. Every piece of text is HTML-escaped (quotes too) after control characters are
-made visible, so a rule comment like `<script>` is shown, never run.
+`default-src 'none'` makes the browser refuse any fetch even if one slipped in. First the gate
+(--fail-on and its verdict), then a target x policy matrix (pass / fail / indeterminate / error /
+waived counts per cell; each count of open or waived results links to them), then one foldable
+section per target (<details>) with its results grouped by policy: failures and indeterminate
+results with counterexample, deciding rules and the policy's source, and the waived ones. A cause
+that several results of a target share (a host that could not be collected, no IPv6 ruleset) is
+one card, and the results it covers point at it. Checkboxes filter the results by status and
+severity with CSS alone (`:has()`), so the page still runs no script. Every piece of text is
+HTML-escaped (quotes too) after control characters and bidi controls are made visible, and long
+text is capped (the JSON report keeps it whole), so a rule comment like `<script>` is shown,
+never run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from checker.findings import Finding, Status
+from checker.findings import Finding, Severity, Status
 from checker.reports import atomic
 from checker.reports.data import (
+    Cause,
     ReportOptions,
     RunReport,
     Tally,
+    below_threshold,
+    capped,
     describe_requirement,
     effective_findings,
+    gate_summary,
+    gate_verdict,
     printable,
     requirement_index,
+    shared_causes,
     tally,
     target_order,
     unique_requirements,
@@ -57,7 +70,24 @@ pre { padding: 0.4em 0.6em; white-space: pre-wrap; overflow-wrap: anywhere; }
 .summary { font-weight: 600; }
 tr.new td:first-child { background: #ffd7d5; } tr.fixed td:first-child { background: #dafbe1; }
 tr.absent td:first-child { background: #eaeef2; }
+td.cell a { color: inherit; text-decoration: none; } td.cell a:hover { text-decoration: underline; }
+.gate { font-weight: 600; padding: 0.4em 0.7em; display: inline-block; border-radius: 4px; }
+.gate.pass { background: #dafbe1; } .gate.fail, .gate.error { background: #ffd7d5; }
+.filters { margin: 0.6em 0; } .filters label { margin-right: 0.9em; white-space: nowrap; }
+details.target { border: 1px solid #d0d7de; border-radius: 6px; padding: 0.3em 1em; margin: 0.8em 0; }
+details.target > summary { cursor: pointer; font-weight: 600; font-size: 1.1em; }
+.below { opacity: 0.75; } .below-note { color: #57606a; font-style: italic; }
+.cause { border-left-style: double; } .refers { color: #57606a; }
 """
+_STATUSES = ("fail", "indeterminate", "error", "waived")
+# One rule per status and severity: unticking a box hides the cards carrying that value.
+_FILTER_CSS = "\n".join(
+    [
+        f'body:has(#show-{v}:not(:checked)) [data-{k}="{v}"].finding {{ display: none; }}'
+        for k, values in (("status", _STATUSES), ("severity", [s.value for s in Severity]))
+        for v in values
+    ]
+)
 
 _KINDS = (
     ("pass", Status.PASS, "passed"),
@@ -69,10 +99,16 @@ _KINDS = (
 
 
 def _e(text: object) -> str:
-    return html.escape(printable(str(text)), quote=True)
+    return html.escape(printable(capped(str(text))), quote=True)
 
 
-def _cell(counts: Tally) -> str:
+def _id(prefix: str, *parts: str) -> str:
+    """An element id from any text: a hash, so hostile names cannot break the attribute."""
+    key = "\x00".join(parts).encode("utf-8", "surrogatepass")
+    return f"{prefix}-{hashlib.sha256(key).hexdigest()[:12]}"
+
+
+def _cell(counts: Tally, anchor: str = "") -> str:
     values = {
         "pass": counts.passed,
         "fail": counts.failed,
@@ -82,8 +118,15 @@ def _cell(counts: Tally) -> str:
     }
     state = "bad" if counts.failed or counts.indeterminate or counts.errors else "ok"
     attrs = " ".join(f'data-{kind}="{values[kind]}"' for kind, _, _ in _KINDS)
+    # Passes are counted, not listed: only the other counts link to their results.
     spans = " ".join(
-        f'<span class="{kind}" title="{label}">{values[kind]} {label}</span>'
+        f'<span class="{kind}" title="{label}">'
+        + (
+            f'<a href="#{anchor}">{values[kind]} {label}</a>'
+            if anchor and kind != "pass"
+            else f"{values[kind]} {label}"
+        )
+        + "</span>"
         for kind, _, label in _KINDS
         if values[kind]
     )
@@ -99,15 +142,24 @@ def _source(text: str | None) -> str:
     return _e(text)
 
 
-def _finding_block(finding: Finding, report: RunReport) -> str:
+def _finding_block(finding: Finding, report: RunReport, fail_on: Severity = Severity.INFO) -> str:
     req = requirement_index(report).get(finding.rule_key)
     kind = finding.status.value
     title = finding.title or (req.title if req is not None else "")
+    below = below_threshold(finding, fail_on)
     parts = [
-        f'<div class="finding {kind}-f" data-status="{kind}" data-target="{_e(finding.target)}" data-rule="{_e(finding.rule_key)}">',
+        f'<div class="finding {kind}-f{" below" if below else ""}" data-status="{kind}" '
+        f'data-severity="{finding.severity.value}" data-target="{_e(finding.target)}" '
+        f'data-rule="{_e(finding.rule_key)}" data-below-threshold="{str(below).lower()}">',
         f"<h3>{_e(finding.status.value.upper())} · {_e(finding.target)} · <code>{_e(finding.rule_key)}</code>"
         f"{' — ' + _e(title) if title else ''}</h3>",
-        f"<p>Severity: <b>{_e(finding.severity.value)}</b>. {_e(finding.message)}</p>",
+        f"<p>Severity: <b>{_e(finding.severity.value)}</b>"
+        + (
+            f' <span class="below-note">(below --fail-on {_e(fail_on.value)}: does not fail the run)</span>'
+            if below
+            else ""
+        )
+        + f". {_e(finding.message)}</p>",
     ]
     if finding.counterexample:
         parts.append(
@@ -192,7 +244,84 @@ def _changes(findings: tuple[Finding, ...], baseline: Baseline) -> list[str]:
     return out
 
 
-def render(report: RunReport, baseline: Baseline | None = None) -> str:
+def _cause_block(cause: Cause, fail_on: Severity) -> str:
+    """One card for a cause several results of a target share, listing the rules it covers."""
+    kind = cause.status.value
+    below = all(below_threshold(f, fail_on) for f in cause.findings)
+    rules = "".join(
+        f'<li><code id="{_id("r", f.target, f.rule_key)}">{_e(f.rule_key)}</code>'
+        f"{' — ' + _e(f.title) if f.title else ''} ({_e(f.severity.value)})</li>"
+        for f in cause.findings
+    )
+    return "\n".join(
+        [
+            f'<div class="finding cause {kind}-f{" below" if below else ""}" id="{cause.anchor}" '
+            f'data-status="{kind}" data-severity="{cause.severity.value}" '
+            f'data-target="{_e(cause.target)}" data-rules="{len(cause.findings)}">',
+            f"<h3>{_e(kind.upper())} · {_e(cause.target)} · {len(cause.findings)} rules</h3>",
+            f"<p>{_e(cause.message)}</p>",
+            f"<details><summary>Rules this covers ({len(cause.findings)})</summary><ul>{rules}</ul></details>",
+            "</div>",
+        ]
+    )
+
+
+def _target_section(
+    target: str, own: list[Finding], report: RunReport, fail_on: Severity
+) -> list[str]:
+    """A foldable section: the target's shared causes, then its results policy by policy (the
+    matrix links to each policy's group)."""
+    causes, single = shared_causes(own)
+    covered = {id(f): cause for cause in causes for f in cause.findings}
+    counts = tally(own)
+    out = [
+        f'<details class="target" open id="{_id("t", target)}" data-target="{_e(target)}">',
+        f"<summary>{_e(target)}: {_e(counts.summary())}</summary>",
+    ]
+    out.extend(_cause_block(c, fail_on) for c in causes)
+    policies = sorted({f.policy for f in own if f.status is not Status.PASS})
+    for policy in policies:
+        shown = [f for f in own if f.policy == policy and f.status is not Status.PASS]
+        out.append(
+            f'<div class="policy-group" id="{_id("tp", target, policy)}" data-policy="{_e(policy)}">'
+            f"<h3>Policy <code>{_e(policy)}</code></h3>"
+        )
+        referred: dict[str, list[Finding]] = {}
+        for finding in shown:
+            cause = covered.get(id(finding))
+            if cause is None:
+                out.append(_finding_block(finding, report, fail_on))
+            else:
+                referred.setdefault(cause.anchor, []).append(finding)
+        for anchor, members in referred.items():
+            names = ", ".join(_e(f.rule) for f in members)
+            out.append(
+                f'<p class="refers">{len(members)} rule(s) of this policy ({names}): see '
+                f'<a href="#{anchor}">the shared cause above</a>.</p>'
+            )
+        out.append("</div>")
+    out.append("</details>")
+    return out
+
+
+def _filters() -> str:
+    boxes = [
+        f'<label><input type="checkbox" id="show-{v}" checked> {v}</label>'
+        for v in (*_STATUSES, *(s.value for s in Severity))
+    ]
+    return (
+        '<div class="filters" id="filters"><b>Show:</b> '
+        + " ".join(boxes[: len(_STATUSES)])
+        + " · <b>severity:</b> "
+        + " ".join(boxes[len(_STATUSES) :])
+        + "</div>"
+    )
+
+
+def render(
+    report: RunReport, baseline: Baseline | None = None, options: ReportOptions | None = None
+) -> str:
+    fail_on = options.fail_on if options is not None else Severity.INFO
     findings = effective_findings(report)
     targets = target_order(report, findings)
     policies = sorted({f.policy for f in findings} | {r.policy_id for r in report.requirements})
@@ -200,16 +329,19 @@ def render(report: RunReport, baseline: Baseline | None = None) -> str:
     for finding in findings:
         grid.setdefault((finding.target, finding.policy), []).append(finding)
     counts = tally(findings)
+    verdict = gate_verdict(findings, fail_on)
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">",
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         "<title>fwcheck report</title>",
-        f"<style>{_CSS}</style></head><body>",
+        f"<style>{_CSS}{_FILTER_CSS}</style></head><body>",
         "<h1>fwcheck report</h1>",
         f'<p class="meta">fwcheck {_e(report.tool_version)} · started {_e(report.started_at)} · '
         f"{len(targets)} target(s), {len(unique_requirements(report))} policy rule(s)</p>",
+        f'<p class="gate {verdict}" id="gate" data-fail-on="{fail_on.value}" data-verdict="{verdict}">'
+        f"{_e(gate_summary(findings, fail_on))}</p>",
         *(_changes(findings, baseline) if baseline is not None else []),
         f'<p class="summary" id="summary" data-pass="{counts.passed}" data-fail="{counts.failed}" '
         f'data-indeterminate="{counts.indeterminate}" data-error="{counts.errors}" data-waived="{counts.waived}">'
@@ -225,7 +357,9 @@ def render(report: RunReport, baseline: Baseline | None = None) -> str:
             cell = grid.get((target, policy))
             if cell:
                 out.append(
-                    _cell(tally(cell)).replace("<td ", f'<td data-policy="{_e(policy)}" ', 1)
+                    _cell(tally(cell), _id("tp", target, policy)).replace(
+                        "<td ", f'<td data-policy="{_e(policy)}" ', 1
+                    )
                 )
             else:
                 out.append(f'<td class="cell empty" data-policy="{_e(policy)}">not checked</td>')
@@ -234,16 +368,19 @@ def render(report: RunReport, baseline: Baseline | None = None) -> str:
     problems = [
         f for f in findings if f.status in (Status.FAIL, Status.INDETERMINATE, Status.ERROR)
     ]
-    out.append(
-        f'<h2 id="failures">Failures, indeterminate results and errors ({len(problems)})</h2>'
-    )
-    if not problems:
-        out.append("<p>None.</p>")
-    out.extend(_finding_block(f, report) for f in problems)
     waived = [f for f in findings if f.status is Status.WAIVED]
-    if waived:
-        out.append(f'<h2 id="waived">Waived ({len(waived)})</h2>')
-        out.extend(_finding_block(f, report) for f in waived)
+    out.append(
+        f'<h2 id="failures">Failures, indeterminate results and errors ({len(problems)})'
+        f"{f' and waived ({len(waived)})' if waived else ''}</h2>"
+    )
+    if not problems and not waived:
+        out.append("<p>None.</p>")
+    else:
+        out.append(_filters())
+        for target in targets:
+            own = [f for f in findings if f.target == target]
+            if any(f.status is not Status.PASS for f in own):
+                out.extend(_target_section(target, own, report, fail_on))
     if report.notes:
         out.append("<h2>Notes</h2><ul>")
         out.extend(f"<li>{_e(note)}</li>" for note in report.notes)
@@ -255,4 +392,4 @@ def render(report: RunReport, baseline: Baseline | None = None) -> str:
 def write(
     report: RunReport, path: Path, *, options: ReportOptions, baseline: Baseline | None = None
 ) -> None:
-    atomic.write_text(path, render(report, baseline))
+    atomic.write_text(path, render(report, baseline, options))

@@ -1,7 +1,8 @@
 """JSON report (`--json FILE`): the whole run, described by schemas/report.schema.json.
 
 Shape (version 1): ``{"version": 1, "tool": {...}, "started_at": ..., "targets": [...],
-"rules": [...], "results": [...], "summary": {...}, "notes": [...]}``. Every finding is a
+"rules": [...], "results": [...], "summary": {...}, "notes": [...], "gate": {...}}``. `gate` holds --fail-on and the run's
+verdict under it; each result says whether it is `below_threshold`. Every finding is a
 result, passes included; a target that could not be read also gets an `error` result (policy
 "fwcheck", rule "read-target") so that `summary` agrees with the other formats.
 """
@@ -12,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from checker.findings import Finding
+from checker.findings import Finding, Severity
 from checker.policies.model import Requirement
 from checker.reports import atomic
 from checker.reports.data import (
@@ -21,8 +22,10 @@ from checker.reports.data import (
     ReportOptions,
     RunReport,
     TargetInfo,
+    below_threshold,
     describe_requirement,
     effective_findings,
+    gate_verdict,
     tally,
     unique_requirements,
 )
@@ -56,7 +59,7 @@ def _rule(req: Requirement) -> dict[str, Any]:
     }
 
 
-def _result(finding: Finding) -> dict[str, Any]:
+def _result(finding: Finding, fail_on: Severity) -> dict[str, Any]:
     return {
         "target": finding.target,
         "policy": finding.policy,
@@ -71,11 +74,13 @@ def _result(finding: Finding) -> dict[str, Any]:
         "policy_line": finding.policy_line,
         "details": [{"name": k, "value": v} for k, v in finding.details],
         "waiver_reason": finding.waiver_reason,
+        "below_threshold": below_threshold(finding, fail_on),
     }
 
 
-def to_dict(report: RunReport) -> dict[str, Any]:
+def to_dict(report: RunReport, options: ReportOptions | None = None) -> dict[str, Any]:
     findings = effective_findings(report)
+    fail_on = options.fail_on if options is not None else Severity.INFO
     counts = tally(findings)
     return {
         "version": VERSION,
@@ -83,7 +88,7 @@ def to_dict(report: RunReport) -> dict[str, Any]:
         "started_at": report.started_at,
         "targets": [_target(t) for t in report.targets],
         "rules": [_rule(r) for r in unique_requirements(report)],
-        "results": [_result(f) for f in findings],
+        "results": [_result(f, fail_on) for f in findings],
         "summary": {
             "pass": counts.passed,
             "fail": counts.failed,
@@ -92,14 +97,15 @@ def to_dict(report: RunReport) -> dict[str, Any]:
             "waived": counts.waived,
         },
         "notes": list(report.notes),
+        "gate": {"fail_on": fail_on.value, "verdict": gate_verdict(findings, fail_on)},
     }
 
 
-def render(report: RunReport) -> str:
+def render(report: RunReport, options: ReportOptions | None = None) -> str:
     # ensure_ascii keeps the file 7-bit clean: no encoding surprises in CI log viewers, and lone
     # surrogates from a hostile export stay valid JSON escapes.
-    return json.dumps(to_dict(report), indent=2, ensure_ascii=True) + "\n"
+    return json.dumps(to_dict(report, options), indent=2, ensure_ascii=True) + "\n"
 
 
 def write(report: RunReport, path: Path, *, options: ReportOptions) -> None:
-    atomic.write_text(path, render(report))
+    atomic.write_text(path, render(report, options))

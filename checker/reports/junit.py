@@ -6,7 +6,11 @@ One <testsuite> per target x policy, one <testcase> per policy rule:
   the policy rule's origin;
 - indeterminate: <failure> (default) or <skipped> with `indeterminate_as="skip"`, message
   prefixed "indeterminate: ";
-- error (the target could not be read): <error>;
+- error (the target could not be read): <error>; when many rules of one target share the error
+  (a host that could not be collected), one testcase `fwcheck/target-error` carries it and each
+  rule is <skipped> with a message pointing at it;
+- a fail or indeterminate below --fail-on says so in its message; every suite's properties hold
+  the run's `fail-on` and `verdict` (the Ant schema allows properties on suites only);
 - waived: <skipped message="waived: …">, never counted as passed.
 
 GitLab and others key test cases on classname + name and merge duplicates, so the pair is made
@@ -20,16 +24,22 @@ XML 1.0 cannot carry (section 2.2, "Char") is replaced by a visible escape.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 
 from checker.findings import Finding, Status
 from checker.reports import atomic
 from checker.reports.data import (
+    READ_POLICY,
     ReportOptions,
     RunReport,
+    below_threshold,
+    capped,
     effective_findings,
+    gate_verdict,
     printable,
     requirement_index,
+    shared_causes,
     started_at_utc,
     target_order,
 )
@@ -38,12 +48,53 @@ NAME = "junit"
 
 
 def _text(text: str) -> str:
-    return printable(text)
+    return printable(capped(text))
 
 
 def _token(text: str) -> str:
     """An xs:token value: no control characters, whitespace collapsed, never empty."""
-    return printable(text, one_line=True) or "-"
+    return printable(capped(text), one_line=True) or "-"
+
+
+# A requirement not checked because its whole target could not be read: <skipped>, pointing at
+# the target's one <error> testcase (fwcheck/target-error).
+_NOT_CHECKED = "not-checked"
+TARGET_ERROR_RULE = "target-error"
+
+
+def _with_target_errors(findings: tuple[Finding, ...]) -> list[tuple[Finding, str]]:
+    """Each finding with how to show it: an error many rules of one target share (a host that
+    could not be collected) becomes one errored testcase for the target, and the rules it
+    touches become skipped testcases that refer to it."""
+    causes, _ = shared_causes(findings)
+    member = {
+        id(f): cause for cause in causes if cause.status is Status.ERROR for f in cause.findings
+    }
+    shown: list[tuple[Finding, str]] = []
+    said: set[int] = set()
+    for finding in findings:
+        cause = member.get(id(finding))
+        if cause is None:
+            shown.append((finding, ""))
+            continue
+        if id(cause) not in said:
+            said.add(id(cause))
+            shown.append(
+                (
+                    replace(
+                        finding,
+                        policy=READ_POLICY,
+                        rule=TARGET_ERROR_RULE,
+                        title="target could not be checked",
+                        severity=cause.severity,
+                        policy_file=None,
+                        policy_line=0,
+                    ),
+                    "",
+                )
+            )
+        shown.append((finding, _NOT_CHECKED))
+    return shown
 
 
 def _detail(finding: Finding, report: RunReport) -> str:
@@ -62,17 +113,29 @@ def _detail(finding: Finding, report: RunReport) -> str:
         lines.append(f"source: {req.source}")
     for name, value in finding.details:
         lines.append(f"{name}: {value}")
-    return _text("\n".join(lines))
+    return printable("\n".join(capped(line) for line in lines))
 
 
 def _outcome(
-    testcase: ET.Element, finding: Finding, report: RunReport, options: ReportOptions
+    testcase: ET.Element, finding: Finding, report: RunReport, options: ReportOptions, mode: str
 ) -> str:
     """Add the failure/error/skipped child; return which one ("" for a pass)."""
-    message = printable(finding.message)
+    message = _text(finding.message)
     status = finding.status
     if status is Status.PASS:
         return ""
+    if mode == _NOT_CHECKED:
+        ET.SubElement(
+            testcase,
+            "skipped",
+            message=_text(
+                f"not checked: {finding.target} could not be read or collected"
+                f" (see {READ_POLICY}/{TARGET_ERROR_RULE})"
+            ),
+        ).text = _text(finding.message)
+        return "skipped"
+    if below_threshold(finding, options.fail_on):
+        message += f" (below --fail-on {options.fail_on.value}: does not fail the run)"
     if status is Status.WAIVED:
         ET.SubElement(
             testcase, "skipped", message=_text(f"waived: {finding.waiver_reason or ''}")
@@ -105,13 +168,14 @@ def _unique(classname: str, name: str, taken: set[tuple[str, str]]) -> str:
 
 def build(report: RunReport, options: ReportOptions) -> ET.Element:
     findings = effective_findings(report)
+    verdict = gate_verdict(findings, options.fail_on)
     # The Ant schema's timestamp is xs:dateTime without a zone (pattern ....-..-..T..:..:..).
     timestamp = started_at_utc(report).strftime("%Y-%m-%dT%H:%M:%S")
     hostname = _token(options.hostname)
     infos = {t.name: t for t in report.targets}
-    groups: dict[tuple[str, str], list[Finding]] = {}
-    for finding in findings:
-        groups.setdefault((finding.target, finding.policy), []).append(finding)
+    groups: dict[tuple[str, str], list[tuple[Finding, str]]] = {}
+    for finding, mode in _with_target_errors(findings):
+        groups.setdefault((finding.target, finding.policy), []).append((finding, mode))
     order = {name: index for index, name in enumerate(target_order(report, findings))}
     root = ET.Element("testsuites")
     taken: set[tuple[str, str]] = set()
@@ -129,6 +193,9 @@ def build(report: RunReport, options: ReportOptions) -> ET.Element:
         properties = ET.SubElement(suite, "properties")
         ET.SubElement(properties, "property", name="target", value=_text(target))
         ET.SubElement(properties, "property", name="policy", value=_text(policy))
+        # The Ant schema allows properties only on suites: every suite carries the run's gate.
+        ET.SubElement(properties, "property", name="fail-on", value=options.fail_on.value)
+        ET.SubElement(properties, "property", name="verdict", value=verdict)
         info = infos.get(target)
         if info is not None:
             if info.platform:
@@ -137,11 +204,11 @@ def build(report: RunReport, options: ReportOptions) -> ET.Element:
                 ET.SubElement(properties, "property", name="file", value=_text(file))
         counts = {"failure": 0, "error": 0, "skipped": 0, "": 0}
         classname = _token(f"{target}.{policy}")
-        for finding in groups[(target, policy)]:
+        for finding, mode in groups[(target, policy)]:
             title = f" - {finding.title}" if finding.title else ""
             name = _unique(classname, _token(f"{finding.rule}{title}"), taken)
             testcase = ET.SubElement(suite, "testcase", name=name, classname=classname, time="0")
-            counts[_outcome(testcase, finding, report, options)] += 1
+            counts[_outcome(testcase, finding, report, options, mode)] += 1
         suite.set("tests", str(len(groups[(target, policy)])))
         suite.set("failures", str(counts["failure"]))
         suite.set("errors", str(counts["error"]))

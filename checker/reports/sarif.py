@@ -20,6 +20,11 @@ Rules of the format (OASIS SARIF 2.1.0, and GitHub's "SARIF support for code sca
   changes. Line numbers are not part of it.
 - Waived results carry suppressions (kind external, status accepted); once one does, every result
   carries the property (an empty list when not suppressed), as section 3.27.23 requires.
+- One toolExecutionNotification per target-level error (a host that could not be collected),
+  however many rules it left unchecked; run.invocations[0].properties hold the run's gate
+  (fwcheck/fail-on, fwcheck/verdict), and a result below --fail-on has fwcheck/below-threshold.
+- Message text has bidi controls made visible and each line capped (data.capped): a 1 MB rule
+  name stays in the JSON report, not in every alert.
 - At most `sarif_max_results` results (25,000) and `sarif_max_gzip_bytes` (10 MB gzipped):
   beyond that the most severe results are kept, in a fixed order, and a warning notification in
   run.invocations says how many were left out.
@@ -44,8 +49,12 @@ from checker.reports.data import (
     TOOL_NAME,
     ReportOptions,
     RunReport,
+    below_threshold,
+    capped,
     describe_requirement,
     effective_findings,
+    gate_verdict,
+    printable,
     requirement_index,
     started_at_utc,
 )
@@ -93,6 +102,7 @@ class _Locator:
         )
         self.target_files = {t.name: set(t.files) for t in report.targets}
         self.used_policy_root = False
+        self.fail_on = options.fail_on
 
     def is_file(self, finding: Finding, evidence: Evidence) -> bool:
         """Evidence names a file (not a live host or a registry key) when the target read it."""
@@ -247,7 +257,8 @@ def _message(finding: Finding) -> str:
         lines.append(f"Deciding rule: {where}: {evidence.text}")
     if finding.status is Status.WAIVED:
         lines.append(f"Waived: {finding.waiver_reason or ''}")
-    return "\n".join(lines)
+    # Bidi controls are made visible and each piece is capped: the JSON report keeps it whole.
+    return printable("\n".join(capped(line) for line in lines))
 
 
 def _result(
@@ -259,6 +270,7 @@ def _result(
     baseline: Baseline | None = None,
 ) -> dict[str, Any]:
     primary, related = _locations(finding, req, locator, report)
+    fail_on = locator.fail_on
     result: dict[str, Any] = {
         "ruleId": finding.rule_key,
         "ruleIndex": rule_index,
@@ -273,8 +285,10 @@ def _result(
             "fwcheck/severity": finding.severity.value,
         },
     }
+    if below_threshold(finding, fail_on):
+        result["properties"]["fwcheck/below-threshold"] = True
     if finding.counterexample:
-        result["properties"]["fwcheck/counterexample"] = finding.counterexample
+        result["properties"]["fwcheck/counterexample"] = printable(capped(finding.counterexample))
     if baseline is not None:
         # §3.27.24: written results are open ones, so their state is "new" or "unchanged".
         result["baselineState"] = baseline.state(finding).value
@@ -326,12 +340,20 @@ def _document(
         for result in results:
             result.setdefault("suppressions", [])
     notifications: list[dict[str, Any]] = []
-    errors = [f for f in effective_findings(report) if f.status is Status.ERROR]
+    everything = effective_findings(report)
+    errors = [f for f in everything if f.status is Status.ERROR]
+    # One notification per target-level error, however many rules it left unchecked.
+    said: dict[tuple[str, str], int] = {}
     for finding in errors:
+        said[(finding.target, finding.message)] = said.get((finding.target, finding.message), 0) + 1
+    for (target, message), unchecked in said.items():
+        text = f"{target}: {message}"
+        if unchecked > 1:
+            text += f" ({unchecked} rules not checked)"
         notifications.append(
             {
                 "level": "error",
-                "message": {"text": f"{finding.target}: {finding.message}"},
+                "message": {"text": printable(capped(text))},
                 "descriptor": {"id": "fwcheck/target-error"},
             }
         )
@@ -350,6 +372,10 @@ def _document(
     invocation: dict[str, Any] = {
         "executionSuccessful": not errors,
         "startTimeUtc": started_at_utc(report).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "properties": {
+            "fwcheck/fail-on": options.fail_on.value,
+            "fwcheck/verdict": gate_verdict(everything, options.fail_on),
+        },
     }
     if notifications:
         invocation["toolExecutionNotifications"] = notifications

@@ -74,9 +74,14 @@ def test_fail_on_with_medium_and_low_failures(
     host = export(workdir, "host.iptables-save", ["medium", "low"])
     assert check("--fail-on", fail_on, host) == expected
     out = capsys.readouterr().out
-    # Below the threshold is still reported, it just does not fail the run.
-    assert "FAIL [medium] gates/closed-medium" in out and "FAIL [low] gates/closed-low" in out
+    # Below the threshold is still reported, marked as such, and does not fail the run.
+    rank = ["info", "low", "medium", "high", "critical"].index
+    for severity in ("medium", "low"):
+        mark = f", below --fail-on {fail_on}" if rank(severity) < rank(fail_on) else ""
+        assert f"FAIL [{severity}{mark}] gates/closed-{severity}" in out, out
     assert "3 passed, 2 failed" in out
+    verdict = "pass" if expected == ExitCode.OK else "fail"
+    assert f"gate --fail-on {fail_on}: {verdict}" in out.splitlines()[-1]
 
 
 def test_default_fail_on_is_any_severity(workdir: Path) -> None:

@@ -11,7 +11,7 @@ from checker.findings import Evidence, Status
 from checker.reports import console
 from checker.reports.data import ReportOptions, RunReport
 
-SUMMARY = "3 passed, 3 failed, 1 indeterminate, 1 errors, 1 waived"
+SUMMARY = "3 passed, 3 failed, 1 indeterminate, 1 errors, 1 waived; gate --fail-on info: error"
 
 
 def test_grouped_by_target_with_one_line_per_problem() -> None:
@@ -63,7 +63,10 @@ def test_all_pass_summary() -> None:
         targets=report.targets[:2],
     )
     text = console.render(passing, color=True, quiet=True)
-    assert text == "\x1b[32m3 passed, 0 failed, 0 indeterminate, 0 errors, 0 waived\x1b[0m\n"
+    assert text == (
+        "\x1b[32m3 passed, 0 failed, 0 indeterminate, 0 errors, 0 waived;"
+        " gate --fail-on info: pass\x1b[0m\n"
+    )
 
 
 def test_hostile_text_cannot_forge_lines_or_escape_sequences() -> None:

@@ -147,14 +147,15 @@ def test_chromium_renders_expected_counts(tmp_path: Path) -> None:
     ) == ("3", "4", "1", "1", "1")
     assert "3 passed, 4 failed, 1 indeterminate, 1 errors, 1 waived" in dom
     blocks = [a for t, a in tags if t == "div" and "data-status" in a]
+    # One section per target, its results policy by policy.
     assert [(a["data-status"], a["data-target"], a["data-rule"]) for a in blocks] == [
         ("fail", "web1", "baseline/no-telnet"),
         ("indeterminate", "web1", "baseline/no-smb"),
+        ("waived", "web1", "baseline/no-x11"),
+        ("fail", "web1", "baseline/evil"),
         ("fail", "web1", "ssh/admin-only"),
         ("fail", "db1", "baseline/no-rdp"),
-        ("fail", "web1", "baseline/evil"),
         ("error", "broken", "fwcheck/read-target"),
-        ("waived", "web1", "baseline/no-x11"),
     ]
     assert "tcp 203.0.113.7:40000 -&gt; :23 ipv4" in dom
     assert "exports/web1.rules:12" in dom
