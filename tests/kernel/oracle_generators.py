@@ -1,0 +1,557 @@
+"""Rulesets made by the real firewall generators, not by us, and what each must be asked.
+
+Each `Generator` writes the tool's configuration into the test's own directory and returns the
+plan that oracle_confine.py runs inside the host namespace, with the tool's state directories
+(/etc/ufw, /etc/firewalld, /etc/shorewall, /etc/fail2ban, /var/lib/…, /run) bound or tmpfs-mounted
+privately, so the host's /etc and firewall are never touched. Its `needs` are the requirements
+derived from the rules it generates: allow and deny, inbound and outbound, TCP, UDP, ICMP echo,
+IPv4 and IPv6, single ports, one peer and one local address each.
+
+Docker: dockerd does not run inside a CI job's network namespace in the time we have (it wants
+its own cgroups, storage driver and bridge); the chains Docker documents
+(https://docs.docker.com/engine/network/packet-filtering-firewalls/: DOCKER-USER, DOCKER,
+DOCKER-ISOLATION-STAGE-1/2, the nat DOCKER chain reached through `-m addrtype --dst-type LOCAL`)
+are loaded with iptables-restore instead, as `dockerd` 20.10 writes them for one container
+publishing 8080->80. kube-proxy: the bench generator's iptables-mode rules (bench/kube_proxy.py)
+loaded into the kernel.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from oracle_topology import HOST_IFACE, host_addresses, peer_addresses
+
+TCP, UDP = 6, 17
+ICMP = {4: 1, 6: 58}
+NFT_EXAMPLES = Path("/usr/share/doc/nftables/examples")
+SHOREWALL_SAMPLE = Path("/usr/share/doc/shorewall/examples/two-interfaces")
+# The D-Bus system bus firewalld talks to: our own, on a socket in the private /run.
+BUS_CONFIG = """\
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=/run/dbus/system_bus_socket</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*"/>
+    <allow receive_sender="*"/>
+  </policy>
+</busconfig>
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Need:
+    """One requirement: `expect` for flows from peer address `remote` to host address `local`
+    (indices into the topology's address lists; swapped roles for outbound)."""
+
+    name: str
+    expect: str  # allow | deny
+    direction: str  # inbound | outbound
+    family: int
+    proto: int
+    port: int = 0  # 0 for ICMP echo
+    remote: int = 0
+    local: int = 0
+
+    @property
+    def remote_address(self) -> str:
+        return peer_addresses(self.family)[self.remote]
+
+    @property
+    def local_address(self) -> str:
+        return host_addresses(self.family)[self.local]
+
+
+@dataclass(frozen=True, slots=True)
+class Generator:
+    tool: str
+    config: str
+    exports: tuple[str, ...]  # iptables4 | iptables6 | nft | ipset
+    needs: tuple[Need, ...]
+    # Writes the tool's files under the work directory; returns the oracle_confine plan.
+    build: Callable[[Path], dict]
+    # Extra veth pairs made inside the host namespace first (interfaces the config names).
+    links: tuple[tuple[str, str], ...] = field(default=())
+    requires: tuple[str, ...] = ()  # commands that must be installed
+
+    @property
+    def id(self) -> str:
+        return f"{self.tool}-{self.config}"
+
+
+def need(expect: str, direction: str, family: int, proto: int, port: int = 0, remote: int = 0,
+         local: int = 0) -> Need:
+    kind = {TCP: "tcp", UDP: "udp"}.get(proto, "ping" if proto == ICMP[family] else str(proto))
+    where = f"{kind}{port or ''}" + (f"-r{remote}" if remote else "") + (f"-l{local}" if local else "")
+    return Need(f"{expect}-{direction[:3]}-v{family}-{where}", expect, direction, family, proto,
+                port, remote, local)
+
+
+def both(expect: str, direction: str, proto: str | int, port: int = 0, remote: int = 0,
+         local: int = 0) -> list[Need]:
+    out = []
+    for family in (4, 6):
+        number = ICMP[family] if proto == "ping" else int(proto)
+        out.append(need(expect, direction, family, number, port, remote, local))
+    return out
+
+
+def _step(*argv: str, timeout: int = 60, ok: tuple[int, ...] = (0,)) -> dict:
+    return {"argv": list(argv), "timeout": timeout, "ok": list(ok)}
+
+
+def _copy_tree(source: Path, target: Path) -> Path:
+    shutil.copytree(source, target, symlinks=True)
+    return target
+
+
+# --- ufw ---------------------------------------------------------------------------------------
+
+UFW_RULES = (
+    ("allow", "22/tcp"),
+    ("allow", "from", "198.51.100.2", "to", "any", "port", "5432", "proto", "tcp"),
+    ("allow", "from", "2001:db8:1::2", "to", "any", "port", "5432", "proto", "tcp"),
+    ("deny", "3306"),
+    ("reject", "25/tcp"),
+    ("limit", "8080/tcp"),
+    ("allow", "in", "on", HOST_IFACE, "to", "any", "port", "53", "proto", "udp"),
+    ("deny", "from", "198.51.100.66", "to", "any", "port", "443"),
+    ("allow", "443/tcp"),
+    ("allow", "from", "2001:db8:1::2", "to", "any", "port", "1000", "proto", "udp"),
+    ("allow", "proto", "tcp", "from", "198.51.100.0/25", "to", "198.51.100.129", "port", "1002"),
+    ("deny", "out", "1001/tcp"),
+    ("reject", "out", "to", "198.51.100.200", "port", "80", "proto", "tcp"),
+)
+
+
+def _ufw(work: Path) -> dict:
+    etc = _copy_tree(Path("/etc/ufw"), work / "etc-ufw")
+    # The package's pristine rule files, whatever the machine's /etc/ufw holds.
+    for name in ("before.rules", "before6.rules", "after.rules", "after6.rules", "user.rules",
+                 "user6.rules", "ufw.conf"):
+        shutil.copyfile(Path("/usr/share/ufw") / name, etc / name)
+    default = work / "default-ufw"
+    text = Path("/etc/default/ufw").read_text()
+    default.write_text(text.replace("IPV6=no", "IPV6=yes"))
+    steps = [_step("ufw", "--force", "enable")]
+    steps += [_step("ufw", *rule) for rule in UFW_RULES]
+    steps.append(_step("ufw", "status", "verbose"))
+    return {
+        "binds": [[str(etc), "/etc/ufw"], [str(default), "/etc/default/ufw"]],
+        "tmpfs": ["/run"],
+        "steps": steps,
+    }
+
+
+UFW = Generator(
+    "ufw",
+    "default-ipv6-varied",
+    ("iptables4", "iptables6"),
+    (
+        *both("allow", "inbound", TCP, 22),
+        need("allow", "inbound", 4, TCP, 5432),
+        need("deny", "inbound", 4, TCP, 5432, remote=1),
+        need("allow", "inbound", 6, TCP, 5432),
+        need("deny", "inbound", 6, TCP, 5432, remote=2),
+        *both("deny", "inbound", TCP, 3306),
+        *both("deny", "inbound", UDP, 3306),
+        *both("deny", "inbound", TCP, 25),
+        *both("allow", "inbound", TCP, 8080),  # limit: `recent`, indeterminate
+        *both("allow", "inbound", UDP, 53),
+        *both("deny", "inbound", TCP, 443, remote=1),
+        *both("allow", "inbound", TCP, 443, remote=2),
+        need("allow", "inbound", 6, UDP, 1000),
+        need("deny", "inbound", 4, UDP, 1000),
+        need("allow", "inbound", 4, TCP, 1002, local=1),
+        need("deny", "inbound", 4, TCP, 1002, local=0),
+        need("deny", "inbound", 4, TCP, 1002, remote=2, local=1),
+        *both("deny", "inbound", UDP, 68),  # before.rules: udp sport 67 dport 68 accepted
+        *both("deny", "inbound", TCP, 80),
+        *both("allow", "inbound", "ping"),
+        *both("deny", "outbound", TCP, 1001),
+        *both("allow", "outbound", TCP, 80),
+        need("deny", "outbound", 4, TCP, 80, remote=2),
+        *both("allow", "outbound", UDP, 53),
+        *both("allow", "outbound", "ping"),
+    ),
+    _ufw,
+    requires=("ufw",),
+)
+
+
+# --- firewalld ---------------------------------------------------------------------------------
+
+FIREWALLD_OFFLINE = (
+    ("--zone=public", f"--add-interface={HOST_IFACE}"),
+    ("--zone=public", "--add-service=http"),
+    ("--zone=public", "--add-port=8443/tcp"),
+    ("--zone=public", "--add-port=1000/udp"),
+    ("--zone=public", "--add-rich-rule=rule family=ipv4 source address=198.51.100.2/32 "
+     "port port=5432 protocol=tcp accept"),
+    ("--zone=public", "--add-rich-rule=rule family=ipv6 source address=2001:db8:1::2 "
+     "port port=5432 protocol=tcp accept"),
+    ("--zone=public", "--add-rich-rule=rule family=ipv4 source address=198.51.100.66 "
+     "service name=http reject"),
+    ("--zone=public", "--add-rich-rule=rule family=ipv4 source address=198.51.100.200 drop"),
+    ("--zone=public", "--add-rich-rule=rule family=ipv6 source address=2001:db8:1::c8 "
+     "port port=8443 protocol=tcp drop"),
+    ("--zone=public", "--add-icmp-block=echo-request"),
+    ("--new-zone=trusted-peers",),
+    ("--zone=trusted-peers", "--add-source=198.51.100.64/26"),
+    ("--zone=trusted-peers", "--add-port=3306/tcp"),
+)
+
+
+def _firewalld(work: Path) -> dict:
+    etc = _copy_tree(Path("/etc/firewalld"), work / "etc-firewalld")
+    conf = etc / "firewalld.conf"
+    lines = [
+        line
+        for line in conf.read_text().splitlines()
+        if not line.startswith(("FirewallBackend=", "IPv6_rpfilter=", "CleanupOnExit="))
+    ]
+    # rpfilter (a `fib` match) is on by default and is indeterminate by design: the second
+    # configuration keeps it; this one is about the zones and rich rules.
+    conf.write_text("\n".join([*lines, "FirewallBackend=nftables", "IPv6_rpfilter=no",
+                               "CleanupOnExit=yes", ""]))
+    bus = work / "bus.conf"
+    bus.write_text(BUS_CONFIG)
+    return _firewalld_plan(etc, bus, FIREWALLD_OFFLINE)
+
+
+def _firewalld_plan(etc: Path, bus: Path, offline: tuple[tuple[str, ...], ...]) -> dict:
+    return {
+        "binds": [[str(etc), "/etc/firewalld"]],
+        "tmpfs": ["/run", "/var/log"],
+        "steps": [
+            _step("mkdir", "-p", "/run/dbus"),
+            *(_step("firewall-offline-cmd", *args) for args in offline),
+        ],
+        "daemons": [
+            {
+                "argv": ["dbus-daemon", f"--config-file={bus}", "--nofork", "--nopidfile"],
+                "ready": ["test", "-S", "/run/dbus/system_bus_socket"],
+                "timeout": 20,
+            },
+            {
+                "argv": ["firewalld", "--nofork", "--nopid", "--log-target", "console"],
+                "ready": ["firewall-cmd", "--state"],
+                "timeout": 90,
+            },
+        ],
+        "after": [_step("firewall-cmd", "--list-all-zones")],
+    }
+
+
+def _firewalld_rpfilter(work: Path) -> dict:
+    etc = _copy_tree(Path("/etc/firewalld"), work / "etc-firewalld")
+    conf = etc / "firewalld.conf"
+    lines = [
+        line
+        for line in conf.read_text().splitlines()
+        if not line.startswith(("FirewallBackend=", "IPv6_rpfilter="))
+    ]
+    conf.write_text("\n".join([*lines, "FirewallBackend=nftables", "IPv6_rpfilter=yes", ""]))
+    bus = work / "bus.conf"
+    bus.write_text(BUS_CONFIG)
+    return _firewalld_plan(
+        etc, bus, ((f"--zone=public", f"--add-interface={HOST_IFACE}"), ("--add-service=https",))
+    )
+
+
+FIREWALLD = Generator(
+    "firewalld",
+    "zones-rich-rules",
+    ("nft",),
+    (
+        *both("allow", "inbound", TCP, 22),
+        *both("allow", "inbound", TCP, 80),
+        need("deny", "inbound", 4, TCP, 80, remote=1),
+        need("allow", "inbound", 6, TCP, 80, remote=1),
+        *both("allow", "inbound", TCP, 8443),
+        need("deny", "inbound", 6, TCP, 8443, remote=2),
+        *both("allow", "inbound", UDP, 1000),
+        need("deny", "inbound", 4, UDP, 1000, remote=2),
+        *both("deny", "inbound", UDP, 53),
+        *both("deny", "inbound", TCP, 443),
+        need("allow", "inbound", 4, TCP, 5432),
+        need("deny", "inbound", 4, TCP, 5432, remote=1),
+        need("allow", "inbound", 6, TCP, 5432),
+        need("deny", "inbound", 6, TCP, 5432, remote=1),
+        need("allow", "inbound", 4, TCP, 3306, remote=1),  # the trusted-peers zone
+        need("deny", "inbound", 4, TCP, 3306),
+        need("deny", "inbound", 4, TCP, 22, remote=1),  # source zone has no ssh
+        need("deny", "inbound", 4, TCP, 22, remote=2),
+        *both("deny", "inbound", "ping"),
+        *both("allow", "outbound", TCP, 443),
+        *both("allow", "outbound", UDP, 53),
+        *both("allow", "outbound", "ping"),
+    ),
+    _firewalld,
+    requires=("firewalld", "firewall-offline-cmd", "dbus-daemon"),
+)
+
+FIREWALLD_RPFILTER = Generator(
+    "firewalld",
+    "rpfilter-default",
+    ("nft",),
+    (
+        *both("allow", "inbound", TCP, 22),
+        *both("allow", "inbound", TCP, 443),  # IPv6: rpfilter's `fib` lookup, indeterminate
+        *both("deny", "inbound", TCP, 80),
+        *both("allow", "inbound", "ping"),
+        *both("allow", "outbound", TCP, 80),
+    ),
+    _firewalld_rpfilter,
+    requires=("firewalld", "firewall-offline-cmd", "dbus-daemon"),
+)
+
+
+# --- ferm --------------------------------------------------------------------------------------
+
+FERM_CONF = f"""\
+domain (ip ip6) table filter {{
+    chain INPUT {{
+        policy DROP;
+        mod conntrack ctstate INVALID DROP;
+        mod conntrack ctstate (RELATED ESTABLISHED) ACCEPT;
+        interface lo ACCEPT;
+        proto tcp dport (ssh http https) ACCEPT;
+        proto udp sport ntp dport 1000 ACCEPT;
+        proto tcp dport 3306 REJECT reject-with tcp-reset;
+        proto udp @subchain "dns" {{
+            dport domain ACCEPT;
+            dport 1001 REJECT;
+        }}
+        interface {HOST_IFACE} proto tcp dport 8080 jump web;
+    }}
+    chain web {{
+        saddr (198.51.100.64/26 2001:db8:1::40/122) RETURN;
+        ACCEPT;
+    }}
+    chain OUTPUT {{
+        policy ACCEPT;
+        proto tcp dport 1001 REJECT;
+    }}
+}}
+domain ip table filter chain INPUT {{
+    saddr 198.51.100.0/25 proto tcp dport 5432 ACCEPT;
+    proto icmp icmp-type echo-request ACCEPT;
+}}
+domain ip6 table filter chain INPUT {{
+    saddr 2001:db8:1::/121 proto tcp dport 5432 ACCEPT;
+    proto ipv6-icmp ACCEPT;
+}}
+"""
+
+
+def _ferm(work: Path) -> dict:
+    conf = work / "ferm.conf"
+    conf.write_text(FERM_CONF)
+    return {"tmpfs": ["/run"], "steps": [_step("ferm", "--fast", str(conf))]}
+
+
+FERM = Generator(
+    "ferm",
+    "subchains-domains",
+    ("iptables4", "iptables6"),
+    (
+        *both("allow", "inbound", TCP, 22),
+        *both("allow", "inbound", TCP, 443),
+        *both("deny", "inbound", TCP, 25),
+        *both("deny", "inbound", UDP, 1000),  # only from source port 123 (ntp)
+        *both("deny", "inbound", TCP, 3306),
+        *both("allow", "inbound", UDP, 53),
+        *both("deny", "inbound", UDP, 1001),
+        *both("allow", "inbound", TCP, 8080),
+        *both("deny", "inbound", TCP, 8080, remote=1),
+        *both("allow", "inbound", TCP, 5432),
+        *both("deny", "inbound", TCP, 5432, remote=2),
+        *both("allow", "inbound", "ping"),
+        *both("deny", "outbound", TCP, 1001),
+        *both("allow", "outbound", TCP, 80),
+    ),
+    _ferm,
+    requires=("ferm",),
+)
+
+
+# --- shorewall ---------------------------------------------------------------------------------
+
+LOC_IFACE = "loc0"
+
+
+def _shorewall(work: Path) -> dict:
+    etc = _copy_tree(SHOREWALL_SAMPLE, work / "etc-shorewall")
+    for annotated in etc.glob("*.annotated"):
+        annotated.unlink()
+    (etc / "README.txt").unlink(missing_ok=True)
+    params = etc / "params"
+    params.write_text(f"NET_IF={HOST_IFACE}\nLOC_IF={LOC_IFACE}\n")
+    conf = etc / "shorewall.conf"
+    conf.write_text(
+        conf.read_text()
+        .replace("STARTUP_ENABLED=No", "STARTUP_ENABLED=Yes")
+        .replace("LOGFILE=/var/log/messages", "LOGFILE=/var/log/shorewall.log")
+    )
+    rules = etc / "rules"
+    # The sample's rules plus two services the net zone may reach.
+    rules.write_text(
+        rules.read_text()
+        + "Web(ACCEPT)\tnet\t\t$FW\n"
+        + "ACCEPT\t\tnet:198.51.100.2\t$FW\ttcp\t5432\n"
+    )
+    state = work / "var-lib-shorewall"
+    state.mkdir()
+    return {
+        "binds": [[str(etc), "/etc/shorewall"], [str(state), "/var/lib/shorewall"]],
+        "tmpfs": ["/run", "/var/log"],
+        "steps": [_step("mkdir", "-p", "/run/lock"), _step("shorewall", "start", timeout=120)],
+    }
+
+
+SHOREWALL = Generator(
+    "shorewall",
+    "two-interfaces",
+    ("iptables4",),
+    (
+        need("deny", "inbound", 4, TCP, 22),
+        need("allow", "inbound", 4, TCP, 80),
+        need("allow", "inbound", 4, TCP, 443),
+        need("deny", "inbound", 4, UDP, 53),
+        need("allow", "inbound", 4, TCP, 5432),
+        need("deny", "inbound", 4, TCP, 5432, remote=1),
+        need("deny", "inbound", 4, UDP, 67),
+        need("deny", "inbound", 4, ICMP[4]),
+        need("allow", "outbound", 4, UDP, 53),
+        need("allow", "outbound", 4, TCP, 53),
+        need("allow", "outbound", 4, TCP, 443),
+        need("allow", "outbound", 4, ICMP[4]),
+    ),
+    _shorewall,
+    links=((LOC_IFACE, "loc0p"),),
+    requires=("shorewall",),
+)
+
+
+# --- fail2ban ----------------------------------------------------------------------------------
+
+F2B_SOCKET = "/run/fail2ban/fail2ban.sock"
+F2B_BANS = (
+    ("multi", "198.51.100.66"),
+    ("multi", "2001:db8:1::42"),
+    ("sets", "198.51.100.200"),
+    ("sets", "2001:db8:1::c8"),
+)
+
+
+def _fail2ban(work: Path) -> dict:
+    etc = _copy_tree(Path("/etc/fail2ban"), work / "etc-fail2ban")
+    (etc / "jail.d").mkdir(exist_ok=True)
+    for extra in (etc / "jail.d").iterdir():
+        extra.unlink()  # Debian enables an sshd jail on /var/log/auth.log: not ours
+    log = work / "auth.log"
+    log.write_text("")
+    (etc / "fail2ban.local").write_text(
+        "[Definition]\nlogtarget = STDOUT\nsocket = "
+        f"{F2B_SOCKET}\npidfile = /run/fail2ban/fail2ban.pid\ndbfile = :memory:\n"
+    )
+    (etc / "jail.local").write_text(
+        "[DEFAULT]\nbackend = polling\nallowipv6 = auto\nbantime = 3600\n\n"
+        f"[multi]\nenabled = true\nfilter = sshd\nlogpath = {log}\nport = 22,80\n"
+        "banaction = iptables-multiport\nbanaction_allports = iptables-allports\n\n"
+        f"[sets]\nenabled = true\nfilter = sshd\nlogpath = {log}\nport = 443,8080\n"
+        "banaction = iptables-ipset-proto6\n"
+    )
+    client = ("fail2ban-client", "-c", "/etc/fail2ban", "-s", F2B_SOCKET)
+    return {
+        "binds": [[str(etc), "/etc/fail2ban"]],
+        "tmpfs": ["/run", "/var/lib/fail2ban"],
+        "steps": [_step("mkdir", "-p", "/run/fail2ban")],
+        "daemons": [
+            {
+                "argv": ["fail2ban-server", "-f", "-x", "-c", "/etc/fail2ban", "-s", F2B_SOCKET],
+                "ready": [*client, "ping"],
+                "timeout": 60,
+            }
+        ],
+        "after": [
+            *(_step(*client, "set", jail, "banip", address) for jail, address in F2B_BANS),
+            _step(*client, "status", "multi"),
+        ],
+    }
+
+
+FAIL2BAN = Generator(
+    "fail2ban",
+    "multiport-and-ipset",
+    ("iptables4", "iptables6", "ipset"),
+    (
+        *both("deny", "inbound", TCP, 22, remote=1),
+        *both("deny", "inbound", TCP, 80, remote=1),
+        *both("allow", "inbound", TCP, 22),
+        *both("allow", "inbound", TCP, 443, remote=1),
+        *both("allow", "inbound", UDP, 22, remote=1),
+        *both("deny", "inbound", TCP, 443, remote=2),
+        *both("deny", "inbound", TCP, 8080, remote=2),
+        *both("allow", "inbound", TCP, 80, remote=2),
+        *both("allow", "inbound", TCP, 443),
+    ),
+    _fail2ban,
+    requires=("fail2ban-server", "fail2ban-client", "ipset"),
+)
+
+
+# --- Debian's nftables examples ----------------------------------------------------------------
+
+# Interfaces the examples name ("they must exist in the system"), as down veth pairs.
+NFT_EXAMPLE_LINKS = (("eth0", "eth1"), ("eth2", "eth3"), ("bond0", "bond1"))
+
+GRID = (
+    *both("allow", "inbound", TCP, 22),
+    *both("allow", "inbound", TCP, 80),
+    *both("allow", "inbound", TCP, 443),
+    *both("allow", "inbound", TCP, 8080),
+    *both("allow", "inbound", UDP, 53),
+    *both("allow", "inbound", UDP, 123),
+    *both("allow", "inbound", "ping"),
+    *both("allow", "outbound", TCP, 80),
+    *both("allow", "outbound", UDP, 53),
+    *both("allow", "outbound", "ping"),
+)
+
+
+def nft_examples() -> list[Path]:
+    return sorted(NFT_EXAMPLES.glob("*.nft")) if NFT_EXAMPLES.is_dir() else []
+
+
+def _nft_example(path: Path) -> Callable[[Path], dict]:
+    def build(work: Path) -> dict:
+        # include "./x.nft" is relative to the working directory nft runs in: a copy of the
+        # directory keeps the example as shipped.
+        copy = _copy_tree(NFT_EXAMPLES, work / "examples")
+        step = _step("nft", "-I", str(copy), "-f", str(copy / path.name))
+        return {"steps": [{**step, "cwd": str(copy)}]}
+
+    return build
+
+
+def nft_example_generators() -> list[Generator]:
+    return [
+        Generator("nft-example", path.stem, ("nft",), GRID, _nft_example(path),
+                  links=NFT_EXAMPLE_LINKS, requires=("nft",))
+        for path in nft_examples()
+    ]
+
+
+def all_generators() -> list[Generator]:
+    return [UFW, FIREWALLD, FIREWALLD_RPFILTER, FERM, SHOREWALL, FAIL2BAN,
+            *nft_example_generators()]

@@ -1,0 +1,258 @@
+"""Run one real generator (oracle_generators) in a fresh namespace pair, probe it, export it like
+a user, and compare fwcheck with the kernel, per probe and per requirement.
+
+Per probe (`classify_flow` on the exports): "accept"/"drop" must equal the kernel's verdict.
+Per requirement (`check` on the exports): PASS must not meet a probe the kernel contradicts
+(allow: a probe dropped; deny: a probe accepted); FAIL must be shown by some probe. Each
+requirement is probed from several source ports, privileged ones (53, 67, 123) among them: a
+deny must hold for every source port, and generators accept by source port (DHCP, NTP).
+"indeterminate" (per probe or requirement) is allowed only with one of the reasons an export
+cannot settle, named in fwcheck's message: connection history (`recent`, `limit`, `hashlimit`,
+`connlimit`), routing (`fib`, rpfilter), or an opaque `xt` match in `nft -j`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import select
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from oracle_generate import Probe
+from oracle_generators import ICMP, TCP, UDP, Generator, Need
+from oracle_netns import NetnsPair
+from oracle_probe import Observed, run_probes
+from oracle_topology import HOST_IFACE
+
+CONFINE = Path(__file__).with_name("oracle_confine.py")
+START_TIMEOUT_S = 240
+# ICMP echo request types (RFC 792, RFC 4443).
+ECHO_REQUEST = {4: 8, 6: 128}
+PRIVILEGED_SPORTS = (53, 67, 123)
+# Words in fwcheck's indeterminate message that name a reason the export cannot settle.
+ALLOWED_UNDECIDABLE = ("recent", "limit", "hashlimit", "connlimit", "fib", "rpfilter", "xt ")
+
+
+@dataclass(frozen=True, slots=True)
+class NeedResult:
+    need: Need
+    fwcheck: str  # pass | fail | indeterminate | error
+    message: str
+    kernel: str  # pass | fail (from the probes)
+    probes: tuple[tuple[Probe, Observed, str], ...]  # (probe, kernel, fwcheck per probe)
+    problems: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    generator: str
+    log: str
+    exports: str
+    results: dict[str, NeedResult]
+    seconds: float
+
+
+class Confined:
+    """oracle_confine.py running in the host namespace until `close()`."""
+
+    def __init__(self, pair: NetnsPair, plan: dict) -> None:
+        self.process = subprocess.Popen(
+            ["ip", "netns", "exec", pair.host, "unshare", "--mount", "--propagation", "private",
+             "--", sys.executable, str(CONFINE)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(plan) + "\n")
+        self.process.stdin.flush()
+        answer = self._line(START_TIMEOUT_S)
+        self.log = "\n".join(answer.get("log", []))
+        if "error" in answer:
+            self.close()
+            raise RuntimeError(f"generator failed: {answer['error']}\n{self.log}")
+
+    def _line(self, timeout: float) -> dict:
+        assert self.process.stdout is not None
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        line = self.process.stdout.readline() if ready else ""
+        if not line:
+            self.process.kill()
+            _, err = self.process.communicate(timeout=30)
+            raise RuntimeError(f"confined generator gave no answer in {timeout} s: {err}")
+        return json.loads(line)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            try:
+                assert self.process.stdin is not None
+                self.process.stdin.write("stop\n")
+                self.process.stdin.flush()
+                self.process.wait(timeout=60)
+            except (OSError, subprocess.TimeoutExpired):
+                self.process.kill()
+                self.process.wait(timeout=30)
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def _link_pairs(pair: NetnsPair, links: tuple[tuple[str, str], ...]) -> None:
+    for one, other in links:
+        pair.run(pair.host, ["ip", "link", "add", one, "type", "veth", "peer", "name", other])
+
+
+def probes_for(needs: tuple[Need, ...]) -> tuple[list[tuple[Need, Probe]], tuple[int, ...]]:
+    """Probes for each requirement, and the ports both sides listen on."""
+    ports = tuple(sorted({n.port for n in needs if n.proto in (TCP, UDP)}))
+    out: list[tuple[Need, Probe]] = []
+    for index, item in enumerate(needs):
+        if item.direction == "inbound":
+            src, dst = item.remote_address, item.local_address
+        else:
+            src, dst = item.local_address, item.remote_address
+        if item.proto == ICMP[item.family]:
+            sports: tuple[int, ...] = (30000 + 2 * index, 30001 + 2 * index)
+        else:
+            privileged = tuple(p for p in PRIVILEGED_SPORTS if p not in ports)
+            sports = (*privileged, 40000 + index)
+        for sport in sports:
+            out.append((item, Probe(item.family, item.proto, src, dst, sport, item.port,
+                                    item.direction)))
+    return out, ports
+
+
+def export(pair: NetnsPair, kinds: tuple[str, ...]) -> list[tuple[str, bytes]]:
+    """What a user collects, by hand or with `fwcheck scan`."""
+    commands = {
+        "iptables4": [("iptables-save.v4", ["iptables-save"])],
+        "iptables6": [("ip6tables-save.v6", ["ip6tables-save"])],
+        "nft": [("nft.json", ["nft", "-j", "list", "ruleset"]),
+                ("nft-list.txt", ["nft", "list", "ruleset"])],
+        "ipset": [("ipset-save.txt", ["ipset", "save"])],
+    }
+    return [(origin, pair.run(pair.host, argv).stdout) for kind in kinds
+            for origin, argv in commands[kind]]
+
+
+def parse_exports(dumps: list[tuple[str, bytes]]) -> list:
+    from checker.parsers import ipset_save, iptables_save, nft_json, nft_list
+
+    parsers = {"v4": iptables_save, "v6": iptables_save, "json": nft_json, "txt": nft_list}
+    out = []
+    for origin, data in dumps:
+        if origin.startswith("ipset"):
+            out.append(ipset_save.parse(data, origin))
+        else:
+            out.append(parsers[origin.rsplit(".", 1)[1]].parse(data, origin))
+    return out
+
+
+def requirement(tool: str, item: Need):
+    from checker.errors import Location
+    from checker.findings import Severity
+    from checker.policies.model import Direction, Expect, Requirement
+
+    def one(address: str) -> tuple[tuple[int, int, int], ...]:
+        value = int(ipaddress.ip_address(address))
+        return ((item.family, value, value),)
+
+    ping = item.proto == ICMP[item.family]
+    return Requirement(
+        policy_id=tool,
+        rule_id=item.name,
+        title=item.name,
+        expect=Expect(item.expect),
+        direction=Direction(item.direction),
+        protocol=item.proto,
+        ports=None if ping else ((item.port, item.port),),
+        remote=one(item.remote_address),
+        except_remote=(),
+        local=one(item.local_address),
+        program=None,
+        service=None,
+        profiles=frozenset(),
+        icmp_type=ECHO_REQUEST[item.family] if ping else None,
+        families=frozenset({item.family}),
+        severity=Severity.HIGH,
+        origin=Location(f"oracle/{tool}"),
+    )
+
+
+def _allowed_reason(message: str) -> bool:
+    return any(word in message for word in ALLOWED_UNDECIDABLE)
+
+
+def compare(tool: str, item: Need, rulesets: list, seen: list[tuple[Probe, Observed]]) -> NeedResult:
+    from checker.engine.netfilter import check, classify_flow
+
+    verdict = check(rulesets, requirement(tool, item))
+    problems: list[str] = []
+    rows = []
+    for probe, observed in seen:
+        ping = probe.proto == ICMP[probe.family]
+        flow = classify_flow(
+            rulesets,
+            family=probe.family,
+            proto=probe.proto,
+            src=probe.src,
+            dst=probe.dst,
+            sport=probe.sport,
+            dport=probe.dport,
+            direction=probe.direction,
+            iface=HOST_IFACE,
+            icmp=ECHO_REQUEST[probe.family] << 8 if ping else 0,
+        )
+        rows.append((probe, observed, flow))
+        what = f"{probe.label()}: kernel {observed.kernel} (client {observed.client}), fwcheck {flow}"
+        if observed.client.startswith("bind-failed"):
+            problems.append(f"HARNESS: probe not sent: {what}")
+        elif flow in ("accept", "drop") and flow != observed.kernel:
+            problems.append(f"DISAGREEMENT per probe: {what}")
+        elif flow == "indeterminate" and not _allowed_reason(verdict.message):
+            problems.append(f"INDETERMINATE per probe without an allowed reason: {what}")
+    contradicted = [
+        (probe, observed)
+        for probe, observed in seen
+        if observed.kernel == ("drop" if item.expect == "allow" else "accept")
+    ]
+    kernel = "fail" if contradicted else "pass"
+    status = str(verdict.status)
+    if status == "pass" and contradicted:
+        probe, observed = contradicted[0]
+        problems.append(f"DISAGREEMENT: fwcheck passes {item.name} but the kernel did "
+                        f"{observed.kernel} for {probe.label()}")
+    elif status == "fail" and not contradicted:
+        problems.append(f"DISAGREEMENT: fwcheck fails {item.name} ({verdict.message}) but "
+                        "every probe met it")
+    elif status == "indeterminate" and not _allowed_reason(verdict.message):
+        problems.append(f"INDETERMINATE without an allowed reason: {verdict.message}")
+    elif status not in ("pass", "fail", "indeterminate"):
+        problems.append(f"UNEXPECTED {status}: {verdict.message}")
+    return NeedResult(item, status, verdict.message, kernel, tuple(rows), tuple(problems))
+
+
+def run_generator(pair: NetnsPair, generator: Generator, work: Path) -> RunResult:
+    started = time.monotonic()
+    _link_pairs(pair, generator.links)
+    plan = generator.build(work)
+    confined = Confined(pair, plan)
+    try:
+        pairs, ports = probes_for(generator.needs)
+        observed = run_probes(pair, tuple(p for _, p in pairs), ports)
+        dumps = export(pair, generator.exports)
+    finally:
+        confined.close()
+    rulesets = parse_exports(dumps)
+    results = {}
+    for item in generator.needs:
+        seen = [(p, o) for (n, p), o in zip(pairs, observed, strict=True) if n is item]
+        results[item.name] = compare(generator.tool, item, rulesets, seen)
+    text = "\n".join(f"# {origin}\n{data.decode(errors='replace')}" for origin, data in dumps
+                     if not origin.endswith(".json"))
+    return RunResult(generator.id, confined.log, text, results, time.monotonic() - started)
