@@ -74,7 +74,7 @@ class Need:
 class Generator:
     tool: str
     config: str
-    exports: tuple[str, ...]  # iptables4 | iptables6 | nft | ipset
+    exports: tuple[str, ...]  # iptables4 | iptables6 | legacy4 | legacy6 | nft | ipset
     needs: tuple[Need, ...]
     # Writes the tool's files under the work directory; returns the oracle_confine plan.
     build: Callable[[Path], dict]
@@ -87,16 +87,34 @@ class Generator:
         return f"{self.tool}-{self.config}"
 
 
-def need(expect: str, direction: str, family: int, proto: int, port: int = 0, remote: int = 0,
-         local: int = 0) -> Need:
+def need(
+    expect: str,
+    direction: str,
+    family: int,
+    proto: int,
+    port: int = 0,
+    remote: int = 0,
+    local: int = 0,
+) -> Need:
     kind = {TCP: "tcp", UDP: "udp"}.get(proto, "ping" if proto == ICMP[family] else str(proto))
-    where = f"{kind}{port or ''}" + (f"-r{remote}" if remote else "") + (f"-l{local}" if local else "")
-    return Need(f"{expect}-{direction[:3]}-v{family}-{where}", expect, direction, family, proto,
-                port, remote, local)
+    where = (
+        f"{kind}{port or ''}" + (f"-r{remote}" if remote else "") + (f"-l{local}" if local else "")
+    )
+    return Need(
+        f"{expect}-{direction[:3]}-v{family}-{where}",
+        expect,
+        direction,
+        family,
+        proto,
+        port,
+        remote,
+        local,
+    )
 
 
-def both(expect: str, direction: str, proto: str | int, port: int = 0, remote: int = 0,
-         local: int = 0) -> list[Need]:
+def both(
+    expect: str, direction: str, proto: str | int, port: int = 0, remote: int = 0, local: int = 0
+) -> list[Need]:
     out = []
     for family in (4, 6):
         number = ICMP[family] if proto == "ping" else int(proto)
@@ -135,8 +153,15 @@ UFW_RULES = (
 def _ufw(work: Path) -> dict:
     etc = _copy_tree(Path("/etc/ufw"), work / "etc-ufw")
     # The package's pristine rule files, whatever the machine's /etc/ufw holds.
-    for name in ("before.rules", "before6.rules", "after.rules", "after6.rules", "user.rules",
-                 "user6.rules", "ufw.conf"):
+    for name in (
+        "before.rules",
+        "before6.rules",
+        "after.rules",
+        "after6.rules",
+        "user.rules",
+        "user6.rules",
+        "ufw.conf",
+    ):
         shutil.copyfile(Path("/usr/share/ufw") / name, etc / name)
     default = work / "default-ufw"
     text = Path("/etc/default/ufw").read_text()
@@ -194,15 +219,26 @@ FIREWALLD_OFFLINE = (
     ("--zone=public", "--add-service=http"),
     ("--zone=public", "--add-port=8443/tcp"),
     ("--zone=public", "--add-port=1000/udp"),
-    ("--zone=public", "--add-rich-rule=rule family=ipv4 source address=198.51.100.2/32 "
-     "port port=5432 protocol=tcp accept"),
-    ("--zone=public", "--add-rich-rule=rule family=ipv6 source address=2001:db8:1::2 "
-     "port port=5432 protocol=tcp accept"),
-    ("--zone=public", "--add-rich-rule=rule family=ipv4 source address=198.51.100.66 "
-     "service name=http reject"),
+    (
+        "--zone=public",
+        "--add-rich-rule=rule family=ipv4 source address=198.51.100.2/32 "
+        "port port=5432 protocol=tcp accept",
+    ),
+    (
+        "--zone=public",
+        "--add-rich-rule=rule family=ipv6 source address=2001:db8:1::2 "
+        "port port=5432 protocol=tcp accept",
+    ),
+    (
+        "--zone=public",
+        "--add-rich-rule=rule family=ipv4 source address=198.51.100.66 service name=http reject",
+    ),
     ("--zone=public", "--add-rich-rule=rule family=ipv4 source address=198.51.100.200 drop"),
-    ("--zone=public", "--add-rich-rule=rule family=ipv6 source address=2001:db8:1::c8 "
-     "port port=8443 protocol=tcp drop"),
+    (
+        "--zone=public",
+        "--add-rich-rule=rule family=ipv6 source address=2001:db8:1::c8 "
+        "port port=8443 protocol=tcp drop",
+    ),
     ("--zone=public", "--add-icmp-block=echo-request"),
     ("--new-zone=trusted-peers",),
     ("--zone=trusted-peers", "--add-source=198.51.100.64/26"),
@@ -220,8 +256,9 @@ def _firewalld(work: Path) -> dict:
     ]
     # rpfilter (a `fib` match) is on by default and is indeterminate by design: the second
     # configuration keeps it; this one is about the zones and rich rules.
-    conf.write_text("\n".join([*lines, "FirewallBackend=nftables", "IPv6_rpfilter=no",
-                               "CleanupOnExit=yes", ""]))
+    conf.write_text(
+        "\n".join([*lines, "FirewallBackend=nftables", "IPv6_rpfilter=no", "CleanupOnExit=yes", ""])
+    )
     bus = work / "bus.conf"
     bus.write_text(BUS_CONFIG)
     return _firewalld_plan(etc, bus, FIREWALLD_OFFLINE)
@@ -263,7 +300,7 @@ def _firewalld_rpfilter(work: Path) -> dict:
     bus = work / "bus.conf"
     bus.write_text(BUS_CONFIG)
     return _firewalld_plan(
-        etc, bus, ((f"--zone=public", f"--add-interface={HOST_IFACE}"), ("--add-service=https",))
+        etc, bus, (("--zone=public", f"--add-interface={HOST_IFACE}"), ("--add-service=https",))
     )
 
 
@@ -359,10 +396,12 @@ def _ferm(work: Path) -> dict:
     return {"tmpfs": ["/run"], "steps": [_step("ferm", "--fast", str(conf))]}
 
 
+# ferm 2.5 drives iptables-legacy-restore when it is installed (Debian's iptables package ships
+# it); a user then saves with iptables-legacy-save, as iptables-save's warning says.
 FERM = Generator(
     "ferm",
     "subchains-domains",
-    ("iptables4", "iptables6"),
+    ("legacy4", "legacy6"),
     (
         *both("allow", "inbound", TCP, 22),
         *both("allow", "inbound", TCP, 443),
@@ -394,8 +433,13 @@ def _shorewall(work: Path) -> dict:
     for annotated in etc.glob("*.annotated"):
         annotated.unlink()
     (etc / "README.txt").unlink(missing_ok=True)
-    params = etc / "params"
-    params.write_text(f"NET_IF={HOST_IFACE}\nLOC_IF={LOC_IFACE}\n")
+    # The sample names eth0 (net) and eth1 (loc): ours are the veth to the peer and a spare one.
+    interfaces = etc / "interfaces"
+    interfaces.write_text(
+        interfaces.read_text()
+        .replace("physical=eth0", f"physical={HOST_IFACE}")
+        .replace("physical=eth1", f"physical={LOC_IFACE}")
+    )
     conf = etc / "shorewall.conf"
     conf.write_text(
         conf.read_text()
@@ -515,6 +559,9 @@ FAIL2BAN = Generator(
 # Interfaces the examples name ("they must exist in the system"), as down veth pairs.
 NFT_EXAMPLE_LINKS = (("eth0", "eth1"), ("eth2", "eth3"), ("bond0", "bond1"))
 
+# sets_and_maps.nft opens with `delete table filter`: it expects the table to exist.
+NFT_EXAMPLE_BEFORE = {"sets_and_maps": (("add", "table", "ip", "filter"),)}
+
 GRID = (
     *both("allow", "inbound", TCP, 22),
     *both("allow", "inbound", TCP, 80),
@@ -539,19 +586,34 @@ def _nft_example(path: Path) -> Callable[[Path], dict]:
         # directory keeps the example as shipped.
         copy = _copy_tree(NFT_EXAMPLES, work / "examples")
         step = _step("nft", "-I", str(copy), "-f", str(copy / path.name))
-        return {"steps": [{**step, "cwd": str(copy)}]}
+        before = [_step("nft", *argv) for argv in NFT_EXAMPLE_BEFORE.get(path.stem, ())]
+        return {"steps": [*before, {**step, "cwd": str(copy)}]}
 
     return build
 
 
 def nft_example_generators() -> list[Generator]:
     return [
-        Generator("nft-example", path.stem, ("nft",), GRID, _nft_example(path),
-                  links=NFT_EXAMPLE_LINKS, requires=("nft",))
+        Generator(
+            "nft-example",
+            path.stem,
+            ("nft",),
+            GRID,
+            _nft_example(path),
+            links=NFT_EXAMPLE_LINKS,
+            requires=("nft",),
+        )
         for path in nft_examples()
     ]
 
 
 def all_generators() -> list[Generator]:
-    return [UFW, FIREWALLD, FIREWALLD_RPFILTER, FERM, SHOREWALL, FAIL2BAN,
-            *nft_example_generators()]
+    return [
+        UFW,
+        FIREWALLD,
+        FIREWALLD_RPFILTER,
+        FERM,
+        SHOREWALL,
+        FAIL2BAN,
+        *nft_example_generators(),
+    ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import select
 import subprocess
 import sys
@@ -61,8 +62,19 @@ class Confined:
 
     def __init__(self, pair: NetnsPair, plan: dict) -> None:
         self.process = subprocess.Popen(
-            ["ip", "netns", "exec", pair.host, "unshare", "--mount", "--propagation", "private",
-             "--", sys.executable, str(CONFINE)],
+            [
+                "ip",
+                "netns",
+                "exec",
+                pair.host,
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "--",
+                sys.executable,
+                str(CONFINE),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -122,9 +134,60 @@ def probes_for(needs: tuple[Need, ...]) -> tuple[list[tuple[Need, Probe]], tuple
             privileged = tuple(p for p in PRIVILEGED_SPORTS if p not in ports)
             sports = (*privileged, 40000 + index)
         for sport in sports:
-            out.append((item, Probe(item.family, item.proto, src, dst, sport, item.port,
-                                    item.direction)))
+            out.append(
+                (item, Probe(item.family, item.proto, src, dst, sport, item.port, item.direction))
+            )
     return out, ports
+
+
+def _key(probe: Probe) -> tuple:
+    # What a listener records of a probe (oracle_agent): no destination address, so two probes
+    # with the same key must not be in flight together.
+    return (probe.proto, probe.family, probe.src, probe.sport, probe.dport)
+
+
+def probe_in_rounds(pair: NetnsPair, probes: list[Probe], ports: tuple[int, ...]) -> list[Observed]:
+    rounds: list[list[int]] = []
+    keys: list[set[tuple]] = []
+    for index, probe in enumerate(probes):
+        for members, taken in zip(rounds, keys, strict=True):
+            if _key(probe) not in taken:
+                members.append(index)
+                taken.add(_key(probe))
+                break
+        else:
+            rounds.append([index])
+            keys.append({_key(probe)})
+    observed: dict[int, Observed] = {}
+    for members in rounds:
+        seen = run_probes(pair, tuple(probes[i] for i in members), ports)
+        observed.update(zip(members, seen, strict=True))
+    return [observed[i] for i in range(len(probes))]
+
+
+FLOW = re.compile(
+    r"^(?P<proto>tcp|udp) \[?(?P<src>[0-9a-f.:]+?)\]?:(?P<sport>\d+) -> "
+    r"\[?(?P<dst>[0-9a-f.:]+?)\]?:(?P<dport>\d+) ipv(?P<family>[46])(?: (?:in|out) (?P<iface>\S+))?$"
+)
+
+
+IFACE = re.compile(r" (?:in|out) (\S+)$")
+
+
+def counterexample_probe(item: Need, text: str | None) -> Probe | None:
+    """The probe that sends fwcheck's counterexample (TCP/UDP on the probed interface), if any."""
+    match = FLOW.match(text or "")
+    if match is None or match["iface"] not in (None, HOST_IFACE):
+        return None
+    return Probe(
+        item.family,
+        item.proto,
+        str(ipaddress.ip_address(match["src"])),
+        str(ipaddress.ip_address(match["dst"])),
+        int(match["sport"]),
+        int(match["dport"]),
+        item.direction,
+    )
 
 
 def export(pair: NetnsPair, kinds: tuple[str, ...]) -> list[tuple[str, bytes]]:
@@ -132,12 +195,19 @@ def export(pair: NetnsPair, kinds: tuple[str, ...]) -> list[tuple[str, bytes]]:
     commands = {
         "iptables4": [("iptables-save.v4", ["iptables-save"])],
         "iptables6": [("ip6tables-save.v6", ["ip6tables-save"])],
-        "nft": [("nft.json", ["nft", "-j", "list", "ruleset"]),
-                ("nft-list.txt", ["nft", "list", "ruleset"])],
+        "legacy4": [("iptables-legacy-save.v4", ["iptables-legacy-save"])],
+        "legacy6": [("ip6tables-legacy-save.v6", ["ip6tables-legacy-save"])],
+        "nft": [
+            ("nft.json", ["nft", "-j", "list", "ruleset"]),
+            ("nft-list.txt", ["nft", "list", "ruleset"]),
+        ],
         "ipset": [("ipset-save.txt", ["ipset", "save"])],
     }
-    return [(origin, pair.run(pair.host, argv).stdout) for kind in kinds
-            for origin, argv in commands[kind]]
+    return [
+        (origin, pair.run(pair.host, argv).stdout)
+        for kind in kinds
+        for origin, argv in commands[kind]
+    ]
 
 
 def parse_exports(dumps: list[tuple[str, bytes]]) -> list:
@@ -188,7 +258,9 @@ def _allowed_reason(message: str) -> bool:
     return any(word in message for word in ALLOWED_UNDECIDABLE)
 
 
-def compare(tool: str, item: Need, rulesets: list, seen: list[tuple[Probe, Observed]]) -> NeedResult:
+def compare(
+    tool: str, item: Need, rulesets: list, seen: list[tuple[Probe, Observed]]
+) -> NeedResult:
     from checker.engine.netfilter import check, classify_flow
 
     verdict = check(rulesets, requirement(tool, item))
@@ -209,7 +281,9 @@ def compare(tool: str, item: Need, rulesets: list, seen: list[tuple[Probe, Obser
             icmp=ECHO_REQUEST[probe.family] << 8 if ping else 0,
         )
         rows.append((probe, observed, flow))
-        what = f"{probe.label()}: kernel {observed.kernel} (client {observed.client}), fwcheck {flow}"
+        what = (
+            f"{probe.label()}: kernel {observed.kernel} (client {observed.client}), fwcheck {flow}"
+        )
         if observed.client.startswith("bind-failed"):
             problems.append(f"HARNESS: probe not sent: {what}")
         elif flow in ("accept", "drop") and flow != observed.kernel:
@@ -225,11 +299,19 @@ def compare(tool: str, item: Need, rulesets: list, seen: list[tuple[Probe, Obser
     status = str(verdict.status)
     if status == "pass" and contradicted:
         probe, observed = contradicted[0]
-        problems.append(f"DISAGREEMENT: fwcheck passes {item.name} but the kernel did "
-                        f"{observed.kernel} for {probe.label()}")
+        problems.append(
+            f"DISAGREEMENT: fwcheck passes {item.name} but the kernel did "
+            f"{observed.kernel} for {probe.label()}"
+        )
     elif status == "fail" and not contradicted:
-        problems.append(f"DISAGREEMENT: fwcheck fails {item.name} ({verdict.message}) but "
-                        "every probe met it")
+        where = IFACE.search(verdict.counterexample or "")
+        if where is None or where[1] == HOST_IFACE:
+            problems.append(
+                f"DISAGREEMENT: fwcheck fails {item.name} ({verdict.message}) but "
+                "every probe met it, its counterexample too"
+            )
+        # else: the counterexample arrives on another interface, which no probe can use; the
+        # requirement is about every interface, so fwcheck is right to fail it.
     elif status == "indeterminate" and not _allowed_reason(verdict.message):
         problems.append(f"INDETERMINATE without an allowed reason: {verdict.message}")
     elif status not in ("pass", "fail", "indeterminate"):
@@ -238,21 +320,39 @@ def compare(tool: str, item: Need, rulesets: list, seen: list[tuple[Probe, Obser
 
 
 def run_generator(pair: NetnsPair, generator: Generator, work: Path) -> RunResult:
+    from checker.engine.netfilter import check
+
+    names = [n.name for n in generator.needs]
+    assert len(set(names)) == len(names), f"{generator.id}: requirement names repeat"
     started = time.monotonic()
     _link_pairs(pair, generator.links)
     plan = generator.build(work)
     confined = Confined(pair, plan)
     try:
         pairs, ports = probes_for(generator.needs)
-        observed = run_probes(pair, tuple(p for _, p in pairs), ports)
+        observed = probe_in_rounds(pair, [p for _, p in pairs], ports)
         dumps = export(pair, generator.exports)
+        rulesets = parse_exports(dumps)
+        # fwcheck's counterexamples are probed too: a FAIL must be shown by the kernel.
+        extra: list[tuple[Need, Probe]] = []
+        for item in generator.needs:
+            verdict = check(rulesets, requirement(generator.tool, item))
+            probe = counterexample_probe(item, verdict.counterexample)
+            if str(verdict.status) == "fail" and probe is not None:
+                if probe.sport not in ports or probe.proto not in (TCP, UDP):
+                    extra.append((item, probe))
+        if extra:
+            observed += probe_in_rounds(pair, [p for _, p in extra], ports)
+            pairs += extra
     finally:
         confined.close()
-    rulesets = parse_exports(dumps)
     results = {}
     for item in generator.needs:
         seen = [(p, o) for (n, p), o in zip(pairs, observed, strict=True) if n is item]
         results[item.name] = compare(generator.tool, item, rulesets, seen)
-    text = "\n".join(f"# {origin}\n{data.decode(errors='replace')}" for origin, data in dumps
-                     if not origin.endswith(".json"))
+    text = "\n".join(
+        f"# {origin}\n{data.decode(errors='replace')}"
+        for origin, data in dumps
+        if not origin.endswith(".json")
+    )
     return RunResult(generator.id, confined.log, text, results, time.monotonic() - started)
