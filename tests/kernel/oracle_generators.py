@@ -7,13 +7,14 @@ privately, so the host's /etc and firewall are never touched. Its `needs` are th
 derived from the rules it generates: allow and deny, inbound and outbound, TCP, UDP, ICMP echo,
 IPv4 and IPv6, single ports, one peer and one local address each.
 
-Docker: dockerd does not run inside a CI job's network namespace in the time we have (it wants
-its own cgroups, storage driver and bridge); the chains Docker documents
+Docker: dockerd is not run (docker.io is large, and the daemon wants its own cgroups, storage
+driver and bridge, more than a CI job's minutes inside a namespace); the chains Docker documents
 (https://docs.docker.com/engine/network/packet-filtering-firewalls/: DOCKER-USER, DOCKER,
 DOCKER-ISOLATION-STAGE-1/2, the nat DOCKER chain reached through `-m addrtype --dst-type LOCAL`)
-are loaded with iptables-restore instead, as `dockerd` 20.10 writes them for one container
-publishing 8080->80. kube-proxy: the bench generator's iptables-mode rules (bench/kube_proxy.py)
-loaded into the kernel.
+are loaded with iptables-restore instead, as dockerd 20.10 writes them for one container
+publishing 8080->80, the container being a third namespace (`Backend`). kube-proxy: the bench
+generator's iptables-mode rules (bench/kube_proxy.py) loaded into the kernel, its pods in a third
+namespace.
 """
 
 from __future__ import annotations
@@ -60,6 +61,11 @@ class Need:
     port: int = 0  # 0 for ICMP echo
     remote: int = 0
     local: int = 0
+    # A destination that is not the host's but which the host translates (a Kubernetes service
+    # IP): the flow is DNATed to the backend namespace, and the kernel's verdict is whether the
+    # TCP handshake with the backend's listener completed. (A flow merely routed through the
+    # host is not asked about: fwcheck's inbound questions are about the host's own addresses.)
+    through: str = ""
 
     @property
     def remote_address(self) -> str:
@@ -67,7 +73,22 @@ class Need:
 
     @property
     def local_address(self) -> str:
-        return host_addresses(self.family)[self.local]
+        return self.through or host_addresses(self.family)[self.local]
+
+
+@dataclass(frozen=True, slots=True)
+class Backend:
+    """A third namespace behind the host (containers, pods): a veth `host_iface` (in the host
+    namespace, with `host_cidr`) to `backend_iface` (with `addresses`), the host forwarding, the
+    backend's default route through the host, and the peer's routes for `peer_routes` through
+    the host. A listening agent serves `ports` there."""
+
+    host_iface: str
+    host_cidr: str
+    backend_iface: str
+    addresses: tuple[str, ...]
+    peer_routes: tuple[str, ...]
+    ports: tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +102,7 @@ class Generator:
     # Extra veth pairs made inside the host namespace first (interfaces the config names).
     links: tuple[tuple[str, str], ...] = field(default=())
     requires: tuple[str, ...] = ()  # commands that must be installed
+    backend: Backend | None = None
 
     @property
     def id(self) -> str:
@@ -95,11 +117,14 @@ def need(
     port: int = 0,
     remote: int = 0,
     local: int = 0,
+    through: str = "",
 ) -> Need:
     kind = {TCP: "tcp", UDP: "udp"}.get(proto, "ping" if proto == ICMP[family] else str(proto))
     where = (
         f"{kind}{port or ''}" + (f"-r{remote}" if remote else "") + (f"-l{local}" if local else "")
     )
+    if through:
+        where += f"-to-{through}"
     return Need(
         f"{expect}-{direction[:3]}-v{family}-{where}",
         expect,
@@ -109,6 +134,7 @@ def need(
         port,
         remote,
         local,
+        through,
     )
 
 
@@ -607,6 +633,129 @@ def nft_example_generators() -> list[Generator]:
     ]
 
 
+# --- Docker (documented chains) and kube-proxy (the bench generator) ----------------------------
+
+# What dockerd 20.10 writes for `docker run -p 8080:80` of one container at 172.17.0.2 on the
+# default bridge (https://docs.docker.com/engine/network/packet-filtering-firewalls/), plus the
+# documented DOCKER-USER rule that keeps one source out. The bridge is a veth named docker0 here.
+DOCKER_RULES = """\
+*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+:DOCKER - [0:0]
+-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+-A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
+-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+-A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -j MASQUERADE
+-A DOCKER -i docker0 -j RETURN
+-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80
+COMMIT
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+:DOCKER - [0:0]
+:DOCKER-ISOLATION-STAGE-1 - [0:0]
+:DOCKER-ISOLATION-STAGE-2 - [0:0]
+:DOCKER-USER - [0:0]
+-A FORWARD -j DOCKER-USER
+-A FORWARD -j DOCKER-ISOLATION-STAGE-1
+-A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A FORWARD -o docker0 -j DOCKER
+-A FORWARD -i docker0 ! -o docker0 -j ACCEPT
+-A FORWARD -i docker0 -o docker0 -j ACCEPT
+-A DOCKER -d 172.17.0.2/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT
+-A DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2
+-A DOCKER-ISOLATION-STAGE-1 -j RETURN
+-A DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP
+-A DOCKER-ISOLATION-STAGE-2 -j RETURN
+-A DOCKER-USER -s 198.51.100.66/32 -j DROP
+-A DOCKER-USER -j RETURN
+COMMIT
+"""
+
+
+def _restore(name: str, text: str) -> Callable[[Path], dict]:
+    def build(work: Path) -> dict:
+        path = work / name
+        path.write_text(text)
+        return {"steps": [_step("iptables-restore", str(path))]}
+
+    return build
+
+
+DOCKER = Generator(
+    "docker",
+    "documented-chains-publish-8080",
+    ("iptables4",),
+    (
+        need("allow", "inbound", 4, TCP, 8080),  # DNAT to the container, FORWARD accepts
+        need("deny", "inbound", 4, TCP, 8080, remote=1),  # DOCKER-USER drops .66
+        need("allow", "inbound", 4, TCP, 22),  # the host itself (INPUT ACCEPT)
+        need("allow", "inbound", 4, TCP, 22, remote=1),
+        need("allow", "outbound", 4, TCP, 443),
+    ),
+    _restore("docker.rules", DOCKER_RULES),
+    requires=("iptables-restore",),
+    backend=Backend(
+        "docker0", "172.17.0.1/16", "eth0", ("172.17.0.2/16",), ("172.17.0.0/16",), (22, 80)
+    ),
+)
+
+KUBE_SERVICES, KUBE_ENDPOINTS = 3, 2
+
+
+def kube_proxy_rules() -> str:
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "kube_proxy.py"
+    spec = importlib.util.spec_from_file_location("fwcheck_bench_kube_proxy", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return str(module.generate(KUBE_SERVICES, KUBE_ENDPOINTS))
+
+
+def _kube_services() -> list[tuple[str, int]]:
+    """(cluster IP, port) of each service the bench generator made."""
+    import re
+
+    found = re.findall(
+        r"-A KUBE-SERVICES -d (\S+)/32 -p tcp .* --dport (\d+) -j KUBE-SVC", kube_proxy_rules()
+    )
+    return [(ip, int(port)) for ip, port in found]
+
+
+def _kube_needs() -> tuple[Need, ...]:
+    out = [need("allow", "inbound", 4, TCP, port, through=ip) for ip, port in _kube_services()]
+    out += [need("allow", "inbound", 4, TCP, 22), need("allow", "outbound", 4, TCP, 443)]
+    return tuple(out)
+
+
+def _kube_pods() -> tuple[str, ...]:
+    # bench/kube_proxy.py puts endpoint e of service s at 10.244.0.(s * E + e + 2).
+    return tuple(f"10.244.0.{n + 2}/16" for n in range(KUBE_SERVICES * KUBE_ENDPOINTS))
+
+
+def _kube_build(work: Path) -> dict:
+    return _restore("kube-proxy.rules", kube_proxy_rules())(work)
+
+
+def kube_proxy_generator() -> Generator:
+    ports = tuple(sorted({port for _, port in _kube_services()} | {22}))
+    return Generator(
+        "kube-proxy",
+        f"bench-iptables-{KUBE_SERVICES}x{KUBE_ENDPOINTS}",
+        ("iptables4",),
+        _kube_needs(),
+        _kube_build,
+        requires=("iptables-restore",),
+        backend=Backend("cni0", "10.244.0.1/16", "eth0", _kube_pods(), ("10.96.0.0/16",), ports),
+    )
+
+
 def all_generators() -> list[Generator]:
     return [
         UFW,
@@ -615,5 +764,7 @@ def all_generators() -> list[Generator]:
         FERM,
         SHOREWALL,
         FAIL2BAN,
+        DOCKER,
+        kube_proxy_generator(),
         *nft_example_generators(),
     ]

@@ -20,14 +20,16 @@ import select
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from oracle_generate import Probe
-from oracle_generators import ICMP, TCP, UDP, Generator, Need
-from oracle_netns import NetnsPair
-from oracle_probe import Observed, run_probes
-from oracle_topology import HOST_IFACE
+from oracle_generators import ICMP, TCP, UDP, Backend, Generator, Need
+from oracle_netns import COMMAND_TIMEOUT_S, NetnsPair
+from oracle_probe import Observed, _Agent, run_probes
+from oracle_topology import HOST_IFACE, host_addresses
 
 CONFINE = Path(__file__).with_name("oracle_confine.py")
 START_TIMEOUT_S = 240
@@ -319,9 +321,70 @@ def compare(
     return NeedResult(item, status, verdict.message, kernel, tuple(rows), tuple(problems))
 
 
-def run_generator(pair: NetnsPair, generator: Generator, work: Path) -> RunResult:
-    from checker.engine.netfilter import check
+def _ip(*argv: str) -> None:
+    result = subprocess.run(["ip", *argv], capture_output=True, timeout=COMMAND_TIMEOUT_S)
+    if result.returncode != 0:
+        raise RuntimeError(f"ip {' '.join(argv)}: {result.stderr.decode(errors='replace').strip()}")
 
+
+@contextmanager
+def backend_namespace(pair: NetnsPair, backend: Backend | None) -> Iterator[None]:
+    """The namespace behind the host, with a listening agent, for the probes' duration."""
+    if backend is None:
+        yield
+        return
+    name = pair.host.replace("fwck-h-", "fwck-b-")
+    _ip("netns", "add", name)
+    agent = None
+    try:
+        _ip(
+            "link",
+            "add",
+            backend.host_iface,
+            "netns",
+            pair.host,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            backend.backend_iface,
+            "netns",
+            name,
+        )
+        _ip("-n", pair.host, "addr", "add", backend.host_cidr, "dev", backend.host_iface)
+        _ip("-n", pair.host, "link", "set", backend.host_iface, "up")
+        _ip("-n", name, "link", "set", "lo", "up")
+        for cidr in backend.addresses:
+            _ip("-n", name, "addr", "add", cidr, "dev", backend.backend_iface)
+        _ip("-n", name, "link", "set", backend.backend_iface, "up")
+        _ip("-n", name, "route", "add", "default", "via", backend.host_cidr.split("/")[0])
+        for route in backend.peer_routes:
+            _ip("-n", pair.peer, "route", "add", route, "via", host_addresses(4)[0])
+        pair.run(pair.host, ["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])
+        agent = _Agent(pair, name, [], backend.ports)
+        if agent.receive() != {"ready": True}:
+            raise RuntimeError(f"agent in {name} did not start")
+        agent.send("go")
+        agent.receive()
+        yield
+        agent.send("stop")
+        agent.receive()
+    finally:
+        if agent is not None:
+            agent.close()
+        subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=COMMAND_TIMEOUT_S)
+
+
+def _handshakes(observed: list[Observed], probes: list[Probe]) -> list[Observed]:
+    # Behind a DNAT the listener that answers is the backend's, on the translated port: a
+    # completed TCP handshake is the kernel's "accept" (SYN in, SYN-ACK back through the host).
+    return [
+        Observed("accept", o.client) if p.proto == TCP and o.client == "connected" else o
+        for o, p in zip(observed, probes, strict=True)
+    ]
+
+
+def run_generator(pair: NetnsPair, generator: Generator, work: Path) -> RunResult:
     names = [n.name for n in generator.needs]
     assert len(set(names)) == len(names), f"{generator.id}: requirement names repeat"
     started = time.monotonic()
@@ -329,21 +392,8 @@ def run_generator(pair: NetnsPair, generator: Generator, work: Path) -> RunResul
     plan = generator.build(work)
     confined = Confined(pair, plan)
     try:
-        pairs, ports = probes_for(generator.needs)
-        observed = probe_in_rounds(pair, [p for _, p in pairs], ports)
-        dumps = export(pair, generator.exports)
-        rulesets = parse_exports(dumps)
-        # fwcheck's counterexamples are probed too: a FAIL must be shown by the kernel.
-        extra: list[tuple[Need, Probe]] = []
-        for item in generator.needs:
-            verdict = check(rulesets, requirement(generator.tool, item))
-            probe = counterexample_probe(item, verdict.counterexample)
-            if str(verdict.status) == "fail" and probe is not None:
-                if probe.sport not in ports or probe.proto not in (TCP, UDP):
-                    extra.append((item, probe))
-        if extra:
-            observed += probe_in_rounds(pair, [p for _, p in extra], ports)
-            pairs += extra
+        with backend_namespace(pair, generator.backend):
+            pairs, observed, rulesets, dumps = _probe_and_export(pair, generator)
     finally:
         confined.close()
     results = {}
@@ -356,3 +406,28 @@ def run_generator(pair: NetnsPair, generator: Generator, work: Path) -> RunResul
         if not origin.endswith(".json")
     )
     return RunResult(generator.id, confined.log, text, results, time.monotonic() - started)
+
+
+def _probe_and_export(
+    pair: NetnsPair, generator: Generator
+) -> tuple[list[tuple[Need, Probe]], list[Observed], list, list[tuple[str, bytes]]]:
+    from checker.engine.netfilter import check
+
+    pairs, ports = probes_for(generator.needs)
+    observed = probe_in_rounds(pair, [p for _, p in pairs], ports)
+    dumps = export(pair, generator.exports)
+    rulesets = parse_exports(dumps)
+    # fwcheck's counterexamples are probed too: a FAIL must be shown by the kernel.
+    extra: list[tuple[Need, Probe]] = []
+    for item in generator.needs:
+        verdict = check(rulesets, requirement(generator.tool, item))
+        probe = counterexample_probe(item, verdict.counterexample)
+        if str(verdict.status) == "fail" and probe is not None:
+            if probe.sport not in ports or probe.proto not in (TCP, UDP):
+                extra.append((item, probe))
+    if extra:
+        observed += probe_in_rounds(pair, [p for _, p in extra], ports)
+        pairs += extra
+    if generator.backend is not None:
+        observed = _handshakes(observed, [p for _, p in pairs])
+    return pairs, observed, rulesets, dumps

@@ -27,8 +27,14 @@ Generators (oracle_generators):
   (the interfaces they name exist as spare veths); two need kernel features this kernel lacks
   (KERNEL_REFUSES): the test requires that refusal, so an example that starts loading is noticed.
 
-Docker and kube-proxy are not here yet (their flows are DNATed to a third namespace, which the
-probe agents do not serve); see oracle_generators' docstring.
+- Docker: dockerd is not run (it wants its own cgroups, storage and daemon setup, more than a CI
+  job's minutes in a namespace); the chains Docker documents for one container publishing
+  8080->80 (plus a documented DOCKER-USER drop) are loaded with iptables-restore, the bridge
+  being a veth named docker0 to a third namespace where the "container" listens.
+- kube-proxy (iptables mode): bench/kube_proxy.py's rules for 3 services of 2 endpoints loaded
+  with iptables-restore; the pods live in a third namespace behind a veth cni0, the peer routes
+  the service range through the host, and probes go to the service IPs. Behind a DNAT the kernel's
+  verdict is the completed TCP handshake (the backend's listener answers on the translated port).
 
 A disagreement that is a known defect other helpers are fixing is listed in KNOWN_DEFECTS, which
 makes exactly that case xfail(strict=True): once the fix is merged it XPASSes, fails, and the entry
@@ -54,6 +60,8 @@ from oracle_real import RunResult, run_generator
 IPV6_RT = "issue 11 defect 5b: ufw's `-m rt --rt-type 0` makes every IPv6 flow indeterminate (h2)"
 SPORT = "issue 11 defect 2: a deny must hold for every source port (h1)"
 F2B_TIMEOUT = "issue 11 defect 5b: fail2ban's ipset `timeout 0` is taken as expiring (h2)"
+DNAT = "issue 11 defect 5d: a DNAT is followed into FORWARD, not answered as indeterminate (h3)"
+MARK = "issue 11 defect 5c: packet marks along the walk (kube-proxy's 0x4000) (h3)"
 KNOWN_DEFECTS: dict[tuple[str, str], str] = {
     **{
         ("ufw-default-ipv6-varied", name): IPV6_RT
@@ -86,6 +94,12 @@ KNOWN_DEFECTS: dict[tuple[str, str], str] = {
             "allow-inb-v6-tcp443",
         )
     },
+    ("docker-documented-chains-publish-8080", "allow-inb-v4-tcp8080"): DNAT,
+    ("docker-documented-chains-publish-8080", "deny-inb-v4-tcp8080-r1"): DNAT,
+    ("kube-proxy-bench-iptables-3x2", "allow-inb-v4-tcp8080-to-10.96.0.10"): DNAT,
+    ("kube-proxy-bench-iptables-3x2", "allow-inb-v4-tcp443-to-10.96.0.11"): DNAT,
+    ("kube-proxy-bench-iptables-3x2", "allow-inb-v4-tcp53-to-10.96.0.12"): DNAT,
+    ("kube-proxy-bench-iptables-3x2", "allow-out-v4-tcp443"): MARK,
 }
 
 # Debian examples this kernel will not load, and the error nft gives.
