@@ -9,7 +9,7 @@ namespace, outside pytest.
 
 Protocol on stdin/stdout, one JSON document per line:
   in:  {"ports": [...], "probes": [{"id", "family", "proto", "src", "dst", "sport", "dport"}],
-        "timeout_s": 0.5}
+        "timeout_s": 0.5, "raw": [other IP protocols to receive, optional]}
   out: {"ready": true}                     listeners bound
   in:  "go"
   out: {"probes": {"<id>": "connected" | "refused" | "timeout" | "sent" | "replied" | "error: ..."}}
@@ -41,8 +41,14 @@ def _normal(addr: str) -> str:
     return str(ipaddress.ip_address(addr.split("%")[0]))
 
 
-def _bind_listeners(ports: list[int]) -> list[tuple[socket.socket, int, int, int]]:
+def _bind_listeners(ports: list[int], raw: list[int]) -> list[tuple[socket.socket, int, int, int]]:
     bound = []
+    # Other IP protocols: a raw socket per protocol receives every such packet delivered here.
+    for family in (socket.AF_INET, socket.AF_INET6):
+        for proto in raw:
+            sock = socket.socket(family, socket.SOCK_RAW, proto)
+            sock.setblocking(False)
+            bound.append((sock, proto, 4 if family == socket.AF_INET else 6, 0))
     for family, wildcard in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
         for port in ports:
             for kind, proto in ((socket.SOCK_STREAM, TCP), (socket.SOCK_DGRAM, UDP)):
@@ -124,9 +130,23 @@ def _ping(probe: dict, timeout_s: float) -> str:
         return "timeout"
 
 
+def _raw(probe: dict) -> str:
+    """One datagram of another IP protocol (GRE, ESP …) from probe["src"]: a raw socket."""
+    family = socket.AF_INET if probe["family"] == 4 else socket.AF_INET6
+    with socket.socket(family, socket.SOCK_RAW, probe["proto"]) as sock:
+        sock.bind((probe["src"], 0))
+        try:
+            sock.sendto(b"fwcheck-oracle-raw", (probe["dst"], 0))
+        except OSError as error:  # EPERM: the host's own OUTPUT chain dropped it
+            return f"error: {errno.errorcode.get(error.errno or 0, error.errno)}"
+        return "sent"
+
+
 def _probe(probe: dict, timeout_s: float) -> str:
     if probe["proto"] == ICMP[probe["family"]]:
         return _ping(probe, timeout_s)
+    if probe["proto"] not in (TCP, UDP):
+        return _raw(probe)
     family = socket.AF_INET if probe["family"] == 4 else socket.AF_INET6
     kind = socket.SOCK_STREAM if probe["proto"] == TCP else socket.SOCK_DGRAM
     with socket.socket(family, kind) as sock:
@@ -161,7 +181,7 @@ def _probe(probe: dict, timeout_s: float) -> str:
 
 def main() -> int:
     config = json.loads(sys.stdin.readline())
-    listeners = _bind_listeners(config["ports"])
+    listeners = _bind_listeners(config["ports"], config.get("raw", []))
     seen: list = []
     stop = threading.Event()
     server = threading.Thread(target=_serve, args=(listeners, seen, stop), daemon=True)

@@ -27,6 +27,7 @@ from pathlib import Path
 from oracle_topology import HOST_IFACE, host_addresses, peer_addresses
 
 TCP, UDP = 6, 17
+GRE, ESP = 47, 50  # other IP protocols, probed with raw datagrams
 ICMP = {4: 1, 6: 58}
 NFT_EXAMPLES = Path("/usr/share/doc/nftables/examples")
 SHOREWALL_SAMPLE = Path("/usr/share/doc/shorewall/examples/two-interfaces")
@@ -173,6 +174,7 @@ UFW_RULES = (
     ("allow", "proto", "tcp", "from", "198.51.100.0/25", "to", "198.51.100.129", "port", "1002"),
     ("deny", "out", "1001/tcp"),
     ("reject", "out", "to", "198.51.100.200", "port", "80", "proto", "tcp"),
+    ("allow", "proto", "gre", "from", "198.51.100.2"),
 )
 
 
@@ -232,6 +234,9 @@ UFW = Generator(
         need("deny", "outbound", 4, TCP, 80, remote=2),
         *both("allow", "outbound", UDP, 53),
         *both("allow", "outbound", "ping"),
+        need("allow", "inbound", 4, GRE),
+        need("deny", "inbound", 4, GRE, remote=1),
+        need("deny", "inbound", 6, GRE),
     ),
     _ufw,
     requires=("ufw",),
@@ -266,6 +271,7 @@ FIREWALLD_OFFLINE = (
         "port port=8443 protocol=tcp drop",
     ),
     ("--zone=public", "--add-icmp-block=echo-request"),
+    ("--zone=public", "--add-protocol=gre"),
     ("--new-zone=trusted-peers",),
     ("--zone=trusted-peers", "--add-source=198.51.100.64/26"),
     ("--zone=trusted-peers", "--add-port=3306/tcp"),
@@ -354,6 +360,8 @@ FIREWALLD = Generator(
         need("deny", "inbound", 4, TCP, 22, remote=1),  # source zone has no ssh
         need("deny", "inbound", 4, TCP, 22, remote=2),
         *both("deny", "inbound", "ping"),
+        *both("allow", "inbound", GRE),
+        *both("deny", "inbound", ESP),
         *both("allow", "outbound", TCP, 443),
         *both("allow", "outbound", UDP, 53),
         *both("allow", "outbound", "ping"),
@@ -395,6 +403,7 @@ domain (ip ip6) table filter {{
             dport 1001 REJECT;
         }}
         interface {HOST_IFACE} proto tcp dport 8080 jump web;
+        proto gre ACCEPT;
     }}
     chain web {{
         saddr (198.51.100.64/26 2001:db8:1::40/122) RETURN;
@@ -443,6 +452,8 @@ FERM = Generator(
         *both("allow", "inbound", "ping"),
         *both("deny", "outbound", TCP, 1001),
         *both("allow", "outbound", TCP, 80),
+        *both("allow", "inbound", GRE),
+        *both("deny", "inbound", ESP),
     ),
     _ferm,
     requires=("ferm",),
@@ -599,6 +610,10 @@ GRID = (
     *both("allow", "outbound", TCP, 80),
     *both("allow", "outbound", UDP, 53),
     *both("allow", "outbound", "ping"),
+    *both("allow", "inbound", GRE),
+    # Conntrack follows portless protocols by addresses alone: an outbound GRE datagram between
+    # the same two addresses would make the inbound one a reply (ESTABLISHED). Other addresses.
+    *both("allow", "outbound", GRE, remote=2, local=1),
 )
 
 

@@ -132,6 +132,8 @@ def probes_for(needs: tuple[Need, ...]) -> tuple[list[tuple[Need, Probe]], tuple
             src, dst = item.local_address, item.remote_address
         if item.proto == ICMP[item.family]:
             sports: tuple[int, ...] = (30000 + 2 * index, 30001 + 2 * index)
+        elif item.proto not in (TCP, UDP):
+            sports = (0,)  # another IP protocol: one raw datagram, no ports
         else:
             privileged = tuple(p for p in PRIVILEGED_SPORTS if p not in ports)
             sports = (*privileged, 40000 + index)
@@ -242,7 +244,7 @@ def requirement(tool: str, item: Need):
         expect=Expect(item.expect),
         direction=Direction(item.direction),
         protocol=item.proto,
-        ports=None if ping else ((item.port, item.port),),
+        ports=((item.port, item.port),) if item.proto in (TCP, UDP) else None,
         remote=one(item.remote_address),
         except_remote=(),
         local=one(item.local_address),
