@@ -19,6 +19,7 @@ namespace.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -241,6 +242,12 @@ UFW = Generator(
     _ufw,
     requires=("ufw",),
 )
+
+
+# The same ufw rules as a user of iptables-nft may export them: `nft -j list ruleset`. The
+# iptables matches nft cannot express natively (addrtype, recent, limit, rt …) are opaque `xt`
+# blobs there, so most verdicts are indeterminate; none may be wrong.
+UFW_NFT_JSON = dataclasses.replace(UFW, config="default-ipv6-varied-nft-json", exports=("nft",))
 
 
 # --- firewalld ---------------------------------------------------------------------------------
@@ -774,6 +781,7 @@ def kube_proxy_generator() -> Generator:
 def all_generators() -> list[Generator]:
     return [
         UFW,
+        UFW_NFT_JSON,
         FIREWALLD,
         FIREWALLD_RPFILTER,
         FERM,

@@ -125,6 +125,9 @@ def probes_for(needs: tuple[Need, ...]) -> tuple[list[tuple[Need, Probe]], tuple
     """Probes for each requirement, and the ports both sides listen on."""
     ports = tuple(sorted({n.port for n in needs if n.proto in (TCP, UDP)}))
     out: list[tuple[Need, Probe]] = []
+    # Conntrack entries outlive a round: a probe that is another's reply tuple (udp .1:67 ->
+    # .2:53 after udp .2:53 -> .1:67) would be ESTABLISHED, not NEW. Such a source port is left out.
+    flows: set[tuple] = set()
     for index, item in enumerate(needs):
         if item.direction == "inbound":
             src, dst = item.remote_address, item.local_address
@@ -138,6 +141,10 @@ def probes_for(needs: tuple[Need, ...]) -> tuple[list[tuple[Need, Probe]], tuple
             privileged = tuple(p for p in PRIVILEGED_SPORTS if p not in ports)
             sports = (*privileged, 40000 + index)
         for sport in sports:
+            flow = (item.proto, src, sport, dst, item.port)
+            if (item.proto, dst, item.port, src, sport) in flows:
+                continue
+            flows.add(flow)
             out.append(
                 (item, Probe(item.family, item.proto, src, dst, sport, item.port, item.direction))
             )
