@@ -41,14 +41,8 @@ def _normal(addr: str) -> str:
     return str(ipaddress.ip_address(addr.split("%")[0]))
 
 
-def _bind_listeners(ports: list[int], raw: list[int]) -> list[tuple[socket.socket, int, int, int]]:
+def _bind_listeners(ports: list[int]) -> list[tuple[socket.socket, int, int, int]]:
     bound = []
-    # Other IP protocols: a raw socket per protocol receives every such packet delivered here.
-    for family in (socket.AF_INET, socket.AF_INET6):
-        for proto in raw:
-            sock = socket.socket(family, socket.SOCK_RAW, proto)
-            sock.setblocking(False)
-            bound.append((sock, proto, 4 if family == socket.AF_INET else 6, 0))
     for family, wildcard in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
         for port in ports:
             for kind, proto in ((socket.SOCK_STREAM, TCP), (socket.SOCK_DGRAM, UDP)):
@@ -130,6 +124,18 @@ def _ping(probe: dict, timeout_s: float) -> str:
         return "timeout"
 
 
+def _bind_raw(raw: list[int]) -> list[tuple[socket.socket, int, int, int]]:
+    """Other IP protocols: a raw socket per protocol receives every such packet delivered here
+    (recorded with ports 0)."""
+    bound = []
+    for family in (socket.AF_INET, socket.AF_INET6):
+        for proto in raw:
+            sock = socket.socket(family, socket.SOCK_RAW, proto)
+            sock.setblocking(False)
+            bound.append((sock, proto, 4 if family == socket.AF_INET else 6, 0))
+    return bound
+
+
 def _raw(probe: dict) -> str:
     """One datagram of another IP protocol (GRE, ESP …) from probe["src"]: a raw socket."""
     family = socket.AF_INET if probe["family"] == 4 else socket.AF_INET6
@@ -145,8 +151,6 @@ def _raw(probe: dict) -> str:
 def _probe(probe: dict, timeout_s: float) -> str:
     if probe["proto"] == ICMP[probe["family"]]:
         return _ping(probe, timeout_s)
-    if probe["proto"] not in (TCP, UDP):
-        return _raw(probe)
     family = socket.AF_INET if probe["family"] == 4 else socket.AF_INET6
     kind = socket.SOCK_STREAM if probe["proto"] == TCP else socket.SOCK_DGRAM
     with socket.socket(family, kind) as sock:
@@ -181,7 +185,8 @@ def _probe(probe: dict, timeout_s: float) -> str:
 
 def main() -> int:
     config = json.loads(sys.stdin.readline())
-    listeners = _bind_listeners(config["ports"], config.get("raw", []))
+    raw = config.get("raw", [])
+    listeners = _bind_listeners(config["ports"]) + _bind_raw(raw)
     seen: list = []
     stop = threading.Event()
     server = threading.Thread(target=_serve, args=(listeners, seen, stop), daemon=True)
@@ -194,7 +199,10 @@ def main() -> int:
             results: dict[str, str] = {}
             if probes:
                 with ThreadPoolExecutor(max_workers=min(64, len(probes))) as pool:
-                    outcomes = pool.map(lambda p: _probe(p, config["timeout_s"]), probes)
+                    outcomes = pool.map(
+                        lambda p: _raw(p) if p["proto"] in raw else _probe(p, config["timeout_s"]),
+                        probes,
+                    )
                     results = {p["id"]: r for p, r in zip(probes, outcomes, strict=True)}
             print(json.dumps({"probes": results}), flush=True)
         elif command == "stop":

@@ -68,7 +68,7 @@ class Probe:
     def label(self) -> str:
         if self.proto == ICMP[self.family]:
             return f"{self.direction} ping {self.src} -> {self.dst} (echo id {self.sport})"
-        name = {TCP: "tcp", UDP: "udp"}.get(self.proto, f"proto-{self.proto}")
+        name = "tcp" if self.proto == TCP else "udp"
         return f"{self.direction} {name} {self.src}:{self.sport} -> {self.dst}:{self.dport}"
 
 

@@ -95,7 +95,8 @@ def run_probes(
 ) -> list[Observed]:
     """The kernel's verdict on each probe; both sides listen on `ports` (TCP and UDP) and, with
     raw sockets, for the other IP protocols the probes use (a datagram received is "accept")."""
-    raw = tuple(sorted({p.proto for p in probes} - {6, 17, 1, 58}))
+    # Not TCP, UDP, UDP-Lite (136: ports, its own sockets) or ICMP/ICMPv6 (pings).
+    raw = tuple(sorted({p.proto for p in probes} - {6, 17, 136, 1, 58}))
     inbound = [_wire(i, p) for i, p in enumerate(probes) if p.direction == "inbound"]
     outbound = [_wire(i, p) for i, p in enumerate(probes) if p.direction == "outbound"]
     agents: list[_Agent] = []

@@ -151,6 +151,13 @@ def probes_for(needs: tuple[Need, ...]) -> tuple[list[tuple[Need, Probe]], tuple
     return out, ports
 
 
+def label(probe: Probe) -> str:
+    """A probe in words, for any IP protocol (Probe.label knows the ones with ports and ping)."""
+    if probe.proto in (TCP, UDP) or probe.proto == ICMP[probe.family]:
+        return probe.label()
+    return f"{probe.direction} proto {probe.proto} {probe.src} -> {probe.dst}"
+
+
 def _key(probe: Probe) -> tuple:
     # What a listener records of a probe (oracle_agent): no destination address, so two probes
     # with the same key must not be in flight together.
@@ -293,7 +300,7 @@ def compare(
         )
         rows.append((probe, observed, flow))
         what = (
-            f"{probe.label()}: kernel {observed.kernel} (client {observed.client}), fwcheck {flow}"
+            f"{label(probe)}: kernel {observed.kernel} (client {observed.client}), fwcheck {flow}"
         )
         if observed.client.startswith("bind-failed"):
             problems.append(f"HARNESS: probe not sent: {what}")
@@ -312,7 +319,7 @@ def compare(
         probe, observed = contradicted[0]
         problems.append(
             f"DISAGREEMENT: fwcheck passes {item.name} but the kernel did "
-            f"{observed.kernel} for {probe.label()}"
+            f"{observed.kernel} for {label(probe)}"
         )
     elif status == "fail" and not contradicted:
         where = IFACE.search(verdict.counterexample or "")

@@ -54,7 +54,7 @@ from pathlib import Path
 import pytest
 from oracle_generators import Generator, all_generators
 from oracle_netns import netns_pair
-from oracle_real import RunResult, run_generator
+from oracle_real import RunResult, label, run_generator
 
 # (generator id, requirement) -> why fwcheck and the kernel disagree today, and who fixes it.
 IPV6_RT = "issue 11 defect 5b: ufw's `-m rt --rt-type 0` makes every IPv6 flow indeterminate (h2)"
@@ -195,7 +195,7 @@ def test_real_generator_and_fwcheck_agree(
     assert result.probes, "a requirement without probes tests nothing"
     if result.problems:
         rows = "\n".join(
-            f"  {p.label()}: kernel {o.kernel} ({o.client}), fwcheck {f}"
+            f"  {label(p)}: kernel {o.kernel} ({o.client}), fwcheck {f}"
             for p, o, f in result.probes
         )
         pytest.fail(
