@@ -20,6 +20,7 @@ namespace.
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -640,6 +641,20 @@ def _nft_example(path: Path) -> Callable[[Path], dict]:
     return build
 
 
+def _without_nat_table(path: Path) -> Callable[[Path], dict]:
+    """load_balancing.nft's nat chain has priority -300, before conntrack (-200), where the
+    kernel refuses nat chains (EOPNOTSUPP); its raw and netdev tables load without it."""
+
+    def build(work: Path) -> dict:
+        text = path.read_text()
+        kept = [b for b in re.split(r"\n(?=table )", text) if not b.startswith("table ip nat")]
+        copy = work / f"{path.stem}-without-nat.nft"
+        copy.write_text("\n".join(kept))
+        return {"steps": [_step("nft", "-f", str(copy))]}
+
+    return build
+
+
 def nft_example_generators() -> list[Generator]:
     return [
         Generator(
@@ -652,6 +667,18 @@ def nft_example_generators() -> list[Generator]:
             requires=("nft",),
         )
         for path in nft_examples()
+    ] + [
+        Generator(
+            "nft-example",
+            f"{path.stem}-without-nat",
+            ("nft",),
+            GRID,
+            _without_nat_table(path),
+            links=NFT_EXAMPLE_LINKS,
+            requires=("nft",),
+        )
+        for path in nft_examples()
+        if path.name == "load_balancing.nft"
     ]
 
 

@@ -25,7 +25,8 @@ Generators (oracle_generators):
   bans made with `fail2ban-client set JAIL banip` on a private server socket.
 - Every example in Debian's /usr/share/doc/nftables/examples/, loaded with `nft -f` as shipped
   (the interfaces they name exist as spare veths); two need kernel features this kernel lacks
-  (KERNEL_REFUSES): the test requires that refusal, so an example that starts loading is noticed.
+  (KERNEL_REFUSES): the test requires that refusal, so an example that starts loading is noticed;
+  load_balancing.nft is also loaded without its refused nat table.
 
 - Docker: dockerd is not run (it wants its own cgroups, storage and daemon setup, more than a CI
   job's minutes in a namespace); the chains Docker documents for one container publishing
@@ -102,9 +103,29 @@ KNOWN_DEFECTS: dict[tuple[str, str], str] = {
     ("kube-proxy-bench-iptables-3x2", "allow-out-v4-tcp443"): MARK,
 }
 
+# Indeterminate where the kernel decides, for a reason outside the allowed ones, which no helper
+# is fixing yet (listed in h6's report for the lead): xfail(strict=True) like the known defects.
+LB = "nft-example-load_balancing-without-nat"
+NETDEV_FWD = (
+    "netdev `fwd to eth1` after `ether daddr set`: the packet leaves without reaching this host, "
+    "so an allow fails there; fwcheck says indeterminate (open)"
+)
+RAW_REWRITE = (
+    "raw `ip daddr set numgen … map { … }` to addresses not the host's: the kernel never delivers "
+    "the packet; fwcheck says indeterminate (open)"
+)
+OPEN: dict[tuple[str, str], str] = {
+    (LB, "allow-inb-v4-tcp80"): RAW_REWRITE,
+    (LB, "allow-inb-v6-tcp80"): NETDEV_FWD,
+    (LB, "allow-inb-v4-udp53"): NETDEV_FWD,
+    (LB, "allow-inb-v6-udp53"): NETDEV_FWD,
+}
+
 # Debian examples this kernel will not load, and the error nft gives.
 KERNEL_REFUSES = {
-    "nft-example-load_balancing": "Operation not supported",  # netdev `fwd to` + numgen/jhash
+    # Its nat chain has priority -300, before conntrack (-200): the kernel refuses nat chains
+    # there. Its other tables are loaded as LB.
+    "nft-example-load_balancing": "Operation not supported",
     "nft-example-secmark": "No such file or directory",  # SELinux contexts: no SELinux here
 }
 
@@ -178,7 +199,9 @@ def _cases() -> list:
         if generator.id in KERNEL_REFUSES:
             continue
         for item in generator.needs:
-            why = KNOWN_DEFECTS.get((generator.id, item.name))
+            why = KNOWN_DEFECTS.get((generator.id, item.name)) or OPEN.get(
+                (generator.id, item.name)
+            )
             marks = [pytest.mark.xfail(reason=why, strict=True)] if why else []
             out.append(
                 pytest.param(generator, item.name, id=f"{generator.id}/{item.name}", marks=marks)
@@ -232,7 +255,7 @@ def test_every_generator_is_probed_both_ways() -> None:
     from oracle_generators import nft_examples
 
     examples = [g for g in GENERATORS if g.tool == "nft-example"]
-    assert len(examples) == len(nft_examples())
+    assert {path.stem for path in nft_examples()} <= {g.config for g in examples}
     if os.environ.get("FWCHECK_REQUIRE_KERNEL_ORACLE") == "1":
         assert examples, (
             "FWCHECK_REQUIRE_KERNEL_ORACLE=1 but /usr/share/doc/nftables/examples is empty"
