@@ -3,7 +3,10 @@ a user, and compare fwcheck with the kernel, per probe and per requirement.
 
 Per probe (`classify_flow` on the exports): "accept"/"drop" must equal the kernel's verdict.
 Per requirement (`check` on the exports): PASS must not meet a probe the kernel contradicts
-(allow: a probe dropped; deny: a probe accepted); FAIL must be shown by some probe. Each
+(allow: a probe dropped; deny: a probe accepted); FAIL must be shown by some probe, fwcheck's
+counterexample among them, unless that counterexample arrives on another interface than the
+veth (a requirement is about every interface; no probe can use the others, and the per-probe
+comparison still holds on the veth). Each
 requirement is probed from several source ports, privileged ones (53, 67, 123) among them: a
 deny must hold for every source port, and generators accept by source port (DHCP, NTP).
 "indeterminate" (per probe or requirement) is allowed only with one of the reasons an export
