@@ -78,13 +78,16 @@ class InterfaceSymbols:
             return text
         if kind == "none":
             return "-"
-        # A concrete name for the phantom: the prefix plus a suffix no listed name starts with.
-        candidate = text + "x0"
-        n = 0
-        while candidate in self.literals or any(
-            p.startswith(text) and len(p) > len(text) and candidate.startswith(p)
-            for p in self.prefixes
-        ):
-            n += 1
-            candidate = f"{text}x{n}"
-        return candidate if text else f"fwc{n}"
+        # A concrete name for the phantom: the prefix plus a suffix that no listed name is and
+        # no longer listed prefix starts (the root phantom's "fwc<n>" too: naming an interface
+        # the rules list would describe a flow the phantom does not stand for).
+        longer = [p for p in self.prefixes if p.startswith(text) and len(p) > len(text)]
+        for stem in (f"{text}x",) if text else ("fwc", "if", "x"):
+            if any(stem.startswith(p) for p in longer):
+                continue  # every name on this stem is the longer prefix's
+            # Bounded: ten longer prefixes stem0 … stem9 would take every number.
+            for n in range(len(self.literals) + 10 * len(longer) + 1):
+                name = f"{stem}{n}"
+                if name not in self.literals and not any(name.startswith(p) for p in longer):
+                    return name
+        return f"{text}*"

@@ -100,6 +100,7 @@ def build(
             elif reject_type == "icmpv6":
                 rule.add(Ranges("family", ((6, 6),)))
         elif kind in _NAT:
+            _nat_lookups(value, rule)
             verdict = Target(_NAT[kind], kind, detail=texts[-1][len(kind) + 1 :])
             # `dnat ip to …` in an inet table: the kernel's nat expression acts only on
             # packets of its family (nft_nat_inet_eval); others go on to the next rule.
@@ -139,6 +140,25 @@ def build(
         text = nft_render.rule(texts, handle)
         return (Rule(tuple(rule.matches), finish(verdict), origin, text),)
     return _expand(vmap, rule, texts, handle, chains, origin, finish)
+
+
+def _nat_lookups(value: object, rule: RuleMatches) -> None:
+    """`dnat to tcp dport map { 1000 : 1.1.1.1 }`: a packet whose key is not in the map makes
+    the lookup fail, which ends the rule without translating (nft(8) MAPS; Debian's nat.nft
+    example, checked against the kernel in tests/kernel): the rule matches only the keys."""
+    if not isinstance(value, dict):
+        return
+    for field in ("addr", "port"):
+        lookup = value.get(field)
+        if not isinstance(lookup, dict) or not isinstance(lookup.get("map"), dict):
+            continue
+        key, data = lookup["map"].get("key"), lookup["map"].get("data")
+        if isinstance(data, dict) and isinstance(data.get("set"), list):
+            pairs = data["set"]
+            if all(isinstance(pair, list) and len(pair) == 2 for pair in pairs):
+                nft_match.translate(
+                    {"op": "==", "left": key, "right": {"set": [k for k, _ in pairs]}}, rule
+                )
 
 
 def _xt(value: object, rule: RuleMatches, diverting: list[tuple[str, str]]) -> None:

@@ -9,7 +9,7 @@ namespace, outside pytest.
 
 Protocol on stdin/stdout, one JSON document per line:
   in:  {"ports": [...], "probes": [{"id", "family", "proto", "src", "dst", "sport", "dport"}],
-        "timeout_s": 0.5}
+        "timeout_s": 0.5, "raw": [other IP protocols to receive, optional]}
   out: {"ready": true}                     listeners bound
   in:  "go"
   out: {"probes": {"<id>": "connected" | "refused" | "timeout" | "sent" | "replied" | "error: ..."}}
@@ -129,6 +129,30 @@ def _ping(probe: dict, timeout_s: float) -> str:
         return "timeout"
 
 
+def _bind_raw(raw: list[int]) -> list[tuple[socket.socket, int, int, int]]:
+    """Other IP protocols: a raw socket per protocol receives every such packet delivered here
+    (recorded with ports 0)."""
+    bound = []
+    for family in (socket.AF_INET, socket.AF_INET6):
+        for proto in raw:
+            sock = socket.socket(family, socket.SOCK_RAW, proto)
+            sock.setblocking(False)
+            bound.append((sock, proto, 4 if family == socket.AF_INET else 6, 0))
+    return bound
+
+
+def _raw(probe: dict) -> str:
+    """One datagram of another IP protocol (GRE, ESP …) from probe["src"]: a raw socket."""
+    family = socket.AF_INET if probe["family"] == 4 else socket.AF_INET6
+    with socket.socket(family, socket.SOCK_RAW, probe["proto"]) as sock:
+        sock.bind((probe["src"], 0))
+        try:
+            sock.sendto(b"fwcheck-oracle-raw", (probe["dst"], 0))
+        except OSError as error:  # EPERM: the host's own OUTPUT chain dropped it
+            return f"error: {errno.errorcode.get(error.errno or 0, error.errno)}"
+        return "sent"
+
+
 def _probe(probe: dict, timeout_s: float) -> str:
     if probe["proto"] == ICMP[probe["family"]]:
         return _ping(probe, timeout_s)
@@ -166,7 +190,8 @@ def _probe(probe: dict, timeout_s: float) -> str:
 
 def main() -> int:
     config = json.loads(sys.stdin.readline())
-    listeners = _bind_listeners(config["ports"])
+    raw = config.get("raw", [])
+    listeners = _bind_listeners(config["ports"]) + _bind_raw(raw)
     seen: list = []
     stop = threading.Event()
     server = threading.Thread(target=_serve, args=(listeners, seen, stop), daemon=True)
@@ -179,7 +204,10 @@ def main() -> int:
             results: dict[str, str] = {}
             if probes:
                 with ThreadPoolExecutor(max_workers=min(64, len(probes))) as pool:
-                    outcomes = pool.map(lambda p: _probe(p, config["timeout_s"]), probes)
+                    outcomes = pool.map(
+                        lambda p: _raw(p) if p["proto"] in raw else _probe(p, config["timeout_s"]),
+                        probes,
+                    )
                     results = {p["id"]: r for p, r in zip(probes, outcomes, strict=True)}
             print(json.dumps({"probes": results}), flush=True)
         elif command == "stop":

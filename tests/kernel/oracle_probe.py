@@ -36,7 +36,14 @@ class Observed:
 
 
 class _Agent:
-    def __init__(self, pair: NetnsPair, namespace: str, probes: list[dict]) -> None:
+    def __init__(
+        self,
+        pair: NetnsPair,
+        namespace: str,
+        probes: list[dict],
+        ports: tuple[int, ...],
+        raw: tuple[int, ...] = (),
+    ) -> None:
         self.process = subprocess.Popen(
             ["ip", "netns", "exec", namespace, sys.executable, str(AGENT)],
             stdin=subprocess.PIPE,
@@ -45,7 +52,7 @@ class _Agent:
             text=True,
         )
         self.namespace = namespace
-        config = {"ports": list(SERVICE_PORTS), "probes": probes, "timeout_s": TIMEOUT_S}
+        config = {"ports": list(ports), "probes": probes, "timeout_s": TIMEOUT_S, "raw": list(raw)}
         self.send(json.dumps(config))
 
     def send(self, line: str) -> None:
@@ -83,15 +90,21 @@ def _wire(index: int, probe: Probe) -> dict:
     }
 
 
-def run_probes(pair: NetnsPair, probes: tuple[Probe, ...]) -> list[Observed]:
+def run_probes(
+    pair: NetnsPair, probes: tuple[Probe, ...], ports: tuple[int, ...] = SERVICE_PORTS
+) -> list[Observed]:
+    """The kernel's verdict on each probe; both sides listen on `ports` (TCP and UDP) and, with
+    raw sockets, for the other IP protocols the probes use (a datagram received is "accept")."""
+    # Not TCP, UDP, UDP-Lite (136: ports, its own sockets) or ICMP/ICMPv6 (pings).
+    raw = tuple(sorted({p.proto for p in probes} - {6, 17, 136, 1, 58}))
     inbound = [_wire(i, p) for i, p in enumerate(probes) if p.direction == "inbound"]
     outbound = [_wire(i, p) for i, p in enumerate(probes) if p.direction == "outbound"]
     agents: list[_Agent] = []
     try:
         # The peer sends the inbound probes and listens for the outbound ones; the host the
         # other way round. A kill in `finally` ends both even when an assertion fails.
-        agents.append(_Agent(pair, pair.peer, inbound))
-        agents.append(_Agent(pair, pair.host, outbound))
+        agents.append(_Agent(pair, pair.peer, inbound, ports, raw))
+        agents.append(_Agent(pair, pair.host, outbound, ports, raw))
         for agent in agents:
             if agent.receive() != {"ready": True}:
                 raise RuntimeError(f"agent in {agent.namespace} did not start")
