@@ -58,43 +58,9 @@ from oracle_netns import netns_pair
 from oracle_real import RunResult, label, run_generator
 
 # (generator id, requirement) -> why fwcheck and the kernel disagree today, and who fixes it.
-IPV6_RT = "issue 11 defect 5b: ufw's `-m rt --rt-type 0` makes every IPv6 flow indeterminate (h2)"
-SPORT = "issue 11 defect 2: a deny must hold for every source port (h1)"
-F2B_TIMEOUT = "issue 11 defect 5b: fail2ban's ipset `timeout 0` is taken as expiring (h2)"
 DNAT = "issue 11 defect 5d: a DNAT is followed into FORWARD, not answered as indeterminate (h3)"
 MARK = "issue 11 defect 5c: packet marks along the walk (kube-proxy's 0x4000) (h3)"
 KNOWN_DEFECTS: dict[tuple[str, str], str] = {
-    **{
-        ("ufw-default-ipv6-varied", name): IPV6_RT
-        for name in (
-            "allow-inb-v6-tcp22",
-            "allow-inb-v6-tcp5432",
-            "allow-inb-v6-udp53",
-            "deny-inb-v6-tcp443-r1",
-            "allow-inb-v6-tcp443-r2",
-            "allow-inb-v6-udp1000",
-            "allow-inb-v6-ping",
-            "allow-out-v6-tcp80",
-            "allow-out-v6-udp53",
-            "allow-out-v6-ping",
-        )
-    },
-    ("ufw-default-ipv6-varied", "deny-inb-v4-udp68"): SPORT,
-    ("ferm-subchains-domains", "deny-inb-v4-udp1000"): SPORT,
-    ("ferm-subchains-domains", "deny-inb-v6-udp1000"): SPORT,
-    **{
-        ("fail2ban-multiport-and-ipset", name): F2B_TIMEOUT
-        for name in (
-            "allow-inb-v4-tcp443-r1",
-            "allow-inb-v6-tcp443-r1",
-            "deny-inb-v4-tcp443-r2",
-            "deny-inb-v6-tcp443-r2",
-            "deny-inb-v4-tcp8080-r2",
-            "deny-inb-v6-tcp8080-r2",
-            "allow-inb-v4-tcp443",
-            "allow-inb-v6-tcp443",
-        )
-    },
     ("docker-documented-chains-publish-8080", "allow-inb-v4-tcp8080"): DNAT,
     ("docker-documented-chains-publish-8080", "deny-inb-v4-tcp8080-r1"): DNAT,
     ("kube-proxy-bench-iptables-3x2", "allow-inb-v4-tcp8080-to-10.96.0.10"): DNAT,
