@@ -103,7 +103,9 @@ def test_the_check_command_runs_as_written(fresh_checkout: Path, first_command: 
     ran = first_command
     # The README says: expect failures, each with a counterexample and the deciding rule (exit 1).
     assert ran.returncode == 1, ran.output[-3000:]
-    assert "counterexample" in ran.output
+    # A failure names its flow (the counterexample) once, and the deciding rule's file:line.
+    assert re.search(r"FAIL \[\w+\] [\w/-]+: tcp [\d.]+:\d+ -> [\d.]+:\d+ ", ran.output)
+    assert re.search(r"deciding rule: examples/\S+:\d+", ran.output)
     assert re.search(r"\d+ passed, \d+ failed, \d+ indeterminate", ran.output)
     fwcheck = fresh_checkout / ".venv" / "bin" / "fwcheck"
     assert fwcheck.is_file()
