@@ -9,10 +9,10 @@ from pathlib import Path
 
 from checker import __version__
 from checker.commands.outputs import NO_OUTPUTS, Outputs
-from checker.errors import Problem, UsageError, format_problem
+from checker.errors import ParseError, Problem, UsageError, format_problem
 from checker.findings import Finding, Severity, Status
 from checker.fleet.publish import write_reports
-from checker.pipeline import Source, evaluate_target
+from checker.pipeline import Source, evaluate_target, read_source
 from checker.policies.loader import default_policy_paths, load_policy_set
 from checker.policies.model import Requirement
 from checker.reports import RunReport, TargetInfo
@@ -27,11 +27,13 @@ def read_sources(files: Sequence[str]) -> tuple[list[Source], list[Problem]]:
     problems: list[Problem] = []
     for file in files:
         try:
-            sources.append((file, Path(file).read_bytes()))
+            sources.append((file, read_source(file)))
         except OSError as exc:
             problems.append(
                 Problem(file, 0, 0, "unreadable", f"cannot read: {exc.strerror or exc}")
             )
+        except ParseError as exc:
+            problems.extend(exc.problems)
     return sources, problems
 
 
