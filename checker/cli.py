@@ -118,6 +118,19 @@ def _add_policy_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_input_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-input-mib",
+        type=_positive_int,
+        metavar="MIB",
+        help="largest firewall export read for one input file (default 64; docs/limits.md)",
+    )
+
+
+def _max_input_bytes(args: argparse.Namespace) -> int | None:
+    return args.max_input_mib * 2**20 if args.max_input_mib else None
+
+
 def _add_report_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="FILE", help="write the JSON report")
     parser.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
@@ -249,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--target", metavar="NAME", help="target name for FILEs given on the command line"
     )
+    _add_input_options(check)
     _add_report_options(check)
     check.add_argument("files", nargs="*", metavar="FILE")
 
@@ -287,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="deadline per host, when shorter than the inventory's timeout_s (default 60)",
     )
     _add_history_options(scan)
+    _add_input_options(scan)
     _add_report_options(scan)
 
     collect = sub.add_parser(
@@ -393,6 +408,7 @@ def _run(args: argparse.Namespace) -> int:
             config_path=args.config,
             target_name=args.target,
             outputs=_outputs(args),
+            max_input_bytes=_max_input_bytes(args),
         )
     if args.command == "scan":
         from checker.commands import scan
@@ -412,6 +428,7 @@ def _run(args: argparse.Namespace) -> int:
             scan_timeout_s=args.scan_timeout,
             host_timeout_s=args.host_timeout,
             outputs=_outputs(args),
+            max_input_bytes=_max_input_bytes(args),
         )
     if args.command == "collect":
         from checker.commands import collect

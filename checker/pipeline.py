@@ -148,10 +148,11 @@ def evaluate_target(
     requirements: Sequence[Requirement],
     *,
     format_name: str | None = None,
+    max_input_bytes: int | None = None,
 ) -> tuple[list[Finding], str | None, list[Problem]]:
     """(findings, platform, problems): problems non-empty means the target could not be read."""
     try:
-        models = parse_sources(sources, format_name)
+        models = parse_sources(sources, format_name, max_input_bytes)
         engine, platform = _engine_for(models)
     except ParseError as exc:
         # No per-rule findings: the report writers turn the target's error into one `error`

@@ -22,12 +22,14 @@ from checker.targets import TargetSpec, load_target_config, select_targets
 from checker.waivers import apply_waivers, load_waivers
 
 
-def read_sources(files: Sequence[str]) -> tuple[list[Source], list[Problem]]:
+def read_sources(
+    files: Sequence[str], max_bytes: int | None = None
+) -> tuple[list[Source], list[Problem]]:
     sources: list[Source] = []
     problems: list[Problem] = []
     for file in files:
         try:
-            sources.append((file, read_source(file)))
+            sources.append((file, read_source(file, max_bytes)))
         except OSError as exc:
             problems.append(
                 Problem(file, 0, 0, "unreadable", f"cannot read: {exc.strerror or exc}")
@@ -53,6 +55,7 @@ def exit_code(findings: Sequence[Finding], fail_on: str) -> int:
 
 def check_targets(
     planned: Sequence[tuple[TargetSpec, tuple[Requirement, ...]]],
+    max_input_bytes: int | None = None,
 ) -> tuple[list[TargetInfo], list[Finding], list[Requirement]]:
     """Read and check each target against its resolved requirements."""
     infos: list[TargetInfo] = []
@@ -61,12 +64,16 @@ def check_targets(
     for target, requirements in planned:
         for requirement in requirements:
             seen.setdefault(requirement.key, requirement)
-        sources, problems = read_sources(target.files)
+        sources, problems = read_sources(target.files, max_input_bytes)
         if problems:
             target_findings, platform = [], None
         else:
             target_findings, platform, problems = evaluate_target(
-                target.name, sources, requirements, format_name=target.format_name
+                target.name,
+                sources,
+                requirements,
+                format_name=target.format_name,
+                max_input_bytes=max_input_bytes,
             )
         error = "; ".join(format_problem(p) for p in problems) or None
         infos.append(TargetInfo(target.name, target.files, target.roles, platform, error))
@@ -85,6 +92,7 @@ def run(
     target_name: str | None = None,
     outputs: Outputs = NO_OUTPUTS,
     today: date | None = None,
+    max_input_bytes: int | None = None,
 ) -> int:
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     targets, unmatched, config_policies = _targets(
@@ -113,7 +121,7 @@ def run(
         for target in targets
     ]
     waivers = load_waivers(outputs.waivers_path) if outputs.waivers_path else None
-    infos, findings, requirements = check_targets(planned)
+    infos, findings, requirements = check_targets(planned, max_input_bytes)
     for file in unmatched:
         infos.append(
             TargetInfo(

@@ -53,3 +53,31 @@ def test_check_reports_the_oversized_target_and_checks_the_others(
     assert "big.rules" in text and "too-large" in text, text
     report = (tmp_path / "r.json").read_text()
     assert '"small"' in report and f"larger than {len(RULES) + 10} bytes" in report
+
+
+def test_max_input_mib_raises_the_limit_for_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--max-input-mib N sets the limit: the same file is refused at 1 MiB and read at 2."""
+    big = tmp_path / "big.rules"
+    padding = "# " + "x" * 1000 + "\n"
+    big.write_text(RULES.replace("COMMIT\n", padding * 1100 + "COMMIT\n"))  # ~1.1 MB
+    argv = ["check", "--role", "baseline", str(big)]
+    assert main([*argv, "--max-input-mib", "1"]) == ExitCode.TARGET_ERROR
+    assert "larger than 1 MiB" in capsys.readouterr().out
+    assert main([*argv, "--max-input-mib", "2"]) != ExitCode.TARGET_ERROR
+    assert "too-large" not in capsys.readouterr().out
+
+
+def test_scan_checks_collected_outputs_against_the_same_limit() -> None:
+    from checker.collectors.result import CollectResult, Output
+    from checker.commands.scan import check_host
+    from checker.inventory.model import HostSpec, Transport
+
+    output = Output("iptables-save", "iptables-save", 0, RULES.encode(), "t", 0.0)
+    result = CollectResult("h", (output,), None)
+    host = HostSpec("h", "h", Transport.LOCAL)
+    info, _ = check_host(host, result, (), None, None, len(RULES) - 1)
+    assert info.error is not None and "too-large" in info.error
+    info, _ = check_host(host, result, (), None, None, len(RULES))
+    assert info.error is None
