@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
-from checker import __version__
+from checker import __version__, numbers
 from checker.errors import FwcheckError, PolicyError, UsageError, format_problem
 
 if TYPE_CHECKING:
@@ -65,7 +65,10 @@ def _param(text: str) -> tuple[str, str]:
 
 def _positive_int(text: str) -> int:
     try:
-        value = int(text)
+        # int() reads "١" (Arabic-Indic) as 1 and refuses 4,300+ digits with its own message.
+        if not numbers.is_decimal(text.strip()):
+            raise ValueError(text)
+        value = numbers.to_int(text.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
@@ -75,6 +78,8 @@ def _positive_int(text: str) -> int:
 
 def _seconds(text: str) -> float:
     try:
+        if not text.isascii():
+            raise ValueError(text)  # float() reads Unicode digits too
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
