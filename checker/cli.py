@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
-from checker import __version__
+from checker import __version__, numbers
 from checker.errors import FwcheckError, PolicyError, UsageError, format_problem
 
 if TYPE_CHECKING:
@@ -65,7 +65,10 @@ def _param(text: str) -> tuple[str, str]:
 
 def _positive_int(text: str) -> int:
     try:
-        value = int(text)
+        # int() reads "١" (Arabic-Indic) as 1 and refuses 4,300+ digits with its own message.
+        if not numbers.is_decimal(text.strip()):
+            raise ValueError(text)
+        value = numbers.to_int(text.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
@@ -75,6 +78,8 @@ def _positive_int(text: str) -> int:
 
 def _seconds(text: str) -> float:
     try:
+        if not text.isascii():
+            raise ValueError(text)  # float() reads Unicode digits too
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
@@ -124,6 +129,19 @@ def _add_policy_options(parser: argparse.ArgumentParser) -> None:
         metavar="NAME=VALUE",
         help="override a policy parameter (repeatable)",
     )
+
+
+def _add_input_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-input-mib",
+        type=_positive_int,
+        metavar="MIB",
+        help="largest firewall export read for one input file (default 64; docs/limits.md)",
+    )
+
+
+def _max_input_bytes(args: argparse.Namespace) -> int | None:
+    return args.max_input_mib * 2**20 if args.max_input_mib else None
 
 
 def _add_report_options(parser: argparse.ArgumentParser) -> None:
@@ -275,6 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RULE_ID",
         help="instead of reports, print why RULE_ID has its verdict (as `fwcheck explain`)",
     )
+    _add_input_options(check)
     _add_report_options(check)
     check.add_argument("files", nargs="*", metavar="FILE")
 
@@ -313,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="deadline per host, when shorter than the inventory's timeout_s (default 60)",
     )
     _add_history_options(scan)
+    _add_input_options(scan)
     _add_report_options(scan)
 
     collect = sub.add_parser(
@@ -471,6 +491,7 @@ def _run(args: argparse.Namespace) -> int:
             target_name=args.target,
             outputs=_outputs(args),
             builtin_policies=not args.no_builtin_policies,
+            max_input_bytes=_max_input_bytes(args),
         )
     if args.command == "scan":
         from checker.commands import scan
@@ -491,6 +512,7 @@ def _run(args: argparse.Namespace) -> int:
             host_timeout_s=args.host_timeout,
             outputs=_outputs(args),
             builtin_policies=not args.no_builtin_policies,
+            max_input_bytes=_max_input_bytes(args),
         )
     if args.command == "collect":
         from checker.commands import collect

@@ -19,12 +19,53 @@ from checker.policies.model import Requirement
 
 Source = tuple[str, bytes]
 
+# The largest export read for one input file of a target (docs/limits.md): parsing holds the
+# text and the model together, about 13 times the size of an iptables-save file (20 MB, 188,000
+# rules: 255 MB), so an unbounded input could exhaust the machine's memory for one target.
+# 64 MiB is four times a kube-proxy node of 10,000 services (bench/kube_proxy.py: 15.5 MB).
+MAX_INPUT_BYTES = 64 * 1024 * 1024
 
-def parse_sources(sources: Sequence[Source], format_name: str | None = None) -> list[object]:
+
+def too_large(origin: str, max_bytes: int) -> Problem:
+    return Problem(
+        origin,
+        0,
+        0,
+        "too-large",
+        f"the export is larger than {_size(max_bytes)}, the most fwcheck reads for one input"
+        " file (docs/limits.md)",
+    )
+
+
+def _size(count: int) -> str:
+    return f"{count // 2**20} MiB" if count % 2**20 == 0 else f"{count:,} bytes"
+
+
+def read_source(path: str, max_bytes: int | None = None) -> bytes:
+    """A target's input file, read no further than `max_bytes` (default MAX_INPUT_BYTES; a
+    FIFO or /proc file has no size to check first); ParseError when it is larger, OSError when
+    it cannot be read."""
+    max_bytes = MAX_INPUT_BYTES if max_bytes is None else max_bytes
+    with open(path, "rb") as handle:
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ParseError(too_large(path, max_bytes))
+    return data
+
+
+def parse_sources(
+    sources: Sequence[Source],
+    format_name: str | None = None,
+    max_bytes: int | None = None,
+) -> list[object]:
     """Parse every source; raise ParseError with the problems of all unreadable ones."""
+    max_bytes = MAX_INPUT_BYTES if max_bytes is None else max_bytes
     parsed: list[object] = []
     problems: list[Problem] = []
     for origin, data in sources:
+        if len(data) > max_bytes:
+            problems.append(too_large(origin, max_bytes))
+            continue
         try:
             parser = parsers.PARSERS[format_name] if format_name else parsers.detect(data, origin)
             parsed.append(parser.parse(data, origin))
@@ -107,10 +148,11 @@ def evaluate_target(
     requirements: Sequence[Requirement],
     *,
     format_name: str | None = None,
+    max_input_bytes: int | None = None,
 ) -> tuple[list[Finding], str | None, list[Problem]]:
     """(findings, platform, problems): problems non-empty means the target could not be read."""
     try:
-        models = parse_sources(sources, format_name)
+        models = parse_sources(sources, format_name, max_input_bytes)
         engine, platform = _engine_for(models)
     except ParseError as exc:
         # No per-rule findings: the report writers turn the target's error into one `error`

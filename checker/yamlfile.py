@@ -4,6 +4,11 @@ Positions are kept beside the data, not in it: `YamlDoc.positions` maps a JSON p
 keys and indexes) to the 1-based (line, col) of the key (for mapping entries) or of the item (for
 sequence items). jsonschema errors are mapped through it, so every problem names file:line:col.
 Duplicate keys are errors (PyYAML silently keeps the last one).
+
+Limits (docs/limits.md), each a clear problem at file:line:col instead of a RecursionError, a
+MemoryError or minutes of work: a file of at most MAX_FILE_BYTES, at most MAX_NODES nodes as
+written, nested at most MAX_DEPTH deep, and aliases that expand to at most MAX_ALIAS_NODES
+further nodes (a "billion laughs" document is small but expands without bound).
 """
 
 from __future__ import annotations
@@ -47,35 +52,82 @@ def _problem(file: str, line: int, col: int, code: str, message: str) -> PolicyE
     return PolicyError(Problem(file, line, col, code, message))
 
 
-MAX_NODES = 200_000
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_NODES = 600_000
+MAX_DEPTH = 100
+MAX_ALIAS_NODES = 100_000
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's composer, counting nodes and depth as it goes, so that an oversized or deeply
+    nested file stops at the node that crosses the limit (PyYAML's composer recurses: 600
+    levels would otherwise end in RecursionError)."""
+
+    def __init__(self, text: str, file: str) -> None:
+        super().__init__(text)
+        self.file = file
+        self.nodes = 0
+        self.depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        mark = self.peek_event().start_mark
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _problem(
+                self.file,
+                mark.line + 1,
+                mark.column + 1,
+                "too-large",
+                f"more than {MAX_NODES:,} YAML nodes: fwcheck reads files of at most that size",
+            )
+        if self.depth >= MAX_DEPTH:
+            raise _problem(self.file, mark.line + 1, mark.column + 1, "yaml", _too_deep())
+        self.depth += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+        return node
+
+
+def _too_deep() -> str:
+    return f"YAML nested more than {MAX_DEPTH} levels deep"
 
 
 class _Builder:
     """Builds Python data from one document's node graph, recording positions.
 
-    Aliases make the node graph a DAG or even a cycle (`a: &x [*x]`); nodes are counted and the
-    ones being built tracked, so neither a cycle nor an alias bomb gets past a clear error. One
-    PyYAML constructor serves every scalar of the document."""
+    Aliases make the node graph a DAG or even a cycle (`a: &x [*x]`); the nodes built a second
+    time (through an alias) are counted and the ones being built tracked, so neither a cycle
+    nor an alias bomb gets past a clear error, while a large plain file is not mistaken for one.
+    One PyYAML constructor serves every scalar of the document."""
 
     def __init__(self, file: str) -> None:
         self.file = file
         self.loader = yaml.SafeLoader("")
-        self.budget = MAX_NODES
+        self.budget = MAX_ALIAS_NODES
+        self.built: set[int] = set()
         self.active: set[int] = set()
 
     def build(
         self, node: yaml.Node, path: JsonPath, positions: dict[JsonPath, tuple[int, int]]
     ) -> Any:
-        self.budget -= 1
         mark = node.start_mark
-        if self.budget < 0:
-            raise _problem(
-                self.file,
-                mark.line + 1,
-                mark.column + 1,
-                "yaml",
-                "too many nodes (alias expansion)",
-            )
+        if id(node) in self.built:
+            self.budget -= 1
+            if self.budget < 0:
+                raise _problem(
+                    self.file,
+                    mark.line + 1,
+                    mark.column + 1,
+                    "yaml",
+                    f"aliases expand to more than {MAX_ALIAS_NODES:,} nodes (an alias bomb?)",
+                )
+        else:
+            self.built.add(id(node))
+        if len(path) > MAX_DEPTH:
+            # Aliases can nest what is shallow as written.
+            raise _problem(self.file, mark.line + 1, mark.column + 1, "yaml", _too_deep())
         if id(node) in self.active:
             raise _problem(self.file, mark.line + 1, mark.column + 1, "yaml", "recursive alias")
         self.active.add(id(node))
@@ -145,7 +197,11 @@ def _scalar_position(root: yaml.Node) -> tuple[int, int, str]:
 def parse_yaml(text: str, file: str) -> YamlDoc:
     """Parse one YAML document; raise PolicyError naming file:line:col on any problem."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        loader = _BoundedLoader(text, file)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
@@ -176,6 +232,16 @@ def read_yaml(path: Path | str, display: str | None = None) -> YamlDoc:
     """Read and parse a YAML file; unreadable, binary or non-UTF-8 files are clear errors."""
     file = display or str(path)
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise _problem(
+                file,
+                0,
+                0,
+                "too-large",
+                f"the file is {size / 2**20:.1f} MiB: fwcheck reads YAML files (policies, target"
+                f" configs, waivers, inventories) of at most {MAX_FILE_BYTES // 2**20} MiB",
+            )
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise _problem(file, 0, 0, "unreadable", f"cannot read: {exc.strerror or exc}") from None

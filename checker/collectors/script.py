@@ -166,7 +166,11 @@ def _ns(text: bytes) -> int:
 def _iso(ns: int, fallback: str) -> str:
     if ns <= 0:
         return fallback
-    return datetime.fromtimestamp(ns / 1e9, UTC).isoformat(timespec="milliseconds")
+    try:
+        return datetime.fromtimestamp(ns / 1e9, UTC).isoformat(timespec="milliseconds")
+    except (ValueError, OverflowError, OSError):
+        # A clock (or a garbled header) past year 9999: the host's time is no use here.
+        return fallback
 
 
 def parse_framed(stream: bytes, *, started_at: str) -> tuple[Output, ...]:

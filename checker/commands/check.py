@@ -10,10 +10,10 @@ from pathlib import Path
 
 from checker import __version__
 from checker.commands.outputs import NO_OUTPUTS, Outputs
-from checker.errors import Problem, UsageError, format_problem
+from checker.errors import ParseError, Problem, UsageError, format_problem
 from checker.findings import Finding, Severity, Status
 from checker.fleet.publish import print_console, write_reports
-from checker.pipeline import Source, evaluate_target
+from checker.pipeline import Source, evaluate_target, read_source
 from checker.policies.loader import load_policy_set, policy_search_paths
 from checker.policies.model import Requirement
 from checker.reports import RunReport, TargetInfo
@@ -29,15 +29,18 @@ from checker.waivers import apply_waivers, load_waivers
 
 
 def read_sources(
-    files: Sequence[str], digests: Mapping[str, str] | None = None
+    files: Sequence[str],
+    digests: Mapping[str, str] | None = None,
+    max_bytes: int | None = None,
 ) -> tuple[list[Source], list[Problem]]:
-    """The files' bytes; with `digests` (an evidence manifest's), a file whose SHA-256 differs
-    from the recorded one is a problem: the evidence changed since it was collected."""
+    """The files' bytes, each read no further than `max_bytes`; with `digests` (an evidence
+    manifest's), a file whose SHA-256 differs from the recorded one is a problem: the evidence
+    changed since it was collected."""
     sources: list[Source] = []
     problems: list[Problem] = []
     for file in files:
         try:
-            data = Path(file).read_bytes()
+            data = read_source(file, max_bytes)
             expected = (digests or {}).get(file)
             if expected is not None and hashlib.sha256(data).hexdigest() != expected:
                 problems.append(
@@ -67,6 +70,8 @@ def read_sources(
             problems.append(
                 Problem(file, 0, 0, "unreadable", f"cannot read: {exc.strerror or exc}")
             )
+        except ParseError as exc:
+            problems.extend(exc.problems)
     return sources, problems
 
 
@@ -86,6 +91,7 @@ def exit_code(findings: Sequence[Finding], fail_on: str) -> int:
 
 def check_targets(
     planned: Sequence[tuple[TargetSpec, tuple[Requirement, ...]]],
+    max_input_bytes: int | None = None,
 ) -> tuple[list[TargetInfo], list[Finding], list[Requirement]]:
     """Read and check each target against its resolved requirements."""
     infos: list[TargetInfo] = []
@@ -94,12 +100,16 @@ def check_targets(
     for target, requirements in planned:
         for requirement in requirements:
             seen.setdefault(requirement.key, requirement)
-        sources, problems = read_sources(target.files, dict(target.digests))
+        sources, problems = read_sources(target.files, dict(target.digests), max_input_bytes)
         if problems:
             target_findings, platform = [], None
         else:
             target_findings, platform, problems = evaluate_target(
-                target.name, sources, requirements, format_name=target.format_name
+                target.name,
+                sources,
+                requirements,
+                format_name=target.format_name,
+                max_input_bytes=max_input_bytes,
             )
         error = "; ".join(format_problem(p) for p in problems) or None
         infos.append(TargetInfo(target.name, target.files, target.roles, platform, error))
@@ -119,6 +129,7 @@ def run(
     outputs: Outputs = NO_OUTPUTS,
     today: date | None = None,
     builtin_policies: bool = True,
+    max_input_bytes: int | None = None,
 ) -> int:
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     notes: list[str] = []
@@ -148,7 +159,7 @@ def run(
         for target in targets
     ]
     waivers = load_waivers(outputs.waivers_path) if outputs.waivers_path else None
-    infos, findings, requirements = check_targets(planned)
+    infos, findings, requirements = check_targets(planned, max_input_bytes)
     for file in unmatched:
         infos.append(
             TargetInfo(

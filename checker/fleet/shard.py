@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from checker.errors import Problem, UsageError
 
-_SPEC = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+_SPEC = re.compile(r"^\s*([0-9]{1,9})\s*/\s*([0-9]{1,9})\s*$")  # ASCII digits, int() stays small
 _HasName = TypeVar("_HasName")
 
 

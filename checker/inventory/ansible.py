@@ -32,6 +32,7 @@ from typing import Any
 
 import jsonschema
 
+from checker import numbers
 from checker.errors import Location, PolicyError, Problem
 from checker.inventory.build import host_spec, merge
 from checker.inventory.model import HostSpec, Inventory
@@ -46,7 +47,8 @@ class _Group:
     name: str
     vars: dict[str, Var] = field(default_factory=dict)
     children: list[str] = field(default_factory=list)
-    hosts: list[str] = field(default_factory=list)
+    # An ordered set: membership tests stay O(1) in groups of tens of thousands of hosts.
+    hosts: dict[str, None] = field(default_factory=dict)
 
 
 @dataclass
@@ -56,14 +58,13 @@ class _Tree:
     host_vars: dict[str, dict[str, Var]] = field(default_factory=dict)
     host_origin: dict[str, Location] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    expanded: int = 0
 
     def group(self, name: str) -> _Group:
         return self.groups.setdefault(name, _Group(name))
 
     def add_host(self, group: str, host: str, where: Location) -> dict[str, Var]:
-        members = self.group(group).hosts
-        if host not in members:
-            members.append(host)
+        self.group(group).hosts.setdefault(host)
         self.host_origin.setdefault(host, where)
         return self.host_vars.setdefault(host, {})
 
@@ -75,25 +76,70 @@ class _Tree:
 
 
 _RANGE = re.compile(r"\[([0-9]+|[a-z]):([0-9]+|[a-z])(?::([0-9]+))?\]")
+# Most hosts one pattern (`web[01:20]`, `h[0:9][a:z]`) may name, and all patterns of one
+# inventory together: `h[0:9999][0:9999]` would otherwise build 10^8 names (minutes, then
+# MemoryError). Documented in docs/limits.md.
+MAX_PATTERN_HOSTS = 100_000
+MAX_INVENTORY_HOSTS = 200_000
+
+
+def _range_values(match: re.Match[str], pattern: str) -> list[str]:
+    first, last = match.group(1), match.group(2)
+    if first.isdigit() != last.isdigit():
+        raise ValueError(f"bad host range in {pattern!r}")
+    try:
+        stride = numbers.to_int(match.group(3) or "1")
+        if first.isdigit():
+            low, high = numbers.to_int(first), numbers.to_int(last)
+        else:
+            low, high = ord(first), ord(last)
+    except numbers.NumberTooLong as error:
+        raise ValueError(f"bad host range in {pattern[:60]!r}…: {error}") from None
+    if stride < 1:
+        raise ValueError(f"bad host range in {pattern!r}")
+    count = len(range(low, high + 1, stride))
+    if count > MAX_PATTERN_HOSTS:
+        raise ValueError(_too_many(pattern))
+    if first.isdigit():
+        width = len(first) if first.startswith("0") else 0
+        return [str(n).zfill(width) for n in range(low, high + 1, stride)]
+    return [chr(c) for c in range(low, high + 1, stride)]
+
+
+def _too_many(pattern: str) -> str:
+    return f"host pattern {pattern!r} names more than {MAX_PATTERN_HOSTS:,} hosts"
 
 
 def expand_pattern(pattern: str) -> list[str]:
-    """Ansible host ranges: `web[01:03]` -> web01, web02, web03; `db-[a:c]`; `[1:9:2]` strides."""
-    match = _RANGE.search(pattern)
-    if match is None:
-        return [pattern]
-    first, last, stride = match.group(1), match.group(2), int(match.group(3) or 1)
-    head, tail = pattern[: match.start()], pattern[match.end() :]
-    if first.isdigit() != last.isdigit() or stride < 1:
-        raise ValueError(f"bad host range in {pattern!r}")
-    if first.isdigit():
-        width = len(first) if first.startswith("0") else 0
-        values = [str(n).zfill(width) for n in range(int(first), int(last) + 1, stride)]
-    else:
-        values = [chr(c) for c in range(ord(first), ord(last) + 1, stride)]
-    if len(values) > 100_000:
-        raise ValueError(f"host range in {pattern!r} is too large")
-    return [name for value in values for name in expand_pattern(head + value + tail)]
+    """Ansible host ranges: `web[01:03]` -> web01, web02, web03; `db-[a:c]`; `[1:9:2]` strides.
+
+    Every range is sized before any name is built: ValueError when together they name more
+    than MAX_PATTERN_HOSTS hosts."""
+    pieces: list[list[str]] = []
+    position = 0
+    total = 1
+    for match in _RANGE.finditer(pattern):
+        values = _range_values(match, pattern)
+        total *= len(values)
+        if total > MAX_PATTERN_HOSTS:
+            raise ValueError(_too_many(pattern))
+        pieces += [[pattern[position : match.start()]], values]
+        position = match.end()
+    names = [""]
+    for choices in pieces + [[pattern[position:]]]:
+        names = [name + choice for name in names for choice in choices]
+    return names
+
+
+def _expand(tree: _Tree, pattern: str) -> list[str]:
+    """expand_pattern, counting the hosts all patterns of the inventory name."""
+    names = expand_pattern(pattern)
+    tree.expanded += len(names)
+    if tree.expanded > MAX_INVENTORY_HOSTS:
+        raise ValueError(
+            f"the host patterns of this inventory name more than {MAX_INVENTORY_HOSTS:,} hosts"
+        )
+    return names
 
 
 def _literal(text: str) -> Any:
@@ -153,11 +199,11 @@ def _ini_host_line(tree: _Tree, group: str, raw: str, number: int, file: str) ->
     if not tokens:
         return
     pattern, port = tokens[0], None
-    port_match = re.fullmatch(r"([^:\[\]]+):(\d+)", pattern)
-    if port_match:
-        pattern, port = port_match.group(1), int(port_match.group(2))
+    port_match = re.fullmatch(r"([^:\[\]]+):([0-9]+)", pattern)
     try:
-        names = expand_pattern(pattern)
+        if port_match:
+            pattern, port = port_match.group(1), numbers.to_int(port_match.group(2))
+        names = _expand(tree, pattern)
     except ValueError as exc:
         tree.problems.append(Problem.at(where, "ini", str(exc)))
         return
@@ -215,7 +261,7 @@ def _yaml_group(
     for pattern, host_body in (body.get("hosts") or {}).items():
         where = doc.location(path + ("hosts", pattern))
         try:
-            names = expand_pattern(str(pattern))
+            names = _expand(tree, str(pattern))
         except ValueError as exc:
             tree.problems.append(Problem.at(where, "inventory", str(exc)))
             continue
@@ -252,9 +298,13 @@ def _memberships(tree: _Tree) -> dict[str, set[str]]:
     for group in tree.groups.values():
         for child in group.children:
             parents.setdefault(child, set()).add(group.name)
+    direct_groups: dict[str, set[str]] = {}
+    for group in tree.groups.values():
+        for member in group.hosts:
+            direct_groups.setdefault(member, set()).add(group.name)
     result: dict[str, set[str]] = {}
     for host in tree.host_vars:
-        direct = {g.name for g in tree.groups.values() if host in g.hosts}
+        direct = direct_groups.get(host, set())
         seen: set[str] = set()
         todo = list(direct)
         while todo:
@@ -309,8 +359,13 @@ def _list(value: Any) -> list[str]:
 
 
 def _number(value: Any, key: str, where: Location) -> int | float:
+    text = str(value).strip()
     try:
-        return int(value) if str(value).strip().isdigit() else float(value)
+        if not text.isascii():
+            # float() reads "١" (an Arabic-Indic digit) as 1.0; Ansible's own int() would too,
+            # but a port or timeout written so is far likelier garbled than meant.
+            raise ValueError(text)
+        return numbers.to_int(text) if numbers.is_decimal(text) else float(text)
     except (TypeError, ValueError):
         raise PolicyError(
             Problem.at(where, "inventory", f"{key}: expected a number, got {value!r}")

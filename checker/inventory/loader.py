@@ -17,9 +17,25 @@ from checker.inventory.model import Inventory
 from checker.inventory.secrets import is_secret_key, secret_problem, walk_keys
 from checker.yamlfile import YamlDoc, parse_yaml, read_yaml
 
+# An Ansible INI of 200,000 hosts with a few variables each stays well below this; a YAML
+# inventory meets yamlfile's node and depth limits too (docs/limits.md).
+MAX_INVENTORY_BYTES = 32 * 1024 * 1024
+
 
 def _read_text(path: Path, display: str) -> str:
     try:
+        size = path.stat().st_size
+        if size > MAX_INVENTORY_BYTES:
+            raise PolicyError(
+                Problem(
+                    display,
+                    0,
+                    0,
+                    "too-large",
+                    f"the inventory is {size / 2**20:.1f} MiB: fwcheck reads inventories of at"
+                    f" most {MAX_INVENTORY_BYTES // 2**20} MiB",
+                )
+            )
         raw = path.read_bytes()
     except OSError as exc:
         raise PolicyError(

@@ -32,6 +32,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from checker import numbers
 from checker.errors import Location, ParseError, Problem
 from checker.model.net import IPSET_PORT_PROTOCOLS
 from checker.model.netfilter import IpSet, IpSetElement, IpSets
@@ -323,7 +324,7 @@ def _address(text: str, state: _SetState, dim: str) -> tuple[int, int]:
     address = _one_address(address_text, family)
     length = width
     if slash:
-        parsed = values.c_number(length_text) if length_text.isdigit() else None
+        parsed = values.c_number(length_text) if numbers.is_decimal(length_text) else None
         if parsed is None or not 0 <= parsed <= width:
             raise LineError("ipset-address", f"invalid prefix length in `{text}`", near=text)
         length = parsed
@@ -360,8 +361,8 @@ def _port(text: str, family: int, bare: bool) -> tuple[int | None, tuple[int, in
 
 def _port_span(text: str, element: str) -> tuple[int, int]:
     low_text, dash, high_text = text.partition("-")
-    low = values.c_number(low_text) if low_text.isdigit() else None
-    high = (values.c_number(high_text) if high_text.isdigit() else None) if dash else low
+    low = values.c_number(low_text) if numbers.is_decimal(low_text) else None
+    high = (values.c_number(high_text) if numbers.is_decimal(high_text) else None) if dash else low
     if low is None or high is None or high > 65535 or low > high:
         raise LineError("ipset-port", f"invalid port in `{element}`", near=element)
     return low, high
@@ -370,8 +371,8 @@ def _port_span(text: str, element: str) -> tuple[int, int]:
 def _icmp(text: str, family: int, element: str) -> int:
     kind_text, slash, code_text = text.partition("/")
     if slash:
-        kind = values.c_number(kind_text) if kind_text.isdigit() else None
-        code = values.c_number(code_text) if code_text.isdigit() else None
+        kind = values.c_number(kind_text) if numbers.is_decimal(kind_text) else None
+        code = values.c_number(code_text) if numbers.is_decimal(code_text) else None
         if kind is None or code is None or kind > 255 or code > 255:
             raise LineError("ipset-icmp", f"invalid ICMP type/code in `{element}`", near=element)
         return kind * 256 + code

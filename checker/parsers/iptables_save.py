@@ -42,11 +42,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from sys import intern
 
+from checker import numbers
 from checker.errors import Location, ParseError, Problem
 from checker.model.netfilter import Chain, Hook, Rule, Ruleset, Table, Target, Verdict
 from checker.parsers.iptables_lexer import LineError, column_of, split_words
 from checker.parsers.iptables_rule import RuleParser
 from checker.parsers.iptables_targets import SET_WRITES, TARGETS, TargetUse, extension_verdict
+from checker.parsers.iptables_values import c_number
 
 NAME = "iptables-save"
 # Names firewall exports are kept under; broad names (*.rules, iptables*) would also catch udev
@@ -544,8 +546,11 @@ class _FileParser:
         state = self._chain(table, chain_name)
         start = index + 2
         position = None
-        if command == "I" and start < len(words) and words[start].isdigit():
-            position = int(words[start])
+        if command == "I" and start < len(words) and numbers.is_decimal(words[start]):
+            # parse_rulenumber(): xtables_strtoui() with base 0, like every iptables number.
+            position = c_number(words[start])
+            if position is None:
+                raise LineError("insert", f"invalid index of insertion `{words[start]}`")
             start += 1
             if not 1 <= position <= len(state.rules) + 1:
                 raise LineError(

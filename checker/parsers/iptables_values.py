@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 
+from checker import numbers
 from checker.parsers.iptables_lexer import LineError
 from checker.parsers.iptables_services import service_port
 
@@ -170,18 +171,19 @@ IFNAME_MAX = 15
 
 
 def c_number(text: str) -> int | None:
-    """`strtoul(text, &end, 0)` that must consume all of `text`: decimal, 0x hex, 0 octal."""
-    if not text or not text.isascii():
+    """`strtoul(text, &end, 0)` that must consume all of `text`: decimal, 0x hex, 0 octal.
+
+    A number too long for any field is None as well: strtoul saturates with ERANGE, which
+    xtables_strtoul_base() refuses."""
+    try:
+        if numbers.is_decimal(text):
+            if len(text) > 1 and text[0] == "0":
+                return numbers.to_int(text, 8) if all(c in "01234567" for c in text) else None
+            return numbers.to_int(text)
+        if text[:2] in ("0x", "0X") and numbers.is_hex(text[2:]):
+            return numbers.to_int(text[2:], 16)
+    except numbers.NumberTooLong:
         return None
-    if text.isdigit():
-        if len(text) > 1 and text[0] == "0":
-            return int(text, 8) if all(c in "01234567" for c in text) else None
-        return int(text)
-    if text[:2] in ("0x", "0X") and len(text) > 2:
-        try:
-            return int(text[2:], 16)
-        except ValueError:
-            return None
     return None
 
 
@@ -220,10 +222,7 @@ def _ipv4(text: str, is_mask: bool) -> int | None:
         return None
     value = 0
     for part in parts:
-        if part.isdigit() and part.isascii() and (part[0] != "0" or len(part) == 1):
-            number: int | None = int(part)
-        else:
-            number = c_number(part)
+        number = c_number(part)
         if number is None or number > 255:
             return None
         value = (value << 8) | number
@@ -271,7 +270,7 @@ def address_spans(text: str, family: int) -> tuple[Span, ...] | None:
         raise LineError("address", _bad_address(address_text, family))
     if not slash:
         return ((address, address),)
-    length = c_number(mask_text) if mask_text.isdigit() else None
+    length = c_number(mask_text) if numbers.is_decimal(mask_text) else None
     if length is not None:
         if length > width:
             raise LineError("address", f"invalid mask `{mask_text}` (at most /{width})")
@@ -399,7 +398,7 @@ def icmp_type(text: str, family: int) -> Span | None:
     """`--icmp-type`/`--icmpv6-type` as a range of type*256+code; None for `any`."""
     table = ICMP_TYPES if family == 4 else ICMPV6_TYPES
     option = "--icmp-type" if family == 4 else "--icmpv6-type"
-    if text[:1].isdigit():
+    if numbers.is_decimal(text[:1]):
         type_text, slash, code_text = text.partition("/")
         type_number = c_number(type_text)
         code = c_number(code_text) if slash else 0

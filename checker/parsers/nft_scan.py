@@ -13,9 +13,11 @@ import json
 import re
 from dataclasses import dataclass
 
+from checker import numbers
 from checker.errors import Location
 
 _SPACE = re.compile(r"[ \t\n\r]*")
+_LONG_NUMBER = re.compile(rf"[1-9][0-9]{{{numbers.MAX_DIGITS},}}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +62,7 @@ class _Scanner:
     def __init__(self, text: str, origin: str) -> None:
         self.text = text
         self.lines = _Lines(text, origin)
-        self.decoder = json.JSONDecoder()
+        self.decoder = numbers.json_decoder()
 
     def fail(self, offset: int, message: str, code: str = "structure") -> ScanError:
         return ScanError(self.lines.at(offset), code, message)
@@ -79,6 +81,11 @@ class _Scanner:
             raise self.fail(error.pos, f"invalid JSON: {error.msg}", "json") from None
         except RecursionError:
             raise self.fail(offset, "invalid JSON: nested too deeply", "json") from None
+        except numbers.NumberTooLong as error:
+            # The decoder does not say where; the first run of that many digits is the number
+            # (or, at worst, a string of digits in the same element).
+            found = _LONG_NUMBER.search(self.text, offset)
+            raise self.fail(found.start() if found else offset, str(error), "number") from None
 
     def expect(self, offset: int, char: str, what: str) -> int:
         offset = self.skip(offset)

@@ -17,6 +17,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
+from checker import numbers
+
 Interval = tuple[int, int]
 
 
@@ -174,8 +176,9 @@ def scalar(value: object, kind: str) -> int:
     if isinstance(value, int):
         number = value
     elif isinstance(value, str):
-        if value.isdigit() or (value.startswith("0x") and _is_hex(value[2:])):
-            number = int(value, 0)
+        literal = _number_text(value)
+        if literal is not None:
+            number = literal
         else:
             symbol = _SYMBOLS[kind].get(value)
             if symbol is None:
@@ -188,8 +191,16 @@ def scalar(value: object, kind: str) -> int:
     return number
 
 
-def _is_hex(text: str) -> bool:
-    return bool(text) and all(c in "0123456789abcdefABCDEF" for c in text)
+def _number_text(text: str) -> int | None:
+    """A decimal or 0x-hex literal in a string (ASCII digits only), or None for a name."""
+    try:
+        if numbers.is_decimal(text):
+            return numbers.to_int(text)
+        if text.startswith("0x") and numbers.is_hex(text[2:]):
+            return numbers.to_int(text[2:], 16)
+    except numbers.NumberTooLong as error:
+        raise BadInput(str(error), "number") from None
+    return None
 
 
 def _address(value: object, kind: str) -> int:
@@ -231,8 +242,9 @@ def flag_bits(value: object, table: dict[str, int], what: str) -> int:
     if isinstance(value, int):
         return value
     if isinstance(value, str):
-        if value.isdigit() or (value.startswith("0x") and _is_hex(value[2:])):
-            return int(value, 0)
+        literal = _number_text(value)
+        if literal is not None:
+            return literal
         bit = table.get(value)
         if bit is None:
             raise UnknownValue(f"unknown {what} {value!r}")
@@ -274,10 +286,15 @@ def priority(value: object, family: str) -> int:
     parts = value.split()
     try:
         if len(parts) == 1:
-            return int(parts[0]) if parts[0].lstrip("-").isdigit() else names[parts[0]]
-        if len(parts) == 3 and parts[1] in "+-" and parts[2].isdigit():
-            offset = int(parts[2]) if parts[1] == "+" else -int(parts[2])
-            return names[parts[0]] + offset
+            number = parts[0][1:] if parts[0].startswith("-") else parts[0]
+            if numbers.is_decimal(number):
+                return -numbers.to_int(number) if number != parts[0] else numbers.to_int(number)
+            return names[parts[0]]
+        if len(parts) == 3 and parts[1] in ("+", "-") and numbers.is_decimal(parts[2]):
+            offset = numbers.to_int(parts[2])
+            return names[parts[0]] + (offset if parts[1] == "+" else -offset)
     except KeyError:
         pass
+    except numbers.NumberTooLong as error:
+        raise BadInput(f"chain prio: {error}", "number") from None
     raise BadInput(f"chain prio {value!r} is neither a number nor a named priority")

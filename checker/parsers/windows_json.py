@@ -23,7 +23,7 @@ from typing import Any
 
 import jsonschema
 
-from checker import resources
+from checker import numbers, resources
 from checker.errors import Location, ParseError, Problem
 from checker.model.windows import (
     ALL_PROFILES,
@@ -54,7 +54,10 @@ def sniff(head: bytes) -> bool:
 def parse(data: bytes, origin: str) -> WindowsRuleset:
     try:
         text = data.decode("utf-8-sig")
-        document = json.loads(text)
+        document = numbers.json_loads(text)
+    except numbers.NumberTooLong as error:
+        line = _line_of_long_number(text)
+        raise ParseError(Problem(origin, line, 0, "windows-json", f"not JSON: {error}")) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         line = getattr(error, "lineno", 1)
         col = getattr(error, "colno", 0)
@@ -100,6 +103,11 @@ def parse(data: bytes, origin: str) -> WindowsRuleset:
         warnings=(),
         format=NAME,
     )
+
+
+def _line_of_long_number(text: str) -> int:
+    found = re.search(rf"[1-9][0-9]{{{numbers.MAX_DIGITS},}}", text)
+    return text.count("\n", 0, found.start()) + 1 if found else 1
 
 
 def _pointer(error: jsonschema.ValidationError) -> str:

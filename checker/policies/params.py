@@ -12,6 +12,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from checker import numbers
+
 PARAM_REF = re.compile(r"^\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:\+(?P<offset>[0-9]+))?\}$")
 
 ParamValue = int | str
@@ -34,7 +36,10 @@ def parse_ref(value: object) -> ParamRef | None:
     match = PARAM_REF.match(value.strip())
     if match is None:
         return None
-    return ParamRef(match["name"], int(match["offset"] or 0))
+    try:
+        return ParamRef(match["name"], numbers.to_int(match["offset"] or "0"))
+    except numbers.NumberTooLong as error:
+        raise ParamError(f"{value.strip()[:40]}…: the offset is {error}") from None
 
 
 def looks_like_ref(value: object) -> bool:
@@ -49,9 +54,12 @@ def as_int(value: ParamValue, name: str) -> int:
     if isinstance(value, int):
         return value
     text = str(value).strip()
-    if not re.fullmatch(r"[0-9]+", text):
+    if not numbers.is_decimal(text):
         raise ParamError(f"param {name!r} is {value!r}, not an integer")
-    return int(text)
+    try:
+        return numbers.to_int(text)
+    except numbers.NumberTooLong as error:
+        raise ParamError(f"param {name!r} is {error}, not a port or count") from None
 
 
 def resolve_int(ref: ParamRef, values: Mapping[str, ParamValue]) -> int:
@@ -70,6 +78,9 @@ def resolve_text(ref: ParamRef, values: Mapping[str, ParamValue]) -> str:
 
 def coerce_override(value: ParamValue, default: ParamValue) -> ParamValue:
     """An override takes the type of the documented default when it can ("4001" -> 4001)."""
-    if isinstance(default, int) and isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+    # ASCII digits only ("²" is a digit to str.isdigit(), not to int()); a number too long
+    # to be a port stays text, which as_int() then reports.
+    text = value.strip() if isinstance(value, str) else ""
+    if isinstance(default, int) and numbers.is_decimal(text) and len(text) <= numbers.MAX_DIGITS:
+        return int(text)
     return value

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from checker import numbers
 from checker.errors import Location, PolicyError, Problem
 from checker.findings import Severity
 from checker.model.net import LOOPBACK, PORT_PROTOCOLS
@@ -74,10 +75,10 @@ def _port_item(item: object, values: Mapping[str, ParamValue]) -> PortRange:
         first, last = item, item
     elif isinstance(item, str) and not looks_like_ref(item):
         first_text, sep, last_text = item.strip().partition("-")
-        if not first_text.isdigit() or (sep and not last_text.isdigit()):
+        if not numbers.is_decimal(first_text) or (sep and not numbers.is_decimal(last_text)):
             raise ValueError(f'{item!r} is not a port, a range "a-b" or "${{param}}"')
-        first = int(first_text)
-        last = int(last_text) if sep else first
+        first = numbers.to_int(first_text)
+        last = numbers.to_int(last_text) if sep else first
     else:
         raise ValueError(f'{item!r} is not a port, a range "a-b" or "${{param}}" / "${{param+N}}"')
     if not 0 <= first <= MAX_PORT or not 0 <= last <= MAX_PORT:
