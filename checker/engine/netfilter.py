@@ -38,8 +38,10 @@ from checker.engine import netfilter_query as query
 from checker.engine.netfilter_match import Phase
 from checker.engine.netfilter_walk import (
     ACCEPTING,
+    ChainResult,
     Context,
     HookResult,
+    Piece,
     connection_accepted,
     deciding_evidence,
     new_context,
@@ -49,7 +51,7 @@ from checker.engine.symbols import InterfaceSymbols
 from checker.engine.verdict import Verdict as Verdict_
 from checker.engine.verdict import format_flow
 from checker.findings import Evidence, Status
-from checker.model.netfilter import IpSets, Ruleset
+from checker.model.netfilter import Hook, IpSets, Ruleset, Verdict
 from checker.policies.model import Direction, Expect, Requirement
 
 __all__ = ["Context", "check", "classify_flow", "new_context"]
@@ -139,17 +141,33 @@ def _denial(
     return "the packet", []
 
 
+# Hooks whose base chains decide a flow's fate (filter, not the passing prerouting/postrouting).
+_DECIDING_HOOKS = (Hook.INPUT, Hook.FORWARD, Hook.OUTPUT)
+
+
+def _evidence_rank(chain_result: ChainResult, piece: Piece) -> int:
+    """What decided first: an accepting rule of a filtering chain, then the translation that
+    sent the flow there, then a deciding hook's policy, other policies, nat chains last."""
+    if chain_result.chain.kind == "nat" and piece.verdict is not Verdict.DNAT:
+        return 4
+    if piece.verdict is Verdict.DNAT:
+        return 1
+    if not piece.policy:
+        return 0
+    return 2 if chain_result.chain.hook in _DECIDING_HOOKS else 3
+
+
 def _accepting(
     parts: list[tuple[Phase, bool, Space, HookResult]], point: dict[str, int]
 ) -> list[Evidence]:
     _phase, _mirrored, _asked, hook = parts[0]
-    found = []
-    for chain_result in hook.chains:
+    found: list[tuple[int, int, Evidence]] = []
+    for order, chain_result in enumerate(hook.chains):
         for piece in chain_result.pieces:
             if piece.verdict in ACCEPTING and piece.sure.contains(point):
-                found.append(piece.evidence)
+                found.append((_evidence_rank(chain_result, piece), order, piece.evidence))
                 break
-    return found
+    return [evidence for _, _, evidence in sorted(found, key=lambda f: f[:2])]
 
 
 MAX_REASONS = 10

@@ -48,6 +48,8 @@ class Piece:
     sure: Space
     maybe: Space
     evidence: Evidence
+    # Given by the base chain's policy (no rule matched), not by a rule.
+    policy: bool = False
 
 
 @dataclass(slots=True)
@@ -248,7 +250,7 @@ class Walker:
         policy = chain.policy or Verdict.ACCEPT
         if ret_maybe:
             evidence = _policy_evidence(chain, table)
-            pieces.append(Piece(policy, ret_sure, ret_maybe, evidence))
+            pieces.append(Piece(policy, ret_sure, ret_maybe, evidence, True))
             if policy is Verdict.UNKNOWN:
                 why = f"chain {chain.name} policy unknown (the export does not give it)"
                 self.uncertain.append((why, evidence, ret_maybe))
