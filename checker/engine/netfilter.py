@@ -88,6 +88,8 @@ def classify_flow(
         "icmp": icmp,
         "iif": interfaces.index_of(iface) if inbound else 0,
         "oif": 0 if inbound else interfaces.index_of(iface),
+        "mark": 0,
+        "ctmark": 0,
     }
     point = Space.where(dims, {name: [(value, value)] for name, value in values.items()})
     sure, maybe, _ = connection_accepted(context, family, point, inbound, True)
