@@ -166,7 +166,11 @@ def _accepting(
     found: list[tuple[int, int, Evidence]] = []
     for order, chain_result in enumerate(hook.chains):
         for piece in chain_result.pieces:
-            if piece.verdict in ACCEPTING and piece.sure.contains(point):
+            if piece.verdict is Verdict.DNAT and piece.to is not None:
+                holds = chain_result.holds(piece.maybe, point)
+            else:
+                holds = piece.verdict in ACCEPTING and chain_result.holds(piece.sure, point)
+            if holds:
                 found.append((_evidence_rank(chain_result, piece), order, piece.evidence))
                 break
     return [evidence for _, _, evidence in sorted(found, key=lambda f: f[:2])]

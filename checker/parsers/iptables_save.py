@@ -261,9 +261,7 @@ class _FileParser:
         self.warnings: list[str] = []
         self.complete = True
         self.targets: dict[
-            tuple[
-                Verdict, str, str | None, str, tuple[str, ...], tuple[MarkOp, ...], NatTo | None
-            ],
+            tuple[Verdict, str, str | None, str, tuple[str, ...], tuple[MarkOp, ...], NatTo | None],
             Target,
         ] = {}
         self.lineno = 0

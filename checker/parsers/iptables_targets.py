@@ -191,10 +191,14 @@ def mark_ops(use: TargetUse) -> tuple[MarkOp, ...]:
         if name in ("--nfmask", "--ctmask", "--mask"):
             continue
         if name == "--save-mark":
-            ops.append(MarkOp("ctmark", _ALL & ~mask_option("--ctmask"), "mark", mask_option("--nfmask")))
+            ops.append(
+                MarkOp("ctmark", _ALL & ~mask_option("--ctmask"), "mark", mask_option("--nfmask"))
+            )
             continue
         if name == "--restore-mark":
-            ops.append(MarkOp("mark", _ALL & ~mask_option("--nfmask"), "ctmark", mask_option("--ctmask")))
+            ops.append(
+                MarkOp("mark", _ALL & ~mask_option("--nfmask"), "ctmark", mask_option("--ctmask"))
+            )
             continue
         value, mask = values.mark_value(args[0], use.name.lower())
         if name == "--set-xmark":
@@ -227,8 +231,8 @@ def nat_to(use: TargetUse, family: int) -> NatTo | None:
     REDIRECT (`--to-ports PORT[-PORT]`: this host's address) sends the flow
     (iptables-extensions(8)); None for NETMAP and other forms the engine does not follow."""
     if use.name == "REDIRECT":
-        ports = use.option("--to-ports")
-        return NatTo(None, (_port_span(ports[0]),) if ports else None)
+        given = use.option("--to-ports")
+        return NatTo(None, (_port_span(given[0]),) if given else None)
     where = use.option("--to-destination")
     if use.name != "DNAT" or not where:
         return None
