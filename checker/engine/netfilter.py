@@ -13,9 +13,16 @@ Semantics (iptables(8), iptables-extensions(8), nft(8), and the kernel's nf_hook
 - IPv4 and IPv6 are separate: "ip" tables see IPv4, "ip6" tables IPv6, "inet" and "netdev" both.
 - netdev chains see only their device's packets: ingress before prerouting, egress after
   postrouting (so an egress drop stops outbound first packets and the replies of inbound flows).
-- nat chains see only the first packet of a connection. A DNAT/REDIRECT catching the queried
-  flow sends it somewhere else (FORWARD to a container, another local port): answered as
-  indeterminate, never from INPUT alone.
+- Base chains are walked one after another, each on the packets the earlier ones let through:
+  marks written by MARK/CONNMARK are seen by later rules and chains (netfilter_marks: a new
+  connection starts with mark 0 and ctmark 0; a reply's ctmark is not followed when rules
+  write ctmarks; tc/eBPF/SO_MARK marks are assumed absent).
+- nat chains see only the first packet of a connection. A DNAT/REDIRECT in PREROUTING catching
+  an inbound flow is followed (netfilter_walk, netfilter_route): the translated packet goes on
+  through PREROUTING, then INPUT (the host's address) or FORWARD and POSTROUTING, and the
+  connection's later packets take the same way. Whether the new destination is the host's
+  comes from its `ip -j addr` output (HostAddresses); without it both ways are walked. Other
+  translations (nat OUTPUT, NETMAP, nft dnat) are indeterminate.
 - `-m set` matches are decided from the target's `ipset save` output when it is among the
   sources, and are indeterminate without it (netfilter_sets).
 - Questions are about new connections: the SYN (ctstate NEW). For `expect: allow` over TCP the
@@ -25,8 +32,11 @@ Semantics (iptables(8), iptables-extensions(8), nft(8), and the kernel's nf_hook
 
 Three-valued: each rule matches a (sure, maybe) pair of spaces (netfilter_match). The walk keeps,
 at each point of a chain, the packets that surely reach it and those that possibly do; verdicts
-are collected as pieces (verdict, surely-given, possibly-given, deciding rule). A requirement
-`allow` passes only if the whole space is surely accepted, `deny` only if nothing possibly is.
+are collected as pieces (verdict, surely-given, possibly-given, deciding rule). A flow is surely
+accepted when no piece possibly refuses it (so a random choice between accepting paths, such
+as kube-proxy's `-m statistic`, is accepted), possibly accepted when it possibly gets through.
+A requirement `allow` passes only if the whole space is surely accepted, `deny` only if nothing
+possibly is.
 """
 
 from __future__ import annotations
