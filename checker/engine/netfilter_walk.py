@@ -199,6 +199,15 @@ class Walker:
                         sure = sure.subtract(match_maybe).union(marks.apply(enter_sure, ops))
                         maybe = maybe.subtract(match_sure).union(marks.apply(enter_maybe, ops))
                 continue
+            if rule.target.marks:
+                # nft `meta mark set 1 accept`: the packet leaves the rule marked.
+                moved = marks.apply(enter_maybe, rule.target.marks)
+                enter_sure = (
+                    moved
+                    if enter_sure is enter_maybe
+                    else marks.apply(enter_sure, rule.target.marks)
+                )
+                enter_maybe = moved
             extra_sure, extra_maybe = self.compiler.none, self.compiler.none
             if verdict is Verdict.RETURN:
                 ret_sure, ret_maybe = _both(

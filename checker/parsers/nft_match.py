@@ -7,8 +7,8 @@ nft added when the rule was loaded (`tcp dport 22` in an inet table really is
 `meta nfproto ipv4` / `meta protocol ip`), so they are put back here: a `tcp dport` match adds
 proto 6, an `ip …` match adds family 4 unless the table is `ip` already.
 
-What the model cannot hold becomes `Unknown(reason)`: meta mark/skuid/pkttype/…, ct
-mark/direction/status bits other than snat/dnat, ip ttl and other header fields, raw payloads,
+`meta mark` and `ct mark` are MarkMatch (nft_marks). What the model cannot hold becomes
+`Unknown(reason)`: meta skuid/pkttype/…, ct direction/status bits other than snat/dnat, ip ttl and other header fields, raw payloads,
 bitwise tests other than tcp flags and ct state, fib lookups other than a plain `fib saddr|daddr
 type`, lookups in sets the packet path updates (dynamic/timeout flags, `add @set` statements),
 `th` ports without a transport protocol match, and symbols missing from our tables.
@@ -29,6 +29,7 @@ from checker.model.netfilter import (
     TcpFlags,
     Unknown,
 )
+from checker.parsers import nft_marks
 from checker.parsers import nft_values as values
 from checker.parsers.nft_values import BadInput, Interval, UnknownValue
 
@@ -178,6 +179,8 @@ def _meta(body: object) -> Left:
         return Left("iface", "iif", key)
     if key in ("oifname", "oif"):
         return Left("iface", "oif", key)
+    if key == "mark":
+        return Left("mark", "mark")
     return Left("unknown", reason=f"meta {key} is not modelled")
 
 
@@ -189,6 +192,8 @@ def _ct(body: object) -> Left:
         return Left("ctstate")
     if key == "status":
         return Left("ctstatus")
+    if key == "mark":
+        return Left("mark", "ctmark")
     return Left("unknown", reason=f"ct {key} is not modelled")
 
 
@@ -215,6 +220,8 @@ def _bitwise(body: object, rule: RuleMatches) -> Left:
             state_bits = {name: bit for bit, name in values.CT_STATE_BITS.items()}
             mask = values.flag_bits(body[1], state_bits, "ct state")
             return Left("ctstate", deps=inner.deps, mask=mask)
+        if inner.kind == "mark" and inner.mask is None and type(body[1]) is int:
+            return Left("mark", inner.field, mask=body[1] & nft_marks.ALL)
     except UnknownValue as unknown:
         return Left("unknown", deps=inner.deps, reason=str(unknown))
     return Left("unknown", deps=inner.deps, reason="bitwise match is not modelled")
@@ -389,6 +396,8 @@ def _single(side: Left, op: str, items: tuple[object, ...]) -> Match:
                 raise UnknownValue(f"unknown fib address type {item!r}")
             types.add(item.upper())
         return AddrType(side.field, frozenset(types), negated)
+    if side.kind == "mark":
+        return nft_marks.match(side.field, side.mask, op, items)
     if side.kind == "tcpflags":
         return _tcp_flags(side, op, items)
     if side.kind == "ctstate":

@@ -285,3 +285,45 @@ COMMIT
         req(expect="deny", ports=((23, 23),)),
     )
     assert first.status is Status.FAIL
+
+
+def _nft(
+    prerouting: list[list[dict[str, object]]], inputs: list[list[dict[str, object]]]
+) -> object:
+    from checker.parsers import nft_json
+
+    doc: list[dict[str, object]] = [
+        {"table": {"family": "inet", "name": "t", "handle": 1}},
+        {"chain": {"family": "inet", "table": "t", "name": "pre", "handle": 2, "type": "filter",
+                   "hook": "prerouting", "prio": -150, "policy": "accept"}},
+        {"chain": {"family": "inet", "table": "t", "name": "in", "handle": 3, "type": "filter",
+                   "hook": "input", "prio": 0, "policy": "drop"}},
+    ]  # fmt: skip
+    handle = 10
+    for chain, rules in (("pre", prerouting), ("in", inputs)):
+        for expr in rules:
+            handle += 1
+            doc.append({"rule": {"family": "inet", "table": "t", "chain": chain, "handle": handle,
+                                 "expr": expr}})  # fmt: skip
+    return nft_json.parse(json.dumps({"nftables": doc}).encode(), "t.json")
+
+
+def test_nft_meta_mark_and_ct_mark_are_followed() -> None:
+    """nft(8): `meta mark set meta mark | 0x10` then `ct mark set meta mark` in prerouting;
+    input accepts `meta mark & 0x10 == 0x10` (first packet) and established replies."""
+    mark = {"meta": {"key": "mark"}}
+    tcp22 = {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}},
+                       "right": 22}}  # fmt: skip
+    set_mark = {"mangle": {"key": mark, "value": {"|": [mark, 16]}}}
+    save = {"mangle": {"key": {"ct": {"key": "mark"}}, "value": mark}}
+    marked = {"match": {"op": "==", "left": {"&": [mark, 16]}, "right": 16}}
+    established = {"match": {"op": "in", "left": {"ct": {"key": "state"}},
+                             "right": ["established", "related"]}}  # fmt: skip
+    accept = {"accept": None}
+    ruleset = _nft([[tcp22, set_mark, save]], [[established, accept], [marked, accept]])
+    assert check([ruleset], req(expect="allow")).status is Status.PASS
+    assert check([ruleset], req(expect="deny", ports=((23, 23),))).status is Status.PASS
+    # `ct mark 0x10` on the first packet: the ctmark was just saved from the packet mark.
+    saved = {"match": {"op": "==", "left": {"ct": {"key": "mark"}}, "right": 16}}
+    ruleset = _nft([[tcp22, set_mark, save]], [[established, accept], [saved, accept]])
+    assert check([ruleset], req(expect="allow")).status is Status.PASS
