@@ -15,6 +15,7 @@ from checker.engine import netfilter_marks as marks
 from checker.engine import netfilter_query as query
 from checker.engine import netfilter_route as route
 from checker.engine.netfilter_match import MatchCompiler, Phase
+from checker.engine.netfilter_preimage import Preimage, Rewrite, Translated
 from checker.engine.netfilter_route import HostView
 from checker.engine.netfilter_sets import SetIndex, build_index
 from checker.engine.space import Interval, IntervalSet, Space, hulls_overlap, iset_subtract
@@ -67,12 +68,14 @@ class ChainResult:
     accept_sure: Space
     accept_maybe: Space
     # Maps the packets this chain saw (marks written, destination translated) back to the
-    # flows asked about, as those flows' packets entered the hook.
-    preimage: Callable[[Space], Space] = marks.forget
+    # packets asked about, as they entered the hook (None: the asked packets themselves).
+    preimage: Preimage | None = None
 
     def holds(self, space: Space, point: dict[str, int]) -> bool:
-        """Whether the asked-about packet `point` is among `space`'s (this chain's) packets."""
-        return self.preimage(space).contains(point)
+        """Whether the asked-about packet `point` may be among `space`'s (this chain's)."""
+        if self.preimage is None:
+            return space.contains(point)
+        return self.preimage.holds(space, point)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +102,8 @@ class HookResult:
     _uncertain_hulls: list[tuple[Interval, ...]] | None = None
     # DNAT/REDIRECT rules followed on the first packet (inbound NEW phase).
     translations: list[Translation] = field(default_factory=list)
+    # Unknowns met by translated packets: (reason, rule, their packets, back to the asked).
+    translated_uncertain: list[tuple[str, Evidence, Space, Preimage]] = field(default_factory=list)
 
     def uncertain_touching(self, flows: Space) -> Iterator[tuple[str, Evidence]]:
         """The reasons (and rules), in walk order, of the unknowns that concern `flows`. A
@@ -112,6 +117,9 @@ class HookResult:
             self.uncertain, self._uncertain_hulls, strict=True
         ):
             if hulls_overlap(hull, wanted) and concerned.touches(flows):
+                yield reason, evidence
+        for reason, evidence, concerned, preimage in self.translated_uncertain:
+            if preimage(concerned).touches(flows):
                 yield reason, evidence
 
 
@@ -530,18 +538,18 @@ def evaluate_hook(
         start = marks.reset(space, marks.start_values(ops, False))
     outcome = _Outcome()
     main = start
+    parts: list[tuple[Translation, Space]] = []
     for translation in translations:
         flows = query.concerned(translation.flows, family, phase)
         part = query.to_phase(flows, family, phase, mirrored).intersect(start)
         if part:
-            main = main.subtract(part)
-            _follow_later(context, family, phase, mirrored, translation, part, result, outcome)
-
-    def preimage(image: Space) -> Space:
-        return marks.forget(image).intersect(space)
-
+            parts.append((translation, part))
+    if parts:
+        main = main.subtract(Space.union_all(space.dims, (part for _, part in parts)))
+        _follow_later(context, family, phase, mirrored, parts, space, result, outcome)
     chains: list[Step] = list(context.base_chains(family, query.hooks_for(phase)))
     if main:
+        preimage = Preimage(space)
         _walk(context, family, phase, chains, main, preimage, result, outcome, follow=True)
     dims = space.dims
     result.accept_maybe = Space.union_all(dims, outcome.good).intersect(space)
@@ -555,16 +563,14 @@ def _walk(
     phase: Phase,
     steps: Sequence[Step],
     entry: Space,
-    preimage: Callable[[Space], Space],
+    preimage: Preimage,
     result: HookResult,
     outcome: _Outcome,
     *,
     follow: bool = False,
-    mapped: bool = False,
 ) -> None:
     """Walk `entry` through `steps`; add what gets through to `outcome.good` and what may not
-    to `outcome.bad` (both through `preimage`, in the asked packets' terms). With `mapped`,
-    the reasons of unknowns are mapped too (translated packets)."""
+    to `outcome.bad` (both through `preimage`, in the asked packets' terms)."""
     interfaces = context.interfaces
     compiler = context.compiler(family, phase)
     walker = Walker(compiler, context.chains_by_name)
@@ -627,6 +633,7 @@ def _walk(
                 refused.append(affected)
                 out_sure, out_maybe = out_sure.subtract(affected), out_maybe.union(affected)
         snatted += [p for p in chain_result.pieces if p.verdict is Verdict.SNAT]
+        followed: list[Piece] = []
         for piece in chain_result.pieces:
             if piece.verdict is not Verdict.DNAT:
                 continue
@@ -637,8 +644,7 @@ def _walk(
                 and phase.sees_nat
                 and chain.hook is Hook.PREROUTING
             ):
-                rest = [s for s in steps[position + 1 :] if not callable(s)]
-                _follow_first(context, family, phase, piece, rest, preimage, result, outcome)
+                followed.append(piece)
                 continue
             # Translated packets leave this path (FORWARD, or INPUT on another port) in a way
             # the walk does not follow: what later chains here say proves nothing either way.
@@ -650,6 +656,9 @@ def _walk(
             walker.uncertain.append((why, piece.evidence, piece.maybe))
             refused.append(piece.maybe)
             diverted.append(piece.maybe)
+        if followed:
+            rest = [s for s in steps[position + 1 :] if not callable(s)]
+            _follow_first(context, family, phase, followed, rest, preimage, result, outcome)
         if refused:
             bad.append(Space.union_all(dims, refused))
         result.chains.append(chain_result)
@@ -657,8 +666,8 @@ def _walk(
     outcome.good.append(preimage(Space.union_all(dims, [maybe, *diverted])))
     if bad:
         outcome.bad.append(preimage(Space.union_all(dims, bad)))
-    if mapped:
-        result.uncertain.extend((r, e, preimage(c)) for r, e, c in walker.uncertain)
+    if isinstance(preimage, Translated):
+        result.translated_uncertain.extend((r, e, c, preimage) for r, e, c in walker.uncertain)
     else:
         result.uncertain.extend(walker.uncertain)
 
@@ -672,52 +681,51 @@ def _destination(context: Context, family: int, to: NatTo) -> IntervalSet:
     return iset_subtract(((0, query.ADDRESS_MAX[family]),), query.NOT_LOCAL[family])
 
 
-def _routes(
-    context: Context, family: int, to: NatTo, destination: IntervalSet
-) -> tuple[tuple[bool, ...], IntervalSet]:
-    local = (True,) if to.addresses is None else route.is_local(context.host, family, destination)
-    oif = route.out_interfaces(context.host, family, destination, context.interfaces)
-    return local, oif
+def _rewrite(space: Space, header: dict[str, IntervalSet]) -> Rewrite:
+    return tuple((space.index(name), values) for name, values in header.items())
 
 
 def _follow_first(
     context: Context,
     family: int,
     phase: Phase,
-    piece: Piece,
+    pieces: Sequence[Piece],
     rest: Sequence[Step],
-    preimage: Callable[[Space], Space],
+    preimage: Preimage,
     result: HookResult,
     outcome: _Outcome,
 ) -> None:
-    """Follow the first packets a DNAT/REDIRECT piece translated: through the rest of
-    PREROUTING, then INPUT or FORWARD/POSTROUTING."""
-    assert piece.to is not None
-    to = piece.to
-    destination = _destination(context, family, to)
-    local, oif = _routes(context, family, to, destination)
-    flows = preimage(piece.maybe)
-    result.translations.append(Translation(flows, piece.evidence, to, local, oif))
-    rewritten = {"daddr": destination} | ({"dport": to.ports} if to.ports is not None else {})
-    if len(local) > 1:
-        where = f"{piece.evidence.text.split(' -j ')[-1]}: whether the new destination is"
-        result.uncertain.append(
-            (f"{where} this host's is not known: {route.MISSING}", piece.evidence, flows)
-        )
+    """Follow the first packets DNAT/REDIRECT pieces translated: through the rest of
+    PREROUTING, then INPUT or FORWARD/POSTROUTING; one walk per way for all of them."""
     tail = [s for s in rest if not callable(s) and s[1].hook is Hook.PREROUTING]
-    known = marks.forget(flows)
-    for delivered in local:
-        header = rewritten if delivered else rewritten | {"oif": oif}
-        names = [*header, *marks.FIELDS]
-
-        def back(image: Space, names: list[str] = names) -> Space:
-            return _free(image, names).intersect(known)
-
+    ways: dict[bool, list[tuple[Space, Rewrite, Space]]] = {}
+    for piece in pieces:
+        assert piece.to is not None
+        to = piece.to
+        destination = _destination(context, family, to)
+        local = (
+            (True,) if to.addresses is None else route.is_local(context.host, family, destination)
+        )
+        oif = route.out_interfaces(context.host, family, destination, context.interfaces)
+        flows = preimage(piece.maybe)
+        result.translations.append(Translation(flows, piece.evidence, to, local, oif))
+        if len(local) > 1:
+            where = f"{piece.evidence.text.split(' -j ')[-1]}: whether the new destination is"
+            why = f"{where} this host's is not known: {route.MISSING}"
+            result.uncertain.append((why, piece.evidence, flows))
+        for delivered in local:
+            header = {"daddr": destination} | ({"dport": to.ports} if to.ports else {})
+            if not delivered:
+                header["oif"] = oif
+            rewritten = _set_dims(piece.maybe, header)
+            ways.setdefault(delivered, []).append((rewritten, _rewrite(flows, header), flows))
+    for delivered, found in ways.items():
+        back = Translated(preimage.known, [(rewrite, flows) for _, rewrite, flows in found])
         hooks = (Hook.INPUT,) if delivered else _FORWARD_PATH
         steps = [*tail, *context.base_chains(family, hooks)]
         walked = phase if delivered else _forwarded(phase)
-        entry = _set_dims(piece.maybe, header)
-        _walk(context, family, walked, steps, entry, back, result, outcome, mapped=True)
+        entry = Space.union_all(preimage.known.dims, (rewritten for rewritten, _, _ in found))
+        _walk(context, family, walked, steps, entry, back, result, outcome)
 
 
 def _follow_later(
@@ -725,60 +733,65 @@ def _follow_later(
     family: int,
     phase: Phase,
     mirrored: bool,
-    translation: Translation,
-    part: Space,
+    parts: Sequence[tuple[Translation, Space]],
+    known: Space,
     result: HookResult,
     outcome: _Outcome,
 ) -> None:
-    """A translated connection's later packets (`part`, in the phase's terms): an inbound one
+    """A translated connection's later packets (`parts`, in the phase's terms): an inbound one
     is translated at the dstnat priority of PREROUTING like the first; a reply comes from the
-    new destination and gets its source translated back at the srcnat priority of
-    POSTROUTING."""
-    to = translation.to
-    destination = _destination(context, family, to)
-    for delivered in translation.local:
-        if mirrored:
-            header = {"saddr": destination} | ({"sport": to.ports} if to.ports else {})
-            if not delivered:
-                header["iif"] = translation.oif
-        else:
-            header = {"daddr": destination} | ({"dport": to.ports} if to.ports else {})
-            if not delivered:
-                header["oif"] = translation.oif
-        names = [*header, *marks.FIELDS]
-        known = marks.forget(part)
+    new destination and gets its source written back at the srcnat priority of POSTROUTING."""
+    ways: dict[bool, list[tuple[Space, dict[str, IntervalSet]]]] = {}
+    for translation, part in parts:
+        to = translation.to
+        destination = _destination(context, family, to)
+        for delivered in translation.local:
+            if mirrored:
+                header = {"saddr": destination} | ({"sport": to.ports} if to.ports else {})
+                if not delivered:
+                    header["iif"] = translation.oif
+            else:
+                header = {"daddr": destination} | ({"dport": to.ports} if to.ports else {})
+                if not delivered:
+                    header["oif"] = translation.oif
+            ways.setdefault(delivered, []).append((part, header))
+    for delivered, rewrites in ways.items():
+        back = Translated(known, [(_rewrite(known, header), part) for part, header in rewrites])
 
-        def back(image: Space, names: list[str] = names, known: Space = known) -> Space:
-            return _free(image, names).intersect(known)
+        def translate(
+            packets: Space, rewrites: list[tuple[Space, dict[str, IntervalSet]]] = rewrites
+        ) -> Space:
+            return Space.union_all(
+                packets.dims,
+                (
+                    _set_dims(packets.intersect(marks.forget(part)), header)
+                    for part, header in rewrites
+                ),
+            )
 
-        def translate(packets: Space, header: dict[str, IntervalSet] = header) -> Space:
-            return _set_dims(packets, header)
+        def written_back(packets: Space, back: Translated = back) -> Space:
+            # The reply's source is the asked one again (its marks freed: not followed further).
+            return back(packets)
 
-        def untranslate(packets: Space, names: list[str] = names) -> Space:
-            # The reply's source is written back: the asked packets, with their marks.
-            restored = [n for n in names if n in ("saddr", "sport")]
-            return _free(packets, restored).intersect(_free(part, [*marks.FIELDS, "iif"]))
-
+        walked = phase if delivered else _forwarded(phase)
+        rewritten = Space.union_all(
+            known.dims, (_set_dims(part, header) for part, header in rewrites)
+        )
         if mirrored:
             hooks = (
                 (Hook.OUTPUT, Hook.POSTROUTING, Hook.EGRESS)
                 if delivered
-                else (
-                    Hook.INGRESS,
-                    Hook.PREROUTING,
-                    *_FORWARD_PATH,
-                )
+                else (Hook.INGRESS, Hook.PREROUTING, *_FORWARD_PATH)
             )
             chains = context.base_chains(family, hooks)
-            early = [
-                c
-                for c in chains
-                if not (c[1].hook is Hook.POSTROUTING and c[1].priority >= SRCNAT)
-                and c[1].hook is not Hook.EGRESS
-            ]
-            late = [c for c in chains if c not in early]
-            steps: list[Step] = [*early, untranslate, *late]
-            entry = translate(part)
+            late = [
+                c for c in chains
+                if c[1].hook is Hook.EGRESS
+                or (c[1].hook is Hook.POSTROUTING and c[1].priority >= SRCNAT)
+            ]  # fmt: skip
+            early = [c for c in chains if c not in late]
+            steps: list[Step] = [*early, written_back, *late]
+            entry = rewritten
         else:
             hooks = (
                 Hook.INGRESS,
@@ -787,16 +800,17 @@ def _follow_later(
             )
             chains = context.base_chains(family, hooks)
             early = [
-                c
-                for c in chains
+                c for c in chains
                 if c[1].hook is Hook.INGRESS
                 or (c[1].hook is Hook.PREROUTING and c[1].priority < DSTNAT)
-            ]
+            ]  # fmt: skip
             late = [c for c in chains if c not in early]
-            steps = [*early, translate, *late]
-            entry = part
-        walked = phase if delivered else _forwarded(phase)
-        _walk(context, family, walked, steps, entry, back, result, outcome, mapped=True)
+            if early:
+                steps = [*early, translate, *late]
+                entry = Space.union_all(known.dims, (part for part, _ in rewrites))
+            else:
+                steps, entry = list(late), rewritten
+        _walk(context, family, walked, steps, entry, back, result, outcome)
 
 
 def deciding_evidence(hook: HookResult, point: dict[str, int]) -> list[Evidence]:
