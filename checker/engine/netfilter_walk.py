@@ -102,6 +102,8 @@ class HookResult:
     _uncertain_hulls: list[tuple[Interval, ...]] | None = None
     # DNAT/REDIRECT rules followed on the first packet (inbound NEW phase).
     translations: list[Translation] = field(default_factory=list)
+    # The asked packets that possibly went on untranslated past a followed DNAT's chain.
+    untranslated: list[Space] = field(default_factory=list)
     # Unknowns met by translated packets: (reason, rule, their packets, back to the asked).
     translated_uncertain: list[tuple[str, Evidence, Space, Preimage]] = field(default_factory=list)
 
@@ -521,6 +523,7 @@ def evaluate_hook(
     *,
     mirrored: bool = False,
     translations: Sequence[Translation] = (),
+    untranslated: Space | None = None,
 ) -> HookResult:
     """What the hooks a packet of `phase` crosses do with every packet of `space`.
 
@@ -545,7 +548,12 @@ def evaluate_hook(
         if part:
             parts.append((translation, part))
     if parts:
-        main = main.subtract(Space.union_all(space.dims, (part for _, part in parts)))
+        # Later packets of connections surely translated take only the translated way.
+        surely = Space.union_all(space.dims, (part for _, part in parts))
+        if untranslated is not None:
+            others = query.concerned(untranslated, family, phase)
+            surely = surely.subtract(query.to_phase(others, family, phase, mirrored))
+        main = main.subtract(surely)
         _follow_later(context, family, phase, mirrored, parts, space, result, outcome)
     chains: list[Step] = list(context.base_chains(family, query.hooks_for(phase)))
     if main:
@@ -659,6 +667,7 @@ def _walk(
         if followed:
             rest = [s for s in steps[position + 1 :] if not callable(s)]
             _follow_first(context, family, phase, followed, rest, preimage, result, outcome)
+            result.untranslated.append(preimage(Space.union_all(dims, [out_maybe, *refused])))
         if refused:
             bad.append(Space.union_all(dims, refused))
         result.chains.append(chain_result)
@@ -847,6 +856,7 @@ def connection_accepted(
     sure, maybe = space, space
     parts = []
     translations: list[Translation] = []
+    untranslated: Space | None = None
     for phase, mirrored in query.phases_for(inbound, complete):
         flows = query.concerned(space, family, phase)
         if not flows:
@@ -857,10 +867,17 @@ def connection_accepted(
             hook = context.batch_hook(family, phase, mirrored, inbound)
         if hook is None:
             hook = evaluate_hook(
-                context, family, phase, asked, mirrored=mirrored, translations=translations
+                context,
+                family,
+                phase,
+                asked,
+                mirrored=mirrored,
+                translations=translations,
+                untranslated=untranslated,
             )
         if phase.ctstate == "NEW":
             translations = hook.translations
+            untranslated = Space.union_all(asked.dims, hook.untranslated)
         accepted_sure = query.from_phase(hook.accept_sure, family, phase, mirrored)
         accepted_maybe = query.from_phase(hook.accept_maybe, family, phase, mirrored)
         if phase.ctstate != "NEW":

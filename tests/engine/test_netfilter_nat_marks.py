@@ -327,3 +327,27 @@ def test_nft_meta_mark_and_ct_mark_are_followed() -> None:
     saved = {"match": {"op": "==", "left": {"ct": {"key": "mark"}}, "right": 16}}
     ruleset = _nft([[tcp22, set_mark, save]], [[established, accept], [saved, accept]])
     assert check([ruleset], req(expect="allow")).status is Status.PASS
+
+
+def test_a_connection_translated_only_sometimes_is_walked_both_ways_later() -> None:
+    """`-m statistic` before the DNAT: a connection may be translated or not. Its reply must
+    get back both ways; here OUTPUT drops the untranslated one, so the connection is not
+    surely accepted, though its first packet gets through either way."""
+    text = """*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+-A PREROUTING -p tcp --dport 8080 -m statistic --mode random --probability 0.5 -j DNAT --to-destination 172.17.0.2:80
+COMMIT
+*filter
+:INPUT DROP [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT DROP [0:0]
+-A INPUT -p tcp --dport 8080 -j ACCEPT
+COMMIT
+"""
+    flow = dict(family=4, proto=6, src="203.0.113.7", dst="192.0.2.10", sport=40000, dport=8080)
+    assert classify_flow(models(text), **flow, direction="inbound") == "indeterminate"
+    opened = text.replace(":OUTPUT DROP", ":OUTPUT ACCEPT")
+    assert classify_flow(models(opened), **flow, direction="inbound") == "accept"
