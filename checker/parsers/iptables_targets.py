@@ -234,8 +234,9 @@ def nat_to(use: TargetUse, family: int) -> NatTo | None:
         given = use.option("--to-ports")
         return NatTo(None, (_port_span(given[0]),) if given else None)
     where = use.option("--to-destination")
-    if use.name != "DNAT" or not where:
-        return None
+    given = [name for name, _ in use.options if name == "--to-destination"]
+    if use.name != "DNAT" or not where or len(given) > 1:
+        return None  # several ranges (kernels before 2.6.11 took turns): not followed
     text = where[0]
     if family == 6 and text.startswith("["):
         address_text, _, rest = text[1:].partition("]")
