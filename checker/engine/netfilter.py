@@ -174,10 +174,12 @@ def _accepting(
 ) -> list[Evidence]:
     _phase, _mirrored, _asked, hook = parts[0]
     found: list[tuple[int, int, Evidence]] = []
+    # The translations followed (a DNAT not followed decided nothing).
+    followed = {translation.evidence for translation in hook.translations}
     for order, chain_result in enumerate(hook.chains):
         for piece in chain_result.pieces:
-            if piece.verdict is Verdict.DNAT and piece.to is not None:
-                holds = chain_result.holds(piece.maybe, point)
+            if piece.verdict is Verdict.DNAT:
+                holds = piece.evidence in followed and chain_result.holds(piece.maybe, point)
             else:
                 holds = piece.verdict in ACCEPTING and chain_result.holds(piece.sure, point)
             if holds:

@@ -243,8 +243,9 @@ class MatchCompiler:
         if marks.UNKNOWN not in self.mark_values[match.field]:
             return sure, sure
         reasons.append(
-            f"{what}: on a reply it comes from the connection mark the rules saved on the"
-            " connection's first packet, which is not followed"
+            f"{what}: not determined by the ruleset here (on a reply, the connection mark the"
+            " rules saved on the first packet, which is not followed; or a write fwcheck does"
+            " not model)"
         )
         return sure, sure.union(Space.where(self.dims, {match.field: [(marks.UNKNOWN,) * 2]}))
 

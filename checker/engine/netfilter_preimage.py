@@ -35,15 +35,21 @@ def _matches(box: Box, point: Sequence[int], skip: frozenset[int]) -> bool:
 class Preimage:
     """Packets with marks written: the asked packets `known` whose fields but the marks agree."""
 
-    def __init__(self, known: Space) -> None:
+    def __init__(self, known: Space, *, marked: bool = True) -> None:
         self.known = known
         self.freed = tuple(known.index(name) for name in marks.FIELDS)
+        # Whether the ruleset writes marks at all: if not, packets keep their own.
+        self.marked = marked
 
     def __call__(self, image: Space) -> Space:
+        if not self.marked:
+            return image.intersect(self.known)
         return marks.forget(image).intersect(self.known)
 
     def holds(self, image: Space, point: dict[str, int]) -> bool:
         """Whether the asked packet `point` may have become one of `image`'s packets."""
+        if not self.marked:
+            return image.contains(point)
         values = [point[name] for name, _, _ in image.dims]
         skip = frozenset(self.freed)
         return any(_matches(box, values, skip) for box in image.boxes)

@@ -476,6 +476,9 @@ def bind_devices(ruleset: Ruleset, devices: dict[tuple[str, str, str], tuple[str
 # its later packets (destination in prerouting, the reply's source in postrouting).
 DSTNAT = -100
 SRCNAT = 100
+# Followed translations per nat chain: more (a kube-proxy ClusterIP per service, when the asked
+# flows are to any address) are not followed, so a walk stays near-linear in the ruleset.
+MAX_FOLLOWED = 64
 _FORWARD_PATH = (Hook.FORWARD, Hook.POSTROUTING, Hook.EGRESS)
 # A step of a path: a base chain, or a rewrite of the packets' headers.
 Step = tuple[Table, Chain] | Callable[[Space], Space]
@@ -641,25 +644,22 @@ def _walk(
                 refused.append(affected)
                 out_sure, out_maybe = out_sure.subtract(affected), out_maybe.union(affected)
         snatted += [p for p in chain_result.pieces if p.verdict is Verdict.SNAT]
+        translating = [p for p in chain_result.pieces if p.verdict is Verdict.DNAT]
         followed: list[Piece] = []
-        for piece in chain_result.pieces:
-            if piece.verdict is not Verdict.DNAT:
-                continue
-            if (
-                follow
-                and piece.to is not None
-                and phase.inbound
-                and phase.sees_nat
-                and chain.hook is Hook.PREROUTING
-            ):
-                followed.append(piece)
+        if follow and phase.inbound and phase.sees_nat and chain.hook is Hook.PREROUTING:
+            followed = [p for p in translating if p.to is not None]
+            if len(followed) > MAX_FOLLOWED:
+                followed = []
+        for piece in translating:
+            if any(piece is f for f in followed):
                 continue
             # Translated packets leave this path (FORWARD, or INPUT on another port) in a way
             # the walk does not follow: what later chains here say proves nothing either way.
             why = (
                 f"{piece.evidence.text.split(' -j ')[-1]}: the flow is translated and goes"
                 " elsewhere, which is not followed here (only DNAT/REDIRECT in PREROUTING"
-                " with a destination read from the rule)"
+                " with a destination read from the rule, for at most"
+                f" {MAX_FOLLOWED} translations of the asked flows)"
             )
             walker.uncertain.append((why, piece.evidence, piece.maybe))
             refused.append(piece.maybe)
