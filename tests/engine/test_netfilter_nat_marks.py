@@ -351,3 +351,29 @@ COMMIT
     assert classify_flow(models(text), **flow, direction="inbound") == "indeterminate"
     opened = text.replace(":OUTPUT DROP", ":OUTPUT ACCEPT")
     assert classify_flow(models(opened), **flow, direction="inbound") == "accept"
+
+
+def test_more_translations_than_followed_stay_indeterminate() -> None:
+    """A limit keeps the walk near-linear: past MAX_FOLLOWED translations of the asked flows in
+    one nat chain (kube-proxy: a ClusterIP per service), none is followed and the answer is
+    indeterminate, naming the limit, as before DNAT was followed."""
+    from checker.engine.netfilter_walk import MAX_FOLLOWED
+
+    def ruleset(count: int) -> str:
+        dnat = "".join(
+            f"-A PREROUTING -d 10.96.{n // 250}.{n % 250 + 1}/32 -p tcp --dport 80"
+            f" -j DNAT --to-destination 10.244.{n // 250}.{n % 250 + 1}:8080\n"
+            for n in range(count)
+        )
+        return (
+            "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            f":POSTROUTING ACCEPT [0:0]\n{dnat}COMMIT\n*filter\n:INPUT DROP [0:0]\n"
+            ":FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n"
+        )
+
+    deny = req(expect="deny", ports=((80, 80),))
+    few = check(models(ruleset(2), NODE), deny)
+    assert few.status is Status.FAIL, few.message  # followed: FORWARD accepts them
+    many = check(models(ruleset(MAX_FOLLOWED + 1), NODE), deny)
+    assert many.status is Status.INDETERMINATE, many.message
+    assert f"at most {MAX_FOLLOWED} translations" in many.message
