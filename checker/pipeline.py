@@ -14,6 +14,7 @@ from checker import parsers
 from checker.engine.verdict import Verdict
 from checker.errors import ParseError, Problem, format_problem
 from checker.findings import Finding, Status
+from checker.model.host import HostAddresses
 from checker.model.netfilter import IpSets, NftDevices, Ruleset
 from checker.policies.model import Requirement
 
@@ -82,18 +83,18 @@ def _engine_for(models: Sequence[object]) -> tuple[ModuleType, str]:
     # An `ipset save` output (IpSets) or an `nft list ruleset` text (NftDevices) describes no
     # firewall by itself: it travels with the target's netfilter Rulesets and gives the contents
     # of the sets their `-m set` matches use, or the devices their netdev chains are bound to.
-    if all(isinstance(m, IpSets | NftDevices) for m in models):
+    if all(isinstance(m, IpSets | NftDevices | HostAddresses) for m in models):
         raise ParseError(
             Problem(
                 "(target)",
                 0,
                 0,
                 "no-ruleset",
-                "only ipset save or nft list ruleset text was given: add the target's"
+                "only ipset save, nft list ruleset text or ip -j addr output was given: add the target's"
                 " iptables-save or nft -j output (those alone describe no firewall)",
             )
         )
-    if all(isinstance(m, Ruleset | IpSets | NftDevices) for m in models):
+    if all(isinstance(m, Ruleset | IpSets | NftDevices | HostAddresses) for m in models):
         from checker.engine import netfilter
 
         return netfilter, "netfilter"

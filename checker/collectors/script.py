@@ -8,7 +8,8 @@ It dumps everything that may filter packets, since legacy and nft tables both ap
 (iptables-extensions(8), "iptables-nft" in xtables-nft(8)): `nft -j list ruleset`, the legacy and
 nft variants of iptables-save and ip6tables-save, `ipset save`, and firewalld / ufw state as
 context; on hosts with netdev ingress/egress chains also `nft list ruleset`, whose text names
-their devices (nft 1.0.6 leaves them out of the JSON). A command that does not exist gives a
+their devices (nft 1.0.6 leaves them out of the JSON); and `ip -j addr`, the host's own
+addresses (`-m addrtype --dst-type LOCAL`, where a DNAT'd flow goes). A command that does not exist gives a
 "missing" section (exit 127); plain `iptables-save` / `ip6tables-save` are run only on hosts
 that have neither variant (iptables before 1.8), else they would dump one of the variants twice.
 
@@ -40,6 +41,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("ip6tables-legacy-save", ("ip6tables-legacy-save",)),
     ("ip6tables-save", ("ip6tables-save",)),
     ("ipset-save", ("ipset", "save")),
+    ("ip-addr", ("ip", "-j", "addr")),
     ("firewalld", ("firewall-cmd", "--state")),
     ("ufw", ("ufw", "status", "verbose")),
 )
@@ -101,6 +103,7 @@ section ip6tables-nft-save ip6tables-nft-save
 section ip6tables-legacy-save ip6tables-legacy-save
 if have ip6tables-nft-save || have ip6tables-legacy-save; then skip ip6tables-save; else section ip6tables-save ip6tables-save; fi
 section ipset-save ipset save
+section ip-addr ip -j addr
 section firewalld firewall-cmd --state
 section ufw ufw status verbose
 echo "@@fwcheck-done $n"

@@ -13,7 +13,8 @@ Only outputs that succeeded are sources; firewalld/ufw state is evidence and con
 ruleset. iptables dumps holding no table are skipped (a host with nft only), unless nothing else
 would remain: then every such dump is kept, each an empty ruleset of its family. A non-empty `ipset save` output goes with the netfilter sources: it gives the
 contents of the sets `-m set` rules match (without it those matches are indeterminate); the
-`nft list ruleset` text goes with the nft JSON: it names the devices of netdev chains.
+`nft list ruleset` text goes with the nft JSON: it names the devices of netdev chains; the
+`ip -j addr` output gives the host's addresses (where a DNAT'd flow goes, addrtype LOCAL).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ NFT = "nft-json"
 NFT_LIST = "nft-list"
 WINDOWS = "windows-json"
 IPSET = "ipset-save"
+IP_ADDR = "ip-addr"
 # iptables-nft dumps and the nft family their tables live in (xtables-nft(8)).
 NFT_COMPAT = {"iptables-nft-save": "ip", "ip6tables-nft-save": "ip6"}
 DERIVED_NFT_SUFFIX = ".native.json"
@@ -38,7 +40,7 @@ _TABLE_LINE = re.compile(rb"^\*([A-Za-z0-9_-]+)\s*$", re.M)
 
 def file_name(name: str) -> str:
     """The evidence file an output is stored under (the checker detects formats by content)."""
-    return f"{name}.json" if name in (NFT, WINDOWS) else f"{name}.txt"
+    return f"{name}.json" if name in (NFT, WINDOWS, IP_ADDR) else f"{name}.txt"
 
 
 def compat_tables(result: CollectResult) -> set[tuple[str, str]]:
@@ -115,4 +117,7 @@ def sources_for(result: CollectResult, evidence_dir: Path | None = None) -> list
     ipsets = result.output(IPSET)
     if sources and ipsets is not None and ipsets.ok and ipsets.data.strip():
         sources.append((origin(file_name(IPSET)), ipsets.data))
+    addresses = result.output(IP_ADDR)
+    if sources and addresses is not None and addresses.ok and addresses.data.strip():
+        sources.append((origin(file_name(IP_ADDR)), addresses.data))
     return sources

@@ -13,9 +13,16 @@ Semantics (iptables(8), iptables-extensions(8), nft(8), and the kernel's nf_hook
 - IPv4 and IPv6 are separate: "ip" tables see IPv4, "ip6" tables IPv6, "inet" and "netdev" both.
 - netdev chains see only their device's packets: ingress before prerouting, egress after
   postrouting (so an egress drop stops outbound first packets and the replies of inbound flows).
-- nat chains see only the first packet of a connection. A DNAT/REDIRECT catching the queried
-  flow sends it somewhere else (FORWARD to a container, another local port): answered as
-  indeterminate, never from INPUT alone.
+- Base chains are walked one after another, each on the packets the earlier ones let through:
+  marks written by MARK/CONNMARK are seen by later rules and chains (netfilter_marks: a new
+  connection starts with mark 0 and ctmark 0; a reply's ctmark is not followed when rules
+  write ctmarks; tc/eBPF/SO_MARK marks are assumed absent).
+- nat chains see only the first packet of a connection. A DNAT/REDIRECT in PREROUTING catching
+  an inbound flow is followed (netfilter_walk, netfilter_route): the translated packet goes on
+  through PREROUTING, then INPUT (the host's address) or FORWARD and POSTROUTING, and the
+  connection's later packets take the same way. Whether the new destination is the host's
+  comes from its `ip -j addr` output (HostAddresses); without it both ways are walked. Other
+  translations (nat OUTPUT, NETMAP, nft dnat) are indeterminate.
 - `-m set` matches are decided from the target's `ipset save` output when it is among the
   sources, and are indeterminate without it (netfilter_sets).
 - Questions are about new connections: the SYN (ctstate NEW). For `expect: allow` over TCP the
@@ -25,8 +32,11 @@ Semantics (iptables(8), iptables-extensions(8), nft(8), and the kernel's nf_hook
 
 Three-valued: each rule matches a (sure, maybe) pair of spaces (netfilter_match). The walk keeps,
 at each point of a chain, the packets that surely reach it and those that possibly do; verdicts
-are collected as pieces (verdict, surely-given, possibly-given, deciding rule). A requirement
-`allow` passes only if the whole space is surely accepted, `deny` only if nothing possibly is.
+are collected as pieces (verdict, surely-given, possibly-given, deciding rule). A flow is surely
+accepted when no piece possibly refuses it (so a random choice between accepting paths, such
+as kube-proxy's `-m statistic`, is accepted), possibly accepted when it possibly gets through.
+A requirement `allow` passes only if the whole space is surely accepted, `deny` only if nothing
+possibly is.
 """
 
 from __future__ import annotations
@@ -38,8 +48,10 @@ from checker.engine import netfilter_query as query
 from checker.engine.netfilter_match import Phase
 from checker.engine.netfilter_walk import (
     ACCEPTING,
+    ChainResult,
     Context,
     HookResult,
+    Piece,
     connection_accepted,
     deciding_evidence,
     new_context,
@@ -49,7 +61,7 @@ from checker.engine.symbols import InterfaceSymbols
 from checker.engine.verdict import Verdict as Verdict_
 from checker.engine.verdict import format_flow
 from checker.findings import Evidence, Status
-from checker.model.netfilter import IpSets, Ruleset
+from checker.model.netfilter import Hook, IpSets, Ruleset, Verdict
 from checker.policies.model import Direction, Expect, Requirement
 
 __all__ = ["Context", "check", "classify_flow", "new_context"]
@@ -86,6 +98,8 @@ def classify_flow(
         "icmp": icmp,
         "iif": interfaces.index_of(iface) if inbound else 0,
         "oif": 0 if inbound else interfaces.index_of(iface),
+        "mark": 0,
+        "ctmark": 0,
     }
     point = Space.where(dims, {name: [(value, value)] for name, value in values.items()})
     sure, maybe, _ = connection_accepted(context, family, point, inbound, True)
@@ -139,17 +153,39 @@ def _denial(
     return "the packet", []
 
 
+# Hooks whose base chains decide a flow's fate (filter, not the passing prerouting/postrouting).
+_DECIDING_HOOKS = (Hook.INPUT, Hook.FORWARD, Hook.OUTPUT)
+
+
+def _evidence_rank(chain_result: ChainResult, piece: Piece) -> int:
+    """What decided first: an accepting rule of a filtering chain, then the translation that
+    sent the flow there, then a deciding hook's policy, other policies, nat chains last."""
+    if chain_result.chain.kind == "nat" and piece.verdict is not Verdict.DNAT:
+        return 4
+    if piece.verdict is Verdict.DNAT:
+        return 1
+    if not piece.policy:
+        return 0
+    return 2 if chain_result.chain.hook in _DECIDING_HOOKS else 3
+
+
 def _accepting(
     parts: list[tuple[Phase, bool, Space, HookResult]], point: dict[str, int]
 ) -> list[Evidence]:
     _phase, _mirrored, _asked, hook = parts[0]
-    found = []
-    for chain_result in hook.chains:
+    found: list[tuple[int, int, Evidence]] = []
+    # The translations followed (a DNAT not followed decided nothing).
+    followed = {translation.evidence for translation in hook.translations}
+    for order, chain_result in enumerate(hook.chains):
         for piece in chain_result.pieces:
-            if piece.verdict in ACCEPTING and piece.sure.contains(point):
-                found.append(piece.evidence)
+            if piece.verdict is Verdict.DNAT:
+                holds = piece.evidence in followed and chain_result.holds(piece.maybe, point)
+            else:
+                holds = piece.verdict in ACCEPTING and chain_result.holds(piece.sure, point)
+            if holds:
+                found.append((_evidence_rank(chain_result, piece), order, piece.evidence))
                 break
-    return found
+    return [evidence for _, _, evidence in sorted(found, key=lambda f: f[:2])]
 
 
 MAX_REASONS = 10

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from checker.engine import netfilter_marks as marks
+from checker.engine.netfilter_route import MISSING
 from checker.engine.netfilter_sets import SetIndex, resolve
 from checker.engine.space import Dim, IntervalSet, Space, iset, iset_intersect, iset_subtract
 from checker.engine.symbols import InterfaceSymbols
@@ -25,6 +27,7 @@ from checker.model.netfilter import (
     AnyOf,
     CtState,
     Iface,
+    MarkMatch,
     Match,
     Ranges,
     Rule,
@@ -45,6 +48,9 @@ class Phase:
     inbound: bool
     # nat chains see only the first packet of a connection.
     sees_nat: bool
+    # A packet a DNAT sent through FORWARD: neither address is surely this host's, so address
+    # types come from the host's addresses (netfilter_route).
+    forwarded: bool = False
 
 
 NEW_IN = Phase("syn-in", "NEW", frozenset({"SYN"}), True, True)
@@ -76,8 +82,15 @@ class MatchCompiler:
         *,
         family: int = 4,
         sets: SetIndex | None = None,
+        mark_values: marks.Values | None = None,
+        local_addresses: IntervalSet | None = None,
     ) -> None:
+        # This host's addresses (netfilter_route), for address types of forwarded packets.
+        self.local_addresses = local_addresses
         self.dims = dims
+        # The values each mark can take in this phase (netfilter_marks.reachable); None when
+        # there are too many to follow.
+        self.mark_values = mark_values
         self.family = family
         self.sets = sets
         self._set_spaces: dict[tuple[str, tuple[str, ...]], Space | str] = {}
@@ -135,12 +148,21 @@ class MatchCompiler:
             return [(d, values)] if values else False
         if isinstance(match, Iface):
             return self._iface_constraint(match) or False
+        if isinstance(match, AddrType) and self.phase.forwarded and match.which != "pkttype":
+            return None
         if isinstance(match, CtState | AddrType):
             sure, _ = self.match(match, [])
             return [] if sure else False
         if isinstance(match, TcpFlags):
             holds = (self.phase.tcp_flags & match.mask) == match.comp
             return [(self._index["proto"], ((6, 6),))] if holds != match.negated else False
+        if (
+            isinstance(match, MarkMatch)
+            and self.mark_values is not None
+            and marks.UNKNOWN not in self.mark_values[match.field]
+        ):
+            values = marks.holding(match, self.mark_values)
+            return [(self._index[match.field], values)] if values else False
         return None
 
     def _const(self, value: bool) -> Bounds:
@@ -167,6 +189,8 @@ class MatchCompiler:
                 tcp = Space.where(self.dims, {"proto": [(6, 6)]})
                 return tcp, tcp
             return self.none, self.none
+        if isinstance(match, AddrType) and self.phase.forwarded and match.which != "pkttype":
+            return self._forwarded_type(match, reasons)
         if isinstance(match, AddrType):
             source_is_local = not self.phase.inbound
             local = source_is_local if match.which == "src" else not source_is_local
@@ -186,10 +210,44 @@ class MatchCompiler:
                 reasons.append(found)
                 return self.none, self.full
             return self._negate((found, found), match.negated)
+        if isinstance(match, MarkMatch):
+            return self._mark(match, reasons)
         if isinstance(match, Unknown):
             reasons.append(match.reason)
             return self.none, self.full
         raise TypeError(f"unknown match type {type(match).__name__}")
+
+    def _forwarded_type(self, match: AddrType, reasons: list[str]) -> Bounds:
+        """`-m addrtype` on a translated packet: LOCAL for this host's addresses, UNICAST for
+        the others (broadcast and multicast flows are out of scope)."""
+        if self.local_addresses is None:
+            reasons.append(f"-m addrtype --{match.which}-type on a forwarded packet: {MISSING}")
+            return self.none, self.full
+        name = "saddr" if match.which == "src" else "daddr"
+        local = Space.where(self.dims, {name: self.local_addresses})
+        sure = self.none
+        if "LOCAL" in match.types:
+            sure = sure.union(local)
+        if "UNICAST" in match.types:
+            sure = sure.union(self.full.subtract(local))
+        return self._negate((sure, sure), match.negated)
+
+    def _mark(self, match: MarkMatch, reasons: list[str]) -> Bounds:
+        """Exact on the values the ruleset gives the mark; a value it does not determine (the
+        ctmark of a reply when rules write ctmarks) possibly matches."""
+        what = "packet mark" if match.field == "mark" else "connection mark"
+        if self.mark_values is None:
+            reasons.append(f"{what}: the ruleset writes more than {marks.MAX_VALUES} mark values")
+            return self.none, self.full
+        sure = Space.where(self.dims, {match.field: marks.holding(match, self.mark_values)})
+        if marks.UNKNOWN not in self.mark_values[match.field]:
+            return sure, sure
+        reasons.append(
+            f"{what}: not determined by the ruleset here (on a reply, the connection mark the"
+            " rules saved on the first packet, which is not followed; or a write fwcheck does"
+            " not model)"
+        )
+        return sure, sure.union(Space.where(self.dims, {match.field: [(marks.UNKNOWN,) * 2]}))
 
     def _iface_constraint(self, match: Iface) -> list[tuple[int, IntervalSet]]:
         d = self._index["iif" if match.field == "iif" else "oif"]

@@ -17,6 +17,7 @@ source port 53 or 67 is no deny) and the ephemeral ports 1024-65535 for `expect:
 
 from __future__ import annotations
 
+from checker.engine import netfilter_marks as marks
 from checker.engine.netfilter_match import (
     ACK_IN,
     ACK_OUT,
@@ -51,7 +52,9 @@ PORT_PROTOCOLS = tuple((number, number) for number in sorted(net.PORT_PROTOCOLS)
 PREFERRED_REMOTE = {4: _V4(203, 0, 113, 7), 6: 0x20010DB8_0000_0000_0000_0000_0000_0007}
 PREFERRED_LOCAL = {4: _V4(192, 0, 2, 10), 6: 0x20010DB8_0000_0000_0000_0000_0000_0010}
 
-DIM_NAMES = ("family", "proto", "saddr", "daddr", "sport", "dport", "icmp", "iif", "oif")
+DIM_NAMES = (
+    "family", "proto", "saddr", "daddr", "sport", "dport", "icmp", "iif", "oif", "mark", "ctmark"
+)  # fmt: skip
 # A reply travels the other way: source and destination (addresses, ports, interfaces) swap.
 _SWAP = {
     "saddr": "daddr",
@@ -75,6 +78,9 @@ def dims_for(family: int, interfaces: InterfaceSymbols) -> tuple[Dim, ...]:
         "icmp": (0, 65535),
         "iif": (0, interfaces.size - 1),
         "oif": (0, interfaces.size - 1),
+        # Packet and connection mark: 32 bits, or not determined by the ruleset (marks.UNKNOWN).
+        "mark": (0, marks.UNKNOWN),
+        "ctmark": (0, marks.UNKNOWN),
     }
     return tuple((name, *bounds[name]) for name in DIM_NAMES)
 
@@ -204,6 +210,9 @@ def requirement_space(requirement: Requirement, family: int, interfaces: Interfa
         "daddr": list(local if inbound else remote),
         "iif": real_interfaces if inbound else [(0, 0)],
         "oif": [(0, 0)] if inbound else real_interfaces,
+        # A new connection's packet and conntrack entry start unmarked (netfilter_marks).
+        "mark": [(0, 0)],
+        "ctmark": [(0, 0)],
     }
     if requirement.icmp_type is not None:
         constraints["icmp"] = [(requirement.icmp_type << 8, (requirement.icmp_type << 8) | 0xFF)]

@@ -11,10 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
+from checker.engine import netfilter_marks as marks
 from checker.engine import netfilter_query as query
+from checker.engine import netfilter_route as route
 from checker.engine.netfilter_match import MatchCompiler, Phase
+from checker.engine.netfilter_preimage import Preimage, Rewrite, Translated
+from checker.engine.netfilter_route import HostView
 from checker.engine.netfilter_sets import SetIndex, build_index
-from checker.engine.space import Interval, Space, hulls_overlap
+from checker.engine.space import Interval, IntervalSet, Space, hulls_overlap, iset_subtract
 from checker.engine.symbols import InterfaceSymbols
 from checker.findings import Evidence
 from checker.model.netfilter import (
@@ -23,6 +27,8 @@ from checker.model.netfilter import (
     Hook,
     Iface,
     IpSets,
+    MarkOp,
+    NatTo,
     NftDevices,
     Rule,
     Ruleset,
@@ -36,8 +42,8 @@ MAX_DEPTH = 64
 ACCEPTING = (Verdict.ACCEPT, Verdict.SNAT)
 # Base chains bound to a network device (netdev, and inet ingress).
 DEVICE_HOOKS = (Hook.INGRESS, Hook.EGRESS)
-# Possibly accepted: the verdict is decided outside the ruleset, or the packet goes elsewhere.
-UNDECIDED = (Verdict.UNKNOWN, Verdict.DNAT)
+# Possibly accepted: the verdict is decided outside the ruleset.
+UNDECIDED = (Verdict.UNKNOWN,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +54,10 @@ class Piece:
     sure: Space
     maybe: Space
     evidence: Evidence
+    # Given by the base chain's policy (no rule matched), not by a rule.
+    policy: bool = False
+    # For a DNAT/REDIRECT piece: where the rule sends the flow (None: not read).
+    to: NatTo | None = None
 
 
 @dataclass(slots=True)
@@ -57,6 +67,29 @@ class ChainResult:
     pieces: list[Piece]
     accept_sure: Space
     accept_maybe: Space
+    # Maps the packets this chain saw (marks written, destination translated) back to the
+    # packets asked about, as they entered the hook (None: the asked packets themselves).
+    preimage: Preimage | None = None
+
+    def holds(self, space: Space, point: dict[str, int]) -> bool:
+        """Whether the asked-about packet `point` may be among `space`'s (this chain's)."""
+        if self.preimage is None:
+            return space.contains(point)
+        return self.preimage.holds(space, point)
+
+
+@dataclass(frozen=True, slots=True)
+class Translation:
+    """Flows a DNAT/REDIRECT sent elsewhere on their first packet: the connection's later
+    packets take the same way (conntrack applies the translation to each of them)."""
+
+    flows: Space
+    evidence: Evidence
+    to: NatTo
+    # Delivered to this host (INPUT), forwarded (FORWARD), or either (routing not known).
+    local: tuple[bool, ...]
+    # The interfaces the forwarded packets leave through (interface symbols).
+    oif: tuple[tuple[int, int], ...]
 
 
 @dataclass(slots=True)
@@ -67,17 +100,28 @@ class HookResult:
     # Why some packets' fate is unknown: (reason, rule, the packets it concerns).
     uncertain: list[tuple[str, Evidence, Space]] = field(default_factory=list)
     _uncertain_hulls: list[tuple[Interval, ...]] | None = None
+    # DNAT/REDIRECT rules followed on the first packet (inbound NEW phase).
+    translations: list[Translation] = field(default_factory=list)
+    # The asked packets that possibly went on untranslated past a followed DNAT's chain.
+    untranslated: list[Space] = field(default_factory=list)
+    # Unknowns met by translated packets: (reason, rule, their packets, back to the asked).
+    translated_uncertain: list[tuple[str, Evidence, Space, Preimage]] = field(default_factory=list)
 
     def uncertain_touching(self, flows: Space) -> Iterator[tuple[str, Evidence]]:
         """The reasons (and rules), in walk order, of the unknowns that concern `flows`. A
         kube-proxy walk leaves thousands, one per service; their hulls rule most out cheaply."""
         if self._uncertain_hulls is None:
             self._uncertain_hulls = [concerned.hull() for _, _, concerned in self.uncertain]
+        # The walk writes marks: the flows' packets, whatever marks they carry by then.
+        flows = marks.forget(flows)
         wanted = flows.hull()
         for (reason, evidence, concerned), hull in zip(
             self.uncertain, self._uncertain_hulls, strict=True
         ):
             if hulls_overlap(hull, wanted) and concerned.touches(flows):
+                yield reason, evidence
+        for reason, evidence, concerned, preimage in self.translated_uncertain:
+            if preimage(concerned).touches(flows):
                 yield reason, evidence
 
 
@@ -154,7 +198,26 @@ class Walker:
                 self.uncertain.extend((reason, evidence, enter_maybe) for reason in reasons)
             verdict = rule.target.verdict
             if verdict is Verdict.CONTINUE:
+                ops = rule.target.marks
+                if ops:
+                    # Marked packets go on with their new marks, the others unchanged.
+                    if certain:
+                        sure = maybe = maybe.subtract(match_maybe).union(
+                            marks.apply(enter_maybe, ops)
+                        )
+                    else:
+                        sure = sure.subtract(match_maybe).union(marks.apply(enter_sure, ops))
+                        maybe = maybe.subtract(match_sure).union(marks.apply(enter_maybe, ops))
                 continue
+            if rule.target.marks:
+                # nft `meta mark set 1 accept`: the packet leaves the rule marked.
+                moved = marks.apply(enter_maybe, rule.target.marks)
+                enter_sure = (
+                    moved
+                    if enter_sure is enter_maybe
+                    else marks.apply(enter_sure, rule.target.marks)
+                )
+                enter_maybe = moved
             extra_sure, extra_maybe = self.compiler.none, self.compiler.none
             if verdict is Verdict.RETURN:
                 ret_sure, ret_maybe = _both(
@@ -187,19 +250,15 @@ class Walker:
                         )
             else:
                 reason = ""
-                if verdict is Verdict.DNAT:
-                    reason = (
-                        f"{rule.target.name} {rule.target.detail}".strip()
-                        + ": the flow is translated and goes elsewhere (FORWARD or another port); not answered from INPUT alone"
-                    )
-                elif verdict is Verdict.UNKNOWN:
+                if verdict is Verdict.UNKNOWN:
                     reason = (
                         f"target {rule.target.name} {rule.target.detail}".strip()
                         + ": its verdict is decided outside the ruleset"
                     )
                 if reason:
                     self.uncertain.append((reason, _rule_evidence(rule), enter_maybe))
-                pieces.append(Piece(verdict, enter_sure, enter_maybe, _rule_evidence(rule)))
+                evidence = _rule_evidence(rule)
+                pieces.append(Piece(verdict, enter_sure, enter_maybe, evidence, to=rule.target.to))
             if certain:
                 sure = maybe = maybe.subtract(match_maybe)
             else:
@@ -237,18 +296,20 @@ class Walker:
         known = self._transparent.get(id(chain))
         if known is None:
             known = all(
-                rule.target.verdict is Verdict.CONTINUE and not self.compiler.rule(rule)[1]
+                rule.target.verdict is Verdict.CONTINUE
+                and not rule.target.marks
+                and not self.compiler.rule(rule)[1]
                 for rule in chain.rules
             )
             self._transparent[id(chain)] = known
         return known
 
-    def base_chain(self, table: Table, chain: Chain, entry: Space) -> ChainResult:
-        pieces, ret_sure, ret_maybe = self.chain(table, chain, entry, entry, 0)
+    def base_chain(self, table: Table, chain: Chain, sure: Space, maybe: Space) -> ChainResult:
+        pieces, ret_sure, ret_maybe = self.chain(table, chain, sure, maybe, 0)
         policy = chain.policy or Verdict.ACCEPT
         if ret_maybe:
             evidence = _policy_evidence(chain, table)
-            pieces.append(Piece(policy, ret_sure, ret_maybe, evidence))
+            pieces.append(Piece(policy, ret_sure, ret_maybe, evidence, True))
             if policy is Verdict.UNKNOWN:
                 why = f"chain {chain.name} policy unknown (the export does not give it)"
                 self.uncertain.append((why, evidence, ret_maybe))
@@ -317,6 +378,8 @@ class Context:
         default_factory=dict
     )
     chains_by_name: dict[int, dict[str, Chain]] = field(default_factory=dict)
+    marks: dict[int, tuple[MarkOp, ...]] = field(default_factory=dict)
+    host: HostView | None = None
 
     batches: dict[tuple[int, bool], Space] = field(default_factory=dict)
     batch_hooks: dict[tuple[int, str, bool], HookResult] = field(default_factory=dict)
@@ -341,18 +404,27 @@ class Context:
         key = (family, phase.name, inbound)
         if key not in self.batch_hooks:
             asked = query.to_phase(query.concerned(batch, family, phase), family, phase, mirrored)
-            self.batch_hooks[key] = evaluate_hook(self, family, phase, asked)
+            self.batch_hooks[key] = evaluate_hook(self, family, phase, asked, mirrored=mirrored)
         return self.batch_hooks[key]
+
+    def mark_ops(self, family: int) -> tuple[MarkOp, ...]:
+        if family not in self.marks:
+            self.marks[family] = marks.mark_ops(self.rulesets, family)
+        return self.marks[family]
 
     def compiler(self, family: int, phase: Phase) -> MatchCompiler:
         key = (family, phase.name)
         if key not in self.compilers:
+            ops = self.mark_ops(family)
+            start = marks.start_values(ops, phase.ctstate == "NEW")
             self.compilers[key] = MatchCompiler(
                 query.dims_for(family, self.interfaces),
                 phase,
                 self.interfaces,
                 family=family,
                 sets=self.sets,
+                mark_values=marks.reachable(ops, start),
+                local_addresses=self.host.local[family] if self.host else None,
             )
         return self.compilers[key]
 
@@ -367,8 +439,9 @@ def new_context(
     models: Sequence[Ruleset | IpSets | NftDevices], extra_interfaces: Sequence[str] = ()
 ) -> Context:
     """The context of one target: its Rulesets, the contents of its ipsets when an `ipset save`
-    output (IpSets) is among the models, and the devices of netdev chains when an
-    `nft list ruleset` text (NftDevices) is."""
+    output (IpSets) is among the models, the devices of netdev chains when an
+    `nft list ruleset` text (NftDevices) is, and the host's addresses when an `ip -j addr`
+    output (HostAddresses) is."""
     devices = {
         (family, table, chain): names
         for model in models
@@ -376,7 +449,9 @@ def new_context(
         for family, table, chain, names in model.bindings
     }
     rulesets = tuple(bind_devices(m, devices) for m in models if isinstance(m, Ruleset))
-    return Context(rulesets, interface_names(rulesets, extra_interfaces), build_index(models))
+    host = route.host_view(models)
+    names = [*extra_interfaces, *route.interface_names(host)]
+    return Context(rulesets, interface_names(rulesets, names), build_index(models), host=host)
 
 
 def bind_devices(ruleset: Ruleset, devices: dict[tuple[str, str, str], tuple[str, ...]]) -> Ruleset:
@@ -397,79 +472,367 @@ def bind_devices(ruleset: Ruleset, devices: dict[tuple[str, str, str], tuple[str
     return replace(ruleset, tables=tuple(tables))
 
 
-def evaluate_hook(context: Context, family: int, phase: Phase, space: Space) -> HookResult:
-    """What the hooks a packet of `phase` crosses do with every packet of `space`."""
-    hooks = query.hooks_for(phase)
+# NF_IP_PRI_NAT_DST / NF_IP_PRI_NAT_SRC: where conntrack applies a connection's translation to
+# its later packets (destination in prerouting, the reply's source in postrouting).
+DSTNAT = -100
+SRCNAT = 100
+# Followed translations per nat chain: more (a kube-proxy ClusterIP per service, when the asked
+# flows are to any address) are not followed, so a walk stays near-linear in the ruleset.
+MAX_FOLLOWED = 64
+_FORWARD_PATH = (Hook.FORWARD, Hook.POSTROUTING, Hook.EGRESS)
+# A step of a path: a base chain, or a rewrite of the packets' headers.
+Step = tuple[Table, Chain] | Callable[[Space], Space]
+
+
+def _forwarded(phase: Phase) -> Phase:
+    return replace(phase, name=phase.name + "-fwd", forwarded=True)
+
+
+def _set_dims(space: Space, values: dict[str, IntervalSet]) -> Space:
+    """The packets of `space` with some header fields rewritten to `values`."""
+    if not space or not values:
+        return space
+    index = [(space.index(name), value) for name, value in values.items()]
+    boxes = []
+    for box in space.boxes:
+        out = list(box)
+        for d, value in index:
+            out[d] = value
+        boxes.append(tuple(out))
+    return Space(space.dims, boxes).compact()
+
+
+def _free(space: Space, names: Sequence[str]) -> Space:
+    """`space` with the named fields unconstrained."""
+    if not space:
+        return space
+    return _set_dims(space, {name: ((lo, hi),) for name, lo, hi in space.dims if name in names})
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What a hook does with the asked packets, in their terms: those possibly accepted and
+    those possibly not (dropped, rejected, decided elsewhere, or not known)."""
+
+    good: list[Space] = field(default_factory=list)
+    bad: list[Space] = field(default_factory=list)
+
+
+def evaluate_hook(
+    context: Context,
+    family: int,
+    phase: Phase,
+    space: Space,
+    *,
+    mirrored: bool = False,
+    translations: Sequence[Translation] = (),
+    untranslated: Space | None = None,
+) -> HookResult:
+    """What the hooks a packet of `phase` crosses do with every packet of `space`.
+
+    Base chains are walked in hook and priority order, each on the packets the previous ones
+    let through (so a mark written in mangle is seen by filter). A packet is surely accepted
+    when no chain possibly refuses it, and possibly accepted when it possibly gets through
+    them all. A DNAT/REDIRECT on the first inbound packet is followed: the translated packets
+    go on through the rest of PREROUTING, then INPUT (delivered here) or FORWARD and
+    POSTROUTING (netfilter_route); the connection's later packets (`translations`) take the
+    same way."""
+    result = HookResult(accept_sure=space, accept_maybe=space)
+    ops = context.mark_ops(family)
+    start = space
+    if phase.ctstate != "NEW" and marks.writes_ctmark(ops):
+        start = marks.reset(space, marks.start_values(ops, False))
+    outcome = _Outcome()
+    main = start
+    parts: list[tuple[Translation, Space]] = []
+    for translation in translations:
+        flows = query.concerned(translation.flows, family, phase)
+        part = query.to_phase(flows, family, phase, mirrored).intersect(start)
+        if part:
+            parts.append((translation, part))
+    if parts:
+        # Later packets of connections surely translated take only the translated way.
+        surely = Space.union_all(space.dims, (part for _, part in parts))
+        if untranslated is not None:
+            others = query.concerned(untranslated, family, phase)
+            surely = surely.subtract(query.to_phase(others, family, phase, mirrored))
+        main = main.subtract(surely)
+        _follow_later(context, family, phase, mirrored, parts, space, result, outcome)
+    chains: list[Step] = list(context.base_chains(family, query.hooks_for(phase)))
+    if main:
+        preimage = Preimage(space)
+        _walk(context, family, phase, chains, main, preimage, result, outcome, follow=True)
+    dims = space.dims
+    result.accept_maybe = Space.union_all(dims, outcome.good).intersect(space)
+    result.accept_sure = space.subtract(Space.union_all(dims, outcome.bad))
+    return result
+
+
+def _walk(
+    context: Context,
+    family: int,
+    phase: Phase,
+    steps: Sequence[Step],
+    entry: Space,
+    preimage: Preimage,
+    result: HookResult,
+    outcome: _Outcome,
+    *,
+    follow: bool = False,
+) -> None:
+    """Walk `entry` through `steps`; add what gets through to `outcome.good` and what may not
+    to `outcome.bad` (both through `preimage`, in the asked packets' terms)."""
     interfaces = context.interfaces
     compiler = context.compiler(family, phase)
     walker = Walker(compiler, context.chains_by_name)
-    result = HookResult(accept_sure=space, accept_maybe=space)
-    diverted = compiler.none
+    dims = compiler.dims
+    sure, maybe = entry, entry
+    bad: list[Space] = []
     # The SNAT/MASQUERADE pieces met so far: later chains (postrouting after srcnat, netdev
     # egress) see the source they wrote, which the walk does not know.
     snatted: list[Piece] = []
-    for table, chain in context.base_chains(family, hooks):
+    # Packets translated in a way not followed: possibly accepted wherever they went.
+    diverted: list[Space] = []
+    for position, step in enumerate(steps):
+        if not maybe:
+            break
+        if callable(step):
+            sure, maybe = step(sure), step(maybe)
+            continue
+        table, chain = step
         if chain.kind == "nat" and not phase.sees_nat:
             continue
-        entry = space
-        bypass = None
+        enter_sure, enter_maybe = sure, maybe
+        bypass: tuple[Space, Space] | None = None
         if chain.hook in DEVICE_HOOKS and chain.device:
             side = "iif" if chain.hook is Hook.INGRESS else "oif"
-            on_device = space.restrict(side, [(interfaces.index_of(chain.device),) * 2])
-            bypass = space.subtract(on_device)
-            entry = on_device
-        if not entry:
+            index = interfaces.index_of(chain.device)
+            on_device = Space.where(dims, {side: [(index, index)]})
+            enter_sure, enter_maybe = sure.intersect(on_device), maybe.intersect(on_device)
+            bypass = sure.subtract(on_device), maybe.subtract(on_device)
+        if not enter_maybe:
             continue
-        chain_result = walker.base_chain(table, chain, entry)
+        chain_result = walker.base_chain(table, chain, enter_sure, enter_maybe)
+        chain_result.preimage = preimage
+        out_sure, out_maybe = chain_result.accept_sure, chain_result.accept_maybe
+        refused = [
+            p.maybe
+            for p in chain_result.pieces
+            if p.verdict not in ACCEPTING and p.verdict is not Verdict.DNAT
+        ]
         if bypass is not None:
-            chain_result.accept_sure = chain_result.accept_sure.union(bypass)
-            chain_result.accept_maybe = chain_result.accept_maybe.union(bypass)
+            out_sure, out_maybe = out_sure.union(bypass[0]), out_maybe.union(bypass[1])
         elif chain.hook in DEVICE_HOOKS:
             # Bound to a device the export does not name: it may or may not see these packets,
             # so what it would drop is possibly accepted, never surely dropped.
-            unseen = entry.subtract(chain_result.accept_sure)
+            unseen = enter_maybe.subtract(out_sure)
             if unseen:
                 why = (
                     f"{chain.hook.value} chain {chain.name}: the export does not name its device"
                     " (nft -j of nft 1.0.6 leaves it out; give `nft list ruleset` text too)"
                 )
                 walker.uncertain.append((why, _policy_evidence(chain, table), unseen))
-            chain_result.accept_maybe = entry
+            out_maybe = out_maybe.union(enter_maybe)
         if snatted and walker.reads_source(table, chain):
-            affected = Space.union_all(compiler.dims, (p.maybe for p in snatted)).intersect(entry)
+            affected = Space.union_all(dims, (p.maybe for p in snatted)).intersect(enter_maybe)
             if affected:
                 why = (
                     f"source NAT before chain {chain.name} ({table.family} {table.name})"
                     " rewrites the source address/port that chain matches on"
                 )
                 walker.uncertain.append((why, snatted[0].evidence, affected))
-                chain_result.accept_sure = chain_result.accept_sure.subtract(affected)
-                chain_result.accept_maybe = chain_result.accept_maybe.union(affected)
+                refused.append(affected)
+                out_sure, out_maybe = out_sure.subtract(affected), out_maybe.union(affected)
         snatted += [p for p in chain_result.pieces if p.verdict is Verdict.SNAT]
+        translating = [p for p in chain_result.pieces if p.verdict is Verdict.DNAT]
+        followed: list[Piece] = []
+        if follow and phase.inbound and phase.sees_nat and chain.hook is Hook.PREROUTING:
+            followed = [p for p in translating if p.to is not None]
+            if len(followed) > MAX_FOLLOWED:
+                followed = []
+        for piece in translating:
+            if any(piece is f for f in followed):
+                continue
+            # Translated packets leave this path (FORWARD, or INPUT on another port) in a way
+            # the walk does not follow: what later chains here say proves nothing either way.
+            why = (
+                f"{piece.evidence.text.split(' -j ')[-1]}: the flow is translated and goes"
+                " elsewhere, which is not followed here (only DNAT/REDIRECT in PREROUTING"
+                " with a destination read from the rule, for at most"
+                f" {MAX_FOLLOWED} translations of the asked flows)"
+            )
+            walker.uncertain.append((why, piece.evidence, piece.maybe))
+            refused.append(piece.maybe)
+            diverted.append(piece.maybe)
+        if followed:
+            rest = [s for s in steps[position + 1 :] if not callable(s)]
+            _follow_first(context, family, phase, followed, rest, preimage, result, outcome)
+            result.untranslated.append(preimage(Space.union_all(dims, [out_maybe, *refused])))
+        if refused:
+            bad.append(Space.union_all(dims, refused))
         result.chains.append(chain_result)
-        # Translated packets leave this path (FORWARD, or INPUT on another port): what later
-        # chains here say about them proves nothing either way.
-        translated = Space.union_all(
-            compiler.dims, (p.maybe for p in chain_result.pieces if p.verdict is Verdict.DNAT)
+        sure, maybe = out_sure, out_maybe
+    outcome.good.append(preimage(Space.union_all(dims, [maybe, *diverted])))
+    if bad:
+        outcome.bad.append(preimage(Space.union_all(dims, bad)))
+    if isinstance(preimage, Translated):
+        result.translated_uncertain.extend((r, e, c, preimage) for r, e, c in walker.uncertain)
+    else:
+        result.uncertain.extend(walker.uncertain)
+
+
+def _destination(context: Context, family: int, to: NatTo) -> IntervalSet:
+    if to.addresses is not None:
+        return to.addresses
+    # REDIRECT: the primary address of the incoming interface, one of this host's own.
+    if context.host is not None:
+        return context.host.local[family]
+    return iset_subtract(((0, query.ADDRESS_MAX[family]),), query.NOT_LOCAL[family])
+
+
+def _rewrite(space: Space, header: dict[str, IntervalSet]) -> Rewrite:
+    return tuple((space.index(name), values) for name, values in header.items())
+
+
+def _follow_first(
+    context: Context,
+    family: int,
+    phase: Phase,
+    pieces: Sequence[Piece],
+    rest: Sequence[Step],
+    preimage: Preimage,
+    result: HookResult,
+    outcome: _Outcome,
+) -> None:
+    """Follow the first packets DNAT/REDIRECT pieces translated: through the rest of
+    PREROUTING, then INPUT or FORWARD/POSTROUTING; one walk per way for all of them."""
+    tail = [s for s in rest if not callable(s) and s[1].hook is Hook.PREROUTING]
+    ways: dict[bool, list[tuple[Space, Rewrite, Space]]] = {}
+    for piece in pieces:
+        assert piece.to is not None
+        to = piece.to
+        destination = _destination(context, family, to)
+        local = (
+            (True,) if to.addresses is None else route.is_local(context.host, family, destination)
         )
-        if translated:
-            diverted = diverted.union(translated.intersect(result.accept_maybe))
-        result.accept_sure = result.accept_sure.intersect(chain_result.accept_sure)
-        result.accept_maybe = result.accept_maybe.intersect(chain_result.accept_maybe)
-    if diverted:
-        result.accept_sure = result.accept_sure.subtract(diverted)
-        result.accept_maybe = result.accept_maybe.union(diverted)
-    result.uncertain = walker.uncertain
-    return result
+        oif = route.out_interfaces(context.host, family, destination, context.interfaces)
+        flows = preimage(piece.maybe)
+        result.translations.append(Translation(flows, piece.evidence, to, local, oif))
+        if len(local) > 1:
+            where = f"{piece.evidence.text.split(' -j ')[-1]}: whether the new destination is"
+            why = f"{where} this host's is not known: {route.MISSING}"
+            result.uncertain.append((why, piece.evidence, flows))
+        for delivered in local:
+            header = {"daddr": destination} | ({"dport": to.ports} if to.ports else {})
+            if not delivered:
+                header["oif"] = oif
+            rewritten = _set_dims(piece.maybe, header)
+            ways.setdefault(delivered, []).append((rewritten, _rewrite(flows, header), flows))
+    for delivered, found in ways.items():
+        back = Translated(preimage.known, [(rewrite, flows) for _, rewrite, flows in found])
+        hooks = (Hook.INPUT,) if delivered else _FORWARD_PATH
+        steps = [*tail, *context.base_chains(family, hooks)]
+        walked = phase if delivered else _forwarded(phase)
+        entry = Space.union_all(preimage.known.dims, (rewritten for rewritten, _, _ in found))
+        _walk(context, family, walked, steps, entry, back, result, outcome)
+
+
+def _follow_later(
+    context: Context,
+    family: int,
+    phase: Phase,
+    mirrored: bool,
+    parts: Sequence[tuple[Translation, Space]],
+    known: Space,
+    result: HookResult,
+    outcome: _Outcome,
+) -> None:
+    """A translated connection's later packets (`parts`, in the phase's terms): an inbound one
+    is translated at the dstnat priority of PREROUTING like the first; a reply comes from the
+    new destination and gets its source written back at the srcnat priority of POSTROUTING."""
+    ways: dict[bool, list[tuple[Space, dict[str, IntervalSet]]]] = {}
+    for translation, part in parts:
+        to = translation.to
+        destination = _destination(context, family, to)
+        for delivered in translation.local:
+            if mirrored:
+                header = {"saddr": destination} | ({"sport": to.ports} if to.ports else {})
+                if not delivered:
+                    header["iif"] = translation.oif
+            else:
+                header = {"daddr": destination} | ({"dport": to.ports} if to.ports else {})
+                if not delivered:
+                    header["oif"] = translation.oif
+            ways.setdefault(delivered, []).append((part, header))
+    for delivered, rewrites in ways.items():
+        back = Translated(known, [(_rewrite(known, header), part) for part, header in rewrites])
+
+        def translate(
+            packets: Space, rewrites: list[tuple[Space, dict[str, IntervalSet]]] = rewrites
+        ) -> Space:
+            return Space.union_all(
+                packets.dims,
+                (
+                    _set_dims(packets.intersect(marks.forget(part)), header)
+                    for part, header in rewrites
+                ),
+            )
+
+        def written_back(packets: Space, back: Translated = back) -> Space:
+            # The reply's source is the asked one again (its marks freed: not followed further).
+            return back(packets)
+
+        walked = phase if delivered else _forwarded(phase)
+        rewritten = Space.union_all(
+            known.dims, (_set_dims(part, header) for part, header in rewrites)
+        )
+        if mirrored:
+            hooks = (
+                (Hook.OUTPUT, Hook.POSTROUTING, Hook.EGRESS)
+                if delivered
+                else (Hook.INGRESS, Hook.PREROUTING, *_FORWARD_PATH)
+            )
+            chains = context.base_chains(family, hooks)
+            late = [
+                c for c in chains
+                if c[1].hook is Hook.EGRESS
+                or (c[1].hook is Hook.POSTROUTING and c[1].priority >= SRCNAT)
+            ]  # fmt: skip
+            early = [c for c in chains if c not in late]
+            steps: list[Step] = [*early, written_back, *late]
+            entry = rewritten
+        else:
+            hooks = (
+                Hook.INGRESS,
+                Hook.PREROUTING,
+                *((Hook.INPUT,) if delivered else _FORWARD_PATH),
+            )
+            chains = context.base_chains(family, hooks)
+            early = [
+                c for c in chains
+                if c[1].hook is Hook.INGRESS
+                or (c[1].hook is Hook.PREROUTING and c[1].priority < DSTNAT)
+            ]  # fmt: skip
+            late = [c for c in chains if c not in early]
+            if early:
+                steps = [*early, translate, *late]
+                entry = Space.union_all(known.dims, (part for part, _ in rewrites))
+            else:
+                steps, entry = list(late), rewritten
+        _walk(context, family, walked, steps, entry, back, result, outcome)
 
 
 def deciding_evidence(hook: HookResult, point: dict[str, int]) -> list[Evidence]:
     """The rule (or chain policy) that denies `point`, in the first base chain that does."""
     for chain_result in hook.chains:
-        if chain_result.accept_maybe.contains(point):
+        if chain_result.holds(chain_result.accept_maybe, point):
             continue
         for piece in chain_result.pieces:
-            if piece.verdict not in ACCEPTING and piece.maybe.contains(point):
+            if (
+                piece.verdict not in ACCEPTING
+                and piece.verdict is not Verdict.DNAT
+                and chain_result.holds(piece.maybe, point)
+            ):
                 return [piece.evidence]
     return []
 
@@ -488,17 +851,33 @@ def connection_accepted(
     final ACK gets in too, and a ping only if its echo reply gets back; other flows are judged
     on their first packet. With `batched`, `space` lies in the context's prepared batch, whose
     hook results are reused: the walk is exact packet by packet, so one walk over the union
-    answers every requirement in it."""
+    answers every requirement in it. A connection a DNAT sent elsewhere has its later packets
+    walked the way the first went."""
     sure, maybe = space, space
     parts = []
+    translations: list[Translation] = []
+    untranslated: Space | None = None
     for phase, mirrored in query.phases_for(inbound, complete):
         flows = query.concerned(space, family, phase)
         if not flows:
             continue
         asked = query.to_phase(flows, family, phase, mirrored)
-        hook = context.batch_hook(family, phase, mirrored, inbound) if batched else None
+        hook = None
+        if batched and (phase.ctstate == "NEW" or not translations):
+            hook = context.batch_hook(family, phase, mirrored, inbound)
         if hook is None:
-            hook = evaluate_hook(context, family, phase, asked)
+            hook = evaluate_hook(
+                context,
+                family,
+                phase,
+                asked,
+                mirrored=mirrored,
+                translations=translations,
+                untranslated=untranslated,
+            )
+        if phase.ctstate == "NEW":
+            translations = hook.translations
+            untranslated = Space.union_all(asked.dims, hook.untranslated)
         accepted_sure = query.from_phase(hook.accept_sure, family, phase, mirrored)
         accepted_maybe = query.from_phase(hook.accept_maybe, family, phase, mirrored)
         if phase.ctstate != "NEW":

@@ -106,7 +106,35 @@ class SetMatch:
     negated: bool = False
 
 
-Match = Ranges | Iface | CtState | TcpFlags | AddrType | AnyOf | SetMatch | Unknown
+@dataclass(frozen=True, slots=True)
+class MarkMatch:
+    """`-m mark --mark VALUE/MASK` / nft `meta mark` (field "mark": the packet's nfmark) or
+    `-m connmark --mark VALUE/MASK` / nft `ct mark` (field "ctmark": its connection's mark):
+    `(field & mask) == value` (iptables-extensions(8) mark, connmark)."""
+
+    field: str
+    value: int
+    mask: int = 0xFFFFFFFF
+    negated: bool = False
+
+
+Match = Ranges | Iface | CtState | TcpFlags | AddrType | AnyOf | SetMatch | MarkMatch | Unknown
+
+
+@dataclass(frozen=True, slots=True)
+class MarkOp:
+    """One write of a mark ("mark": the packet's nfmark, "ctmark": its connection's):
+    `dst = (dst & keep) ^ (src & take) ^ xor`. MARK --set-xmark V/M is keep=~M, xor=V;
+    CONNMARK --save-mark is dst="ctmark", keep=~ctmask, src="mark", take=nfmask
+    (iptables-extensions(8) MARK, CONNMARK). `opaque`: a write the model cannot follow (nft
+    shifts): the mark becomes unknown."""
+
+    dst: str
+    keep: int
+    src: str = "mark"
+    take: int = 0
+    xor: int = 0
+    opaque: bool = False
 
 
 class Verdict(StrEnum):
@@ -126,6 +154,15 @@ class Verdict(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class NatTo:
+    """Where a DNAT/REDIRECT sends a flow: the new destination addresses (None: this host's
+    own address, REDIRECT) and ports (None: unchanged), as inclusive ranges."""
+
+    addresses: tuple[tuple[int, int], ...] | None
+    ports: tuple[tuple[int, int], ...] | None
+
+
+@dataclass(frozen=True, slots=True)
 class Target:
     verdict: Verdict
     # Name as written (ACCEPT, LOG, KUBE-SVC-X, "accept", "queue" …).
@@ -137,6 +174,10 @@ class Target:
     # The ipsets the target changes from the packet path (ipset's SET --add-set/--del-set):
     # their saved contents say nothing sure about later packets.
     writes: tuple[str, ...] = ()
+    # MARK/CONNMARK (nft `meta mark set`, `ct mark set`): the marks it writes, in order.
+    marks: tuple[MarkOp, ...] = ()
+    # For DNAT/REDIRECT whose destination the parser read: where the flow goes.
+    to: NatTo | None = None
 
 
 @dataclass(frozen=True, slots=True)

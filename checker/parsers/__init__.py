@@ -23,6 +23,7 @@ class Parser(Protocol):
 
 
 from checker.parsers import (  # noqa: E402
+    ip_addr,
     ipset_save,
     iptables_save,
     netsh_text,
@@ -42,6 +43,7 @@ PARSERS: dict[str, ModuleType] = {
         windows_wfw,
         windows_pol,
         nft_json,
+        ip_addr,
         windows_json,
         windows_reg,
         windows_gpreport,
@@ -70,6 +72,7 @@ def detect(data: bytes, origin: str) -> ModuleType:
             1,
             0,
             "format",
-            "unknown format: not iptables-save, nft -j, ipset save, or a Windows firewall export",
+            "unknown format: not iptables-save, nft -j, ipset save, ip -j addr, or a Windows"
+            " firewall export",
         )
     )

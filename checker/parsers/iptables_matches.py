@@ -36,6 +36,7 @@ from checker.model.netfilter import (
     AddrType,
     AnyOf,
     CtState,
+    MarkMatch,
     Match,
     Ranges,
     SetMatch,
@@ -112,8 +113,6 @@ UNDECIDABLE: dict[str, str] = {
     "u32": "matches raw packet bytes",
     "bpf": "runs a BPF program",
     "owner": "depends on the local socket's owner",
-    "mark": "depends on the packet mark",
-    "connmark": "depends on the connection mark",
     "statistic": "random or every-nth sampling",
     "physdev": "depends on the bridge port",
     "mac": "depends on the source MAC address",
@@ -353,6 +352,16 @@ def _pkttype(use: ModuleUse, ctx: RuleContext) -> list[Match]:
     return matches
 
 
+def _mark(use: ModuleUse, ctx: RuleContext) -> list[Match]:
+    """-m mark / -m connmark --mark VALUE[/MASK]: (mark & MASK) == VALUE (xt_mark.c)."""
+    field_name = "mark" if use.name == "mark" else "ctmark"
+    matches: list[Match] = []
+    for option in use.options:
+        value, mask = values.mark_value(_one(option), use.name)
+        matches.append(MarkMatch(field_name, value, mask, option.negated))
+    return matches
+
+
 def _comment(use: ModuleUse, ctx: RuleContext) -> list[Match]:
     return []
 
@@ -427,6 +436,8 @@ MODULES: dict[str, ModuleSpec] = {
     ),
     "pkttype": ModuleSpec({"--pkt-type": 1}, _pkttype, ("--pkt-type",)),
     "comment": ModuleSpec({"--comment": 1}, _comment, ("--comment",)),
+    "mark": ModuleSpec({"--mark": 1}, _mark, ("--mark",)),
+    "connmark": ModuleSpec({"--mark": 1}, _mark, ("--mark",)),
     "set": ModuleSpec(
         {
             "--match-set": 2,

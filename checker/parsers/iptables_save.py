@@ -44,10 +44,27 @@ from sys import intern
 
 from checker import numbers
 from checker.errors import Location, ParseError, Problem
-from checker.model.netfilter import Chain, Hook, Rule, Ruleset, Table, Target, Verdict
+from checker.model.netfilter import (
+    Chain,
+    Hook,
+    MarkOp,
+    NatTo,
+    Rule,
+    Ruleset,
+    Table,
+    Target,
+    Verdict,
+)
 from checker.parsers.iptables_lexer import LineError, column_of, split_words
 from checker.parsers.iptables_rule import RuleParser
-from checker.parsers.iptables_targets import SET_WRITES, TARGETS, TargetUse, extension_verdict
+from checker.parsers.iptables_targets import (
+    SET_WRITES,
+    TARGETS,
+    TargetUse,
+    extension_verdict,
+    mark_ops,
+    nat_to,
+)
 from checker.parsers.iptables_values import c_number
 
 NAME = "iptables-save"
@@ -273,7 +290,10 @@ class _FileParser:
         self.table: _TableState | None = None
         self.warnings: list[str] = []
         self.complete = True
-        self.targets: dict[tuple[Verdict, str, str | None, str, tuple[str, ...]], Target] = {}
+        self.targets: dict[
+            tuple[Verdict, str, str | None, str, tuple[str, ...], tuple[MarkOp, ...], NatTo | None],
+            Target,
+        ] = {}
         self.lineno = 0
         self.line = ""
 
@@ -579,7 +599,8 @@ class _FileParser:
         if name in TARGETS and not use.goto:
             verdict, detail = extension_verdict(use, chain_name)
             writes = tuple(args[0] for option, args in use.options if option in SET_WRITES and args)
-            return self._interned(verdict, name, None, detail, writes)
+            to = nat_to(use, self.family) if verdict is Verdict.DNAT else None
+            return self._interned(verdict, name, None, detail, writes, mark_ops(use), to)
         state = table.chains.get(name)
         if state is not None and state.builtin is None:
             if use.options:
@@ -608,11 +629,14 @@ class _FileParser:
         chain: str | None,
         detail: str,
         writes: tuple[str, ...] = (),
+        marks: tuple[MarkOp, ...] = (),
+        to: NatTo | None = None,
     ) -> Target:
-        key = (verdict, name, chain, detail, writes)
+        key = (verdict, name, chain, detail, writes, marks, to)
         target = self.targets.get(key)
         if target is None:
-            target = self.targets[key] = Target(verdict, intern(name), chain, detail, writes)
+            target = Target(verdict, intern(name), chain, detail, writes, marks, to)
+            self.targets[key] = target
         return target
 
     def _new_chain(

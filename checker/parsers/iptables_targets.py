@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from checker.model.netfilter import Verdict
+from checker.model.netfilter import MarkOp, NatTo, Verdict
+from checker.parsers import iptables_values as values
+from checker.parsers.iptables_lexer import LineError
 
 # name -> (verdict, option name -> number of arguments)
 TARGETS: dict[str, tuple[Verdict, dict[str, int]]] = {
@@ -161,3 +163,97 @@ def extension_verdict(use: TargetUse, chain: str) -> tuple[Verdict, str]:
         verdict = Verdict.UNKNOWN
         detail = f"unknown option {' '.join(use.strange)} of target {use.name}"
     return verdict, detail
+
+
+_ALL = values.MARK_MAX
+
+
+def _xmark(dst: str, value: int, mask: int) -> MarkOp:
+    """--set-xmark VALUE/MASK: zero the bits of MASK, XOR VALUE in."""
+    return MarkOp(dst, _ALL & ~mask, xor=value)
+
+
+def mark_ops(use: TargetUse) -> tuple[MarkOp, ...]:
+    """The mark writes of a MARK or CONNMARK target (iptables-extensions(8)): --set-mark V/M
+    zeroes M and ORs V in, --and/--or/--xor-mark are --set-xmark 0/~B, B/B, B/0; CONNMARK
+    --save-mark is ctmark = (ctmark & ~ctmask) ^ (nfmark & nfmask), --restore-mark
+    nfmark = (nfmark & ~nfmask) ^ (ctmark & ctmask), both masks 0xFFFFFFFF unless given."""
+    if use.name not in ("MARK", "CONNMARK") or use.strange:
+        return ()
+    dst = "mark" if use.name == "MARK" else "ctmark"
+    ops: list[MarkOp] = []
+
+    def mask_option(name: str) -> int:
+        args = use.option(name) or use.option("--mask")
+        return values.mark_value(args[0], use.name.lower())[0] if args else _ALL
+
+    for name, args in use.options:
+        if name in ("--nfmask", "--ctmask", "--mask"):
+            continue
+        if name == "--save-mark":
+            ops.append(
+                MarkOp("ctmark", _ALL & ~mask_option("--ctmask"), "mark", mask_option("--nfmask"))
+            )
+            continue
+        if name == "--restore-mark":
+            ops.append(
+                MarkOp("mark", _ALL & ~mask_option("--nfmask"), "ctmark", mask_option("--ctmask"))
+            )
+            continue
+        value, mask = values.mark_value(args[0], use.name.lower())
+        if name == "--set-xmark":
+            ops.append(_xmark(dst, value, mask))
+        elif name == "--set-mark":
+            # Zero MASK, OR VALUE in: the bits of VALUE are cleared too, then XORed in.
+            ops.append(_xmark(dst, value, mask | value))
+        elif name == "--and-mark":
+            ops.append(_xmark(dst, 0, _ALL & ~value))
+        elif name == "--or-mark":
+            ops.append(_xmark(dst, value, value))
+        elif name == "--xor-mark":
+            ops.append(_xmark(dst, value, 0))
+        else:
+            raise LineError(use.name.lower(), f"unexpected option {name}")
+    return tuple(ops)
+
+
+def _port_span(text: str) -> tuple[int, int]:
+    low, _, high = text.partition("-")
+    first = values.port(low, "tcp")
+    last = values.port(high, "tcp") if high else first
+    if first > last:
+        raise LineError("port", f"invalid port range `{text}` (min > max)")
+    return first, last
+
+
+def nat_to(use: TargetUse, family: int) -> NatTo | None:
+    """Where DNAT (`--to-destination [ADDR[-ADDR]][:PORT[-PORT]]`, IPv6 `[ADDR]:PORT`) or
+    REDIRECT (`--to-ports PORT[-PORT]`: this host's address) sends the flow
+    (iptables-extensions(8)); None for NETMAP and other forms the engine does not follow."""
+    if use.name == "REDIRECT":
+        given = use.option("--to-ports")
+        return NatTo(None, (_port_span(given[0]),) if given else None)
+    where = use.option("--to-destination")
+    given = [name for name, _ in use.options if name == "--to-destination"]
+    if use.name != "DNAT" or not where or len(given) > 1:
+        return None  # several ranges (kernels before 2.6.11 took turns): not followed
+    text = where[0]
+    if family == 6 and text.startswith("["):
+        address_text, _, rest = text[1:].partition("]")
+        port_text = rest[1:] if rest.startswith(":") else ""
+    elif family == 6:
+        address_text, port_text = text, ""
+    else:
+        address_text, _, port_text = text.partition(":")
+    addresses = None
+    if address_text:
+        low, _, high = address_text.partition("-")
+        first = values.address_spans(low, family)
+        last = values.address_spans(high, family) if high else first
+        if not first or not last or first[0][0] != first[0][1] or last[0][0] != last[0][1]:
+            raise LineError("target", f"bad --to-destination `{text}`")
+        addresses = ((first[0][0], last[0][0]),)
+    ports = (_port_span(port_text),) if port_text else None
+    if addresses is None:
+        return None
+    return NatTo(addresses, ports)

@@ -187,6 +187,19 @@ def c_number(text: str) -> int | None:
     return None
 
 
+MARK_MAX = 0xFFFFFFFF
+
+
+def mark_value(text: str, what: str) -> tuple[int, int]:
+    """`VALUE[/MASK]` of a mark (xtables_strtoui: 32 bits; the mask defaults to all ones)."""
+    value_text, _, mask_text = text.partition("/")
+    value = c_number(value_text)
+    mask = c_number(mask_text) if mask_text else MARK_MAX
+    if value is None or mask is None or value > MARK_MAX or mask > MARK_MAX:
+        raise LineError(what, f"bad mark value `{text}` (VALUE[/MASK], 32 bits)")
+    return value, mask
+
+
 def complement(spans: tuple[Span, ...], maximum: int) -> tuple[Span, ...]:
     """The ranges of 0..maximum outside `spans` (which must be sorted and disjoint)."""
     result: list[Span] = []

@@ -26,8 +26,8 @@ The unary `!` of libnftables (`tcp flags ! fin,syn`, what iptables-nft's `--tcp-
 NONE` lists as) is `(value & right) == 0`, the opposite of the implicit `in` (`nft
 --debug=netlink`: bitwise and, cmp eq 0).
 
-What the model cannot hold becomes `Unknown(reason)`: meta mark/skuid/pkttype/…, ct
-mark/direction/status bits other than snat/dnat, ip ttl and other header fields, raw payloads,
+`meta mark` and `ct mark` are MarkMatch (nft_marks). What the model cannot hold becomes
+`Unknown(reason)`: meta skuid/pkttype/…, ct direction/status bits other than snat/dnat, ip ttl and other header fields, raw payloads,
 bitwise tests other than tcp flags and ct state, fib lookups other than a plain `fib saddr|daddr
 type`, lookups in sets the packet path updates (dynamic/timeout flags, `add @set` statements),
 `th` ports without a transport protocol match, and symbols missing from our tables.
@@ -51,6 +51,7 @@ from checker.model.netfilter import (
 )
 from checker.model.ordinary import NEVER as NO_OPTION
 from checker.model.ordinary import ipv6_header_absent, ipv6_header_field, ipv6_header_present
+from checker.parsers import nft_marks
 from checker.parsers import nft_values as values
 from checker.parsers.nft_values import BadInput, Interval, UnknownValue
 
@@ -246,6 +247,8 @@ def _meta(body: object) -> Left:
         return Left("iface", "iif", key)
     if key in ("oifname", "oif"):
         return Left("iface", "oif", key)
+    if key == "mark":
+        return Left("mark", "mark")
     return Left("unknown", reason=f"meta {key} is not modelled")
 
 
@@ -257,6 +260,8 @@ def _ct(body: object) -> Left:
         return Left("ctstate")
     if key == "status":
         return Left("ctstatus")
+    if key == "mark":
+        return Left("mark", "ctmark")
     return Left("unknown", reason=f"ct {key} is not modelled")
 
 
@@ -289,6 +294,8 @@ def _bitwise(body: object, rule: RuleMatches) -> Left:
             state_bits = {name: bit for bit, name in values.CT_STATE_BITS.items()}
             mask = values.flag_bits(body[1], state_bits, "ct state")
             return Left("ctstate", deps=inner.deps, mask=mask)
+        if inner.kind == "mark" and inner.mask is None and type(body[1]) is int:
+            return Left("mark", inner.field, mask=body[1] & nft_marks.ALL)
     except UnknownValue as unknown:
         return Left("unknown", deps=inner.deps, reason=str(unknown))
     return Left("unknown", deps=inner.deps, reason="bitwise match is not modelled")
@@ -500,6 +507,8 @@ def _single(side: Left, op: str, items: tuple[object, ...]) -> Match:
                 raise UnknownValue(f"unknown fib address type {item!r}")
             types.add(item.upper())
         return AddrType(side.field, frozenset(types), negated)
+    if side.kind == "mark":
+        return nft_marks.match(side.field, side.mask, op, items)
     if side.kind == "tcpflags":
         return _tcp_flags(side, op, items)
     if side.kind == "ctstate":

@@ -22,10 +22,11 @@ Any other statement kind is a ParseError: it might end the rule in a way we cann
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 from checker.errors import Location
-from checker.model.netfilter import Match, Ranges, Rule, Target, Unknown, Verdict
-from checker.parsers import nft_match, nft_render
+from checker.model.netfilter import MarkOp, Match, Ranges, Rule, Target, Unknown, Verdict
+from checker.parsers import nft_marks, nft_match, nft_render
 from checker.parsers.nft_match import NamedSet, RuleMatches
 from checker.parsers.nft_values import BadInput
 
@@ -69,6 +70,8 @@ def build(
     texts: list[str] = []
     side_effect = ""
     diverting: list[tuple[str, str]] = []
+    # `meta mark set`, `ct mark set`: the marks the rule writes (nft_marks), in order.
+    mark_writes: list[MarkOp] = []
     verdict: Target | None = None
     vmap: dict[str, object] | None = None
     for stmt in exprs:
@@ -120,6 +123,9 @@ def build(
                 raise BadInput('mangle without a "key" expression')
             if next(iter(key)) not in _HARMLESS_MANGLE:
                 diverting.append(("mangle", f"{texts[-1]}: rewrites what later rules match"))
+            written = nft_marks.write(key, value.get("value"))
+            if written is not None:
+                mark_writes.append(written)
             side_effect = "mangle"
         elif kind in _DIVERTING:
             diverting.append((kind, _DIVERTING[kind]))
@@ -134,7 +140,8 @@ def build(
             then = f"; then {target.name}" if target else ""
             reasons = "; ".join(reason for _, reason in diverting)
             return Target(Verdict.UNKNOWN, diverting[0][0], detail=reasons + then)
-        return target or Target(Verdict.CONTINUE, side_effect)
+        target = target or Target(Verdict.CONTINUE, side_effect)
+        return replace(target, marks=tuple(mark_writes)) if mark_writes else target
 
     if vmap is None:
         text = nft_render.rule(texts, handle)

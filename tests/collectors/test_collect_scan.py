@@ -86,6 +86,8 @@ def test_scan_equals_check_on_hand_exports_and_on_evidence(
         "nft.json": ssh_lab.hand("nft", "-j", "list", "table", "inet", "lab"),
         # The contents of the `admins` set the iptables-nft rule on 8443 matches.
         "ipsets.txt": ssh_lab.hand("ipset", "save"),
+        # The host's addresses (the scan collects them too).
+        "ip-addr.json": ssh_lab.hand("ip", "-j", "addr"),
     }
     for name, data in exports.items():
         (hand / name).write_bytes(data)

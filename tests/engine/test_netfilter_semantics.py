@@ -497,3 +497,22 @@ def test_stock_ufw_routing_header_drop_leaves_ipv6_allows_decided() -> None:
     v6 = frozenset({6})
     assert check([ruleset], req("allow", families=v6)).status is Status.PASS
     assert check([ruleset], req("deny", ports=((80, 80),), families=v6)).status is Status.PASS
+
+
+def test_accepting_evidence_starts_with_the_deciding_rule_nat_last() -> None:
+    """Issue 11 defect 7: on a host with a nat table the nat PREROUTING policy (walked first)
+    decided nothing; the filter INPUT rule that let the flow in comes first, nat last."""
+    nat = base("PREROUTING", Hook.PREROUTING, Verdict.ACCEPT, priority=-100, kind="nat")
+    nat_in = base("INPUT", Hook.INPUT, Verdict.ACCEPT, priority=100, kind="nat")
+    flt = base("INPUT", Hook.INPUT, Verdict.DROP, rule(*tcp_dport(22), line=12))
+    verdict = check([ruleset(nat, nat_in, flt)], req())
+    assert verdict.status is Status.PASS, verdict.message
+    assert verdict.evidence[0].line == 12
+    assert [e.text.split(" (")[0] for e in verdict.evidence[1:]] == [
+        "chain PREROUTING policy ACCEPT",
+        "chain INPUT policy ACCEPT",
+    ]
+    open_input = base("INPUT", Hook.INPUT, Verdict.ACCEPT, priority=0)
+    verdict = check([ruleset(nat, open_input)], req(expect="deny"))
+    assert verdict.status is Status.FAIL
+    assert verdict.evidence[0].text == "chain INPUT policy ACCEPT (table ip filter)"

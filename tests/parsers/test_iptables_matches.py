@@ -296,8 +296,6 @@ def test_comments_are_ignored_but_required_to_be_well_formed() -> None:
         ('-m string --algo bm --string "GET /"', "string"),
         ('-m u32 --u32 "0>>22&0x3C@12>>26&0x3C@0=0x29"', "u32"),
         ("-m owner --uid-owner 1000", "owner"),
-        ("-m mark --mark 0x4000/0x4000", "mark"),
-        ("-m connmark --mark 1", "connmark"),
         ("-m statistic --mode random --probability 0.5", "statistic"),
         ("-m physdev --physdev-in eth0", "physdev"),
         ("-m mac --mac-source 00:11:22:33:44:55", "mac"),
@@ -367,8 +365,8 @@ def test_unknown_option_of_a_known_module_keeps_the_rest() -> None:
 
 
 def test_negated_unknown_module_options_are_kept_in_the_reason() -> None:
-    (unknown,) = one_rule("-m mark ! --mark 0x1 -j DROP").matches
-    assert isinstance(unknown, Unknown) and "! --mark 0x1" in unknown.reason
+    (unknown,) = one_rule("-m ttl ! --ttl-eq 5 -j DROP").matches
+    assert isinstance(unknown, Unknown) and "! --ttl-eq 5" in unknown.reason
 
 
 def test_options_resolve_to_the_module_that_has_them() -> None:
@@ -443,3 +441,22 @@ def test_ipv6header_on_ordinary_packets(spec: str, ranges: tuple) -> None:
 def test_ipv6header_unknown_header_name_is_an_error() -> None:
     with pytest.raises(ParseError, match="unknown header `tcp`"):
         one_rule("-m ipv6header --header tcp -j DROP", family=6)
+
+
+def test_mark_and_connmark_are_value_mask_matches() -> None:
+    """iptables-extensions(8) mark/connmark: --mark VALUE[/MASK] is (mark & MASK) == VALUE."""
+    from checker.model.netfilter import MarkMatch
+
+    (match,) = one_rule("-m mark ! --mark 0x4000/0x4000 -j RETURN").matches
+    assert match == MarkMatch("mark", 0x4000, 0x4000, True)
+    (match,) = one_rule("-m connmark --mark 1 -j ACCEPT").matches
+    assert match == MarkMatch("ctmark", 1, 0xFFFFFFFF)
+
+
+def test_mark_and_connmark_targets_are_kept_as_writes() -> None:
+    from checker.model.netfilter import MarkOp
+
+    rule = one_rule("-j MARK --set-xmark 0x4000/0x4000")
+    assert rule.target.marks == (MarkOp("mark", 0xFFFFBFFF, xor=0x4000),)
+    rule = one_rule("-j CONNMARK --restore-mark --nfmask 0xff --ctmask 0xf")
+    assert rule.target.marks == (MarkOp("mark", 0xFFFFFF00, "ctmark", 0xF),)

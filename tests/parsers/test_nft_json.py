@@ -18,6 +18,8 @@ from checker.model.netfilter import (
     CtState,
     Hook,
     Iface,
+    MarkMatch,
+    MarkOp,
     Match,
     Ranges,
     Rule,
@@ -159,7 +161,8 @@ def test_inet_input() -> None:
         # A concatenated lookup with one element is a plain conjunction.
         ("ip6 saddr . ip6 daddr . udp dport { ::1 . ::1 . 53 } accept", (V6, UDP, addr("saddr", "::1"), addr("daddr", "::1"), ports("dport", 53)), ACCEPT),
         ("update @learned { ip6 saddr }", (), go(Verdict.CONTINUE, "set")),
-        ("meta mark 16 meta mark set 32", (Unknown("meta mark is not modelled"),), go(Verdict.CONTINUE, "mangle")),
+        ("meta mark 16 meta mark set 32", (MarkMatch("mark", 16),),
+         Target(Verdict.CONTINUE, "mangle", marks=(MarkOp("mark", 0, xor=32),))),
         ("udp sport 1-1023 udp dport >= 1024 accept", (UDP, ports("sport", (1, 1023)), ports("dport", (1024, 65535))), ACCEPT),
         # Loaded as `tcp dport < 1024 tcp dport > 999`; nft 1.0.6 lists it as `!= 1024-999`.
         ("tcp dport != 1024-999 accept", (TCP, ports("dport", (1000, 1023))), ACCEPT),
@@ -262,7 +265,8 @@ def test_families() -> None:
     ]  # fmt: skip
     assert rules(ruleset, "ip6", "raw6", "pre") == [
         ("udp dport 53 notrack", (UDP, ports("dport", 53)), go(Verdict.UNKNOWN, "notrack", detail="notrack: later rules see ct state untracked, not new")),
-        ("meta mark set ct mark", (), go(Verdict.CONTINUE, "mangle")),
+        ("meta mark set ct mark", (),
+         Target(Verdict.CONTINUE, "mangle", marks=(MarkOp("mark", 0, "ctmark", 0xFFFFFFFF),))),
     ]  # fmt: skip
     assert rules(ruleset, "ip6", "raw6", "input6") == [
         ("icmpv6 code admin-prohibited accept", (ICMP6, icmp_code(1)), ACCEPT),

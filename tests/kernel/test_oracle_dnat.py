@@ -1,0 +1,154 @@
+"""The kernel as oracle for DNAT (issue 11 defect 5): a published port the way Docker writes it,
+with ufw-like INPUT rules that do not allow it, and a REDIRECT to another local port.
+
+The host namespace DNATs peer -> host:8080 to a container namespace behind it (port 80), which
+the kernel forwards through FORWARD; fwcheck, given the kernel's own iptables-save dump and the
+host's `ip -j addr`, must agree with the kernel on every probe (a TCP connection that completes,
+or not). Each variant also says what the kernel must do, so the scenario provably tests what it
+names. Listeners and probes are bounded by timeouts; everything runs inside the test's own
+namespaces.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+from oracle_container import CONTAINER, CONTAINER_IFACE, container_behind
+from oracle_netns import NetnsPair
+from oracle_topology import HOST_IFACE, host_addresses, peer_addresses
+
+pytestmark = pytest.mark.usefixtures("oracle_ready")
+
+LISTEN = """
+import socket, sys, time
+socks = []
+for port in map(int, sys.argv[1:]):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", port)); s.listen(16); socks.append(s)
+print("ready", flush=True)
+time.sleep(60)
+"""
+CONNECT = """
+import socket, sys
+s = socket.socket(); s.settimeout(1.5)
+try:
+    s.connect((sys.argv[1], int(sys.argv[2]))); print("accept")
+except OSError:
+    print("drop")
+"""
+
+DOCKER = """*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+:DOCKER - [0:0]
+-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+-A POSTROUTING -s 192.0.2.0/24 ! -o ctr0 -j MASQUERADE
+-A DOCKER -i ctr0 -j RETURN
+-A DOCKER ! -i ctr0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 192.0.2.2:80
+-A DOCKER ! -i ctr0 -p tcp -m tcp --dport 8443 -j REDIRECT --to-ports 443
+COMMIT
+*filter
+:INPUT DROP [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+:DOCKER - [0:0]
+:DOCKER-USER - [0:0]
+-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT
+-A INPUT -p tcp -m tcp --dport 443 -j ACCEPT
+-A FORWARD -j DOCKER-USER
+-A FORWARD -o ctr0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A FORWARD -o ctr0 -j DOCKER
+-A FORWARD -i ctr0 ! -o ctr0 -j ACCEPT
+-A DOCKER -d 192.0.2.2/32 ! -i ctr0 -o ctr0 -p tcp -m tcp --dport 80 -j ACCEPT
+-A DOCKER-USER -j RETURN
+COMMIT
+"""
+# (name, ruleset, {port: what the kernel must do})
+VARIANTS = (
+    ("published", DOCKER, {8080: "accept", 8081: "drop", 22: "accept", 8443: "accept"}),
+    (
+        "docker-user-drops-the-container-port",
+        DOCKER.replace("-A DOCKER-USER -j RETURN", "-A DOCKER-USER -p tcp --dport 80 -j DROP"),
+        {8080: "drop", 22: "accept"},
+    ),
+    (
+        "docker-user-drop-of-the-host-port-misses",
+        DOCKER.replace("-A DOCKER-USER -j RETURN", "-A DOCKER-USER -p tcp --dport 8080 -j DROP"),
+        {8080: "accept"},
+    ),
+    (
+        "no-reply-rule",
+        DOCKER.replace("-A FORWARD -i ctr0 ! -o ctr0 -j ACCEPT\n", ""),
+        {8080: "drop"},
+    ),
+    (
+        "redirect-target-closed",
+        DOCKER.replace("--dport 443 -j ACCEPT", "--dport 444 -j ACCEPT"),
+        {8443: "drop", 8080: "accept"},
+    ),
+)
+PORTS = (22, 8080, 8081, 8443)
+
+
+def _listen(namespace: str, ports: tuple[int, ...]) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        ["ip", "netns", "exec", namespace, sys.executable, "-c", LISTEN, *map(str, ports)],
+        stdout=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == b"ready"
+    return process
+
+
+def _connect(pair: NetnsPair, address: str, port: int) -> str:
+    result = pair.run(pair.peer, [sys.executable, "-c", CONNECT, address, str(port)])
+    return result.stdout.decode().strip()
+
+
+@pytest.mark.parametrize("name,ruleset,expected", VARIANTS, ids=[v[0] for v in VARIANTS])
+def test_dnat_to_a_container_agrees_with_the_kernel(
+    netns: NetnsPair, name: str, ruleset: str, expected: dict[int, str]
+) -> None:
+    from checker.engine.netfilter import classify_flow
+    from checker.parsers import ip_addr, iptables_save
+
+    with container_behind(netns) as container:
+        netns.run(netns.host, ["iptables-restore"], ruleset.encode())
+        listeners = [_listen(container, (80,)), _listen(netns.host, (22, 443, 444, 8081))]
+        try:
+            time.sleep(0.2)
+            host, peer = host_addresses(4)[0], peer_addresses(4)[0]
+            kernel = {port: _connect(netns, host, port) for port in PORTS}
+        finally:
+            for process in listeners:
+                process.kill()
+                process.wait(timeout=10)
+        saved = netns.run(netns.host, ["iptables-save"]).stdout
+        addresses = netns.run(netns.host, ["ip", "-j", "addr"]).stdout
+    models = [iptables_save.parse(saved, "iptables-save"), ip_addr.parse(addresses, "ip-addr")]
+    for port, verdict in expected.items():
+        assert kernel[port] == verdict, f"{name}: the kernel says {kernel[port]} on {port}"
+    answers = {
+        port: classify_flow(
+            models,
+            family=4,
+            proto=6,
+            src=peer,
+            dst=host,
+            sport=40000,
+            dport=port,
+            direction="inbound",
+            iface=HOST_IFACE,
+        )  # fmt: skip
+        for port in PORTS
+    }
+    assert answers == kernel, f"{name}: fwcheck {answers}, kernel {kernel}\n{saved.decode()}"
+    # The dumps fwcheck read hold the translation and the container link it routes by.
+    assert f"--to-destination {CONTAINER}:80".encode() in saved
+    assert CONTAINER_IFACE.encode() in addresses
