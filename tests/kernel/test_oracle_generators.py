@@ -58,16 +58,7 @@ from oracle_netns import netns_pair
 from oracle_real import RunResult, label, run_generator
 
 # (generator id, requirement) -> why fwcheck and the kernel disagree today, and who fixes it.
-DNAT = "issue 11 defect 5d: a DNAT is followed into FORWARD, not answered as indeterminate (h3)"
-MARK = "issue 11 defect 5c: packet marks along the walk (kube-proxy's 0x4000) (h3)"
-KNOWN_DEFECTS: dict[tuple[str, str], str] = {
-    ("docker-documented-chains-publish-8080", "allow-inb-v4-tcp8080"): DNAT,
-    ("docker-documented-chains-publish-8080", "deny-inb-v4-tcp8080-r1"): DNAT,
-    ("kube-proxy-bench-iptables-3x2", "allow-inb-v4-tcp8080-to-10.96.0.10"): DNAT,
-    ("kube-proxy-bench-iptables-3x2", "allow-inb-v4-tcp443-to-10.96.0.11"): DNAT,
-    ("kube-proxy-bench-iptables-3x2", "allow-inb-v4-tcp53-to-10.96.0.12"): DNAT,
-    ("kube-proxy-bench-iptables-3x2", "allow-out-v4-tcp443"): MARK,
-}
+KNOWN_DEFECTS: dict[tuple[str, str], str] = {}
 
 # Indeterminate where the kernel decides, for a reason outside the allowed ones, which no helper
 # is fixing yet (listed in h6's report for the lead): xfail(strict=True) like the known defects.
