@@ -27,7 +27,8 @@ def read_sources(files: Sequence[str]) -> tuple[list[Source], list[Problem]]:
     problems: list[Problem] = []
     for file in files:
         try:
-            sources.append((file, Path(file).read_bytes()))
+            # A folder (an etc/firewalld tree) is read by its folder parser: no bytes here.
+            sources.append((file, b"" if Path(file).is_dir() else Path(file).read_bytes()))
         except OSError as exc:
             problems.append(
                 Problem(file, 0, 0, "unreadable", f"cannot read: {exc.strerror or exc}")
@@ -51,6 +52,7 @@ def exit_code(findings: Sequence[Finding], fail_on: str) -> int:
 
 def check_targets(
     planned: Sequence[tuple[TargetSpec, tuple[Requirement, ...]]],
+    firewalld_defaults: str | None = None,
 ) -> tuple[list[TargetInfo], list[Finding], list[Requirement]]:
     """Read and check each target against its resolved requirements."""
     infos: list[TargetInfo] = []
@@ -64,7 +66,11 @@ def check_targets(
             target_findings, platform = [], None
         else:
             target_findings, platform, problems = evaluate_target(
-                target.name, sources, requirements, format_name=target.format_name
+                target.name,
+                sources,
+                requirements,
+                format_name=target.format_name,
+                firewalld_defaults=firewalld_defaults,
             )
         error = "; ".join(format_problem(p) for p in problems) or None
         infos.append(TargetInfo(target.name, target.files, target.roles, platform, error))
@@ -84,6 +90,7 @@ def run(
     outputs: Outputs = NO_OUTPUTS,
     today: date | None = None,
     builtin_policies: bool = True,
+    firewalld_defaults: str | None = None,
 ) -> int:
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     targets, unmatched, config_policies = _targets(
@@ -112,7 +119,7 @@ def run(
         for target in targets
     ]
     waivers = load_waivers(outputs.waivers_path) if outputs.waivers_path else None
-    infos, findings, requirements = check_targets(planned)
+    infos, findings, requirements = check_targets(planned, firewalld_defaults)
     for file in unmatched:
         infos.append(
             TargetInfo(

@@ -1,0 +1,240 @@
+"""etc/firewalld trees read as the rules firewalld's nftables backend loads.
+
+The trees are written here, by hand, in the shape `firewall-offline-cmd` writes them; the stock
+definitions they use are this test's own small files (never firewalld's GPL files), given as the
+defaults folder, so the tests do not depend on an installed firewalld. What the real daemon makes
+of such trees is tests/kernel/test_firewalld_tree.py's concern.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from checker.engine.netfilter import classify_flow
+from checker.errors import ParseError
+from checker.model.netfilter import Ruleset, Unknown
+from checker.parsers import detect_folder, firewalld_tree
+
+SERVICES = {
+    "ssh": '<port protocol="tcp" port="22"/>',
+    "http": '<port protocol="tcp" port="80"/>',
+    "dns": '<port protocol="tcp" port="53"/>\n  <port protocol="udp" port="53"/>',
+    "dhcpv6-client": '<port protocol="udp" port="546"/>\n  <destination ipv6="fe80::/64"/>',
+}
+
+
+def write(root: Path, name: str, text: str) -> Path:
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip())
+    return path
+
+
+def defaults(root: Path) -> Path:
+    lib = root / "lib-firewalld"
+    for name, body in SERVICES.items():
+        write(lib, f"services/{name}.xml", f'<?xml version="1.0" encoding="utf-8"?>\n<service>\n  {body}\n</service>\n')
+    write(lib, "zones/public.xml", '<?xml version="1.0" encoding="utf-8"?>\n<zone>\n  <service name="ssh"/>\n  <service name="dhcpv6-client"/>\n</zone>\n')
+    write(lib, "zones/drop.xml", '<?xml version="1.0" encoding="utf-8"?>\n<zone target="DROP">\n</zone>\n')
+    return lib
+
+
+def tree(tmp_path: Path, zones: dict[str, str], conf: str = "DefaultZone=public\nIPv6_rpfilter=no\n") -> Path:
+    etc = tmp_path / "repo" / "etc" / "firewalld"
+    write(etc, "firewalld.conf", conf)
+    for name, body in zones.items():
+        write(etc, f"zones/{name}.xml", body)
+    return tmp_path / "repo"
+
+
+def load(tmp_path: Path, zones: dict[str, str], **kw: str) -> Ruleset:
+    repo = tree(tmp_path, zones, **kw)
+    return firewalld_tree.parse_folder(str(repo), str(defaults(tmp_path)), system=None)
+
+
+def verdict(ruleset: Ruleset, port: int, src: str = "203.0.113.9", proto: int = 6, iface: str = "eth0",
+            family: int = 4, dst: str = "192.0.2.1", direction: str = "inbound") -> str:  # fmt: skip
+    return classify_flow([ruleset], family=family, proto=proto, src=src, dst=dst, sport=40000,
+                         dport=port, direction=direction, iface=iface)  # fmt: skip
+
+
+PUBLIC = """\
+    <?xml version="1.0" encoding="utf-8"?>
+    <zone>
+      <short>Public</short>
+      <service name="ssh"/>
+      <port port="8443" protocol="tcp"/>
+      <interface name="eth0"/>
+    </zone>
+    """
+
+
+def rule_at(ruleset: Ruleset, chain: str) -> list[tuple[str, str]]:
+    found = [c for t in ruleset.tables for c in t.chains if c.name == chain]
+    return [(str(r.origin), r.text) for r in found[0].rules]
+
+
+def test_services_and_ports_are_open_and_the_rest_rejected(tmp_path: Path) -> None:
+    ruleset = load(tmp_path, {"public": PUBLIC})
+    assert verdict(ruleset, 22) == "accept"
+    assert verdict(ruleset, 8443) == "accept"
+    assert verdict(ruleset, 80) == "drop"
+    assert verdict(ruleset, 22, family=6, src="2001:db8::9", dst="2001:db8::1") == "accept"
+    assert verdict(ruleset, 53, proto=17, direction="outbound") == "accept"
+
+
+def test_evidence_cites_the_zone_element_and_the_service_file(tmp_path: Path) -> None:
+    ruleset = load(tmp_path, {"public": PUBLIC})
+    rules = rule_at(ruleset, "filter_IN_public_allow")
+    origin, text = rules[0]
+    assert origin.endswith("etc/firewalld/zones/public.xml:4")
+    assert 'zone public: <service name="ssh"/>' in text and "services/ssh.xml:3" in text
+    assert "tcp dport 22 accept" in text
+    assert rules[1][0].endswith("zones/public.xml:5")
+
+
+def test_sources_are_dispatched_before_interfaces(tmp_path: Path) -> None:
+    peers = """\
+        <?xml version="1.0" encoding="utf-8"?>
+        <zone>
+          <source address="198.51.100.64/26"/>
+          <port port="3306" protocol="tcp"/>
+        </zone>
+        """
+    ruleset = load(tmp_path, {"public": PUBLIC, "peers": peers})
+    assert verdict(ruleset, 3306, src="198.51.100.70") == "accept"
+    assert verdict(ruleset, 3306) == "drop"
+    # The source's zone decides: it has no ssh, although eth0's zone has.
+    assert verdict(ruleset, 22, src="198.51.100.70") == "drop"
+
+
+@pytest.mark.parametrize(("target", "expected"), [("ACCEPT", "accept"), ("DROP", "drop"), ("%%REJECT%%", "drop")])
+def test_zone_targets(tmp_path: Path, target: str, expected: str) -> None:
+    zone = f'<?xml version="1.0" encoding="utf-8"?>\n<zone target="{target}">\n  <interface name="eth1"/>\n</zone>\n'
+    ruleset = load(tmp_path, {"public": PUBLIC, "other": zone})
+    assert verdict(ruleset, 9999, iface="eth1") == expected
+    assert verdict(ruleset, 22, iface="eth0") == "accept"
+
+
+def test_default_zone_catches_unbound_interfaces(tmp_path: Path) -> None:
+    ruleset = load(tmp_path, {"public": PUBLIC}, conf="DefaultZone=drop\nIPv6_rpfilter=no\n")
+    assert verdict(ruleset, 22, iface="eth7") == "drop"
+    assert verdict(ruleset, 22, iface="eth0") == "accept"
+
+
+def test_rich_rules_priorities_and_limits(tmp_path: Path) -> None:
+    zone = """\
+        <?xml version="1.0" encoding="utf-8"?>
+        <zone>
+          <service name="http"/>
+          <rule family="ipv4" priority="-1">
+            <source address="198.51.100.66"/>
+            <service name="http"/>
+            <reject/>
+          </rule>
+          <rule>
+            <port port="7000-7010" protocol="udp"/>
+            <accept><limit value="10/s"/></accept>
+          </rule>
+        </zone>
+        """
+    ruleset = load(tmp_path, {"public": zone})
+    assert verdict(ruleset, 80) == "accept"
+    assert verdict(ruleset, 80, src="198.51.100.66") == "drop"
+    assert verdict(ruleset, 7005, proto=17) == "indeterminate"
+    assert any(isinstance(m, Unknown) for t in ruleset.tables for c in t.chains for r in c.rules for m in r.matches)
+
+
+def test_icmp_blocks(tmp_path: Path) -> None:
+    zone = '<?xml version="1.0" encoding="utf-8"?>\n<zone>\n  <icmp-block name="echo-request"/>\n</zone>\n'
+    ruleset = load(tmp_path, {"public": zone})
+    ping = classify_flow([ruleset], family=4, proto=1, src="203.0.113.9", dst="192.0.2.1", sport=0,
+                         dport=0, direction="inbound", iface="eth0", icmp=8 << 8)  # fmt: skip
+    assert ping == "drop"
+    assert rule_at(ruleset, "filter_IN_public_deny")[0][0].endswith("zones/public.xml:3")
+
+
+def test_builtin_table_when_no_defaults(tmp_path: Path) -> None:
+    repo = tree(tmp_path, {})
+    ruleset = firewalld_tree.parse_folder(str(repo), None, system=None)
+    assert verdict(ruleset, 22) == "accept"
+    assert verdict(ruleset, 80) == "drop"
+    assert any("built-in" in w for w in ruleset.warnings)
+
+
+def test_folder_is_detected(tmp_path: Path) -> None:
+    repo = tree(tmp_path, {"public": PUBLIC})
+    assert detect_folder(str(repo)) is firewalld_tree
+    assert detect_folder(str(repo / "etc" / "firewalld")) is firewalld_tree
+    with pytest.raises(ParseError):
+        detect_folder(str(tmp_path / "lib-firewalld-nothing"))
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "words"),
+    [
+        ('<zone>\n  <service name="nosuch"/>\n</zone>\n', 2, "defined nowhere"),
+        ("<zone>\n  <port port=\"99999\" protocol=\"tcp\"/>\n</zone>\n", 2, "out of range"),
+        ('<zone>\n  <port port="22" protocol="icmp"/>\n</zone>\n', 2, "not tcp"),
+        ("<zone>\n  <service name='ssh'>\n</zone>\n", 3, "not well-formed"),
+        ('<!DOCTYPE zone [<!ENTITY a "b">]>\n<zone/>\n', 1, "DTD"),
+    ],
+)
+def test_bad_trees_give_located_errors(tmp_path: Path, body: str, line: int, words: str) -> None:
+    with pytest.raises(ParseError) as caught:
+        load(tmp_path, {"public": body})
+    problem = caught.value.problems[0]
+    assert problem.file.endswith("zones/public.xml") and problem.line == line
+    assert words in problem.message
+
+
+def test_missing_default_zone_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ParseError) as caught:
+        load(tmp_path, {"public": PUBLIC}, conf="# x\nDefaultZone=nosuch\n")
+    assert caught.value.problems[0].line == 2
+
+
+MUTATIONS = st.lists(
+    st.tuples(st.integers(0, 400), st.integers(0, 3), st.sampled_from(['"', "<", ">", "/", "x", "-1", "=", " ", "\x00", "é", "99999", "ipv6", "%%REJECT%%", "+"])),
+    max_size=6,
+)
+RICH = """\
+<?xml version="1.0" encoding="utf-8"?>
+<zone target="default">
+  <service name="ssh"/>
+  <port port="8443" protocol="tcp"/>
+  <source-port port="999" protocol="udp"/>
+  <protocol value="gre"/>
+  <icmp-block name="echo-request"/>
+  <forward-port port="80" protocol="tcp" to-port="8080"/>
+  <source address="198.51.100.0/24"/>
+  <interface name="eth+"/>
+  <rule family="ipv4" priority="-5"><source address="10.0.0.0/8" invert="true"/><port port="5432" protocol="tcp"/><drop/></rule>
+  <rule family="ipv6"><icmp-type name="echo-request"/><accept><limit value="3/m"/></accept></rule>
+</zone>
+"""
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(MUTATIONS)
+def test_mutated_trees_parse_or_fail_located(tmp_path: Path, mutations: list[tuple[int, int, str]]) -> None:
+    text = RICH
+    for position, cut, insert in mutations:
+        position %= len(text) + 1
+        text = text[:position] + insert + text[position + cut:]
+    etc = tmp_path / "m" / "etc" / "firewalld"
+    write(etc, "firewalld.conf", "DefaultZone=public\n")
+    (etc / "zones").mkdir(exist_ok=True)
+    (etc / "zones" / "public.xml").write_bytes(text.encode("utf-8", "surrogatepass"))
+    try:
+        ruleset = firewalld_tree.parse_folder(str(tmp_path / "m"), str(defaults(tmp_path)), system=None)
+    except ParseError as error:
+        assert error.problems and all(p.file for p in error.problems)
+        return
+    assert isinstance(ruleset, Ruleset)
+    verdict(ruleset, 22)
