@@ -31,7 +31,7 @@ def parse_sources(
         try:
             if not data and Path(origin).is_dir():
                 folder = parsers.detect_folder(origin)
-                parsed.append(folder.parse_folder(origin, firewalld_defaults))
+                parsed.extend(folder.parse_folder(origin, firewalld_defaults))
                 continue
             if format_name in parsers.FOLDER_PARSERS:
                 raise ParseError(Problem(origin, 0, 0, "format", f"{format_name} reads a folder"))

@@ -19,7 +19,7 @@ adds a `fib` drop in filter_PREROUTING; forward-ports become redirect/dnat in na
 Logging (LogDenied, rich-rule log/audit) decides nothing and is left out. Unknown (indeterminate,
 with the reason), never guessed: ICMP code-level types, MAC sources, ipset types other than
 hash:ip/hash:net, icmp-block-inversion with a non-default target, rich-rule mark actions and
-direct.xml rules, policies between two zones (forwarded traffic) are not on the host's path.
+direct.xml passthroughs (its rules are iptables rules: firewalld_direct), policies between two zones (forwarded traffic) are not on the host's path.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from collections.abc import Iterator
 
 from checker.errors import Location, ParseError, Problem
 from checker.model.netfilter import Chain, Rule, Ruleset, Table, Unknown
-from checker.parsers import nft_json, nft_scan
+from checker.parsers import firewalld_direct, nft_json, nft_scan
 from checker.parsers.firewalld_tree import Tree
 from checker.parsers.firewalld_xml import Node
 
@@ -181,7 +181,7 @@ class _Compiler:
             self.out.items.append(nft_scan.Element({"set": body}, node.location))
 
     def _source(self, node: Node, field: str) -> tuple[list[dict[str, object]], str]:
-        op = "!=" if node.get("invert") in ("true", "yes", "1") else "=="
+        op = "!=" if node.get("invert").lower() in ("true", "yes", "1") else "=="
         if node.get("address"):
             address = node.get("address")
             return [_m(_payload("ip6" if ":" in address else "ip", field), _addr(address), op)], ""
@@ -218,16 +218,15 @@ class _Compiler:
         out.rule("filter_OUTPUT", [{"jump": {"target": "filter_OUTPUT_POLICIES_post"}}], conf, "firewalld base rule")
 
     def _direct(self) -> None:
+        """Passthroughs are raw iptables commands: Unknown, either way (accept or drop)."""
         direct = self.tree.direct
-        if direct is None:
-            return
-        entries = [n for n in direct.children if n.tag in ("rule", "passthrough")]
-        if not entries:
+        entries = [] if direct is None else direct.all("passthrough")
+        if direct is None or not entries:
             return
         for hook, chain in (("input", "direct_INPUT"), ("output", "direct_OUTPUT")):
             self.out.chain(chain, direct.location, hook, 0)
             for entry in entries:
-                reason = f"direct.xml {entry.show()} {_text(entry)[:80]!r}: direct rules are not modelled"
+                reason = f"direct.xml {entry.show()} {_text(entry)[:80]!r}: passthroughs are not modelled"
                 for verdict in ("accept", "drop"):
                     self.out.rule(chain, [{verdict: None}], entry.location, f"direct.xml {entry.tag}", reason)
 
@@ -459,8 +458,9 @@ def _walk(node: Node) -> Iterator[Node]:
         yield from _walk(child)
 
 
-def compile_tree(tree: Tree) -> Ruleset:
+def compile_tree(tree: Tree) -> tuple[Ruleset, ...]:
+    """The inet firewalld table, then the iptables tables of direct.xml's rules, if any."""
     try:
-        return _Compiler(tree).run()
+        return (_Compiler(tree).run(), *firewalld_direct.rulesets(tree.direct))
     except (ValueError, TypeError, KeyError) as error:
         raise ParseError(Problem(tree.origin, 0, 0, T, f"cannot compile the firewalld tree: {error}")) from None

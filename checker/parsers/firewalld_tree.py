@@ -47,7 +47,9 @@ def sniff_folder(path: str) -> bool:
     return Path(path).is_dir() and etc_dir(Path(path)) is not None
 
 
-def parse_folder(path: str, defaults: str | None = None, system: Path | None = SYSTEM_DEFAULTS) -> Ruleset:
+def parse_folder(
+    path: str, defaults: str | None = None, system: Path | None = SYSTEM_DEFAULTS
+) -> tuple[Ruleset, ...]:
     from checker.parsers import firewalld_compile
 
     tree = load(path, defaults, system)

@@ -54,7 +54,8 @@ def tree(tmp_path: Path, zones: dict[str, str], conf: str = "DefaultZone=public\
 
 def load(tmp_path: Path, zones: dict[str, str], **kw: str) -> Ruleset:
     repo = tree(tmp_path, zones, **kw)
-    return firewalld_tree.parse_folder(str(repo), str(defaults(tmp_path)), system=None)
+    (ruleset,) = firewalld_tree.parse_folder(str(repo), str(defaults(tmp_path)), system=None)
+    return ruleset
 
 
 def verdict(ruleset: Ruleset, port: int, src: str = "203.0.113.9", proto: int = 6, iface: str = "eth0",
@@ -161,7 +162,7 @@ def test_icmp_blocks(tmp_path: Path) -> None:
 
 def test_builtin_table_when_no_defaults(tmp_path: Path) -> None:
     repo = tree(tmp_path, {})
-    ruleset = firewalld_tree.parse_folder(str(repo), None, system=None)
+    (ruleset,) = firewalld_tree.parse_folder(str(repo), None, system=None)
     assert verdict(ruleset, 22) == "accept"
     assert verdict(ruleset, 80) == "drop"
     assert any("built-in" in w for w in ruleset.warnings)
@@ -214,7 +215,7 @@ RICH = """\
   <forward-port port="80" protocol="tcp" to-port="8080"/>
   <source address="198.51.100.0/24"/>
   <interface name="eth+"/>
-  <rule family="ipv4" priority="-5"><source address="10.0.0.0/8" invert="true"/><port port="5432" protocol="tcp"/><drop/></rule>
+  <rule family="ipv4" priority="-5"><source address="10.0.0.0/8" invert="True"/><port port="5432" protocol="tcp"/><drop/></rule>
   <rule family="ipv6"><icmp-type name="echo-request"/><accept><limit value="3/m"/></accept></rule>
 </zone>
 """
@@ -232,9 +233,52 @@ def test_mutated_trees_parse_or_fail_located(tmp_path: Path, mutations: list[tup
     (etc / "zones").mkdir(exist_ok=True)
     (etc / "zones" / "public.xml").write_bytes(text.encode("utf-8", "surrogatepass"))
     try:
-        ruleset = firewalld_tree.parse_folder(str(tmp_path / "m"), str(defaults(tmp_path)), system=None)
+        (ruleset,) = firewalld_tree.parse_folder(str(tmp_path / "m"), str(defaults(tmp_path)), system=None)
     except ParseError as error:
         assert error.problems and all(p.file for p in error.problems)
         return
     assert isinstance(ruleset, Ruleset)
     verdict(ruleset, 22)
+
+
+def test_direct_rules_are_iptables_rules_at_their_line(tmp_path: Path) -> None:
+    repo = tree(tmp_path, {"public": PUBLIC})
+    write(repo / "etc" / "firewalld", "direct.xml", """\
+        <?xml version="1.0" encoding="utf-8"?>
+        <direct>
+          <rule priority="1" table="filter" ipv="ipv4" chain="INPUT">-p tcp --dport 22 -j DROP</rule>
+          <rule priority="0" table="filter" ipv="ipv4" chain="INPUT">-s 198.51.100.2 -p tcp --dport 22 -j ACCEPT</rule>
+          <rule priority="0" table="filter" ipv="ipv6" chain="INPUT">-p tcp --dport 9999 -j ACCEPT</rule>
+        </direct>
+        """)  # fmt: skip
+    rulesets = firewalld_tree.parse_folder(str(repo), str(defaults(tmp_path)), system=None)
+    assert len(rulesets) == 3
+
+    def check(port: int, src: str = "203.0.113.9", family: int = 4) -> str:
+        dst = "192.0.2.1" if family == 4 else "2001:db8::1"
+        return classify_flow(list(rulesets), family=family, proto=6, src=src, dst=dst, sport=40000,
+                             dport=port, direction="inbound", iface="eth0")  # fmt: skip
+
+    assert check(22) == "drop"
+    assert check(22, src="198.51.100.2") == "accept"
+    # A direct ACCEPT ends only its own base chain: firewalld's zones (filter + 10) still decide.
+    assert check(9999, src="2001:db8:9::9", family=6) == "drop"
+    assert check(8443, src="2001:db8:9::9", family=6) == "accept"
+    ipv4 = rulesets[1]
+    rules = [r for t in ipv4.tables for c in t.chains for r in c.rules]
+    assert [r.origin.line for r in rules] == [4, 3]
+    assert rules[0].origin.file.endswith("etc/firewalld/direct.xml")
+
+
+def test_direct_passthrough_is_indeterminate_and_bad_rules_are_located(tmp_path: Path) -> None:
+    repo = tree(tmp_path, {"public": PUBLIC})
+    etc = repo / "etc" / "firewalld"
+    write(etc, "direct.xml", '<direct>\n  <passthrough ipv="ipv4">-t filter -I INPUT -j ACCEPT</passthrough>\n</direct>\n')
+    rulesets = firewalld_tree.parse_folder(str(repo), str(defaults(tmp_path)), system=None)
+    # Whatever it does, it may drop ssh (an accept there cannot open what the zones reject).
+    assert verdict(rulesets[0], 22) == "indeterminate"
+    assert verdict(rulesets[0], 80) == "drop"
+    write(etc, "direct.xml", '<direct>\n\n  <rule priority="0" table="filter" ipv="ipv4" chain="INPUT">-p tcp --dport x -j ACCEPT</rule>\n</direct>\n')
+    with pytest.raises(ParseError) as caught:
+        firewalld_tree.parse_folder(str(repo), str(defaults(tmp_path)), system=None)
+    assert caught.value.problems[0].line == 3 and caught.value.problems[0].file.endswith("direct.xml")
