@@ -53,10 +53,15 @@ def load(
     offline: Sequence[Sequence[str]],
     conf: dict[str, str] | None = None,
     runtime: Sequence[Sequence[str]] = (),
+    namespace: str | None = None,
 ) -> Loaded:
-    etc = fresh_tree(work, conf or {})
-    namespace = f"fwlab-{secrets.token_hex(4)}"
-    subprocess.run(["ip", "netns", "add", namespace], check=True, timeout=30)
+    """With `namespace` (a test's own, e.g. the kernel oracle's host side) the daemon runs there
+    with CleanupOnExit=no, so its ruleset stays loaded for probes after it stops."""
+    etc = fresh_tree(work, {**(conf or {}), **({"CleanupOnExit": "no"} if namespace else {})})
+    own = namespace is None
+    namespace = namespace or f"fwlab-{secrets.token_hex(4)}"
+    if own:
+        subprocess.run(["ip", "netns", "add", namespace], check=True, timeout=30)
     try:
         subprocess.run(["ip", "netns", "exec", namespace, "ip", "link", "set", "lo", "up"],
                        check=True, timeout=30)  # fmt: skip
@@ -69,7 +74,8 @@ def load(
             check=False,
         )  # fmt: skip
     finally:
-        subprocess.run(["ip", "netns", "delete", namespace], timeout=30, check=False)
+        if own:
+            subprocess.run(["ip", "netns", "delete", namespace], timeout=30, check=False)
     lines = result.stdout.decode(errors="replace").strip().splitlines()
     if not lines:
         raise RuntimeError(f"agent said nothing: {result.stderr.decode(errors='replace')[-2000:]}")

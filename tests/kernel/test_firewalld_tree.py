@@ -21,6 +21,10 @@ from pathlib import Path
 import pytest
 
 import firewalld_lab
+from oracle_generate import Probe
+from oracle_netns import NetnsPair
+from oracle_probe import run_probes
+from oracle_topology import HOST_IFACE, host_addresses, peer_addresses
 
 from checker.engine.netfilter import classify_flow
 from checker.parsers import firewalld_tree, nft_json
@@ -143,3 +147,48 @@ def test_tree_verdicts_equal_the_daemons(lab_ready: None, tmp_path: Path, name: 
             differ.append(f"{flow}: daemon {expected}, tree {got}")
     print(f"{name}: {sum(counts.values())} flows, {counts}")
     assert not differ, f"{name}: {len(differ)} verdicts differ:\n" + "\n".join(differ[:20])
+
+
+# Configurations probed through the kernel too: bound to the oracle's host interface.
+PROBED = ("stock", "ports", "target-drop", "source-zone", "rich-basic", "icmp-block", "policies", "direct")
+
+
+def _probes() -> tuple[Probe, ...]:
+    probes, sport = [], 41000
+    for family in (4, 6):
+        local = host_addresses(family)[0]
+        for remote in peer_addresses(family):
+            for proto, port in ((6, 22), (6, 80), (6, 443), (6, 3306), (6, 5432), (6, 8443), (17, 53), (17, 1000)):
+                sport += 1
+                probes.append(Probe(family, proto, remote, local, sport, port, "inbound"))
+            sport += 1
+            probes.append(Probe(family, ICMP[family], remote, local, sport, 0, "inbound"))
+        for proto, port in ((6, 443), (17, 53)):
+            sport += 1
+            probes.append(Probe(family, proto, local, peer_addresses(family)[0], sport, port, "outbound"))
+    return tuple(probes)
+
+
+def _bound(offline: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    return [tuple(a.replace(IFACE, HOST_IFACE) for a in step) for step in offline]
+
+
+@pytest.mark.parametrize("name", PROBED)
+def test_tree_verdicts_equal_the_kernels(lab_ready: None, netns: NetnsPair, tmp_path: Path, name: str) -> None:
+    offline, conf = CONFIGS[name]
+    before = _host_ruleset()
+    loaded = firewalld_lab.load(tmp_path, _bound(offline), conf, namespace=netns.host)
+    assert _host_ruleset() == before, "the host's ruleset changed"
+    tree = list(firewalld_tree.parse_folder(str(loaded.etc)))
+    probes = _probes()
+    observed = run_probes(netns, probes)
+    differ, counts = [], {"accept": 0, "drop": 0, "indeterminate": 0}
+    for probe, seen in zip(probes, observed, strict=True):
+        got = classify_flow(tree, family=probe.family, proto=probe.proto, src=probe.src, dst=probe.dst,
+                            sport=probe.sport, dport=probe.dport, direction=probe.direction, iface=HOST_IFACE,
+                            icmp=(8 if probe.family == 4 else 128) << 8 if probe.proto == ICMP[probe.family] else 0)  # fmt: skip
+        counts[got] += 1
+        if got != seen.kernel:
+            differ.append(f"{probe.label()}: kernel {seen.kernel} ({seen.client}), tree {got}")
+    print(f"{name}: {len(probes)} probes, {counts}")
+    assert not differ, f"{name}: {len(differ)} verdicts differ from the kernel's:\n" + "\n".join(differ[:20])

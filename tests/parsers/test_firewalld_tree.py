@@ -282,3 +282,27 @@ def test_direct_passthrough_is_indeterminate_and_bad_rules_are_located(tmp_path:
     with pytest.raises(ParseError) as caught:
         firewalld_tree.parse_folder(str(repo), str(defaults(tmp_path)), system=None)
     assert caught.value.problems[0].line == 3 and caught.value.problems[0].file.endswith("direct.xml")
+
+
+def test_check_command_reads_the_tree_with_given_defaults(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from checker.cli import main
+
+    repo = tree(tmp_path, {"public": PUBLIC})
+    policy = write(tmp_path, "p.yaml", """\
+        id: fw
+        title: fw
+        source: test
+        roles: [web]
+        rules:
+          - {id: ssh, title: ssh, expect: allow, direction: inbound, protocol: tcp, port: 22, severity: high}
+          - {id: no-http, title: no http, expect: deny, direction: inbound, protocol: tcp, port: 80, severity: high}
+        """)  # fmt: skip
+    lib = defaults(tmp_path)
+    argv = ["check", "--no-builtin-policies", "--policies", str(policy), "--role", "web",
+            "--firewalld-defaults", str(lib), str(repo / "etc" / "firewalld")]  # fmt: skip
+    assert main(argv) == 0
+    assert "2 passed, 0 failed" in capsys.readouterr().out
+    (lib / "services" / "ssh.xml").write_text('<service>\n  <port protocol="tcp" port="2222"/>\n</service>\n')
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in out and "zones/public.xml" in out
