@@ -274,9 +274,9 @@ class _Compiler:
         target = zone.get("target", "default")
         if target in ("%%REJECT%%", "REJECT"):
             target = "REJECT"
-        self._body(f"filter_IN_{name}", zone, f"zone {name}", target, zone=True)
         chain = f"nat_PRE_{name}"
-        self.out.chain(chain, zone.location)
+        self.out.chain(chain, zone.location)  # before the body: rich forward-ports land here
+        self._body(f"filter_IN_{name}", zone, f"zone {name}", target, zone=True)
         for node in zone.all("forward-port"):
             self._forward_port(chain, node, [], f"zone {name}")
 
@@ -396,8 +396,18 @@ class _Compiler:
                 unknown = unknown or reason
         action = next((n for n in rule.children if n.tag in ("accept", "reject", "drop", "mark")), None)
         note = f"{who}: rich rule at {rule.location}"
-        if action is None:
-            return  # log/audit only: decides nothing
+        element = next((n for n in rule.children if n.tag in ("service", "port", "protocol", "icmp-block", "icmp-type", "source-port", "forward-port", "masquerade")), None)
+        # icmp-block and forward-port are their own action (firewalld.richlanguage(5)).
+        if element is not None and element.tag == "icmp-block":
+            sub = "deny" if priority == 0 else "pre" if priority < 0 else "post"
+            self._icmp(f"{chain}_{sub}", element, match, REJECT, note, family, unknown)
+            return
+        if element is not None and element.tag == "forward-port":
+            if chain.startswith("filter_IN_") and not chain.startswith("filter_IN_policy_"):
+                self._forward_port(f"nat_PRE_{chain.removeprefix('filter_IN_')}", element, match, who, unknown)
+            return
+        if action is None or (element is not None and element.tag == "masquerade"):
+            return  # log/audit only, or masquerade (a postrouting matter): decides nothing here
         limit = action.first("limit")
         if limit is not None:
             unknown = unknown or f"limit {limit.get('value')}: rate limits are not modelled"
@@ -406,7 +416,6 @@ class _Compiler:
         verdict: dict[str, object] = {"accept": None} if action.tag == "accept" else {"drop": None} if action.tag == "drop" else {"reject": None}
         sub = "pre" if priority < 0 else "post" if priority > 0 else ("allow" if action.tag == "accept" else "deny")
         target = f"{chain}_{sub}"
-        element = next((n for n in rule.children if n.tag in ("service", "port", "protocol", "icmp-block", "icmp-type", "source-port", "forward-port", "masquerade")), None)
         if element is None:
             self.out.rule(target, [*match, verdict], rule.location, note, unknown)
         elif element.tag == "service":
@@ -417,10 +426,6 @@ class _Compiler:
             self.out.rule(target, [*match, _m(_meta("l4proto"), element.get("value")), verdict], rule.location, note, unknown)
         elif element.tag == "icmp-type":
             self._icmp(target, element, match, verdict, note, family, unknown)
-        elif element.tag == "icmp-block":
-            self._icmp(f"{chain}_deny" if priority == 0 else target, element, match, REJECT, note, family, unknown)
-        elif element.tag == "forward-port" and chain.startswith("filter_IN_") and not chain.startswith("filter_IN_policy_"):
-            self._forward_port(f"nat_PRE_{chain.removeprefix('filter_IN_')}", element, match, who, unknown)
 
     def _finish(self) -> Ruleset:
         ruleset = nft_json._Reader(self.tree.origin).read(self.out.items)

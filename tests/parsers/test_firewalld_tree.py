@@ -306,3 +306,23 @@ def test_check_command_reads_the_tree_with_given_defaults(tmp_path: Path, capsys
     assert main(argv) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "zones/public.xml" in out
+
+
+def test_rich_icmp_block_is_its_own_action(tmp_path: Path) -> None:
+    zone = """\
+        <?xml version="1.0" encoding="utf-8"?>
+        <zone>
+          <rule family="ipv4">
+            <source address="198.51.100.2"/>
+            <icmp-block name="echo-request"/>
+          </rule>
+        </zone>
+        """
+    ruleset = load(tmp_path, {"public": zone})
+
+    def ping(src: str) -> str:
+        return classify_flow([ruleset], family=4, proto=1, src=src, dst="192.0.2.1", sport=0, dport=0,
+                             direction="inbound", iface="eth0", icmp=8 << 8)  # fmt: skip
+
+    assert ping("198.51.100.2") == "drop"
+    assert ping("198.51.100.3") == "accept"
