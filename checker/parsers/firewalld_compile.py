@@ -227,8 +227,10 @@ class _Compiler:
             self.out.chain(chain, direct.location, hook, 0)
             for entry in entries:
                 reason = f"direct.xml {entry.show()} {_text(entry)[:80]!r}: passthroughs are not modelled"
+                ipv = entry.get("ipv")
+                family = [_m(_meta("nfproto"), ipv)] if ipv in ("ipv4", "ipv6") else []
                 for verdict in ("accept", "drop"):
-                    self.out.rule(chain, [{verdict: None}], entry.location, f"direct.xml {entry.tag}", reason)
+                    self.out.rule(chain, [*family, {verdict: None}], entry.location, f"direct.xml {entry.tag}", reason)
 
     # --- zones and policies ----------------------------------------------------------------
 

@@ -221,24 +221,56 @@ RICH = """\
 """
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(MUTATIONS)
-def test_mutated_trees_parse_or_fail_located(tmp_path: Path, mutations: list[tuple[int, int, str]]) -> None:
-    text = RICH
-    for position, cut, insert in mutations:
-        position %= len(text) + 1
-        text = text[:position] + insert + text[position + cut:]
+POLICY = """\
+<?xml version="1.0" encoding="utf-8"?>
+<policy target="REJECT" priority="-5">
+  <ingress-zone name="HOST"/>
+  <egress-zone name="ANY"/>
+  <service name="dns"/>
+  <rule family="ipv6"><destination address="2001:db8::/32"/><port port="443" protocol="tcp"/><accept/></rule>
+</policy>
+"""
+DIRECT = """\
+<?xml version="1.0" encoding="utf-8"?>
+<direct>
+  <chain ipv="ipv4" table="filter" chain="mine"/>
+  <rule priority="0" table="filter" ipv="ipv4" chain="INPUT">-p tcp --dport 22 -j mine</rule>
+  <rule priority="0" table="filter" ipv="ipv4" chain="mine">-s 198.51.100.2 -j DROP</rule>
+  <passthrough ipv="ipv6">-t filter -I INPUT -j ACCEPT</passthrough>
+</direct>
+"""
+IPSET = """\
+<?xml version="1.0" encoding="utf-8"?>
+<ipset type="hash:net">
+  <option name="family" value="inet"/>
+  <entry>198.51.100.0/25</entry>
+</ipset>
+"""
+FILES = {"zones/public.xml": RICH, "policies/out.xml": POLICY, "direct.xml": DIRECT, "ipsets/set1.xml": IPSET,
+         "zones/peers.xml": '<zone target="ACCEPT">\n  <source ipset="set1"/>\n</zone>\n',
+         "firewalld.conf": "DefaultZone=public\nIPv6_rpfilter=yes\nRFC3964_IPv4=yes\n"}  # fmt: skip
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(sorted(FILES)), MUTATIONS)
+def test_mutated_trees_parse_or_fail_located(tmp_path: Path, victim: str, mutations: list[tuple[int, int, str]]) -> None:
     etc = tmp_path / "m" / "etc" / "firewalld"
-    write(etc, "firewalld.conf", "DefaultZone=public\n")
-    (etc / "zones").mkdir(exist_ok=True)
-    (etc / "zones" / "public.xml").write_bytes(text.encode("utf-8", "surrogatepass"))
+    for name, original in FILES.items():
+        text = original
+        if name == victim:
+            for position, cut, insert in mutations:
+                position %= len(text) + 1
+                text = text[:position] + insert + text[position + cut:]
+        (etc / name).parent.mkdir(parents=True, exist_ok=True)
+        (etc / name).write_bytes(text.encode("utf-8", "surrogatepass"))
     try:
-        (ruleset,) = firewalld_tree.parse_folder(str(tmp_path / "m"), str(defaults(tmp_path)), system=None)
+        rulesets = firewalld_tree.parse_folder(str(tmp_path / "m"), str(defaults(tmp_path)), system=None)
     except ParseError as error:
         assert error.problems and all(p.file for p in error.problems)
         return
-    assert isinstance(ruleset, Ruleset)
-    verdict(ruleset, 22)
+    assert all(isinstance(r, Ruleset) for r in rulesets)
+    classify_flow(list(rulesets), family=4, proto=6, src="198.51.100.2", dst="192.0.2.1", sport=1, dport=22,
+                  direction="inbound", iface="eth0")  # fmt: skip
 
 
 def test_direct_rules_are_iptables_rules_at_their_line(tmp_path: Path) -> None:
@@ -278,6 +310,8 @@ def test_direct_passthrough_is_indeterminate_and_bad_rules_are_located(tmp_path:
     # Whatever it does, it may drop ssh (an accept there cannot open what the zones reject).
     assert verdict(rulesets[0], 22) == "indeterminate"
     assert verdict(rulesets[0], 80) == "drop"
+    # An ipv4 passthrough leaves IPv6 alone.
+    assert verdict(rulesets[0], 22, family=6, src="2001:db8:9::9", dst="2001:db8::1") == "accept"
     write(etc, "direct.xml", '<direct>\n\n  <rule priority="0" table="filter" ipv="ipv4" chain="INPUT">-p tcp --dport x -j ACCEPT</rule>\n</direct>\n')
     with pytest.raises(ParseError) as caught:
         firewalld_tree.parse_folder(str(repo), str(defaults(tmp_path)), system=None)
