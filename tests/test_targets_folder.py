@@ -10,7 +10,9 @@ import pytest
 from checker.targets import load_target_config, select_targets
 
 
-def test_a_file_under_a_target_folder_selects_the_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_file_under_a_target_folder_selects_the_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     zones = tmp_path / "hosts" / "web" / "etc" / "firewalld" / "zones"
     zones.mkdir(parents=True)
     (zones / "public.xml").write_text("<zone/>\n")

@@ -56,12 +56,7 @@ PARSERS: dict[str, ModuleType] = {
 
 # Formats read from a folder (a configuration tree such as etc/firewalld) rather than one file:
 # each module has NAME, PATTERNS, sniff_folder(path) and parse_folder(path, ...).
-FOLDER_PARSERS: dict[str, ModuleType] = {
-    module.NAME: module
-    for module in (
-        firewalld_tree,
-    )
-}
+FOLDER_PARSERS: dict[str, ModuleType] = {module.NAME: module for module in (firewalld_tree,)}
 
 
 def format_names() -> list[str]:
@@ -72,9 +67,7 @@ def detect_folder(path: str) -> ModuleType:
     for parser in FOLDER_PARSERS.values():
         if parser.sniff_folder(path):
             return parser
-    raise ParseError(
-        Problem(path, 0, 0, "format", "unknown folder: not an etc/firewalld tree")
-    )
+    raise ParseError(Problem(path, 0, 0, "format", "unknown folder: not an etc/firewalld tree"))
 
 
 def detect(data: bytes, origin: str) -> ModuleType:

@@ -28,7 +28,7 @@ import dataclasses
 from collections.abc import Iterator
 
 from checker.errors import Location, ParseError, Problem
-from checker.model.netfilter import Chain, Rule, Ruleset, Table, Unknown
+from checker.model.netfilter import Rule, Ruleset, Unknown
 from checker.parsers import firewalld_direct, nft_json, nft_scan
 from checker.parsers.firewalld_tree import Tree
 from checker.parsers.firewalld_xml import Node
@@ -91,15 +91,28 @@ class _Out:
     items: list[nft_scan.Element] = dataclasses.field(default_factory=list)
     notes: dict[str, list[tuple[str, str]]] = dataclasses.field(default_factory=dict)
 
-    def chain(self, name: str, where: Location, hook: str = "", prio: int = 0, kind: str = "filter") -> None:
+    def chain(
+        self, name: str, where: Location, hook: str = "", prio: int = 0, kind: str = "filter"
+    ) -> None:
         body: dict[str, object] = {"family": "inet", "table": T, "name": name}
         if hook:
             body.update({"type": kind, "hook": hook, "prio": prio, "policy": "accept"})
         self.items.append(nft_scan.Element({"chain": body}, where))
         self.notes[name] = []
 
-    def rule(self, chain: str, expr: list[dict[str, object]], where: Location, note: str, unknown: str = "") -> None:
-        self.items.append(nft_scan.Element({"rule": {"family": "inet", "table": T, "chain": chain, "expr": expr}}, where))
+    def rule(
+        self,
+        chain: str,
+        expr: list[dict[str, object]],
+        where: Location,
+        note: str,
+        unknown: str = "",
+    ) -> None:
+        self.items.append(
+            nft_scan.Element(
+                {"rule": {"family": "inet", "table": T, "chain": chain, "expr": expr}}, where
+            )
+        )
         self.notes[chain].append((note, unknown))
 
 
@@ -117,7 +130,9 @@ class _Compiler:
         out.items.append(nft_scan.Element({"table": {"family": "inet", "name": T}}, conf))
         default, default_loc = self.setting("DefaultZone", "public")
         if default not in self.tree.zones:
-            raise ParseError(Problem.at(default_loc, T, f"DefaultZone {default!r} is defined nowhere"))
+            raise ParseError(
+                Problem.at(default_loc, T, f"DefaultZone {default!r} is defined nowhere")
+            )
         self._ipsets()
         self._prerouting()
         self._policies()
@@ -138,21 +153,45 @@ class _Compiler:
         for name, zone in zones:
             for source in zone.all("source"):
                 match, unknown = self._source(source, "saddr")
-                for chain, prefix in (("filter_INPUT_ZONES", "filter_IN_"), ("nat_PREROUTING_ZONES", "nat_PRE_")):
+                for chain, prefix in (
+                    ("filter_INPUT_ZONES", "filter_IN_"),
+                    ("nat_PREROUTING_ZONES", "nat_PRE_"),
+                ):
                     out.rule(chain, [*match, {"goto": {"target": prefix + name}}], source.location,
                              f"zone {name}: {source.show()}", unknown)  # fmt: skip
         for name, zone in zones:
             for interface in zone.all("interface"):
                 match = [_m(_meta("iifname"), interface.get("name").replace("+", "*"))]
-                for chain, prefix in (("filter_INPUT_ZONES", "filter_IN_"), ("nat_PREROUTING_ZONES", "nat_PRE_")):
+                for chain, prefix in (
+                    ("filter_INPUT_ZONES", "filter_IN_"),
+                    ("nat_PREROUTING_ZONES", "nat_PRE_"),
+                ):
                     out.rule(chain, [*match, {"goto": {"target": prefix + name}}], interface.location,
                              f"zone {name}: {interface.show()}")  # fmt: skip
-        for chain, prefix in (("filter_INPUT_ZONES", "filter_IN_"), ("nat_PREROUTING_ZONES", "nat_PRE_")):
-            out.rule(chain, [{"goto": {"target": prefix + default}}], default_loc, f"default zone {default}")
-        out.rule("filter_INPUT", [{"jump": {"target": "filter_INPUT_ZONES"}}], conf, "firewalld base rule")
+        for chain, prefix in (
+            ("filter_INPUT_ZONES", "filter_IN_"),
+            ("nat_PREROUTING_ZONES", "nat_PRE_"),
+        ):
+            out.rule(
+                chain,
+                [{"goto": {"target": prefix + default}}],
+                default_loc,
+                f"default zone {default}",
+            )
+        out.rule(
+            "filter_INPUT",
+            [{"jump": {"target": "filter_INPUT_ZONES"}}],
+            conf,
+            "firewalld base rule",
+        )
         out.rule("filter_INPUT", [REJECT], conf, "firewalld final reject")
         out.chain("nat_PREROUTING", conf, "prerouting", -90, "nat")
-        out.rule("nat_PREROUTING", [{"jump": {"target": "nat_PREROUTING_ZONES"}}], conf, "firewalld base rule")
+        out.rule(
+            "nat_PREROUTING",
+            [{"jump": {"target": "nat_PREROUTING_ZONES"}}],
+            conf,
+            "firewalld base rule",
+        )
         self._output()
         self._direct()
         return self._finish()
@@ -166,7 +205,9 @@ class _Compiler:
         for name in sorted(names):
             node = self.tree.definition("ipsets", name, self.conf_loc)
             kind = node.get("type")
-            family = next((o.get("value") for o in node.all("option") if o.get("name") == "family"), "inet")
+            family = next(
+                (o.get("value") for o in node.all("option") if o.get("name") == "family"), "inet"
+            )
             self.ipset_family[name] = "ip6" if family == "inet6" else "ip"
             if kind not in ("hash:ip", "hash:net"):
                 self.ipset_family[name] = ""
@@ -200,22 +241,62 @@ class _Compiler:
         self.out.chain("filter_PREROUTING", where, "prerouting", 10)
         if value.lower() in ("no", "false"):
             return
-        self.out.rule("filter_PREROUTING", [_m(_payload("icmpv6", "type"), {"set": ["nd-router-advert", "nd-neighbor-solicit"]}), {"accept": None}], where, f"IPv6_rpfilter={value}")
-        unknown = "" if value.lower() in ("yes", "true", "strict") else f"IPv6_rpfilter={value} is not modelled"
+        self.out.rule(
+            "filter_PREROUTING",
+            [
+                _m(
+                    _payload("icmpv6", "type"), {"set": ["nd-router-advert", "nd-neighbor-solicit"]}
+                ),
+                {"accept": None},
+            ],
+            where,
+            f"IPv6_rpfilter={value}",
+        )
+        unknown = (
+            ""
+            if value.lower() in ("yes", "true", "strict")
+            else f"IPv6_rpfilter={value} is not modelled"
+        )
         fib = {"fib": {"result": "oif", "flags": ["saddr", "mark", "iif"]}}
-        self.out.rule("filter_PREROUTING", [_m(_meta("nfproto"), "ipv6"), _m(fib, False), {"drop": None}], where, f"IPv6_rpfilter={value}", unknown)
+        self.out.rule(
+            "filter_PREROUTING",
+            [_m(_meta("nfproto"), "ipv6"), _m(fib, False), {"drop": None}],
+            where,
+            f"IPv6_rpfilter={value}",
+            unknown,
+        )
 
     def _output(self) -> None:
         out, conf = self.out, self.conf_loc
         out.chain("filter_OUTPUT", conf, "output", 10)
-        out.rule("filter_OUTPUT", [_m({"ct": {"key": "state"}}, {"set": ["established", "related"]}), {"accept": None}], conf, "firewalld base rule")
-        out.rule("filter_OUTPUT", [_m(_meta("oifname"), "lo"), {"accept": None}], conf, "firewalld base rule")
+        out.rule(
+            "filter_OUTPUT",
+            [_m({"ct": {"key": "state"}}, {"set": ["established", "related"]}), {"accept": None}],
+            conf,
+            "firewalld base rule",
+        )
+        out.rule(
+            "filter_OUTPUT",
+            [_m(_meta("oifname"), "lo"), {"accept": None}],
+            conf,
+            "firewalld base rule",
+        )
         value, where = self.setting("RFC3964_IPv4", "yes")
         if value.lower() in ("yes", "true"):
             out.rule("filter_OUTPUT", [_m(_payload("ip6", "daddr"), {"set": [_addr(a) for a in RFC3964]}),
                                        {"reject": {"type": "icmpv6", "expr": "addr-unreachable"}}], where, "RFC3964_IPv4=yes")  # fmt: skip
-        out.rule("filter_OUTPUT", [{"jump": {"target": "filter_OUTPUT_POLICIES_pre"}}], conf, "firewalld base rule")
-        out.rule("filter_OUTPUT", [{"jump": {"target": "filter_OUTPUT_POLICIES_post"}}], conf, "firewalld base rule")
+        out.rule(
+            "filter_OUTPUT",
+            [{"jump": {"target": "filter_OUTPUT_POLICIES_pre"}}],
+            conf,
+            "firewalld base rule",
+        )
+        out.rule(
+            "filter_OUTPUT",
+            [{"jump": {"target": "filter_OUTPUT_POLICIES_post"}}],
+            conf,
+            "firewalld base rule",
+        )
 
     def _direct(self) -> None:
         """Passthroughs are raw iptables commands: Unknown, either way (accept or drop)."""
@@ -230,7 +311,13 @@ class _Compiler:
                 ipv = entry.get("ipv")
                 family = [_m(_meta("nfproto"), ipv)] if ipv in ("ipv4", "ipv6") else []
                 for verdict in ("accept", "drop"):
-                    self.out.rule(chain, [*family, {verdict: None}], entry.location, f"direct.xml {entry.tag}", reason)
+                    self.out.rule(
+                        chain,
+                        [*family, {verdict: None}],
+                        entry.location,
+                        f"direct.xml {entry.tag}",
+                        reason,
+                    )
 
     # --- zones and policies ----------------------------------------------------------------
 
@@ -243,7 +330,9 @@ class _Compiler:
             try:
                 priority = int(policy.get("priority", "-1"))
             except ValueError:
-                raise ParseError(Problem.at(policy.location, T, "policy priority is not a number")) from None
+                raise ParseError(
+                    Problem.at(policy.location, T, "policy priority is not a number")
+                ) from None
             when = "pre" if priority < 0 else "post"
             if "HOST" in egress:
                 chain, direction, zones = f"filter_IN_policy_{name}", "INPUT", ingress
@@ -260,17 +349,33 @@ class _Compiler:
                     continue
                 zone = self.tree.zones.get(zone_name)
                 if zone is None:
-                    raise ParseError(Problem.at(policy.location, T, f"policy {name}: zone {zone_name!r} is defined nowhere"))
+                    raise ParseError(
+                        Problem.at(
+                            policy.location,
+                            T,
+                            f"policy {name}: zone {zone_name!r} is defined nowhere",
+                        )
+                    )
                 for source in zone.all("source"):
                     match, unknown = self._source(source, field)
-                    self.policy_jumps[dispatch].append((priority, chain, match, source.location, unknown))
+                    self.policy_jumps[dispatch].append(
+                        (priority, chain, match, source.location, unknown)
+                    )
                 for interface in zone.all("interface"):
                     match = [_m(_meta(iface), interface.get("name").replace("+", "*"))]
-                    self.policy_jumps[dispatch].append((priority, chain, match, interface.location, ""))
+                    self.policy_jumps[dispatch].append(
+                        (priority, chain, match, interface.location, "")
+                    )
         for dispatch, jumps in self.policy_jumps.items():
             self.out.chain(dispatch, self.conf_loc)
             for _priority, chain, match, where, unknown in sorted(jumps, key=lambda j: j[0]):
-                self.out.rule(dispatch, [*match, {"jump": {"target": chain}}], where, f"dispatch to {chain}", unknown)
+                self.out.rule(
+                    dispatch,
+                    [*match, {"jump": {"target": chain}}],
+                    where,
+                    f"dispatch to {chain}",
+                    unknown,
+                )
 
     def _zone(self, name: str, zone: Node) -> None:
         target = zone.get("target", "default")
@@ -299,9 +404,16 @@ class _Compiler:
         for port in node.all("port"):
             self._port_rule(allow, port, [], "dport", {"accept": None}, f"{who}: {port.show()}")
         for source_port in node.all("source-port"):
-            self._port_rule(allow, source_port, [], "sport", {"accept": None}, f"{who}: {source_port.show()}")
+            self._port_rule(
+                allow, source_port, [], "sport", {"accept": None}, f"{who}: {source_port.show()}"
+            )
         for protocol in node.all("protocol"):
-            out.rule(allow, [_m(_meta("l4proto"), protocol.get("value")), {"accept": None}], protocol.location, f"{who}: {protocol.show()}")
+            out.rule(
+                allow,
+                [_m(_meta("l4proto"), protocol.get("value")), {"accept": None}],
+                protocol.location,
+                f"{who}: {protocol.show()}",
+            )
         for block in node.all("icmp-block"):
             verdict: dict[str, object] = {"accept": None} if inversion else REJECT
             self._icmp(allow if inversion else deny, block, [], verdict, f"{who}: {block.show()}")
@@ -312,16 +424,36 @@ class _Compiler:
         where = node.location
         note = f"{who} target {target}"
         if target == "default":
-            out.rule(chain, [icmp, REJECT if inversion else {"accept": None}], where, note + (" (icmp-block-inversion)" if inversion else ""))
+            out.rule(
+                chain,
+                [icmp, REJECT if inversion else {"accept": None}],
+                where,
+                note + (" (icmp-block-inversion)" if inversion else ""),
+            )
             out.rule(chain, [REJECT], where, note)
         elif target in ("ACCEPT", "DROP", "REJECT"):
             if inversion:
-                out.rule(chain, [icmp, REJECT], where, note, "icmp-block-inversion with a non-default target is not modelled")
+                out.rule(
+                    chain,
+                    [icmp, REJECT],
+                    where,
+                    note,
+                    "icmp-block-inversion with a non-default target is not modelled",
+                )
             out.rule(chain, [REJECT if target == "REJECT" else {target.lower(): None}], where, note)
         elif target != "CONTINUE" or zone:
             raise ParseError(Problem.at(where, T, f"{who}: unknown target {target!r}"))
 
-    def _service(self, chain: str, node: Node, match: list[dict[str, object]], verdict: dict[str, object], note: str, unknown: str = "", depth: int = 0) -> None:
+    def _service(
+        self,
+        chain: str,
+        node: Node,
+        match: list[dict[str, object]],
+        verdict: dict[str, object],
+        note: str,
+        unknown: str = "",
+        depth: int = 0,
+    ) -> None:
         name = node.get("name")
         service = self.tree.definition("services", name, node.location)
         if depth > 8:
@@ -333,22 +465,81 @@ class _Compiler:
                         for f, p in (("ipv4", "ip"), ("ipv6", "ip6")) if destination.get(f)]  # fmt: skip
         for _family, dest in families:
             for port in service.all("port"):
-                self._port_rule(chain, port, [*match, *dest], "dport", verdict, f"{note} via {port.show()} at {port.location}", unknown, node.location)
+                self._port_rule(
+                    chain,
+                    port,
+                    [*match, *dest],
+                    "dport",
+                    verdict,
+                    f"{note} via {port.show()} at {port.location}",
+                    unknown,
+                    node.location,
+                )
             for port in service.all("source-port"):
-                self._port_rule(chain, port, [*match, *dest], "sport", verdict, f"{note} via {port.show()} at {port.location}", unknown, node.location)
+                self._port_rule(
+                    chain,
+                    port,
+                    [*match, *dest],
+                    "sport",
+                    verdict,
+                    f"{note} via {port.show()} at {port.location}",
+                    unknown,
+                    node.location,
+                )
             for protocol in service.all("protocol"):
-                self.out.rule(chain, [*match, *dest, _m(_meta("l4proto"), protocol.get("value")), verdict], node.location, f"{note} via {protocol.show()}", unknown)
+                self.out.rule(
+                    chain,
+                    [*match, *dest, _m(_meta("l4proto"), protocol.get("value")), verdict],
+                    node.location,
+                    f"{note} via {protocol.show()}",
+                    unknown,
+                )
         for include in service.all("include"):
-            self._service(chain, Node("service", {"name": include.get("service")}, node.location), match, verdict, note, unknown, depth + 1)
+            self._service(
+                chain,
+                Node("service", {"name": include.get("service")}, node.location),
+                match,
+                verdict,
+                note,
+                unknown,
+                depth + 1,
+            )
 
-    def _port_rule(self, chain: str, node: Node, match: list[dict[str, object]], field: str, verdict: dict[str, object], note: str, unknown: str = "", where: Location | None = None) -> None:
+    def _port_rule(
+        self,
+        chain: str,
+        node: Node,
+        match: list[dict[str, object]],
+        field: str,
+        verdict: dict[str, object],
+        note: str,
+        unknown: str = "",
+        where: Location | None = None,
+    ) -> None:
         protocol, value = node.get("protocol"), node.get("port")
         if protocol not in ("tcp", "udp", "sctp", "dccp"):
-            raise ParseError(Problem.at(node.location, T, f"port protocol {protocol!r} is not tcp, udp, sctp or dccp"))
-        port = [_m(_payload(protocol, field), _port(value, node.location))] if value else [_m(_meta("l4proto"), protocol)]
+            raise ParseError(
+                Problem.at(
+                    node.location, T, f"port protocol {protocol!r} is not tcp, udp, sctp or dccp"
+                )
+            )
+        port = (
+            [_m(_payload(protocol, field), _port(value, node.location))]
+            if value
+            else [_m(_meta("l4proto"), protocol)]
+        )
         self.out.rule(chain, [*match, *port, verdict], where or node.location, note, unknown)
 
-    def _icmp(self, chain: str, node: Node, match: list[dict[str, object]], verdict: dict[str, object], note: str, family: str = "", unknown: str = "") -> None:
+    def _icmp(
+        self,
+        chain: str,
+        node: Node,
+        match: list[dict[str, object]],
+        verdict: dict[str, object],
+        note: str,
+        family: str = "",
+        unknown: str = "",
+    ) -> None:
         name = node.get("name")
         types = ICMP.get(name)
         if types is None:
@@ -359,27 +550,62 @@ class _Compiler:
             if nft_type is None or (family and family != ("ipv4" if proto == "icmp" else "ipv6")):
                 continue
             if unknown:
-                self.out.rule(chain, [*match, _m(_meta("l4proto"), proto if proto == "icmp" else "ipv6-icmp"), verdict], node.location, note, unknown)
+                self.out.rule(
+                    chain,
+                    [
+                        *match,
+                        _m(_meta("l4proto"), proto if proto == "icmp" else "ipv6-icmp"),
+                        verdict,
+                    ],
+                    node.location,
+                    note,
+                    unknown,
+                )
             else:
-                self.out.rule(chain, [*match, _m(_payload(proto, "type"), nft_type), verdict], node.location, note)
+                self.out.rule(
+                    chain,
+                    [*match, _m(_payload(proto, "type"), nft_type), verdict],
+                    node.location,
+                    note,
+                )
 
-    def _forward_port(self, chain: str, node: Node, match: list[dict[str, object]], who: str, unknown: str = "") -> None:
+    def _forward_port(
+        self, chain: str, node: Node, match: list[dict[str, object]], who: str, unknown: str = ""
+    ) -> None:
         protocol, port = node.get("protocol"), node.get("port")
         to_port, to_addr = node.get("to-port"), node.get("to-addr")
         if protocol not in ("tcp", "udp", "sctp", "dccp"):
-            raise ParseError(Problem.at(node.location, T, f"forward-port protocol {protocol!r} is not tcp, udp, sctp or dccp"))
+            raise ParseError(
+                Problem.at(
+                    node.location,
+                    T,
+                    f"forward-port protocol {protocol!r} is not tcp, udp, sctp or dccp",
+                )
+            )
         base = [*match, _m(_payload(protocol, "dport"), _port(port, node.location))]
         if not to_addr:
             to = _port(to_port or port, node.location)
             stmt: dict[str, object] = {"redirect": {"port": to}}
-            self.out.rule(chain, [_m(_meta("nfproto"), "ipv4"), *base, stmt], node.location, f"{who}: {node.show()}", unknown)
+            self.out.rule(
+                chain,
+                [_m(_meta("nfproto"), "ipv4"), *base, stmt],
+                node.location,
+                f"{who}: {node.show()}",
+                unknown,
+            )
             return
         family = "ip6" if ":" in to_addr else "ip"
         nat: dict[str, object] = {"family": family, "addr": to_addr}
         if to_port:
             nat["port"] = _port(to_port, node.location)
         nfproto = "ipv6" if family == "ip6" else "ipv4"
-        self.out.rule(chain, [_m(_meta("nfproto"), nfproto), *base, {"dnat": nat}], node.location, f"{who}: {node.show()}", unknown)
+        self.out.rule(
+            chain,
+            [_m(_meta("nfproto"), nfproto), *base, {"dnat": nat}],
+            node.location,
+            f"{who}: {node.show()}",
+            unknown,
+        )
 
     def _rich(self, chain: str, rule: Node, who: str) -> None:
         priority = _priority(rule)
@@ -389,16 +615,39 @@ class _Compiler:
         if family in ("ipv4", "ipv6"):
             match.append(_m(_meta("nfproto"), family))
         elif family:
-            raise ParseError(Problem.at(rule.location, T, f"rich rule family {family!r} is neither ipv4 nor ipv6"))
+            raise ParseError(
+                Problem.at(
+                    rule.location, T, f"rich rule family {family!r} is neither ipv4 nor ipv6"
+                )
+            )
         for tag, field in (("source", "saddr"), ("destination", "daddr")):
             node = rule.first(tag)
             if node is not None:
                 got, reason = self._source(node, field)
                 match.extend(got)
                 unknown = unknown or reason
-        action = next((n for n in rule.children if n.tag in ("accept", "reject", "drop", "mark")), None)
+        action = next(
+            (n for n in rule.children if n.tag in ("accept", "reject", "drop", "mark")), None
+        )
         note = f"{who}: rich rule at {rule.location}"
-        element = next((n for n in rule.children if n.tag in ("service", "port", "protocol", "icmp-block", "icmp-type", "source-port", "forward-port", "masquerade")), None)
+        element = next(
+            (
+                n
+                for n in rule.children
+                if n.tag
+                in (
+                    "service",
+                    "port",
+                    "protocol",
+                    "icmp-block",
+                    "icmp-type",
+                    "source-port",
+                    "forward-port",
+                    "masquerade",
+                )
+            ),
+            None,
+        )
         # icmp-block and forward-port are their own action (firewalld.richlanguage(5)).
         if element is not None and element.tag == "icmp-block":
             sub = "deny" if priority == 0 else "pre" if priority < 0 else "post"
@@ -406,7 +655,9 @@ class _Compiler:
             return
         if element is not None and element.tag == "forward-port":
             if chain.startswith("filter_IN_") and not chain.startswith("filter_IN_policy_"):
-                self._forward_port(f"nat_PRE_{chain.removeprefix('filter_IN_')}", element, match, who, unknown)
+                self._forward_port(
+                    f"nat_PRE_{chain.removeprefix('filter_IN_')}", element, match, who, unknown
+                )
             return
         if action is None or (element is not None and element.tag == "masquerade"):
             return  # log/audit only, or masquerade (a postrouting matter): decides nothing here
@@ -415,17 +666,44 @@ class _Compiler:
             unknown = unknown or f"limit {limit.get('value')}: rate limits are not modelled"
         if action.tag == "mark":
             return  # sets a mark in mangle PREROUTING; decides nothing here
-        verdict: dict[str, object] = {"accept": None} if action.tag == "accept" else {"drop": None} if action.tag == "drop" else {"reject": None}
-        sub = "pre" if priority < 0 else "post" if priority > 0 else ("allow" if action.tag == "accept" else "deny")
+        verdict: dict[str, object] = (
+            {"accept": None}
+            if action.tag == "accept"
+            else {"drop": None}
+            if action.tag == "drop"
+            else {"reject": None}
+        )
+        sub = (
+            "pre"
+            if priority < 0
+            else "post"
+            if priority > 0
+            else ("allow" if action.tag == "accept" else "deny")
+        )
         target = f"{chain}_{sub}"
         if element is None:
             self.out.rule(target, [*match, verdict], rule.location, note, unknown)
         elif element.tag == "service":
             self._service(target, element, match, verdict, note, unknown)
         elif element.tag in ("port", "source-port"):
-            self._port_rule(target, element, match, "dport" if element.tag == "port" else "sport", verdict, note, unknown, rule.location)
+            self._port_rule(
+                target,
+                element,
+                match,
+                "dport" if element.tag == "port" else "sport",
+                verdict,
+                note,
+                unknown,
+                rule.location,
+            )
         elif element.tag == "protocol":
-            self.out.rule(target, [*match, _m(_meta("l4proto"), element.get("value")), verdict], rule.location, note, unknown)
+            self.out.rule(
+                target,
+                [*match, _m(_meta("l4proto"), element.get("value")), verdict],
+                rule.location,
+                note,
+                unknown,
+            )
         elif element.tag == "icmp-type":
             self._icmp(target, element, match, verdict, note, family, unknown)
 
@@ -436,10 +714,14 @@ class _Compiler:
             chains = []
             for chain in table.chains:
                 notes = self.out.notes.get(chain.name, [])
-                rules = tuple(_annotate(rule, note) for rule, note in zip(chain.rules, notes, strict=True))
+                rules = tuple(
+                    _annotate(rule, note) for rule, note in zip(chain.rules, notes, strict=True)
+                )
                 chains.append(dataclasses.replace(chain, rules=rules))
             tables.append(dataclasses.replace(table, chains=tuple(chains)))
-        return dataclasses.replace(ruleset, tables=tuple(tables), warnings=(*ruleset.warnings, *self.tree.warnings))
+        return dataclasses.replace(
+            ruleset, tables=tuple(tables), warnings=(*ruleset.warnings, *self.tree.warnings)
+        )
 
 
 def _annotate(rule: Rule, note: tuple[str, str]) -> Rule:
@@ -452,7 +734,9 @@ def _priority(rule: Node) -> int:
     try:
         return int(rule.get("priority", "0"))
     except ValueError:
-        raise ParseError(Problem.at(rule.location, T, "rich rule priority is not a number")) from None
+        raise ParseError(
+            Problem.at(rule.location, T, "rich rule priority is not a number")
+        ) from None
 
 
 def _text(node: Node) -> str:
@@ -470,4 +754,6 @@ def compile_tree(tree: Tree) -> tuple[Ruleset, ...]:
     try:
         return (_Compiler(tree).run(), *firewalld_direct.rulesets(tree.direct))
     except (ValueError, TypeError, KeyError) as error:
-        raise ParseError(Problem(tree.origin, 0, 0, T, f"cannot compile the firewalld tree: {error}")) from None
+        raise ParseError(
+            Problem(tree.origin, 0, 0, T, f"cannot compile the firewalld tree: {error}")
+        ) from None

@@ -35,7 +35,13 @@ def rulesets(direct: Node | None) -> list[Ruleset]:
             found.append(_ruleset(direct, ipv, tool, rules, chains))
     for entry in [*direct.all("rule"), *direct.all("chain")]:
         if entry.get("ipv") not in FAMILIES:
-            raise ParseError(Problem.at(entry.location, "firewalld", f"direct {entry.tag}: ipv {entry.get('ipv')!r} is neither ipv4 nor ipv6 (eb is not modelled)"))
+            raise ParseError(
+                Problem.at(
+                    entry.location,
+                    "firewalld",
+                    f"direct {entry.tag}: ipv {entry.get('ipv')!r} is neither ipv4 nor ipv6 (eb is not modelled)",
+                )
+            )
     return found
 
 
@@ -46,7 +52,13 @@ def _ruleset(direct: Node, ipv: str, tool: str, rules: list[Node], chains: list[
     for table_name in tables:
         if table_name not in BUILTIN:
             node = next(n for n in (*rules, *chains) if n.get("table") == table_name)
-            raise ParseError(Problem.at(node.location, "firewalld", f"direct table {table_name!r} is not an iptables table"))
+            raise ParseError(
+                Problem.at(
+                    node.location,
+                    "firewalld",
+                    f"direct table {table_name!r} is not an iptables table",
+                )
+            )
         lines.append(f"*{table_name}")
         for builtin in BUILTIN[table_name]:
             lines.append(f":{builtin} ACCEPT [0:0]")
@@ -66,7 +78,10 @@ def _ruleset(direct: Node, ipv: str, tool: str, rules: list[Node], chains: list[
     try:
         parsed = iptables_save.parse(("\n".join(lines) + "\n").encode(), origin)
     except ParseError as error:
-        problems = [Problem.at(where.get(p.line, direct.location), p.code, p.message) for p in error.problems]
+        problems = [
+            Problem.at(where.get(p.line, direct.location), p.code, p.message)
+            for p in error.problems
+        ]
         raise ParseError(*problems) from None
     tables_out = []
     for table in parsed.tables:
@@ -86,4 +101,6 @@ def _priority(node: Node) -> int:
     try:
         return int(node.get("priority", "0"))
     except ValueError:
-        raise ParseError(Problem.at(node.location, "firewalld", "direct rule priority is not a number")) from None
+        raise ParseError(
+            Problem.at(node.location, "firewalld", "direct rule priority is not a number")
+        ) from None

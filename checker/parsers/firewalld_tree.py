@@ -90,7 +90,9 @@ class Tree:
             if file.is_file():
                 return read_file(file)
         if kind == "services" and name in firewalld_builtin.SERVICES:
-            self.warnings.append(f"service {name!r}: no definition file; used fwcheck's built-in ports")
+            self.warnings.append(
+                f"service {name!r}: no definition file; used fwcheck's built-in ports"
+            )
             return _builtin_service(name)
         return None
 
@@ -101,7 +103,9 @@ def read_file(file: Path) -> Node:
         with file.open("rb") as handle:
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as error:
-        raise ParseError(Problem(origin, 0, 0, "unreadable", f"cannot read: {error.strerror or error}")) from None
+        raise ParseError(
+            Problem(origin, 0, 0, "unreadable", f"cannot read: {error.strerror or error}")
+        ) from None
     if len(data) > MAX_FILE_BYTES:
         raise ParseError(Problem(origin, 0, 0, "too-large", f"larger than {MAX_FILE_BYTES} bytes"))
     return firewalld_xml.read(data, origin)
@@ -111,7 +115,9 @@ def _defaults(etc: Path, given: str | None, system: Path | None) -> list[Path]:
     found: list[Path] = []
     if given:
         if not Path(given).is_dir():
-            raise ParseError(Problem(given, 0, 0, "firewalld", "--firewalld-defaults is not a folder"))
+            raise ParseError(
+                Problem(given, 0, 0, "firewalld", "--firewalld-defaults is not a folder")
+            )
         found.append(Path(given))
     if etc.name == "firewalld" and etc.parent.name == "etc":
         beside = etc.parent.parent / "usr" / "lib" / "firewalld"
@@ -136,7 +142,9 @@ def _conf(file: Path) -> dict[str, tuple[str, Location]]:
             continue
         key, sep, value = line.partition("=")
         if not sep:
-            raise ParseError(Problem(str(file), number, 0, "firewalld", f"not KEY=value: {line[:60]!r}"))
+            raise ParseError(
+                Problem(str(file), number, 0, "firewalld", f"not KEY=value: {line[:60]!r}")
+            )
         settings[key.strip()] = (value.strip().strip('"'), Location(str(file), number))
     return settings
 
@@ -144,7 +152,9 @@ def _conf(file: Path) -> dict[str, tuple[str, Location]]:
 def load(path: str, defaults: str | None = None, system: Path | None = SYSTEM_DEFAULTS) -> Tree:
     etc = etc_dir(Path(path))
     if etc is None:
-        raise ParseError(Problem(path, 0, 0, "firewalld", "no firewalld.conf or zones/ folder here"))
+        raise ParseError(
+            Problem(path, 0, 0, "firewalld", "no firewalld.conf or zones/ folder here")
+        )
     conf_file = etc / "firewalld.conf"
     tree = Tree(path, etc, _conf(conf_file), str(conf_file), _defaults(etc, defaults, system))
     if not tree.defaults:
@@ -170,7 +180,9 @@ def load(path: str, defaults: str | None = None, system: Path | None = SYSTEM_DE
 
 
 def _node(tag: str, children: Sequence[Node] = (), **attrs: str) -> Node:
-    return Node(tag, {k.replace("_", "-"): v for k, v in attrs.items()}, Location(BUILTIN), list(children))
+    return Node(
+        tag, {k.replace("_", "-"): v for k, v in attrs.items()}, Location(BUILTIN), list(children)
+    )
 
 
 def _builtin_service(name: str) -> Node:
@@ -194,7 +206,12 @@ def _builtin_zone(name: str) -> Node:
 def _builtin_allow_host_ipv6() -> Node:
     rules = [
         _node("rule", [_node("icmp-type", name=name), _node("accept")], family="ipv6")
-        for name in ("neighbour-advertisement", "neighbour-solicitation", "router-advertisement", "redirect")
+        for name in (
+            "neighbour-advertisement",
+            "neighbour-solicitation",
+            "router-advertisement",
+            "redirect",
+        )
     ]
     return _node("policy", [_node("ingress-zone", name="ANY"), _node("egress-zone", name="HOST"), *rules],
                  target="CONTINUE", priority="-15000")  # fmt: skip

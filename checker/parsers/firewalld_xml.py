@@ -81,10 +81,13 @@ def read(data: bytes, origin: str) -> Node:
     try:
         parser.Parse(data, True)
     except (LookupError, UnicodeError, ValueError) as error:
-        raise fail(Location(origin, parser.CurrentLineNumber or 1), f"cannot decode: {error}") from None
+        raise fail(
+            Location(origin, parser.CurrentLineNumber or 1), f"cannot decode: {error}"
+        ) from None
     except expat.ExpatError as error:
         raise fail(
-            Location(origin, error.lineno), f"not well-formed XML: {expat.errors.messages[error.code]}"
+            Location(origin, error.lineno),
+            f"not well-formed XML: {expat.errors.messages[error.code]}",
         ) from None
     if not root:
         raise fail(Location(origin, 1), "no root element")

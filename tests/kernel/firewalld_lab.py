@@ -18,7 +18,15 @@ from pathlib import Path
 
 AGENT = Path(__file__).with_name("firewalld_lab_agent.py")
 TIMEOUT_S = 240
-NEEDED = ("firewalld", "firewall-offline-cmd", "firewall-cmd", "dbus-daemon", "nft", "ip", "unshare")
+NEEDED = (
+    "firewalld",
+    "firewall-offline-cmd",
+    "firewall-cmd",
+    "dbus-daemon",
+    "nft",
+    "ip",
+    "unshare",
+)
 
 
 def missing() -> str:

@@ -18,9 +18,8 @@ import os
 import subprocess
 from pathlib import Path
 
-import pytest
-
 import firewalld_lab
+import pytest
 from oracle_generate import Probe
 from oracle_netns import NetnsPair
 from oracle_probe import run_probes
@@ -106,7 +105,9 @@ def _flows() -> list[tuple[int, int, str, int, str, str, int]]:
             flows.append((family, proto, src, port, direction, iface, 0))
     for family, iface in itertools.product((4, 6), (IFACE, "eth7")):
         for src in SOURCES[family]:
-            flows.append((family, ICMP[family], src, 0, "inbound", iface, (8 if family == 4 else 128) << 8))
+            flows.append(
+                (family, ICMP[family], src, 0, "inbound", iface, (8 if family == 4 else 128) << 8)
+            )
     return flows
 
 
@@ -128,7 +129,9 @@ def lab_ready() -> None:
 
 
 def _host_ruleset() -> str:
-    return subprocess.run(["nft", "list", "ruleset"], capture_output=True, text=True, timeout=30).stdout
+    return subprocess.run(
+        ["nft", "list", "ruleset"], capture_output=True, text=True, timeout=30
+    ).stdout
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
@@ -153,8 +156,18 @@ def test_tree_verdicts_equal_the_daemons(lab_ready: None, tmp_path: Path, name: 
 
 
 # Configurations probed through the kernel too: bound to the oracle's host interface.
-PROBED = ("stock", "ports", "target-drop", "source-zone", "rich-basic", "icmp-block", "policies", "direct",
-          "rich-own-actions", "rich-invert-icmp")
+PROBED = (
+    "stock",
+    "ports",
+    "target-drop",
+    "source-zone",
+    "rich-basic",
+    "icmp-block",
+    "policies",
+    "direct",
+    "rich-own-actions",
+    "rich-invert-icmp",
+)
 
 
 # Ports a configuration forwards (redirects) elsewhere: fwcheck answers such a flow
@@ -168,14 +181,25 @@ def _probes() -> tuple[Probe, ...]:
     for family in (4, 6):
         local = host_addresses(family)[0]
         for remote in peer_addresses(family):
-            for proto, port in ((6, 22), (6, 80), (6, 443), (6, 3306), (6, 5432), (6, 8443), (17, 53), (17, 1000)):
+            for proto, port in (
+                (6, 22),
+                (6, 80),
+                (6, 443),
+                (6, 3306),
+                (6, 5432),
+                (6, 8443),
+                (17, 53),
+                (17, 1000),
+            ):
                 sport += 1
                 probes.append(Probe(family, proto, remote, local, sport, port, "inbound"))
             sport += 1
             probes.append(Probe(family, ICMP[family], remote, local, sport, 0, "inbound"))
         for proto, port in ((6, 443), (17, 53)):
             sport += 1
-            probes.append(Probe(family, proto, local, peer_addresses(family)[0], sport, port, "outbound"))
+            probes.append(
+                Probe(family, proto, local, peer_addresses(family)[0], sport, port, "outbound")
+            )
     return tuple(probes)
 
 
@@ -184,7 +208,9 @@ def _bound(offline: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
 
 
 @pytest.mark.parametrize("name", PROBED)
-def test_tree_verdicts_equal_the_kernels(lab_ready: None, netns: NetnsPair, tmp_path: Path, name: str) -> None:
+def test_tree_verdicts_equal_the_kernels(
+    lab_ready: None, netns: NetnsPair, tmp_path: Path, name: str
+) -> None:
     offline, conf = CONFIGS[name]
     before = _host_ruleset()
     loaded = firewalld_lab.load(tmp_path, _bound(offline), conf, namespace=netns.host)
@@ -203,4 +229,6 @@ def test_tree_verdicts_equal_the_kernels(lab_ready: None, netns: NetnsPair, tmp_
         if got != seen.kernel:
             differ.append(f"{probe.label()}: kernel {seen.kernel} ({seen.client}), tree {got}")
     print(f"{name}: {len(probes)} probes, {counts}")
-    assert not differ, f"{name}: {len(differ)} verdicts differ from the kernel's:\n" + "\n".join(differ[:20])
+    assert not differ, f"{name}: {len(differ)} verdicts differ from the kernel's:\n" + "\n".join(
+        differ[:20]
+    )

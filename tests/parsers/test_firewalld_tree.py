@@ -38,13 +38,27 @@ def write(root: Path, name: str, text: str) -> Path:
 def defaults(root: Path) -> Path:
     lib = root / "lib-firewalld"
     for name, body in SERVICES.items():
-        write(lib, f"services/{name}.xml", f'<?xml version="1.0" encoding="utf-8"?>\n<service>\n  {body}\n</service>\n')
-    write(lib, "zones/public.xml", '<?xml version="1.0" encoding="utf-8"?>\n<zone>\n  <service name="ssh"/>\n  <service name="dhcpv6-client"/>\n</zone>\n')
-    write(lib, "zones/drop.xml", '<?xml version="1.0" encoding="utf-8"?>\n<zone target="DROP">\n</zone>\n')
+        write(
+            lib,
+            f"services/{name}.xml",
+            f'<?xml version="1.0" encoding="utf-8"?>\n<service>\n  {body}\n</service>\n',
+        )
+    write(
+        lib,
+        "zones/public.xml",
+        '<?xml version="1.0" encoding="utf-8"?>\n<zone>\n  <service name="ssh"/>\n  <service name="dhcpv6-client"/>\n</zone>\n',
+    )
+    write(
+        lib,
+        "zones/drop.xml",
+        '<?xml version="1.0" encoding="utf-8"?>\n<zone target="DROP">\n</zone>\n',
+    )
     return lib
 
 
-def tree(tmp_path: Path, zones: dict[str, str], conf: str = "DefaultZone=public\nIPv6_rpfilter=no\n") -> Path:
+def tree(
+    tmp_path: Path, zones: dict[str, str], conf: str = "DefaultZone=public\nIPv6_rpfilter=no\n"
+) -> Path:
     etc = tmp_path / "repo" / "etc" / "firewalld"
     write(etc, "firewalld.conf", conf)
     for name, body in zones.items():
@@ -114,7 +128,9 @@ def test_sources_are_dispatched_before_interfaces(tmp_path: Path) -> None:
     assert verdict(ruleset, 22, src="198.51.100.70") == "drop"
 
 
-@pytest.mark.parametrize(("target", "expected"), [("ACCEPT", "accept"), ("DROP", "drop"), ("%%REJECT%%", "drop")])
+@pytest.mark.parametrize(
+    ("target", "expected"), [("ACCEPT", "accept"), ("DROP", "drop"), ("%%REJECT%%", "drop")]
+)
 def test_zone_targets(tmp_path: Path, target: str, expected: str) -> None:
     zone = f'<?xml version="1.0" encoding="utf-8"?>\n<zone target="{target}">\n  <interface name="eth1"/>\n</zone>\n'
     ruleset = load(tmp_path, {"public": PUBLIC, "other": zone})
@@ -148,7 +164,13 @@ def test_rich_rules_priorities_and_limits(tmp_path: Path) -> None:
     assert verdict(ruleset, 80) == "accept"
     assert verdict(ruleset, 80, src="198.51.100.66") == "drop"
     assert verdict(ruleset, 7005, proto=17) == "indeterminate"
-    assert any(isinstance(m, Unknown) for t in ruleset.tables for c in t.chains for r in c.rules for m in r.matches)
+    assert any(
+        isinstance(m, Unknown)
+        for t in ruleset.tables
+        for c in t.chains
+        for r in c.rules
+        for m in r.matches
+    )
 
 
 def test_icmp_blocks(tmp_path: Path) -> None:
@@ -180,7 +202,7 @@ def test_folder_is_detected(tmp_path: Path) -> None:
     ("body", "line", "words"),
     [
         ('<zone>\n  <service name="nosuch"/>\n</zone>\n', 2, "defined nowhere"),
-        ("<zone>\n  <port port=\"99999\" protocol=\"tcp\"/>\n</zone>\n", 2, "out of range"),
+        ('<zone>\n  <port port="99999" protocol="tcp"/>\n</zone>\n', 2, "out of range"),
         ('<zone>\n  <port port="22" protocol="icmp"/>\n</zone>\n', 2, "not tcp"),
         ("<zone>\n  <service name='ssh'>\n</zone>\n", 3, "not well-formed"),
         ('<!DOCTYPE zone [<!ENTITY a "b">]>\n<zone/>\n', 1, "DTD"),
@@ -201,7 +223,28 @@ def test_missing_default_zone_is_an_error(tmp_path: Path) -> None:
 
 
 MUTATIONS = st.lists(
-    st.tuples(st.integers(0, 400), st.integers(0, 3), st.sampled_from(['"', "<", ">", "/", "x", "-1", "=", " ", "\x00", "é", "99999", "ipv6", "%%REJECT%%", "+"])),
+    st.tuples(
+        st.integers(0, 400),
+        st.integers(0, 3),
+        st.sampled_from(
+            [
+                '"',
+                "<",
+                ">",
+                "/",
+                "x",
+                "-1",
+                "=",
+                " ",
+                "\x00",
+                "é",
+                "99999",
+                "ipv6",
+                "%%REJECT%%",
+                "+",
+            ]
+        ),
+    ),
     max_size=6,
 )
 RICH = """\
@@ -251,20 +294,26 @@ FILES = {"zones/public.xml": RICH, "policies/out.xml": POLICY, "direct.xml": DIR
          "firewalld.conf": "DefaultZone=public\nIPv6_rpfilter=yes\nRFC3964_IPv4=yes\n"}  # fmt: skip
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.sampled_from(sorted(FILES)), MUTATIONS)
-def test_mutated_trees_parse_or_fail_located(tmp_path: Path, victim: str, mutations: list[tuple[int, int, str]]) -> None:
+def test_mutated_trees_parse_or_fail_located(
+    tmp_path: Path, victim: str, mutations: list[tuple[int, int, str]]
+) -> None:
     etc = tmp_path / "m" / "etc" / "firewalld"
     for name, original in FILES.items():
         text = original
         if name == victim:
             for position, cut, insert in mutations:
                 position %= len(text) + 1
-                text = text[:position] + insert + text[position + cut:]
+                text = text[:position] + insert + text[position + cut :]
         (etc / name).parent.mkdir(parents=True, exist_ok=True)
         (etc / name).write_bytes(text.encode("utf-8", "surrogatepass"))
     try:
-        rulesets = firewalld_tree.parse_folder(str(tmp_path / "m"), str(defaults(tmp_path)), system=None)
+        rulesets = firewalld_tree.parse_folder(
+            str(tmp_path / "m"), str(defaults(tmp_path)), system=None
+        )
     except ParseError as error:
         assert error.problems and all(p.file for p in error.problems)
         return
@@ -305,20 +354,32 @@ def test_direct_rules_are_iptables_rules_at_their_line(tmp_path: Path) -> None:
 def test_direct_passthrough_is_indeterminate_and_bad_rules_are_located(tmp_path: Path) -> None:
     repo = tree(tmp_path, {"public": PUBLIC})
     etc = repo / "etc" / "firewalld"
-    write(etc, "direct.xml", '<direct>\n  <passthrough ipv="ipv4">-t filter -I INPUT -j ACCEPT</passthrough>\n</direct>\n')
+    write(
+        etc,
+        "direct.xml",
+        '<direct>\n  <passthrough ipv="ipv4">-t filter -I INPUT -j ACCEPT</passthrough>\n</direct>\n',
+    )
     rulesets = firewalld_tree.parse_folder(str(repo), str(defaults(tmp_path)), system=None)
     # Whatever it does, it may drop ssh (an accept there cannot open what the zones reject).
     assert verdict(rulesets[0], 22) == "indeterminate"
     assert verdict(rulesets[0], 80) == "drop"
     # An ipv4 passthrough leaves IPv6 alone.
     assert verdict(rulesets[0], 22, family=6, src="2001:db8:9::9", dst="2001:db8::1") == "accept"
-    write(etc, "direct.xml", '<direct>\n\n  <rule priority="0" table="filter" ipv="ipv4" chain="INPUT">-p tcp --dport x -j ACCEPT</rule>\n</direct>\n')
+    write(
+        etc,
+        "direct.xml",
+        '<direct>\n\n  <rule priority="0" table="filter" ipv="ipv4" chain="INPUT">-p tcp --dport x -j ACCEPT</rule>\n</direct>\n',
+    )
     with pytest.raises(ParseError) as caught:
         firewalld_tree.parse_folder(str(repo), str(defaults(tmp_path)), system=None)
-    assert caught.value.problems[0].line == 3 and caught.value.problems[0].file.endswith("direct.xml")
+    assert caught.value.problems[0].line == 3 and caught.value.problems[0].file.endswith(
+        "direct.xml"
+    )
 
 
-def test_check_command_reads_the_tree_with_given_defaults(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_command_reads_the_tree_with_given_defaults(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from checker.cli import main
 
     repo = tree(tmp_path, {"public": PUBLIC})
@@ -336,7 +397,9 @@ def test_check_command_reads_the_tree_with_given_defaults(tmp_path: Path, capsys
             "--firewalld-defaults", str(lib), str(repo / "etc" / "firewalld")]  # fmt: skip
     assert main(argv) == 0
     assert "2 passed, 0 failed" in capsys.readouterr().out
-    (lib / "services" / "ssh.xml").write_text('<service>\n  <port protocol="tcp" port="2222"/>\n</service>\n')
+    (lib / "services" / "ssh.xml").write_text(
+        '<service>\n  <port protocol="tcp" port="2222"/>\n</service>\n'
+    )
     assert main(argv) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "zones/public.xml" in out
