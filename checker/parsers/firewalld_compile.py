@@ -3,7 +3,7 @@ libnftables-JSON objects read by nft_json's own reader, so every match means wha
 `nft -j` export. Each rule points at the XML element that made it (`<service name="ssh"/>` at
 zones/public.xml:7) and its text names the zone or policy that decided.
 
-The layout, as the real daemon loads it (checked by tests/kernel/test_firewalld_tree.py, which
+The layout, as the real daemon loads it (checked by tests/kernel/test_firewalld_oracle.py, which
 compares verdicts from a tree with verdicts from the daemon's own `nft -j list ruleset`):
 table inet firewalld; filter_INPUT (hook input, priority filter + 10): ct state
 established,related accept; ct status dnat accept; iifname lo accept; ct state invalid drop; jump

@@ -3,7 +3,7 @@
 The trees are written here, by hand, in the shape `firewall-offline-cmd` writes them; the stock
 definitions they use are this test's own small files (never firewalld's GPL files), given as the
 defaults folder, so the tests do not depend on an installed firewalld. What the real daemon makes
-of such trees is tests/kernel/test_firewalld_tree.py's concern.
+of such trees is tests/kernel/test_firewalld_oracle.py's concern.
 """
 
 from __future__ import annotations
