@@ -293,6 +293,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RULE_ID",
         help="instead of reports, print why RULE_ID has its verdict (as `fwcheck explain`)",
     )
+    check.add_argument(
+        "--firewalld-defaults",
+        metavar="DIR",
+        help="firewalld's stock definitions (a copy of /usr/lib/firewalld) for etc/firewalld trees",
+    )
     _add_input_options(check)
     _add_report_options(check)
     check.add_argument("files", nargs="*", metavar="FILE")
@@ -492,6 +497,7 @@ def _run(args: argparse.Namespace) -> int:
             outputs=_outputs(args),
             builtin_policies=not args.no_builtin_policies,
             max_input_bytes=_max_input_bytes(args),
+            firewalld_defaults=args.firewalld_defaults,
         )
     if args.command == "scan":
         from checker.commands import scan

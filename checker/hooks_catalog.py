@@ -75,11 +75,11 @@ def _class_end(pattern: str, start: int) -> int | None:
 
 def parser_patterns() -> list[tuple[str, str]]:
     """(parser name, glob) for every registered parser, in registry order, each glob once."""
-    from checker.parsers import PARSERS
+    from checker.parsers import FOLDER_PARSERS, PARSERS
 
     seen: set[str] = set()
     pairs: list[tuple[str, str]] = []
-    for name, module in PARSERS.items():
+    for name, module in [*PARSERS.items(), *FOLDER_PARSERS.items()]:
         for glob in module.PATTERNS:
             if glob not in seen:
                 seen.add(glob)

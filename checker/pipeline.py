@@ -8,6 +8,7 @@ evidence folder, so all three give the same verdicts. A target that cannot be re
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from types import ModuleType
 
 from checker import parsers
@@ -58,6 +59,7 @@ def parse_sources(
     sources: Sequence[Source],
     format_name: str | None = None,
     max_bytes: int | None = None,
+    firewalld_defaults: str | None = None,
 ) -> list[object]:
     """Parse every source; raise ParseError with the problems of all unreadable ones."""
     max_bytes = MAX_INPUT_BYTES if max_bytes is None else max_bytes
@@ -68,6 +70,12 @@ def parse_sources(
             problems.append(too_large(origin, max_bytes))
             continue
         try:
+            if not data and Path(origin).is_dir():
+                folder = parsers.detect_folder(origin)
+                parsed.extend(folder.parse_folder(origin, firewalld_defaults))
+                continue
+            if format_name in parsers.FOLDER_PARSERS:
+                raise ParseError(Problem(origin, 0, 0, "format", f"{format_name} reads a folder"))
             parser = parsers.PARSERS[format_name] if format_name else parsers.detect(data, origin)
             parsed.append(parser.parse(data, origin))
         except ParseError as exc:
@@ -150,10 +158,11 @@ def evaluate_target(
     *,
     format_name: str | None = None,
     max_input_bytes: int | None = None,
+    firewalld_defaults: str | None = None,
 ) -> tuple[list[Finding], str | None, list[Problem]]:
     """(findings, platform, problems): problems non-empty means the target could not be read."""
     try:
-        models = parse_sources(sources, format_name, max_input_bytes)
+        models = parse_sources(sources, format_name, max_input_bytes, firewalld_defaults)
         engine, platform = _engine_for(models)
     except ParseError as exc:
         # No per-rule findings: the report writers turn the target's error into one `error`

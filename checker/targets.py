@@ -184,6 +184,10 @@ def select_targets(
         if only is not None and entry.name != only:
             continue
         hit = [m for m in members if m in wanted]
+        # A target's file may be a folder (an etc/firewalld tree): a file under it selects it.
+        inside = [w for w in wanted for m in members if m.is_dir() and w.is_relative_to(m)]
+        hit += [m for m in members if m.is_dir() and any(w.is_relative_to(m) for w in inside)]
+        matched.update(inside)
         # A target whose listed file is gone is always checked: reading it fails, naming the
         # file (a commit that deletes an export must not pass unchecked).
         gone = any(not m.exists() for m in members)

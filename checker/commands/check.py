@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from checker import __version__
+from checker import __version__, parsers
 from checker.commands.outputs import NO_OUTPUTS, Outputs
 from checker.errors import ParseError, Problem, UsageError, format_problem
 from checker.findings import Finding, Severity, Status
@@ -40,6 +40,10 @@ def read_sources(
     problems: list[Problem] = []
     for file in files:
         try:
+            if Path(file).is_dir() and parsers.folder_parser(file) is not None:
+                # A configuration tree (etc/firewalld) is read by its folder parser: no bytes here.
+                sources.append((file, b""))
+                continue
             data = read_source(file, max_bytes)
             expected = (digests or {}).get(file)
             if expected is not None and hashlib.sha256(data).hexdigest() != expected:
@@ -62,7 +66,8 @@ def read_sources(
                     0,
                     0,
                     "unreadable",
-                    "is a folder: give the export files in it, or an evidence run folder "
+                    "is a folder: give the export files in it, a configuration tree (etc/firewalld), "
+                    "or an evidence run folder "
                     "(DIR/<host>/<run>/ with manifest.json, from scan --evidence or collect)",
                 )
             )
@@ -92,6 +97,7 @@ def exit_code(findings: Sequence[Finding], fail_on: str) -> int:
 def check_targets(
     planned: Sequence[tuple[TargetSpec, tuple[Requirement, ...]]],
     max_input_bytes: int | None = None,
+    firewalld_defaults: str | None = None,
 ) -> tuple[list[TargetInfo], list[Finding], list[Requirement]]:
     """Read and check each target against its resolved requirements."""
     infos: list[TargetInfo] = []
@@ -110,6 +116,7 @@ def check_targets(
                 requirements,
                 format_name=target.format_name,
                 max_input_bytes=max_input_bytes,
+                firewalld_defaults=firewalld_defaults,
             )
         error = "; ".join(format_problem(p) for p in problems) or None
         infos.append(TargetInfo(target.name, target.files, target.roles, platform, error))
@@ -130,6 +137,7 @@ def run(
     today: date | None = None,
     builtin_policies: bool = True,
     max_input_bytes: int | None = None,
+    firewalld_defaults: str | None = None,
 ) -> int:
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     notes: list[str] = []
@@ -159,7 +167,7 @@ def run(
         for target in targets
     ]
     waivers = load_waivers(outputs.waivers_path) if outputs.waivers_path else None
-    infos, findings, requirements = check_targets(planned, max_input_bytes)
+    infos, findings, requirements = check_targets(planned, max_input_bytes, firewalld_defaults)
     for file in unmatched:
         infos.append(
             TargetInfo(

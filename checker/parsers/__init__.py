@@ -23,6 +23,7 @@ class Parser(Protocol):
 
 
 from checker.parsers import (  # noqa: E402
+    firewalld_tree,
     ip_addr,
     ipset_save,
     iptables_save,
@@ -55,8 +56,28 @@ PARSERS: dict[str, ModuleType] = {
 }
 
 
+# Formats read from a folder (a configuration tree such as etc/firewalld) rather than one file:
+# each module has NAME, PATTERNS, sniff_folder(path) and parse_folder(path, ...).
+FOLDER_PARSERS: dict[str, ModuleType] = {module.NAME: module for module in (firewalld_tree,)}
+
+
 def format_names() -> list[str]:
-    return sorted(PARSERS)
+    return sorted([*PARSERS, *FOLDER_PARSERS])
+
+
+def folder_parser(path: str) -> ModuleType | None:
+    """The folder parser whose tree `path` holds, if any."""
+    for parser in FOLDER_PARSERS.values():
+        if parser.sniff_folder(path):
+            return parser
+    return None
+
+
+def detect_folder(path: str) -> ModuleType:
+    parser = folder_parser(path)
+    if parser is not None:
+        return parser
+    raise ParseError(Problem(path, 0, 0, "format", "unknown folder: not an etc/firewalld tree"))
 
 
 def detect(data: bytes, origin: str) -> ModuleType:

@@ -1,0 +1,31 @@
+"""A target whose file is a folder (an etc/firewalld tree): pre-commit passes the staged files
+under it, and each of them selects that target (none is reported as belonging to no target)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from checker.targets import load_target_config, select_targets
+
+
+def test_a_file_under_a_target_folder_selects_the_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    zones = tmp_path / "hosts" / "web" / "etc" / "firewalld" / "zones"
+    zones.mkdir(parents=True)
+    (zones / "public.xml").write_text("<zone/>\n")
+    (tmp_path / "other.iptables-save").write_text("*filter\nCOMMIT\n")
+    (tmp_path / "fwcheck.yaml").write_text(
+        "targets:\n"
+        "  - {name: web, files: [hosts/web/etc/firewalld], roles: [baseline]}\n"
+        "  - {name: other, files: [other.iptables-save], roles: [baseline]}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    config = load_target_config("fwcheck.yaml")
+    selection = select_targets(config, ["hosts/web/etc/firewalld/zones/public.xml"])
+    assert [t.name for t in selection.targets] == ["web"]
+    assert selection.unmatched == []
+    assert selection.targets[0].files == ("hosts/web/etc/firewalld",)
+    assert select_targets(config, ["hosts/unrelated.xml"]).unmatched == ["hosts/unrelated.xml"]
