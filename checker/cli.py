@@ -257,6 +257,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--target", metavar="NAME", help="target name for FILEs given on the command line"
     )
+    check.add_argument(
+        "--ufw-defaults",
+        metavar="FILE",
+        help="default/ufw of a ufw tree given as a FILE folder (default: ../default/ufw beside it)",
+    )
     _add_report_options(check)
     check.add_argument("files", nargs="*", metavar="FILE")
 
@@ -407,6 +412,7 @@ def _run(args: argparse.Namespace) -> int:
             target_name=args.target,
             outputs=_outputs(args),
             builtin_policies=not args.no_builtin_policies,
+            ufw_defaults=args.ufw_defaults,
         )
     if args.command == "scan":
         from checker.commands import scan

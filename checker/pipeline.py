@@ -7,7 +7,8 @@ evidence folder, so all three give the same verdicts. A target that cannot be re
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from types import ModuleType
 
 from checker import parsers
@@ -20,12 +21,23 @@ from checker.policies.model import Requirement
 Source = tuple[str, bytes]
 
 
-def parse_sources(sources: Sequence[Source], format_name: str | None = None) -> list[object]:
-    """Parse every source; raise ParseError with the problems of all unreadable ones."""
+def parse_sources(
+    sources: Sequence[Source],
+    format_name: str | None = None,
+    folder_options: Mapping[str, str] = {},
+) -> list[object]:
+    """Parse every source; raise ParseError with the problems of all unreadable ones. A source
+    that is a folder (a configuration tree such as etc/ufw) is read by its folder parser."""
     parsed: list[object] = []
     problems: list[Problem] = []
     for origin, data in sources:
         try:
+            if Path(origin).is_dir():
+                folder = Path(origin)
+                parsed.append(
+                    parsers.folder_parser(folder).parse_folder(folder, dict(folder_options))
+                )
+                continue
             parser = parsers.PARSERS[format_name] if format_name else parsers.detect(data, origin)
             parsed.append(parser.parse(data, origin))
         except ParseError as exc:
@@ -107,10 +119,11 @@ def evaluate_target(
     requirements: Sequence[Requirement],
     *,
     format_name: str | None = None,
+    folder_options: Mapping[str, str] = {},
 ) -> tuple[list[Finding], str | None, list[Problem]]:
     """(findings, platform, problems): problems non-empty means the target could not be read."""
     try:
-        models = parse_sources(sources, format_name)
+        models = parse_sources(sources, format_name, folder_options)
         engine, platform = _engine_for(models)
     except ParseError as exc:
         # No per-rule findings: the report writers turn the target's error into one `error`

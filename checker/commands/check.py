@@ -27,7 +27,8 @@ def read_sources(files: Sequence[str]) -> tuple[list[Source], list[Problem]]:
     problems: list[Problem] = []
     for file in files:
         try:
-            sources.append((file, Path(file).read_bytes()))
+            # A folder is a configuration tree (etc/ufw): its parser reads its files.
+            sources.append((file, b"" if Path(file).is_dir() else Path(file).read_bytes()))
         except OSError as exc:
             problems.append(
                 Problem(file, 0, 0, "unreadable", f"cannot read: {exc.strerror or exc}")
@@ -64,7 +65,11 @@ def check_targets(
             target_findings, platform = [], None
         else:
             target_findings, platform, problems = evaluate_target(
-                target.name, sources, requirements, format_name=target.format_name
+                target.name,
+                sources,
+                requirements,
+                format_name=target.format_name,
+                folder_options=dict(target.folder_options),
             )
         error = "; ".join(format_problem(p) for p in problems) or None
         infos.append(TargetInfo(target.name, target.files, target.roles, platform, error))
@@ -84,10 +89,11 @@ def run(
     outputs: Outputs = NO_OUTPUTS,
     today: date | None = None,
     builtin_policies: bool = True,
+    ufw_defaults: str | None = None,
 ) -> int:
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     targets, unmatched, config_policies = _targets(
-        files, roles, params, format_name, config_path, target_name
+        files, roles, params, format_name, config_path, target_name, ufw_defaults
     )
     chosen = policy_paths or config_policies
     policy_set = load_policy_set(policy_search_paths(chosen, builtin=builtin_policies))
@@ -144,7 +150,9 @@ def _targets(
     format_name: str | None,
     config_path: str | None,
     target_name: str | None,
+    ufw_defaults: str | None = None,
 ) -> tuple[list[TargetSpec], list[str], list[Path]]:
+    options = {"ufw_defaults": ufw_defaults} if ufw_defaults else {}
     # FILEs with --role are one ad-hoc target; FILEs without (as pre-commit passes them) are
     # looked up in ./fwcheck.yaml, when there is one.
     if files and not config_path and (roles or not Path("fwcheck.yaml").is_file()):
@@ -158,19 +166,43 @@ def _targets(
                     "give the target's roles with --role (or use a fwcheck.yaml target config)",
                 )
             )
+        # A file of a configuration tree (etc/ufw/user.rules, as pre-commit passes it) stands
+        # for its tree: the tree is what the tool loads.
+        files = list(dict.fromkeys(_tree_or_file(file) for file in files))
         name = target_name or (
             Path(files[0]).stem
             if len(files) == 1
             else Path(files[0]).parent.name or Path(files[0]).stem
         )
         return (
-            [TargetSpec(name, tuple(files), tuple(roles), tuple(params.items()), format_name)],
+            [
+                TargetSpec(
+                    name,
+                    tuple(files),
+                    tuple(roles),
+                    tuple(params.items()),
+                    format_name,
+                    tuple(options.items()),
+                )
+            ],
             [],
             [],
         )
     config = load_target_config(config_path or "fwcheck.yaml")
     selection = select_targets(
-        config, files, extra_roles=roles, params=params, format_name=format_name
+        config,
+        files,
+        extra_roles=roles,
+        params=params,
+        format_name=format_name,
+        folder_options=options,
     )
     policies = [config.root / p for p in config.policies]
     return selection.targets, selection.unmatched, policies
+
+
+def _tree_or_file(file: str) -> str:
+    from checker.parsers import tree_of
+
+    tree = tree_of(Path(file))
+    return str(tree) if tree is not None else file

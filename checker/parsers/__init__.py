@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import ModuleType
 from typing import Protocol
 
@@ -28,6 +29,7 @@ from checker.parsers import (  # noqa: E402
     netsh_text,
     nft_json,
     nft_list,
+    ufw_tree,  # noqa: E402
     windows_gpreport,
     windows_json,
     windows_pol,
@@ -51,6 +53,46 @@ PARSERS: dict[str, ModuleType] = {
         ipset_save,
     )
 }
+
+
+class FolderParser(Protocol):
+    """A configuration tree given as a folder (a target "file" that is a directory)."""
+
+    NAME: str
+    # Regexes of the files whose change re-checks the tree (pre-commit hook `files:`).
+    HOOK_PATTERNS: tuple[str, ...]
+
+    def claims(self, folder: Path) -> bool: ...
+
+    def tree_of(self, file: Path) -> Path | None: ...
+
+    def parse_folder(self, folder: Path, options: dict[str, str]) -> object: ...
+
+
+# Folder formats, one line each; the first that claims a folder reads it.
+FOLDERS: dict[str, ModuleType] = {module.NAME: module for module in (ufw_tree,)}
+
+
+def folder_parser(folder: Path) -> ModuleType:
+    for parser in FOLDERS.values():
+        if parser.claims(folder):
+            return parser
+    raise ParseError(
+        Problem(
+            str(folder), 0, 0, "format",
+            f"folder holds no configuration tree fwcheck reads ({', '.join(FOLDERS)}:"
+            " e.g. etc/ufw with user.rules and ufw.conf)",
+        )
+    )  # fmt: skip
+
+
+def tree_of(file: Path) -> Path | None:
+    """The configuration tree (folder) a file of it belongs to, if any."""
+    for parser in FOLDERS.values():
+        tree = parser.tree_of(file)
+        if tree is not None:
+            return tree
+    return None
 
 
 def format_names() -> list[str]:
