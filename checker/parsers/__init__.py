@@ -59,7 +59,7 @@ class FolderParser(Protocol):
     """A configuration tree given as a folder (a target "file" that is a directory)."""
 
     NAME: str
-    # Regexes of the files whose change re-checks the tree (pre-commit hook `files:`).
+    # Globs on the end of the paths whose change re-checks the tree (pre-commit hook `files:`).
     HOOK_PATTERNS: tuple[str, ...]
 
     def claims(self, folder: Path) -> bool: ...

@@ -48,7 +48,7 @@ from checker.model.netfilter import Rule, Ruleset, Table
 from checker.parsers import iptables_save, ufw_command
 
 NAME = "ufw"
-# Files of a ufw tree whose change re-checks the tree (pre-commit hook patterns are regexes).
+# Files of a ufw tree (tree_of maps each to its tree).
 TREE_FILES = (
     "user.rules",
     "user6.rules",
@@ -59,10 +59,16 @@ TREE_FILES = (
     "ufw.conf",
     "sysctl.conf",
 )
+# Paths whose change re-checks the tree (pre-commit hook `files:`, globs on the path's end).
 HOOK_PATTERNS = (
-    r"(^|/)ufw/(user6?|before6?|after6?)\.rules$",
-    r"(^|/)ufw/ufw\.conf$",
-    r"(^|/)default/ufw$",
+    "ufw/user.rules",
+    "ufw/user6.rules",
+    "ufw/before.rules",
+    "ufw/before6.rules",
+    "ufw/after.rules",
+    "ufw/after6.rules",
+    "ufw/ufw.conf",
+    "default/ufw",
 )
 DIRECTIONS = ("input", "output", "forward")
 POLICIES = ("ACCEPT", "DROP", "REJECT")
