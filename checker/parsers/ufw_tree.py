@@ -71,6 +71,8 @@ HOOK_PATTERNS = (
     "default/ufw",
 )
 DIRECTIONS = ("input", "output", "forward")
+# ufw-init compares ENABLED and IPV6 with exactly these two spellings.
+_YES = ("yes", "YES")
 POLICIES = ("ACCEPT", "DROP", "REJECT")
 _ASSIGNMENT = re.compile(r"(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)\Z")
 _FIREWALL_COMMAND = re.compile(r"\b(ip6?tables|nft|ipset|ebtables)\b")
@@ -340,7 +342,7 @@ def _family_stream(folder: Path, config: _Config, family: int) -> _Stream:
     kind = "" if family == 4 else "6"
     prefix = f"ufw{kind}"
     start = config.enabled.where
-    if family == 6 and config.ipv6.value.lower() != "yes":
+    if family == 6 and config.ipv6.value not in _YES:
         where = config.ipv6.where
         for name in ("INPUT", "FORWARD", "OUTPUT"):
             stream.add(f":{name} DROP", where)
@@ -401,7 +403,7 @@ def parse_folder(folder: Path, options: Mapping[str, str]) -> Ruleset:
     """The ruleset (both families) that `ufw enable` loads from the tree in `folder`."""
     config = _config(folder, options)
     warnings = list(_init_warnings(folder))
-    if config.enabled.value.lower() != "yes":
+    if config.enabled.value not in _YES:
         warnings.append(
             f"{config.enabled.where}: ENABLED={config.enabled.value or '(unset)'}: ufw loads no"
             " rules at boot, so every built-in chain accepts"

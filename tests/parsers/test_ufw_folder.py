@@ -251,3 +251,20 @@ def test_mutated_trees_give_located_errors_never_tracebacks(
                 assert problem.file.startswith(str(etc)) and problem.message
         else:
             assert isinstance(ruleset, Ruleset)
+
+
+def test_target_config_ufw_defaults_key(tree: Path) -> None:
+    root = tree.parent.parent
+    (root / "etc" / "default" / "ufw").rename(root / "gw-defaults")
+    (root / "fwcheck.yaml").write_text(
+        "version: 1\ntargets:\n  - name: gw\n    files: [etc/ufw]\n    roles: [baseline]\n"
+        "    ufw_defaults: gw-defaults\n"
+        "    params: {mgmt_networks: '10.20.0.0/16, 2001:db8:20::/48'}\n"
+    )
+    result = _fwcheck("check", cwd=root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (root / "fwcheck.yaml").write_text(
+        (root / "fwcheck.yaml").read_text().replace("    ufw_defaults: gw-defaults\n", "")
+    )
+    missing = _fwcheck("check", cwd=root)
+    assert missing.returncode == 3 and "--ufw-defaults" in missing.stdout + missing.stderr
