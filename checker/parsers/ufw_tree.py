@@ -23,8 +23,9 @@ With `IPV6=no` in default/ufw, ip6tables gets only policies DROP and loopback AC
 says so). The default policies come from `../default/ufw` beside the tree (a repository that
 mirrors /etc) or from the file given as `--ufw-defaults` / `ufw_defaults:`.
 
-What is taken as written, with a warning or a note: the logging chains (ufw regenerates their
-LOG rules from LOGLEVEL at start; LOG decides nothing); `before.init`/`after.init` scripts
+The logging chains are refilled from LOGLEVEL as ufw does when it starts (ufw_logging); the
+user logging chains lose their first bare RETURN, and with LOGLEVEL=off get one first.
+What is left out, with a warning or a note: `before.init`/`after.init` scripts
 (run at start; a warning when they hold firewall commands); `sysctl.conf` (kernel settings,
 not netfilter rules). A `ufw limit` rule uses `-m recent`, whose outcome depends on the
 connection history: flows it matches are indeterminate, the rest are decided.
@@ -45,7 +46,7 @@ from pathlib import Path
 
 from checker.errors import Location, ParseError, Problem
 from checker.model.netfilter import Rule, Ruleset, Table
-from checker.parsers import iptables_save, ufw_command
+from checker.parsers import iptables_save, ufw_command, ufw_logging
 
 NAME = "ufw"
 # Files of a ufw tree (tree_of maps each to its tree).
@@ -383,6 +384,13 @@ def _family_stream(folder: Path, config: _Config, family: int) -> _Stream:
     stream.restore(user_path, user)
     for direction in DIRECTIONS:
         stream.logging_return(f"{prefix}-user-logging-{direction}", config.loglevel)
+    # ufw refills its logging chains from LOGLEVEL when it starts (ufw_logging).
+    level = config.loglevel
+    for chain in ufw_logging.chains(prefix):
+        stream.add(f"-F {chain}", level.where)
+    policies = {d: setting.value for d, setting in config.policies.items()}
+    for text in ufw_logging.rules(prefix, level.value, policies):
+        stream.add(text, level.where)
     for direction in DIRECTIONS:
         stream.add(f"-A {prefix}-before-{direction} -j {prefix}-user-{direction}", start)
     for name, direction in (("INPUT", "input"), ("FORWARD", "forward"), ("OUTPUT", "output")):

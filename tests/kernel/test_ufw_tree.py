@@ -4,6 +4,8 @@ Each case makes a random configuration with the real `ufw` command (allow/deny/r
 rules with addresses, ports, port lists and ranges, protocols, interfaces, IPv6, logging,
 comments, routed rules, default policies, IPV6 yes/no), enables it in a namespace with a private
 mount of ufw's state (ufw_lab), and requires:
+- some configurations also carry an administrator's own lines in before.rules (a rule, a nat
+  table), which ufw restores with the rest;
 - the ruleset fwcheck assembles from the tree ufw wrote equals, chain by chain and rule by rule,
   the one fwcheck reads from the kernel's own `iptables-save`/`ip6tables-save` afterwards
   (same matches, same targets; only the spelling of undecidable matches may differ);
@@ -139,6 +141,35 @@ def _rule(rng: random.Random) -> list[str]:
     return words
 
 
+def hand_edits(seed: str) -> list[str]:
+    """Lines an administrator adds to before.rules (a rule of their own, a nat table for
+    masquerading), as ufw-framework(8) suggests: ufw restores them with the rest."""
+    rng = random.Random(f"ufw-edits:{seed}")
+    if rng.random() < 0.5:
+        return []
+    port = rng.choice(SERVICE_PORTS)
+    own = f"-A ufw-before-input -p tcp --dport {port} -j {rng.choice(('DROP', 'ACCEPT'))}"
+    nat = [
+        "*nat",
+        ":POSTROUTING ACCEPT [0:0]",
+        "-A POSTROUTING -s 10.8.0.0/24 -o eth9 -j MASQUERADE",
+        "COMMIT",
+    ]
+    return [own] + (nat if rng.random() < 0.5 else [])
+
+
+def _edit_before_rules(tree: Path, lines: list[str]) -> None:
+    if not lines:
+        return
+    path = tree / "before.rules"
+    text = path.read_text()
+    own = [line for line in lines if line.startswith("-A ufw-before-input")]
+    tables = [line for line in lines if line not in own]
+    # The rule goes just before the filter table's COMMIT, the nat table after it.
+    head, _, tail = text.rpartition("COMMIT")
+    path.write_text(head + "\n".join(own) + "\nCOMMIT" + tail + "\n".join(tables) + "\n")
+
+
 def configuration(seed: str) -> tuple[bool, list[list[str]]]:
     rng = random.Random(f"ufw:{seed}")
     commands = [
@@ -218,8 +249,13 @@ def test_tree_equals_what_ufw_loaded(
     seed = f"{oracle_seed}-{case}"
     ipv6, commands = configuration(seed)
     ufw_lab.prepare(tmp_path, ipv6)
+    edits = hand_edits(seed)
+    _edit_before_rules(tmp_path / "etc" / "ufw", edits)
     saves = ufw_lab.run(netns, tmp_path, commands)
-    replay = f"FWCHECK_ORACLE_SEED={oracle_seed} case {case}; ipv6={ipv6}; commands: {commands}"
+    replay = (
+        f"FWCHECK_ORACLE_SEED={oracle_seed} case {case}; ipv6={ipv6}; before.rules edits: "
+        f"{edits}; commands: {commands}"
+    )
 
     tree = ufw_tree.parse_folder(tmp_path / "etc" / "ufw", {})
     live = [iptables_save.parse(data, name) for name, data in saves.items()]

@@ -268,3 +268,24 @@ def test_target_config_ufw_defaults_key(tree: Path) -> None:
     )
     missing = _fwcheck("check", cwd=root)
     assert missing.returncode == 3 and "--ufw-defaults" in missing.stdout + missing.stderr
+
+
+@pytest.mark.parametrize("level", ["off", "low", "medium", "high", "full", "verbose"])
+def test_logging_chains_follow_loglevel(tree: Path, level: str) -> None:
+    """`ufw enable` refills the logging chains from ufw.conf's LOGLEVEL whatever user.rules
+    holds (ufw(8), LOGGING); an unknown level is `low`. The LOG rules decide nothing."""
+    conf = tree / "ufw.conf"
+    conf.write_text(conf.read_text().replace("LOGLEVEL=low", f"LOGLEVEL={level}"))
+    ruleset = ufw_tree.parse_folder(tree, {})
+    audit = [r.text for r in _chain(ruleset, "ip", "ufw-before-logging-input").rules]
+    blocked = [r.text for r in _chain(ruleset, "ip", "ufw-after-logging-input").rules]
+    user = [r.text for r in _chain(ruleset, "ip", "ufw-user-logging-input").rules]
+    if level == "off":
+        assert audit == blocked == [] and user == ["-I ufw-user-logging-input -j RETURN"]
+    else:
+        assert len(blocked) == 1 and "[UFW BLOCK]" in blocked[0] and user == []
+        assert len(audit) == (level in ("medium", "high", "full"))
+        if level == "full":
+            assert "limit" not in audit[0]
+    assert _inbound(ruleset, "10.20.1.1", 22) == "accept"
+    assert _inbound(ruleset, "198.51.100.7", 22) == "drop"
