@@ -23,8 +23,10 @@ With `IPV6=no` in default/ufw, ip6tables gets only policies DROP and loopback AC
 says so). The default policies come from `../default/ufw` beside the tree (a repository that
 mirrors /etc) or from the file given as `--ufw-defaults` / `ufw_defaults:`.
 
-The logging chains are refilled from LOGLEVEL as ufw does when it starts (ufw_logging); the
-user logging chains lose their first bare RETURN, and with LOGLEVEL=off get one first.
+The logging chains are refilled from LOGLEVEL as `ufw enable` does (ufw_logging); the user
+logging chains lose their first bare RETURN, and with LOGLEVEL=off get one first. (At boot
+ufw-init alone runs and keeps user.rules' logging rules: LOG and RETURN only, so every verdict
+is the same.)
 What is left out, with a warning or a note: `before.init`/`after.init` scripts
 (run at start; a warning when they hold firewall commands); `sysctl.conf` (kernel settings,
 not netfilter rules). A `ufw limit` rule uses `-m recent`, whose outcome depends on the

@@ -21,9 +21,11 @@ FWCHECK_UFW_CONFIGS changes the number of configurations (default 20); the seed 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 import subprocess
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -137,7 +139,7 @@ def _rule(rng: random.Random) -> list[str]:
         if proto != "any":
             words += ["proto", proto]
     if rng.random() < 0.15:
-        words += ["comment", "made by fwcheck's oracle"]
+        words += ["comment", "made by the fwcheck oracle"]
     return words
 
 
@@ -282,6 +284,14 @@ def test_tree_equals_what_ufw_loaded(
                 f"{probe.label()}: fwcheck {from_tree}, kernel {seen.kernel} ({seen.client})"
             )
     assert not problems, replay + "\n" + "\n".join(problems)
+    refused = json.loads((tmp_path / "out" / "refused.json").read_text())
+    verdicts = Counter(_verdict([tree], probe) for probe in cases)
+    rules = sum(len(c.rules) for t in tree.tables for c in t.chains)
+    # The oracle's counts, shown with `pytest -s` (docs/ufw.md quotes a run).
+    print(
+        f"ufw oracle case {case}: {len(commands)} ufw commands ({len(refused)} refused by ufw),"
+        f" {len(edits)} hand-edited lines, {rules} rules, probes {dict(sorted(verdicts.items()))}"
+    )
 
 
 def test_limit_rule_is_indeterminate_for_its_port_only(netns: NetnsPair, tmp_path: Path) -> None:

@@ -8,14 +8,16 @@ lab folder is bind-mounted over /etc/ufw, /etc/default/ufw and /lib/ufw, and tmp
 starts from the package's own files (/usr/share/ufw, /lib/ufw, /etc/default/ufw as installed),
 read at test time; nothing of ufw's is copied into the repository.
 
-After the run the lab folder holds the tree ufw wrote (lab/etc/ufw, lab/etc/default/ufw) and
-the kernel's own view of what ufw loaded (lab/out/iptables-save.v4, ip6tables-save.v6).
+After the run the lab folder holds the tree ufw wrote (lab/etc/ufw, lab/etc/default/ufw), the
+kernel's own view of what enabling that tree loaded (lab/out/iptables-save.v4,
+ip6tables-save.v6) and the commands ufw refused (lab/out/refused.json).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -89,10 +91,29 @@ def prepare(lab: Path, ipv6: bool) -> None:
 
 
 def run(pair: NetnsPair, lab: Path, commands: Sequence[Sequence[str]]) -> dict[str, bytes]:
-    """Run the ufw commands (argv lists) in the lab; return the kernel's saves afterwards."""
+    """Make the configuration with the ufw commands (argv lists) in a scratch namespace, then
+    enable the tree ufw wrote in the pair's fresh host namespace; return the kernel's saves.
+
+    Two steps because ufw rewrites user6.rules/user.rules while it starts (the logging and rate
+    limiting sections): what one `ufw enable` loaded can differ from what the files it leaves
+    load. The second enable, on a kernel without ufw chains, loads exactly this tree."""
+    scratch = f"fwck-ufw-{secrets.token_hex(4)}"
+    subprocess.run(["ip", "netns", "add", scratch], check=True, timeout=COMMAND_TIMEOUT_S)
+    try:
+        _run_in(scratch, lab, commands)
+    finally:
+        subprocess.run(["ip", "netns", "del", scratch], timeout=COMMAND_TIMEOUT_S, check=False)
+    _run_in(pair.host, lab, [["ufw", "--force", "enable"]])
+    return {
+        name: (lab / "out" / name).read_bytes()
+        for name in ("iptables-save.v4", "ip6tables-save.v6")
+    }
+
+
+def _run_in(namespace: str, lab: Path, commands: Sequence[Sequence[str]]) -> None:
     (lab / "commands.json").write_text(json.dumps([list(c) for c in commands]))
     argv = [
-        "ip", "netns", "exec", pair.host,
+        "ip", "netns", "exec", namespace,
         "unshare", "--mount", "--propagation", "private",
         "sh", "-c", _MOUNTS, "sh", str(lab),
         sys.executable, str(Path(__file__).resolve()), "--inner", str(lab),
@@ -105,10 +126,6 @@ def run(pair: NetnsPair, lab: Path, commands: Sequence[Sequence[str]]) -> dict[s
         raise RuntimeError(
             f"ufw lab failed ({result.returncode}): {result.stderr.decode(errors='replace')[-2000:]}"
         )
-    return {
-        name: (lab / "out" / name).read_bytes()
-        for name in ("iptables-save.v4", "ip6tables-save.v6")
-    }
 
 
 def _inner(lab: Path) -> None:
@@ -129,7 +146,9 @@ def _inner(lab: Path) -> None:
                     done.stdout.decode(errors="replace") + done.stderr.decode(errors="replace"),
                 ]
             )
-    (lab / "out" / "refused.json").write_text(json.dumps(refused))
+    record = lab / "out" / "refused.json"
+    earlier = json.loads(record.read_text()) if record.exists() else []
+    record.write_text(json.dumps(earlier + refused))
     for tool, name in (
         ("iptables-save", "iptables-save.v4"),
         ("ip6tables-save", "ip6tables-save.v6"),
