@@ -299,6 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="firewalld's stock definitions (a copy of /usr/lib/firewalld) for etc/firewalld trees",
     )
     _add_input_options(check)
+    check.add_argument(
+        "--ufw-defaults",
+        metavar="FILE",
+        help="default/ufw of a ufw tree given as a FILE folder (default: ../default/ufw beside it)",
+    )
     _add_report_options(check)
     check.add_argument("files", nargs="*", metavar="FILE")
 
@@ -498,6 +503,7 @@ def _run(args: argparse.Namespace) -> int:
             builtin_policies=not args.no_builtin_policies,
             max_input_bytes=_max_input_bytes(args),
             firewalld_defaults=args.firewalld_defaults,
+            ufw_defaults=args.ufw_defaults,
         )
     if args.command == "scan":
         from checker.commands import scan

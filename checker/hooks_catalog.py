@@ -75,12 +75,16 @@ def _class_end(pattern: str, start: int) -> int | None:
 
 def parser_patterns() -> list[tuple[str, str]]:
     """(parser name, glob) for every registered parser, in registry order, each glob once."""
-    from checker.parsers import FOLDER_PARSERS, PARSERS
+    from checker.parsers import FOLDERS, PARSERS
 
     seen: set[str] = set()
     pairs: list[tuple[str, str]] = []
-    for name, module in [*PARSERS.items(), *FOLDER_PARSERS.items()]:
-        for glob in module.PATTERNS:
+    # A folder format's patterns hold its folder ("ufw/user.rules"): a change there selects the
+    # target whose files list the tree (checker.targets.select_targets).
+    exports = [(name, module.PATTERNS) for name, module in PARSERS.items()]
+    trees = [(name, module.HOOK_PATTERNS) for name, module in FOLDERS.items()]
+    for name, globs in exports + trees:
+        for glob in globs:
             if glob not in seen:
                 seen.add(glob)
                 pairs.append((name, glob))

@@ -7,7 +7,7 @@ evidence folder, so all three give the same verdicts. A target that cannot be re
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -59,9 +59,11 @@ def parse_sources(
     sources: Sequence[Source],
     format_name: str | None = None,
     max_bytes: int | None = None,
-    firewalld_defaults: str | None = None,
+    folder_options: Mapping[str, str] = {},
 ) -> list[object]:
-    """Parse every source; raise ParseError with the problems of all unreadable ones."""
+    """Parse every source; raise ParseError with the problems of all unreadable ones. A source
+    that is a folder (a configuration tree such as etc/ufw or etc/firewalld) is read by its folder
+    parser."""
     max_bytes = MAX_INPUT_BYTES if max_bytes is None else max_bytes
     parsed: list[object] = []
     problems: list[Problem] = []
@@ -71,10 +73,12 @@ def parse_sources(
             continue
         try:
             if not data and Path(origin).is_dir():
-                folder = parsers.detect_folder(origin)
-                parsed.extend(folder.parse_folder(origin, firewalld_defaults))
+                folder = Path(origin)
+                result = parsers.folder_parser(folder).parse_folder(folder, dict(folder_options))
+                # A tree may compile to several rulesets (firewalld: nft plus direct.xml rules).
+                parsed.extend(result if isinstance(result, tuple | list) else [result])
                 continue
-            if format_name in parsers.FOLDER_PARSERS:
+            if format_name in parsers.FOLDERS:
                 raise ParseError(Problem(origin, 0, 0, "format", f"{format_name} reads a folder"))
             parser = parsers.PARSERS[format_name] if format_name else parsers.detect(data, origin)
             parsed.append(parser.parse(data, origin))
@@ -158,11 +162,11 @@ def evaluate_target(
     *,
     format_name: str | None = None,
     max_input_bytes: int | None = None,
-    firewalld_defaults: str | None = None,
+    folder_options: Mapping[str, str] = {},
 ) -> tuple[list[Finding], str | None, list[Problem]]:
     """(findings, platform, problems): problems non-empty means the target could not be read."""
     try:
-        models = parse_sources(sources, format_name, max_input_bytes, firewalld_defaults)
+        models = parse_sources(sources, format_name, max_input_bytes, folder_options)
         engine, platform = _engine_for(models)
     except ParseError as exc:
         # No per-rule findings: the report writers turn the target's error into one `error`

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from checker.errors import PolicyError, Problem, UsageError
+from checker.parsers import FOLDERS, tree_of
 from checker.yamlfile import YamlDoc, read_yaml, schema_problems
 
 SCHEMA = "target-config.schema.json"
@@ -30,6 +31,8 @@ class TargetSpec:
     format_name: str | None = None
     # file -> SHA-256 its evidence manifest records (an evidence run folder): checked on read.
     digests: tuple[tuple[str, str], ...] = ()
+    # Options of folder parsers (ufw_defaults: the default/ufw file of a ufw tree).
+    folder_options: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,7 @@ class TargetEntry:
     roles: tuple[str, ...]
     params: tuple[tuple[str, object], ...]
     format_name: str | None
+    folder_options: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +123,11 @@ def load_target_config(path: str) -> TargetConfig:
             roles=tuple(t["roles"]),
             params=tuple((t.get("params") or {}).items()),
             format_name=t.get("format"),
+            folder_options=(
+                (("ufw_defaults", str(Path(path).resolve().parent / t["ufw_defaults"])),)
+                if "ufw_defaults" in t
+                else ()
+            ),
         )
         for t in doc.data["targets"]
     )
@@ -128,12 +137,16 @@ def load_target_config(path: str) -> TargetConfig:
 def _expand(config: TargetConfig, entry: TargetEntry) -> list[Path]:
     found: dict[Path, None] = {}
     for pattern in entry.patterns:
-        matches = [m for m in sorted(config.root.glob(pattern)) if m.is_file()]
+        matches = [m for m in sorted(config.root.glob(pattern)) if m.is_file() or _tree_folder(m)]
         # A pattern that matches nothing stays in the list, so reading it fails loudly: a
         # target silently checked on half its files could pass on evidence it does not have.
         for match in matches or [config.root / pattern]:
             found[match.resolve()] = None
     return list(found)
+
+
+def _tree_folder(path: Path) -> bool:
+    return path.is_dir() and any(p.claims(path) for p in FOLDERS.values())
 
 
 def _display(path: Path) -> str:
@@ -157,6 +170,7 @@ def select_targets(
     params: Mapping[str, str] = {},
     format_name: str | None = None,
     only: str | None = None,
+    folder_options: Mapping[str, str] = {},
 ) -> Selection:
     """`only` (--target NAME) keeps that one target; a name the config lacks is a usage error."""
     known = [entry.name for entry in config.targets]
@@ -173,6 +187,11 @@ def select_targets(
     wanted = {Path(f).resolve(): f for f in files}
     expanded = [(entry, _expand(config, entry)) for entry in config.targets]
     listed = {member for _, members in expanded for member in members}
+    trees: dict[Path, list[Path]] = {}
+    for path in wanted:
+        tree = tree_of(path)
+        if tree is not None:
+            trees.setdefault(tree.resolve(), []).append(path)
     # A YAML file that is no target's export is the config side (fwcheck.yaml, a policy, a
     # waiver file): it changes what every target is checked against.
     config_side = {
@@ -180,13 +199,16 @@ def select_targets(
     }
     chosen: list[TargetSpec] = []
     matched: set[Path] = set(config_side)
+    hit_trees: set[Path] = set()
     for entry, members in expanded:
         if only is not None and entry.name != only:
             continue
-        hit = [m for m in members if m in wanted]
-        # A target's file may be a folder (an etc/firewalld tree): a file under it selects it.
+        # A member folder (a ufw or firewalld tree) is hit by a change to any file of that tree.
+        hit = [m for m in members if m in wanted or m in trees]
+        # A target's file may be a folder: a file under it selects it (even one no folder
+        # parser's tree_of recognises, such as a new zone file).
         inside = [w for w in wanted for m in members if m.is_dir() and w.is_relative_to(m)]
-        hit += [m for m in members if m.is_dir() and any(w.is_relative_to(m) for w in inside)]
+        hit += [m for m in members if m.is_dir() and m not in hit and any(w.is_relative_to(m) for w in inside)]
         matched.update(inside)
         # A target whose listed file is gone is always checked: reading it fails, naming the
         # file (a commit that deletes an export must not pass unchecked).
@@ -194,6 +216,7 @@ def select_targets(
         if files and not hit and not config_side and not gone:
             continue
         matched.update(hit)
+        hit_trees.update(m for m in hit if m in trees)
         merged = {k: str(v) if not isinstance(v, list) else v for k, v in entry.params}
         merged.update(params)
         chosen.append(
@@ -203,7 +226,9 @@ def select_targets(
                 roles=tuple(dict.fromkeys(entry.roles + tuple(extra_roles))),
                 params=tuple(merged.items()),
                 format_name=format_name or entry.format_name,
+                folder_options=tuple({**dict(entry.folder_options), **folder_options}.items()),
             )
         )
+    matched.update(path for tree in hit_trees for path in trees[tree])
     unmatched = [original for path, original in wanted.items() if path not in matched]
     return Selection(chosen, unmatched)

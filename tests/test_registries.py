@@ -8,7 +8,7 @@ import pkgutil
 
 import checker.parsers
 import checker.reports
-from checker.parsers import FOLDER_PARSERS, PARSERS, detect
+from checker.parsers import FOLDERS, PARSERS, detect
 from checker.reports import REPORTERS
 
 
@@ -23,11 +23,11 @@ def _modules_with_name(package: object) -> dict[str, object]:
 
 def test_every_parser_module_is_registered() -> None:
     modules = _modules_with_name(checker.parsers)
-    assert modules == {**PARSERS, **FOLDER_PARSERS}
+    assert modules == {**PARSERS, **FOLDERS}
     for module in PARSERS.values():
         assert callable(module.sniff) and callable(module.parse) and module.PATTERNS
-    for module in FOLDER_PARSERS.values():
-        assert callable(module.sniff_folder) and callable(module.parse_folder) and module.PATTERNS
+    for module in FOLDERS.values():
+        assert callable(module.claims) and callable(module.parse_folder) and module.HOOK_PATTERNS
 
 
 def test_every_report_module_is_registered() -> None:

@@ -40,8 +40,8 @@ def read_sources(
     problems: list[Problem] = []
     for file in files:
         try:
-            if Path(file).is_dir() and parsers.folder_parser(file) is not None:
-                # A configuration tree (etc/firewalld) is read by its folder parser: no bytes here.
+            if Path(file).is_dir() and parsers.claims_folder(file):
+                # A configuration tree (etc/ufw, etc/firewalld) is read by its folder parser: no bytes.
                 sources.append((file, b""))
                 continue
             data = read_source(file, max_bytes)
@@ -66,7 +66,7 @@ def read_sources(
                     0,
                     0,
                     "unreadable",
-                    "is a folder: give the export files in it, a configuration tree (etc/firewalld), "
+                    "is a folder: give the export files in it, a configuration tree (etc/ufw, etc/firewalld), "
                     "or an evidence run folder "
                     "(DIR/<host>/<run>/ with manifest.json, from scan --evidence or collect)",
                 )
@@ -97,7 +97,6 @@ def exit_code(findings: Sequence[Finding], fail_on: str) -> int:
 def check_targets(
     planned: Sequence[tuple[TargetSpec, tuple[Requirement, ...]]],
     max_input_bytes: int | None = None,
-    firewalld_defaults: str | None = None,
 ) -> tuple[list[TargetInfo], list[Finding], list[Requirement]]:
     """Read and check each target against its resolved requirements."""
     infos: list[TargetInfo] = []
@@ -116,7 +115,7 @@ def check_targets(
                 requirements,
                 format_name=target.format_name,
                 max_input_bytes=max_input_bytes,
-                firewalld_defaults=firewalld_defaults,
+                folder_options=dict(target.folder_options),
             )
         error = "; ".join(format_problem(p) for p in problems) or None
         infos.append(TargetInfo(target.name, target.files, target.roles, platform, error))
@@ -138,11 +137,18 @@ def run(
     builtin_policies: bool = True,
     max_input_bytes: int | None = None,
     firewalld_defaults: str | None = None,
+    ufw_defaults: str | None = None,
 ) -> int:
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     notes: list[str] = []
+    # Options of folder parsers, given on the command line (fwcheck.yaml targets have their own).
+    folder_options = {
+        key: value
+        for key, value in (("ufw_defaults", ufw_defaults), ("firewalld_defaults", firewalld_defaults))
+        if value
+    }
     targets, unmatched, config_policies = _targets(
-        files, roles, params, format_name, config_path, target_name, notes
+        files, roles, params, format_name, config_path, target_name, notes, folder_options
     )
     chosen = policy_paths or config_policies
     policy_set = load_policy_set(policy_search_paths(chosen, builtin=builtin_policies))
@@ -167,7 +173,7 @@ def run(
         for target in targets
     ]
     waivers = load_waivers(outputs.waivers_path) if outputs.waivers_path else None
-    infos, findings, requirements = check_targets(planned, max_input_bytes, firewalld_defaults)
+    infos, findings, requirements = check_targets(planned, max_input_bytes)
     for file in unmatched:
         infos.append(
             TargetInfo(
@@ -250,6 +256,7 @@ def _targets(
     config_path: str | None,
     target_name: str | None,
     notes: list[str] | None = None,
+    options: Mapping[str, str] = {},
 ) -> tuple[list[TargetSpec], list[str], list[Path]]:
     evidence = _evidence_targets(files, roles, params, format_name, target_name)
     if evidence is not None:
@@ -262,13 +269,25 @@ def _targets(
             raise _usage(
                 "give the target's roles with --role (or use a fwcheck.yaml target config)"
             )
+        # A file of a configuration tree (etc/ufw/user.rules, as pre-commit passes it) stands
+        # for its tree: the tree is what the tool loads.
+        files = list(dict.fromkeys(_tree_or_file(file) for file in files))
         name = target_name or (
             Path(files[0]).stem
             if len(files) == 1
             else Path(files[0]).parent.name or Path(files[0]).stem
         )
         return (
-            [TargetSpec(name, tuple(files), tuple(roles), tuple(params.items()), format_name)],
+            [
+                TargetSpec(
+                    name,
+                    tuple(files),
+                    tuple(roles),
+                    tuple(params.items()),
+                    format_name,
+                    folder_options=tuple(options.items()),
+                )
+            ],
             [],
             [],
         )
@@ -277,7 +296,13 @@ def _targets(
     if notes is not None and found is not None:
         notes.append(f"target config: {_shown(found)}")
     selection = select_targets(
-        config, files, extra_roles=roles, params=params, format_name=format_name, only=target_name
+        config,
+        files,
+        extra_roles=roles,
+        params=params,
+        format_name=format_name,
+        only=target_name,
+        folder_options=options,
     )
     policies = [config.root / p for p in config.policies]
     return selection.targets, selection.unmatched, policies
@@ -288,3 +313,10 @@ def _shown(path: Path) -> str:
         return os.path.relpath(path)
     except ValueError:
         return str(path)
+
+
+def _tree_or_file(file: str) -> str:
+    from checker.parsers import tree_of
+
+    tree = tree_of(Path(file))
+    return str(tree) if tree is not None else file

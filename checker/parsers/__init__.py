@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import ModuleType
 from typing import Protocol
 
@@ -30,6 +31,7 @@ from checker.parsers import (  # noqa: E402
     netsh_text,
     nft_json,
     nft_list,
+    ufw_tree,  # noqa: E402
     windows_gpreport,
     windows_json,
     windows_pol,
@@ -56,28 +58,56 @@ PARSERS: dict[str, ModuleType] = {
 }
 
 
-# Formats read from a folder (a configuration tree such as etc/firewalld) rather than one file:
-# each module has NAME, PATTERNS, sniff_folder(path) and parse_folder(path, ...).
-FOLDER_PARSERS: dict[str, ModuleType] = {module.NAME: module for module in (firewalld_tree,)}
+class FolderParser(Protocol):
+    """A configuration tree given as a folder (a target "file" that is a directory)."""
+
+    NAME: str
+    # Globs on the end of the paths whose change re-checks the tree (pre-commit hook `files:`).
+    HOOK_PATTERNS: tuple[str, ...]
+
+    def claims(self, folder: Path) -> bool: ...
+
+    def tree_of(self, file: Path) -> Path | None: ...
+
+    def parse_folder(self, folder: Path, options: dict[str, str]) -> object: ...
 
 
-def format_names() -> list[str]:
-    return sorted([*PARSERS, *FOLDER_PARSERS])
+# Folder formats, one line each; the first that claims a folder reads it.
+FOLDERS: dict[str, ModuleType] = {
+    module.NAME: module for module in (ufw_tree, firewalld_tree)
+}
 
 
-def folder_parser(path: str) -> ModuleType | None:
-    """The folder parser whose tree `path` holds, if any."""
-    for parser in FOLDER_PARSERS.values():
-        if parser.sniff_folder(path):
+def folder_parser(folder: Path) -> ModuleType:
+    for parser in FOLDERS.values():
+        if parser.claims(folder):
             return parser
+    raise ParseError(
+        Problem(
+            str(folder), 0, 0, "format",
+            f"folder holds no configuration tree fwcheck reads ({', '.join(FOLDERS)}:"
+            " e.g. etc/ufw with user.rules and ufw.conf, or etc/firewalld)",
+        )
+    )  # fmt: skip
+
+
+def tree_of(file: Path) -> Path | None:
+    """The configuration tree (folder) a file of it belongs to, if any."""
+    for parser in FOLDERS.values():
+        tree = parser.tree_of(file)
+        if tree is not None:
+            return tree
     return None
 
 
-def detect_folder(path: str) -> ModuleType:
-    parser = folder_parser(path)
-    if parser is not None:
-        return parser
-    raise ParseError(Problem(path, 0, 0, "format", "unknown folder: not an etc/firewalld tree"))
+def format_names() -> list[str]:
+    return sorted([*PARSERS, *FOLDERS])
+
+
+def claims_folder(path: str) -> bool:
+    """Does some folder parser read the tree `path` holds?"""
+    folder = Path(path)
+    return folder.is_dir() and any(parser.claims(folder) for parser in FOLDERS.values())
 
 
 def detect(data: bytes, origin: str) -> ModuleType:

@@ -17,7 +17,7 @@ nowhere, a DefaultZone that does not exist.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,11 +43,34 @@ def etc_dir(path: Path) -> Path | None:
     return None
 
 
+# The folder-parser protocol of checker.parsers (FolderParser): the globs a change to which
+# re-checks the tree are the same as the files the tree is read from.
+HOOK_PATTERNS = PATTERNS
+
+
 def sniff_folder(path: str) -> bool:
     return Path(path).is_dir() and etc_dir(Path(path)) is not None
 
 
-def parse_folder(
+def claims(folder: Path) -> bool:
+    return sniff_folder(str(folder))
+
+
+def tree_of(file: Path) -> Path | None:
+    """The etc/firewalld folder a file of the tree (zones/public.xml, firewalld.conf) is in."""
+    folder = file.parent
+    if folder.name in KINDS:
+        folder = folder.parent
+    return folder if etc_dir(folder) == folder else None
+
+
+def parse_folder(folder: Path, options: Mapping[str, str]) -> tuple[Ruleset, ...]:
+    """The tree's rulesets; `options["firewalld_defaults"]` names firewalld's stock definitions
+    (--firewalld-defaults or a target's `firewalld_defaults:`)."""
+    return parse_tree(str(folder), options.get("firewalld_defaults"))
+
+
+def parse_tree(
     path: str, defaults: str | None = None, system: Path | None = SYSTEM_DEFAULTS
 ) -> tuple[Ruleset, ...]:
     from checker.parsers import firewalld_compile

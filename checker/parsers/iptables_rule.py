@@ -100,6 +100,8 @@ class RuleParser:
         core: dict[str, tuple[str, bool]] = {}
         modules: list[ModuleUse] = []
         target: TargetUse | None = None
+        # Modules given before -j/-g: options after the target go to a module named after it.
+        before_target = 0
         fragment: bool | None = None
         skipped = False
         negate = False
@@ -155,6 +157,7 @@ class RuleParser:
                     if target is not None:
                         raise LineError("option", "multiple -j/-g flags not allowed", near=word)
                     target = TargetUse(argument, kind == "g", [], [])
+                    before_target = len(modules)
                     continue
                 if argument == "!" and not negate and _legacy_negation(words, index - 1, 1):
                     # Pre-1.4.3 intrapositioned negation: `-s ! 10.0.0.1`.
@@ -172,7 +175,7 @@ class RuleParser:
                 raise LineError(
                     "argument", f"unexpected argument `{word}` (not an option)", near=word
                 )
-            index = self._option(words, index, word, negate, core, modules, target)
+            index = self._option(words, index, word, negate, core, modules, target, before_target)
             negate = False
         if negate:
             raise LineError("negation", "`!` at the end of the rule, before no option")
@@ -187,6 +190,7 @@ class RuleParser:
         core: dict[str, tuple[str, bool]],
         modules: list[ModuleUse],
         target: TargetUse | None,
+        before_target: int = 0,
     ) -> int:
         """Attach option `name` (its arguments start at words[index]); return the next index."""
         if target is not None:
@@ -208,6 +212,12 @@ class RuleParser:
                 return self._module_option(
                     words, index, name, negated, module, MODULES[implicit].options[name]
                 )
+        if target is not None and len(modules) > before_target and modules[-1].name not in MODULES:
+            # `-j LOG --log-prefix X -m limit --limit 3/min` (ufw writes it so): iptables gives
+            # an option the target does not take to the matches, the last one loaded first.
+            args, index = _take_greedy(words, index)
+            modules[-1].options.append(OptionUse(name, negated, args))
+            return index
         if target is not None:
             args, index = _take_greedy(words, index)
             target.strange.append(" ".join(["!", name, *args] if negated else [name, *args]))

@@ -234,6 +234,9 @@ def test_bundled_examples_give_the_documented_verdicts(
         assert verdicts == {"pass"}, (compliant, verdicts)
     assert status[("patch-client-17", "onesite-patch-client", "in-udp-34324")] == "fail"
     assert status[("patch-client-17", "onesite-patch-client", "out-tcp-443")] == "fail"
+    # The ufw tree (a folder target): SSH only from the management networks, telnet closed.
+    ufw = {rule: s for (t, _, rule), s in status.items() if t == "ufw-gw"}
+    assert ufw and set(ufw.values()) == {"pass"}, ufw
 
 
 def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
@@ -249,7 +252,9 @@ def test_examples_folder_is_self_contained() -> None:
     for line in config.splitlines():
         if "files:" in line:
             for name in line.split("[", 1)[1].rstrip("]").split(","):
-                assert (EXAMPLES / name.strip()).is_file(), name
+                # A folder is a configuration tree (examples/ufw/etc/ufw).
+                path = EXAMPLES / name.strip()
+                assert path.is_file() or (path / "user.rules").is_file(), name
 
 
 def test_unknown_role_is_a_usage_error(

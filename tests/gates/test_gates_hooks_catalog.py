@@ -73,6 +73,12 @@ def test_validate_hook_settings() -> None:
         "windows/firewall.wfw",
         "gpo/Machine/Registry.pol",
         "exports/host-windows-collect.json",
+        "etc/ufw/user.rules",
+        "hosts/gw/etc/ufw/user6.rules",
+        "etc/ufw/before6.rules",
+        "etc/ufw/after.rules",
+        "etc/ufw/ufw.conf",
+        "etc/default/ufw",
     ],
 )
 def test_export_names_match(path: str) -> None:
@@ -89,6 +95,10 @@ def test_export_names_match(path: str) -> None:
         "docs/rules.v4/index.md",  # a folder named like an export is not an export
         "package.json",
         "registry.polish",
+        "etc/ufw/applications.d/openssh-server",
+        "etc/ufw/user.rules.bak",
+        "etc/default/ufw.dpkg-old",
+        "etc/ufw/foo.rules",
     ],
 )
 def test_other_names_do_not_match(path: str) -> None:

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from checker.engine.netfilter import classify_flow
 from checker.errors import ParseError
 from checker.model.netfilter import Ruleset, Unknown
-from checker.parsers import detect_folder, firewalld_tree
+from checker.parsers import firewalld_tree, folder_parser
 
 SERVICES = {
     "ssh": '<port protocol="tcp" port="22"/>',
@@ -68,7 +68,7 @@ def tree(
 
 def load(tmp_path: Path, zones: dict[str, str], **kw: str) -> Ruleset:
     repo = tree(tmp_path, zones, **kw)
-    (ruleset,) = firewalld_tree.parse_folder(str(repo), str(defaults(tmp_path)), system=None)
+    (ruleset,) = firewalld_tree.parse_tree(str(repo), str(defaults(tmp_path)), system=None)
     return ruleset
 
 
@@ -184,7 +184,7 @@ def test_icmp_blocks(tmp_path: Path) -> None:
 
 def test_builtin_table_when_no_defaults(tmp_path: Path) -> None:
     repo = tree(tmp_path, {})
-    (ruleset,) = firewalld_tree.parse_folder(str(repo), None, system=None)
+    (ruleset,) = firewalld_tree.parse_tree(str(repo), None, system=None)
     assert verdict(ruleset, 22) == "accept"
     assert verdict(ruleset, 80) == "drop"
     assert any("built-in" in w for w in ruleset.warnings)
@@ -192,10 +192,13 @@ def test_builtin_table_when_no_defaults(tmp_path: Path) -> None:
 
 def test_folder_is_detected(tmp_path: Path) -> None:
     repo = tree(tmp_path, {"public": PUBLIC})
-    assert detect_folder(str(repo)) is firewalld_tree
-    assert detect_folder(str(repo / "etc" / "firewalld")) is firewalld_tree
+    assert folder_parser(repo) is firewalld_tree
+    assert folder_parser(repo / "etc" / "firewalld") is firewalld_tree
+    assert firewalld_tree.tree_of(repo / "etc" / "firewalld" / "zones" / "public.xml") == (
+        repo / "etc" / "firewalld"
+    )
     with pytest.raises(ParseError):
-        detect_folder(str(tmp_path / "lib-firewalld-nothing"))
+        folder_parser(tmp_path / "lib-firewalld-nothing")
 
 
 @pytest.mark.parametrize(
@@ -311,7 +314,7 @@ def test_mutated_trees_parse_or_fail_located(
         (etc / name).parent.mkdir(parents=True, exist_ok=True)
         (etc / name).write_bytes(text.encode("utf-8", "surrogatepass"))
     try:
-        rulesets = firewalld_tree.parse_folder(
+        rulesets = firewalld_tree.parse_tree(
             str(tmp_path / "m"), str(defaults(tmp_path)), system=None
         )
     except ParseError as error:
@@ -332,7 +335,7 @@ def test_direct_rules_are_iptables_rules_at_their_line(tmp_path: Path) -> None:
           <rule priority="0" table="filter" ipv="ipv6" chain="INPUT">-p tcp --dport 9999 -j ACCEPT</rule>
         </direct>
         """)  # fmt: skip
-    rulesets = firewalld_tree.parse_folder(str(repo), str(defaults(tmp_path)), system=None)
+    rulesets = firewalld_tree.parse_tree(str(repo), str(defaults(tmp_path)), system=None)
     assert len(rulesets) == 3
 
     def check(port: int, src: str = "203.0.113.9", family: int = 4) -> str:
@@ -359,7 +362,7 @@ def test_direct_passthrough_is_indeterminate_and_bad_rules_are_located(tmp_path:
         "direct.xml",
         '<direct>\n  <passthrough ipv="ipv4">-t filter -I INPUT -j ACCEPT</passthrough>\n</direct>\n',
     )
-    rulesets = firewalld_tree.parse_folder(str(repo), str(defaults(tmp_path)), system=None)
+    rulesets = firewalld_tree.parse_tree(str(repo), str(defaults(tmp_path)), system=None)
     # Whatever it does, it may drop ssh (an accept there cannot open what the zones reject).
     assert verdict(rulesets[0], 22) == "indeterminate"
     assert verdict(rulesets[0], 80) == "drop"
@@ -371,7 +374,7 @@ def test_direct_passthrough_is_indeterminate_and_bad_rules_are_located(tmp_path:
         '<direct>\n\n  <rule priority="0" table="filter" ipv="ipv4" chain="INPUT">-p tcp --dport x -j ACCEPT</rule>\n</direct>\n',
     )
     with pytest.raises(ParseError) as caught:
-        firewalld_tree.parse_folder(str(repo), str(defaults(tmp_path)), system=None)
+        firewalld_tree.parse_tree(str(repo), str(defaults(tmp_path)), system=None)
     assert caught.value.problems[0].line == 3 and caught.value.problems[0].file.endswith(
         "direct.xml"
     )
