@@ -261,7 +261,11 @@ def _match(cur: Cursor, family: str) -> dict[str, object]:
 def _value_or_selector(cur: Cursor) -> object:
     word = cur.text()
     if word in PAYLOADS or word in META_BARE or word in ("meta", "ct", "fib"):
-        return _selector_expr(cur)[0]
+        value = _selector_expr(cur)[0]
+        if cur.is_word("map"):
+            cur.next()
+            return {"map": {"key": value, "data": _atom(cur)}}
+        return value
     return _rhs(cur)
 
 
@@ -321,6 +325,13 @@ def _selector(cur: Cursor) -> tuple[object, bool]:
 
 def _rhs(cur: Cursor) -> object:
     first = _element(cur)
+    if cur.is_sym("|"):
+        # `established | new`: one value with both bits, as nft -j prints it.
+        bits = [first]
+        while cur.is_sym("|"):
+            cur.next()
+            bits.append(_element(cur))
+        return {"|": bits}
     if not cur.is_sym(","):
         return first
     items = [first]
