@@ -7,10 +7,12 @@ evidence folder, so all three give the same verdicts. A target that cannot be re
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from types import ModuleType
 
 from checker import parsers
+from checker.parsers import nft_text
 from checker.engine.verdict import Verdict
 from checker.errors import ParseError, Problem, format_problem
 from checker.findings import Finding, Status
@@ -24,7 +26,10 @@ def parse_sources(sources: Sequence[Source], format_name: str | None = None) -> 
     """Parse every source; raise ParseError with the problems of all unreadable ones."""
     parsed: list[object] = []
     problems: list[Problem] = []
+    fragments = _included_fragments(sources, format_name)
     for origin, data in sources:
+        if origin in fragments:
+            continue
         try:
             parser = parsers.PARSERS[format_name] if format_name else parsers.detect(data, origin)
             parsed.append(parser.parse(data, origin))
@@ -35,6 +40,18 @@ def parse_sources(sources: Sequence[Source], format_name: str | None = None) -> 
     if not parsed:
         raise ParseError(Problem("(target)", 0, 0, "no-input", "no firewall export was given"))
     return parsed
+
+
+def _included_fragments(sources: Sequence[Source], format_name: str | None) -> set[str]:
+    """Sources another nft text source of the target includes: read through that include only.
+    A fragment (`add rule inet filter input …`, or rules for inside a chain block) means nothing
+    alone, and read twice its rules would count twice."""
+    read: set[str] = set()
+    for origin, data in sources:
+        if format_name != nft_text.NAME and (format_name or not nft_text.sniff(data[:65536])):
+            continue
+        read |= nft_text.includes(data, origin)
+    return {origin for origin, _ in sources if os.path.realpath(origin) in read}
 
 
 def _engine_for(models: Sequence[object]) -> tuple[ModuleType, str]:

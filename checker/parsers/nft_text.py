@@ -31,7 +31,7 @@ from checker.model.netfilter import Ruleset
 from checker.parsers import nft_json, nft_scan, nft_text_rule
 from checker.parsers.nft_text_cursor import Cursor, TextError
 from checker.parsers.nft_text_lex import Token
-from checker.parsers.nft_text_source import Settings, SourceError, load
+from checker.parsers.nft_text_source import Settings, SourceError, included_files, load
 from checker.parsers.nft_values import BadInput, priority
 
 NAME = "nft-text"
@@ -75,6 +75,11 @@ def parse(data: bytes, origin: str, include_dirs: tuple[str, ...] = ()) -> Rules
     if state.warnings:
         ruleset = dataclasses.replace(ruleset, warnings=(*ruleset.warnings, *state.warnings))
     return ruleset
+
+
+def includes(data: bytes, origin: str, include_dirs: tuple[str, ...] = ()) -> frozenset[str]:
+    """Real paths of the files this script includes (at any depth)."""
+    return included_files(data, origin, Settings(include_dirs))
 
 
 @dataclass
@@ -121,6 +126,7 @@ class _Script:
             cur.i = end
 
     def _command(self, cur: Cursor) -> None:
+        at = cur.where()
         verb = cur.text()
         if verb in ("add", "create", "insert", "delete", "destroy", "flush", "rename", "replace"):
             cur.next()
@@ -128,7 +134,6 @@ class _Script:
             return
         else:
             verb = "add"
-        at = cur.where()
         what = cur.word("table, chain, set, map, element, rule or ruleset")
         if verb == "flush" and what == "ruleset":
             family = cur.word("a family") if not cur.at_end() else None
@@ -230,8 +235,8 @@ class _Script:
         elif verb == "flush":
             self._chain_of(table, name, at).rules.clear()
         elif verb == "rename":
-            chain = table.chains.pop(self._chain_of(table, name, at) and name)
-            table.chains[cur.name("the new chain name")] = chain
+            self._chain_of(table, name, at)
+            table.chains[cur.name("the new chain name")] = table.chains.pop(name)
         elif verb in ("add", "create"):
             if verb == "create" and name in table.chains:
                 raise TextError(at, "exists", f"chain {name} already exists")
@@ -415,18 +420,18 @@ class _Script:
         if cur.is_word("index"):
             cur.next()
             index = nft_text_rule._number(cur)
-        self._add_rule(cur, family, table_name, name, chain, verb == "insert", index)
+        self._add_rule(cur, family, table_name, name, chain, verb == "insert", index, at)
 
     def _add_rule(self, cur: Cursor, family: str, table: str, name: str, chain: _Chain,
-                  insert: bool, index: int | None) -> None:  # fmt: skip
-        at = cur.where()
+                  insert: bool, index: int | None, at: Location | None = None) -> None:  # fmt: skip
+        at = at or cur.where()
         exprs, comment = nft_text_rule.rule(cur, family)
         if not exprs:
             raise TextError(at, "syntax", "empty rule")
         body: dict[str, object] = {"family": family, "table": table, "chain": name, "expr": exprs}
         if comment is not None:
             body["comment"] = comment
-        if index is not None and not 0 <= index < len(chain.rules) + (0 if insert else 0):
+        if index is not None and not 0 <= index < len(chain.rules):
             raise TextError(at, "reference", f"rule index {index} is past the chain's end")
         if index is not None:
             chain.rules.insert(index if insert else index + 1, (body, at))

@@ -357,9 +357,9 @@ def _atom(cur: Cursor, verdicts: bool = False) -> object:
         cur.i -= 1
         end = cur.block_end()
         inner = Cursor(cur.items, cur.i + 1, end)
-        items = elements(inner)
+        content = elements(inner)
         cur.i = end + 1
-        return {"set": items}
+        return {"set": content}
     if token.kind == "sym" and token.text == "(":
         items: list[object] = []
         while not cur.is_sym(")"):

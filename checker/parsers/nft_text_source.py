@@ -60,6 +60,17 @@ def load(data: bytes, origin: str, settings: Settings) -> list[Token]:
     return expander.out
 
 
+def included_files(data: bytes, origin: str, settings: Settings) -> frozenset[str]:
+    """The real paths of every file the script includes, at any depth (empty if it cannot be
+    read: the parse then reports why)."""
+    expander = _Expander(settings)
+    try:
+        expander.file(data, origin, (), None)
+    except SourceError:
+        pass
+    return frozenset(expander.read)
+
+
 def _starts_statement(previous: Token | None) -> bool:
     return previous is None or previous.kind == "end" or previous.text in ("{", "}")
 
@@ -69,6 +80,7 @@ class _Expander:
         self.settings = settings
         self.out: list[Token] = []
         self.scopes: list[dict[str, list[Token]]] = [{}]
+        self.read: set[str] = set()
 
     def file(self, data: bytes, origin: str, stack: tuple[str, ...], at: Location | None) -> None:
         text = decode(data, origin)
@@ -179,6 +191,7 @@ class _Expander:
                 ) from None
             if len(data) > MAX_FILE_BYTES:
                 raise SourceError(keyword.location, "include", f"{path} is larger than 64 MiB")
+            self.read.add(real)
             self.file(data, path, (*stack, os.path.realpath(origin)), keyword.location)
             self.out.append(Token("end", "\n", keyword.location))
         return j
