@@ -13,14 +13,15 @@ A quote left open at the end of its line is a LexError at the quote.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from checker.errors import Location
 
-_SYMBOLS_2 = ("==", "!=", "<=", ">=", "<<", ">>")
-_SYMBOLS_1 = frozenset("{}(),=<>!&|^+")
-_WORD = frozenset(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:/-*@$%~[]\\"
+_SCAN = re.compile(
+    r"""(?P<nl>\n)|[ \t\r\f\v]+|\#[^\n]*|(?P<cont>\\\r?\n)|(?P<semi>;)"""
+    r"""|"(?P<str>[^"\n]*)"|(?P<open>")|(?P<sym>==|!=|<=|>=|<<|>>|[{}(),=<>!&|^+])"""
+    r"""|(?P<word>[A-Za-z0-9_.:/*@$%~\[\]\\-]+)|(?P<bad>.)"""
 )
 
 
@@ -40,51 +41,28 @@ class LexError(Exception):
 
 def tokens(text: str, file: str) -> list[Token]:
     out: list[Token] = []
-    line, start, i, n = 1, 0, 0, len(text)
-
-    def here(at: int) -> Location:
-        return Location(file, line, at - start + 1)
-
-    while i < n:
-        char = text[i]
-        if char == "\n":
-            out.append(Token("end", "\n", here(i)))
-            i += 1
-            line, start = line + 1, i
-        elif char in " \t\r\f\v":
-            i += 1
-        elif char == "#":
-            while i < n and text[i] != "\n":
-                i += 1
-        elif char == "\\" and text[i + 1 : i + 2] == "\n":
-            i += 2
-            line, start = line + 1, i
-        elif char == "\\" and text[i + 1 : i + 3] == "\r\n":
-            i += 3
-            line, start = line + 1, i
-        elif char == ";":
-            out.append(Token("end", ";", here(i)))
-            i += 1
-        elif char == '"':
-            close = text.find('"', i + 1)
-            newline = text.find("\n", i + 1)
-            if close < 0 or (0 <= newline < close):
-                raise LexError(here(i), "quoted string not closed on its line")
-            out.append(Token("string", text[i + 1 : close], here(i)))
-            i = close + 1
-        elif text.startswith(_SYMBOLS_2, i):
-            out.append(Token("sym", text[i : i + 2], here(i)))
-            i += 2
-        elif char in _SYMBOLS_1:
-            out.append(Token("sym", char, here(i)))
-            i += 1
-        elif char in _WORD:
-            j = i
-            while j < n and text[j] in _WORD:
-                j += 1
-            out.append(Token("word", text[i:j], here(i)))
-            i = j
+    append = out.append
+    line, start = 1, 0
+    for found in _SCAN.finditer(text):
+        kind = found.lastgroup
+        if kind is None:
+            continue
+        at = found.start()
+        if kind == "nl":
+            append(Token("end", "\n", Location(file, line, at - start + 1)))
+            line, start = line + 1, at + 1
+        elif kind == "cont":
+            line, start = line + 1, found.end()
+        elif kind == "word" or kind == "sym":
+            append(Token(kind, found.group(kind), Location(file, line, at - start + 1)))
+        elif kind == "str":
+            append(Token("string", found.group(kind), Location(file, line, at - start + 1)))
+        elif kind == "semi":
+            append(Token("end", ";", Location(file, line, at - start + 1)))
+        elif kind == "open":
+            raise LexError(Location(file, line, at - start + 1), "quoted string not closed on its line")
         else:
-            raise LexError(here(i), f"unexpected character {char!r}")
-    out.append(Token("end", "\n", here(i)))
+            char = found.group(kind)
+            raise LexError(Location(file, line, at - start + 1), f"unexpected character {char!r}")
+    append(Token("end", "\n", Location(file, line, len(text) - start + 1)))
     return out
