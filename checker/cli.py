@@ -247,6 +247,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="target config (default: ./fwcheck.yaml when no FILE is given)",
     )
     check.add_argument(
+        "--nft-include",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="folder searched for nftables.conf includes after the including file's own (as nft -I)",
+    )
+    check.add_argument(
         "--target", metavar="NAME", help="target name for FILEs given on the command line"
     )
     _add_report_options(check)
@@ -393,6 +400,7 @@ def _run(args: argparse.Namespace) -> int:
             config_path=args.config,
             target_name=args.target,
             outputs=_outputs(args),
+            nft_include=tuple(args.nft_include),
         )
     if args.command == "scan":
         from checker.commands import scan

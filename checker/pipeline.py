@@ -22,17 +22,25 @@ from checker.policies.model import Requirement
 Source = tuple[str, bytes]
 
 
-def parse_sources(sources: Sequence[Source], format_name: str | None = None) -> list[object]:
-    """Parse every source; raise ParseError with the problems of all unreadable ones."""
+def parse_sources(
+    sources: Sequence[Source],
+    format_name: str | None = None,
+    include_dirs: tuple[str, ...] = (),
+) -> list[object]:
+    """Parse every source; raise ParseError with the problems of all unreadable ones.
+    `include_dirs`: where nft text includes are looked for after the including file's folder."""
     parsed: list[object] = []
     problems: list[Problem] = []
-    fragments = _included_fragments(sources, format_name)
+    fragments = _included_fragments(sources, format_name, include_dirs)
     for origin, data in sources:
         if origin in fragments:
             continue
         try:
             parser = parsers.PARSERS[format_name] if format_name else parsers.detect(data, origin)
-            parsed.append(parser.parse(data, origin))
+            if parser is nft_text:
+                parsed.append(nft_text.parse(data, origin, include_dirs))
+            else:
+                parsed.append(parser.parse(data, origin))
         except ParseError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -42,7 +50,9 @@ def parse_sources(sources: Sequence[Source], format_name: str | None = None) -> 
     return parsed
 
 
-def _included_fragments(sources: Sequence[Source], format_name: str | None) -> set[str]:
+def _included_fragments(
+    sources: Sequence[Source], format_name: str | None, include_dirs: tuple[str, ...]
+) -> set[str]:
     """Sources another nft text source of the target includes: read through that include only.
     A fragment (`add rule inet filter input …`, or rules for inside a chain block) means nothing
     alone, and read twice its rules would count twice."""
@@ -50,7 +60,7 @@ def _included_fragments(sources: Sequence[Source], format_name: str | None) -> s
     for origin, data in sources:
         if format_name != nft_text.NAME and (format_name or not nft_text.sniff(data[:65536])):
             continue
-        read |= nft_text.includes(data, origin)
+        read |= nft_text.includes(data, origin, include_dirs)
     return {origin for origin, _ in sources if os.path.realpath(origin) in read}
 
 
@@ -124,10 +134,11 @@ def evaluate_target(
     requirements: Sequence[Requirement],
     *,
     format_name: str | None = None,
+    include_dirs: tuple[str, ...] = (),
 ) -> tuple[list[Finding], str | None, list[Problem]]:
     """(findings, platform, problems): problems non-empty means the target could not be read."""
     try:
-        models = parse_sources(sources, format_name)
+        models = parse_sources(sources, format_name, include_dirs)
         engine, platform = _engine_for(models)
     except ParseError as exc:
         # No per-rule findings: the report writers turn the target's error into one `error`

@@ -51,6 +51,7 @@ def exit_code(findings: Sequence[Finding], fail_on: str) -> int:
 
 def check_targets(
     planned: Sequence[tuple[TargetSpec, tuple[Requirement, ...]]],
+    nft_include: tuple[str, ...] = (),
 ) -> tuple[list[TargetInfo], list[Finding], list[Requirement]]:
     """Read and check each target against its resolved requirements."""
     infos: list[TargetInfo] = []
@@ -64,7 +65,11 @@ def check_targets(
             target_findings, platform = [], None
         else:
             target_findings, platform, problems = evaluate_target(
-                target.name, sources, requirements, format_name=target.format_name
+                target.name,
+                sources,
+                requirements,
+                format_name=target.format_name,
+                include_dirs=nft_include,
             )
         error = "; ".join(format_problem(p) for p in problems) or None
         infos.append(TargetInfo(target.name, target.files, target.roles, platform, error))
@@ -83,6 +88,7 @@ def run(
     target_name: str | None = None,
     outputs: Outputs = NO_OUTPUTS,
     today: date | None = None,
+    nft_include: tuple[str, ...] = (),
 ) -> int:
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     targets, unmatched, config_policies = _targets(
@@ -111,7 +117,7 @@ def run(
         for target in targets
     ]
     waivers = load_waivers(outputs.waivers_path) if outputs.waivers_path else None
-    infos, findings, requirements = check_targets(planned)
+    infos, findings, requirements = check_targets(planned, nft_include)
     for file in unmatched:
         infos.append(
             TargetInfo(

@@ -266,3 +266,42 @@ def test_fixture_scripts_give_the_json_verdicts_per_rule() -> None:
         ]
         half = len(shape) // 2
         assert shape[:half] == shape[half:], name
+
+
+NO_TELNET = """id: web
+title: Web
+roles: [web]
+rules:
+  - id: no-telnet
+    title: No inbound Telnet
+    expect: deny
+    direction: inbound
+    protocol: tcp
+    port: 23
+    family: ipv4
+    severity: critical
+"""
+
+
+def test_check_command_reads_nftables_conf_with_nft_include(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from checker.cli import main
+
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "web.yaml").write_text(NO_TELNET)
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "admin.nft").write_text("\nadd rule inet f input tcp dport 23 accept\n")
+    conf = tmp_path / "nftables.conf"
+    conf.write_text(
+        "flush ruleset\n"
+        "table inet f { chain input { type filter hook input priority 0; policy drop; } }\n"
+        'include "admin.nft"\n'
+    )
+    argv = ["check", str(conf), "--role", "web", "--policies", str(tmp_path / "policies")]
+    # Without the include folder the include is missing: the target cannot be read (exit 3).
+    assert main(argv) == 3
+    assert "include file 'admin.nft' not found" in capsys.readouterr().out
+    assert main([*argv, "--nft-include", str(tmp_path / "shared")]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in out and "shared/admin.nft:2" in out, out
