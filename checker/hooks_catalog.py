@@ -123,8 +123,8 @@ def hook_specs() -> tuple[HookSpec, ...]:
         HookSpec(
             id="fwcheck",
             name="fwcheck (firewall exports against policies)",
-            description="Check the staged firewall exports (iptables-save, nft -j, Windows "
-            "firewall exports) of the targets in ./fwcheck.yaml against their policies.",
+            description="Check the staged firewall exports (iptables-save, nft -j, nftables.conf, "
+            "Windows firewall exports) of the targets in ./fwcheck.yaml against their policies.",
             # --config: FILE arguments without it would form one ad-hoc target needing --role;
             # with it, each staged file selects the fwcheck.yaml targets it belongs to, and a
             # staged export that belongs to no target is reported (exit 3), never skipped.
