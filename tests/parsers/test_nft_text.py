@@ -8,6 +8,7 @@ translation means what the kernel does is tests/kernel/test_oracle_nft_text.py's
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -302,6 +303,15 @@ def test_check_command_reads_nftables_conf_with_nft_include(
     # Without the include folder the include is missing: the target cannot be read (exit 3).
     assert main(argv) == 3
     assert "include file 'admin.nft' not found" in capsys.readouterr().out
-    assert main([*argv, "--nft-include", str(tmp_path / "shared")]) == 1
+    sarif = tmp_path / "out.sarif"
+    assert main([*argv, "--nft-include", str(tmp_path / "shared"), "--sarif", str(sarif)]) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "shared/admin.nft:2" in out, out
+    # The code-scanning annotation lands on the included file's line.
+    results = json.loads(sarif.read_text())["runs"][0]["results"]
+    places = [
+        (loc["physicalLocation"]["artifactLocation"]["uri"], loc["physicalLocation"]["region"]["startLine"])
+        for result in results
+        for loc in result.get("locations", [])
+    ]
+    assert any(uri.endswith("shared/admin.nft") and line == 2 for uri, line in places), places
