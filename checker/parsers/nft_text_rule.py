@@ -21,6 +21,7 @@ never a guess. Anything else we do not recognise is a syntax error at its file:l
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from checker.parsers.nft_text_cursor import Cursor, TextError
 
@@ -108,8 +109,7 @@ def _statement(cur: Cursor, family: str) -> dict[str, object]:
     if word == "quota":
         return {"quota": _quota(cur)}
     if word in _NAT:
-        cur.next()
-        return {word: {"addr": _words_until_rule_word(cur)} if not cur.at_end() else None}
+        return {word: _nat(cur)}
     if word == "notrack":
         cur.next()
         return {"notrack": None}
@@ -145,6 +145,36 @@ def _reject(cur: Cursor) -> dict[str, object]:
     if cur.is_word("type"):
         cur.next()
     return {"reject": {"type": kind, "expr": _literal(cur.word("an icmp code"))}}
+
+
+_PORTS = r"(?::(?P<port>[0-9]+(?:-[0-9]+)?))?$"
+_NAT_V4 = re.compile(r"^(?P<addr>[0-9.]+(?:-[0-9.]+)?)" + _PORTS)
+_NAT_V6 = re.compile(r"^\[(?P<addr>[0-9a-fA-F:.]+)\]" + _PORTS)
+_NAT_PORT = re.compile(r"^" + _PORTS)
+
+
+def _nat(cur: Cursor) -> dict[str, object] | None:
+    """`dnat [ip|ip6] to ADDR[:PORT]`, `redirect to :PORT`, `masquerade [to :PORT]`, flags: as
+    nft -j's {"addr", "port", "family", "flags"}; a mapped target is kept as text."""
+    cur.next()
+    body: dict[str, object] = {}
+    if cur.is_word("ip", "ip6") and cur.text(1) == "to":
+        body["family"] = cur.next().text
+    if cur.is_word("to"):
+        cur.next()
+        target = _words_until_rule_word(cur, _NAT_FLAGS)
+        found = _NAT_PORT.match(target) or _NAT_V4.match(target) or _NAT_V6.match(target)
+        if found:
+            if found.groupdict().get("addr"):
+                body["addr"] = _literal(found.group("addr"))
+            if found.group("port"):
+                body["port"] = _literal(found.group("port"))
+        else:  # an IPv6 address alone, or a map
+            body["addr"] = _literal(target) if _is_address(target) else target
+    flags = [w for w in _words_until_rule_word(cur).replace(",", " ").split() if w]
+    if flags:
+        body["flags"] = flags
+    return body or None
 
 
 def _limit(cur: Cursor) -> dict[str, object]:
@@ -189,10 +219,10 @@ def _over(cur: Cursor) -> bool:
     return False
 
 
-def _words_until_rule_word(cur: Cursor) -> str:
+def _words_until_rule_word(cur: Cursor, stop: frozenset[str] = frozenset()) -> str:
     """Arguments of a statement we keep as text: up to a verdict, `comment` or the end."""
     parts: list[str] = []
-    while not cur.at_end() and cur.text() not in _RULE_WORDS:
+    while not cur.at_end() and cur.text() not in _RULE_WORDS and cur.text() not in stop:
         token = cur.next()
         parts.append(f'"{token.text}"' if token.kind == "string" else token.text)
     return " ".join(parts)

@@ -315,3 +315,27 @@ def test_check_command_reads_nftables_conf_with_nft_include(
         for loc in result.get("locations", [])
     ]
     assert any(uri.endswith("shared/admin.nft") and line == 2 for uri, line in places), places
+
+
+@pytest.mark.parametrize(
+    ("statement", "expected"),
+    [
+        ("dnat to 10.0.0.2:80", {"dnat": {"addr": "10.0.0.2", "port": 80}}),
+        ("redirect to :80", {"redirect": {"port": 80}}),
+        ("snat ip6 to [fe80::1]:53", {"snat": {"family": "ip6", "addr": "fe80::1", "port": 53}}),
+        ("snat to 1.2.3.4 fully-random", {"snat": {"addr": "1.2.3.4", "flags": ["fully-random"]}}),
+        ("masquerade", {"masquerade": None}),
+        ("reject with icmpx type port-unreachable",
+         {"reject": {"type": "icmpx", "expr": "port-unreachable"}}),
+        ("reject with tcp reset", {"reject": {"type": "tcp reset"}}),
+        ("limit rate over 10 mbytes/second",
+         {"limit": {"inv": True, "rate": 10, "rate_unit": "mbytes", "per": "second"}}),
+    ],
+)  # fmt: skip
+def test_statements_as_nft_json_prints_them(statement: str, expected: dict[str, object]) -> None:
+    from checker.parsers import nft_text_rule
+    from checker.parsers.nft_text_cursor import Cursor
+    from checker.parsers.nft_text_lex import tokens
+
+    exprs, _ = nft_text_rule.rule(Cursor(tokens(statement, "x")[:-1]), "ip")
+    assert exprs == [expected]
