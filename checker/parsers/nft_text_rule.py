@@ -126,7 +126,16 @@ def _statement(cur: Cursor, family: str) -> dict[str, object]:
         return {"ct count": {"val": _number(cur), "inv": inv}}
     if word == "meter":
         raise Unread("meter (per-key state kept by the packet path)")
-    if word in ("dup", "fwd", "tproxy", "synproxy", "flow", "xt", "last", "secmark", "set"):
+    if word == "flow" and cur.text(1) in ("add", "offload") and cur.text(2).startswith("@"):
+        cur.next()
+        op = cur.next().text
+        return {"flow": {"op": op, "flowtable": cur.next().text}}
+    if word == "last":
+        cur.next()
+        if cur.is_word("used"):
+            cur.next(), cur.next()
+        return {"last": None}
+    if word in ("dup", "fwd", "tproxy", "synproxy", "flow", "xt", "secmark", "set"):
         raise Unread(f"{word} statement")
     return _match(cur, family)
 
