@@ -35,7 +35,7 @@ from checker.parsers.nft_text_source import Settings, SourceError, included_file
 from checker.parsers.nft_values import BadInput, priority
 
 NAME = "nft-text"
-PATTERNS = ("nftables.conf", "*.nft", "nftables*.conf", "nftables.d/*.conf", "ruleset.nft.txt")
+PATTERNS = ("nftables.conf", "*.nft", "nftables*.conf", "nftables.d/*.conf")
 
 FAMILIES = frozenset({"ip", "ip6", "inet", "arp", "bridge", "netdev"})
 _SNIFF = re.compile(
