@@ -49,11 +49,15 @@ def script(rules: int, seed: int = 7) -> str:
         if kind == 0:
             rule = f"tcp dport {port} accept"
         elif kind == 1:
-            rule = f"ip saddr {net} tcp dport {{ 22, {port} }} counter accept comment \"host {index}\""
+            rule = (
+                f'ip saddr {net} tcp dport {{ 22, {port} }} counter accept comment "host {index}"'
+            )
         elif kind == 2:
-            rule = f'iifname "eth{rng.randint(0, 9)}*" udp dport {port}-{min(port + 10, 65535)} drop'
+            rule = (
+                f'iifname "eth{rng.randint(0, 9)}*" udp dport {port}-{min(port + 10, 65535)} drop'
+            )
         elif kind == 3:
-            rule = f"ip saddr $mgmt tcp dport $web ct state new accept"
+            rule = "ip saddr $mgmt tcp dport $web ct state new accept"
         elif kind == 4:
             rule = f'ip saddr @blocked log prefix "blocked {index} " drop'
         else:

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from checker import parsers
-from checker.parsers import nft_text
 from checker.engine.verdict import Verdict
 from checker.errors import ParseError, Problem, format_problem
 from checker.findings import Finding, Status
 from checker.model.netfilter import IpSets, NftDevices, Ruleset
+from checker.parsers import nft_text
 from checker.policies.model import Requirement
 
 Source = tuple[str, bytes]

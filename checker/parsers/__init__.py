@@ -77,8 +77,13 @@ def detect(data: bytes, origin: str) -> ModuleType:
             return parser
     if origin.endswith(".j2"):
         raise ParseError(
-            Problem(origin, 1, 0, "format", "a Jinja template, not a firewall export: check the"
-                    " file it renders to")  # fmt: skip
+            Problem(
+                origin,
+                1,
+                0,
+                "format",
+                "a Jinja template, not a firewall export: check the file it renders to",
+            )  # fmt: skip
         )
     raise ParseError(
         Problem(

@@ -70,7 +70,9 @@ def parse(data: bytes, origin: str, include_dirs: tuple[str, ...] = ()) -> Rules
     except TextError as error:
         raise ParseError(Problem.at(error.location, error.code, error.message)) from None
     except RecursionError:
-        raise ParseError(Problem(origin, 1, 0, "structure", "expression nested too deeply")) from None
+        raise ParseError(
+            Problem(origin, 1, 0, "structure", "expression nested too deeply")
+        ) from None
     ruleset = nft_json.read(state.elements(), origin)
     if state.warnings:
         ruleset = dataclasses.replace(ruleset, warnings=(*ruleset.warnings, *state.warnings))
@@ -269,7 +271,11 @@ class _Script:
             elif word == "policy":
                 item.next()
                 chain.base["policy"] = item.word("accept or drop")
-            elif word in ("comment",) and (item.peek(1) is not None and item.peek(1).kind == "string") and stop - item.i == 2:  # type: ignore[union-attr]
+            elif (
+                word in ("comment",)
+                and (item.peek(1) is not None and item.peek(1).kind == "string")
+                and stop - item.i == 2
+            ):  # type: ignore[union-attr]
                 item.i = item.stop
             elif word == "devices":
                 item.next()
@@ -370,7 +376,9 @@ class _Script:
                 if not item.is_sym("{"):
                     raise item.fail("expected `{`")
                 close = item.block_end()
-                target.elements.extend(nft_text_rule.elements(Cursor(item.items, item.i + 1, close)))
+                target.elements.extend(
+                    nft_text_rule.elements(Cursor(item.items, item.i + 1, close))
+                )
                 item.i = close + 1
             elif word in ("size", "gc-interval", "policy", "comment"):
                 item.name(f"a {word}")

@@ -48,8 +48,10 @@ class Cursor:
 
     def fail(self, message: str, code: str = "syntax") -> TextError:
         token = self.peek()
-        found = "the end of the statement" if token is None or token.kind == "end" else (
-            f"{token.text!r}"
+        found = (
+            "the end of the statement"
+            if token is None or token.kind == "end"
+            else (f"{token.text!r}")
         )
         return TextError(self.where(), code, f"{message} (found {found})")
 

@@ -60,7 +60,9 @@ def tokens(text: str, file: str) -> list[Token]:
         elif kind == "semi":
             append(Token("end", ";", Location(file, line, at - start + 1)))
         elif kind == "open":
-            raise LexError(Location(file, line, at - start + 1), "quoted string not closed on its line")
+            raise LexError(
+                Location(file, line, at - start + 1), "quoted string not closed on its line"
+            )
         else:
             char = found.group(kind)
             raise LexError(Location(file, line, at - start + 1), f"unexpected character {char!r}")

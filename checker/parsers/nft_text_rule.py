@@ -150,7 +150,9 @@ def _reject(cur: Cursor) -> dict[str, object]:
         cur.expect("reset")
         return {"reject": {"type": "tcp reset"}}
     if kind not in ("icmp", "icmpv6", "icmpx"):
-        raise TextError(cur.where(), "syntax", f"reject with {kind!r}: expected icmp, icmpv6, icmpx or tcp")
+        raise TextError(
+            cur.where(), "syntax", f"reject with {kind!r}: expected icmp, icmpv6, icmpx or tcp"
+        )
     if cur.is_word("type"):
         cur.next()
     return {"reject": {"type": kind, "expr": _literal(cur.word("an icmp code"))}}
@@ -460,7 +462,11 @@ def _literal(text: str) -> object:
     addresses, `addr/len` prefixes; names, addresses and interface patterns as strings."""
     if text.isascii() and text.isdigit():
         return int(text)
-    if text.startswith("0x") and len(text) > 2 and all(c in "0123456789abcdefABCDEF" for c in text[2:]):
+    if (
+        text.startswith("0x")
+        and len(text) > 2
+        and all(c in "0123456789abcdefABCDEF" for c in text[2:])
+    ):
         return int(text, 16)
     if "/" in text:
         addr, _, length = text.rpartition("/")

@@ -48,7 +48,9 @@ def decode(data: bytes, origin: str) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise SourceError(
-            Location(origin, 1), "encoding", f"not UTF-8 text ({error.reason} at byte {error.start})"
+            Location(origin, 1),
+            "encoding",
+            f"not UTF-8 text ({error.reason} at byte {error.start})",
         ) from None
     return text[1:] if text.startswith("\ufeff") else text
 
@@ -174,9 +176,13 @@ class _Expander:
         for path in self._resolve(name, origin, keyword.location):
             real = os.path.realpath(path)
             if real in stack or real == os.path.realpath(origin):
-                raise SourceError(keyword.location, "include", f"include cycle: {name} includes itself")
+                raise SourceError(
+                    keyword.location, "include", f"include cycle: {name} includes itself"
+                )
             if len(stack) >= MAX_DEPTH:
-                raise SourceError(keyword.location, "include", f"includes nested deeper than {MAX_DEPTH}")
+                raise SourceError(
+                    keyword.location, "include", f"includes nested deeper than {MAX_DEPTH}"
+                )
             if path.endswith(".j2"):
                 raise SourceError(
                     keyword.location, "include",
@@ -203,7 +209,9 @@ class _Expander:
         elif name.startswith("./"):
             candidates = [str(here / name)]
         else:
-            candidates = [str(here / name)] + [str(Path(d) / name) for d in self.settings.include_dirs]
+            candidates = [str(here / name)] + [
+                str(Path(d) / name) for d in self.settings.include_dirs
+            ]
         if any(c in _GLOB for c in name):
             for candidate in candidates:
                 found = sorted(p for p in glob.glob(candidate) if os.path.isfile(p))

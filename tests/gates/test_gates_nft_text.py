@@ -10,7 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gates_support import HookRepo, Result, git_init, head, hook_config, must, pre_commit, run, write
+from gates_support import (
+    HookRepo,
+    Result,
+    git_init,
+    head,
+    hook_config,
+    must,
+    pre_commit,
+    run,
+    write,
+)
 from test_gates_pre_commit import POLICY
 
 TARGET_CONFIG = """version: 1
@@ -91,7 +101,10 @@ def test_define_in_the_main_file_is_followed(nft_repo: Path, hook_repo: HookRepo
 
 
 def test_syntax_error_blocks_with_its_location(nft_repo: Path, hook_repo: HookRepo) -> None:
-    write(nft_repo, {"nftables.d/10-admin.conf": ADMIN + "add rule inet filter input tcp dport 80 acept\n"})
+    write(
+        nft_repo,
+        {"nftables.d/10-admin.conf": ADMIN + "add rule inet filter input tcp dport 80 acept\n"},
+    )
     result = commit(nft_repo, hook_repo, "typo", "nftables.d/10-admin.conf")
     assert result.returncode != 0, result.output
     assert "exit code: 3" in result.output, result.output

@@ -157,9 +157,10 @@ def test_debian_example_text_equals_json(netns: NetnsPair, path: Path, tmp_path:
     )  # fmt: skip
     if loaded.returncode != 0:
         reason = loaded.stderr.decode(errors="replace").strip().splitlines()[:3]
-        if path.name.removesuffix(".gz") in NEEDS_MORE or os.environ.get(
-            "FWCHECK_REQUIRE_KERNEL_ORACLE"
-        ) != "1":
+        if (
+            path.name.removesuffix(".gz") in NEEDS_MORE
+            or os.environ.get("FWCHECK_REQUIRE_KERNEL_ORACLE") != "1"
+        ):
             pytest.skip(f"nft -f {path.name} refused on this machine: {' / '.join(reason)}")
         pytest.fail(f"nft -f {path.name} failed: {' / '.join(reason)}")
     exported = netns.run(netns.host, ["nft", "-j", "list", "ruleset"]).stdout
@@ -171,7 +172,9 @@ def test_debian_example_text_equals_json(netns: NetnsPair, path: Path, tmp_path:
     for probe in grid_flows:
         json_verdict, text_verdict = verdict(from_json, probe), verdict(from_text, probe)
         if json_verdict != text_verdict:
-            problems.append(f"{probe.label()} ipv{probe.family}: text {text_verdict}, json {json_verdict}")
+            problems.append(
+                f"{probe.label()} ipv{probe.family}: text {text_verdict}, json {json_verdict}"
+            )
     print(f"nft-text example {path.name}: {len(grid_flows)} flows, {len(problems)} disagreements")
     assert not problems, "\n".join(problems) + "\n" + listing.decode(errors="replace")
 

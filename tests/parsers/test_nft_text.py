@@ -66,7 +66,9 @@ def test_block_form_rules_chain_and_locations() -> None:
     assert Ranges("saddr", ((0, 0x09FFFFFF), (0x0B000000, 0xFFFFFFFF))) in third.matches
     assert V4 in third.matches and third.target.verdict is Verdict.DROP
     assert [str(r.origin) for r in chain.rules] == [
-        "nftables.conf:7:3", "nftables.conf:8:3", "nftables.conf:9:3"
+        "nftables.conf:7:3",
+        "nftables.conf:8:3",
+        "nftables.conf:9:3",
     ]
     assert str(chain.policy_origin) == "nftables.conf:5:2"
 
@@ -190,7 +192,9 @@ def test_unread_selector_makes_the_rule_unknown_not_a_guess() -> None:
 def test_includes_relative_glob_and_include_dirs(tmp_path: Path) -> None:
     (tmp_path / "nftables.d").mkdir()
     (tmp_path / "lib").mkdir()
-    (tmp_path / "nftables.d" / "10-ssh.nft").write_text("add rule inet t input tcp dport 22 accept\n")
+    (tmp_path / "nftables.d" / "10-ssh.nft").write_text(
+        "add rule inet t input tcp dport 22 accept\n"
+    )
     (tmp_path / "nftables.d" / "20-telnet.nft").write_text(
         "\n\nadd rule inet t input tcp dport 23 accept\n"
     )
@@ -205,7 +209,8 @@ def test_includes_relative_glob_and_include_dirs(tmp_path: Path) -> None:
     found = rules(ruleset)
     assert ruleset.tables[0].chains[0].policy is Verdict.DROP
     assert [str(r.origin) for r in found] == [
-        f"{tmp_path}/nftables.d/10-ssh.nft:1:1", f"{tmp_path}/nftables.d/20-telnet.nft:3:1"
+        f"{tmp_path}/nftables.d/10-ssh.nft:1:1",
+        f"{tmp_path}/nftables.d/20-telnet.nft:3:1",
     ]
 
 
@@ -260,8 +265,17 @@ def test_fixture_scripts_give_the_json_verdicts_per_rule() -> None:
         text = nft_text.parse((DATA / f"{name}.nft").read_bytes(), f"{name}.nft")
         kernel = nft_json.parse((DATA / f"{name}.json").read_bytes(), f"{name}.json")
         shape = [
-            [(c.name, c.hook, c.priority, c.policy, len({r.origin for r in c.rules}),
-              sorted(r.target.verdict.value for r in c.rules)) for c in t.chains]  # fmt: skip
+            [
+                (
+                    c.name,
+                    c.hook,
+                    c.priority,
+                    c.policy,
+                    len({r.origin for r in c.rules}),
+                    sorted(r.target.verdict.value for r in c.rules),
+                )
+                for c in t.chains
+            ]  # fmt: skip
             for t in (text, kernel)
             for t in t.tables
         ]
@@ -310,7 +324,10 @@ def test_check_command_reads_nftables_conf_with_nft_include(
     # The code-scanning annotation lands on the included file's line.
     results = json.loads(sarif.read_text())["runs"][0]["results"]
     places = [
-        (loc["physicalLocation"]["artifactLocation"]["uri"], loc["physicalLocation"]["region"]["startLine"])
+        (
+            loc["physicalLocation"]["artifactLocation"]["uri"],
+            loc["physicalLocation"]["region"]["startLine"],
+        )
         for result in results
         for loc in result.get("locations", [])
     ]

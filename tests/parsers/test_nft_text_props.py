@@ -28,7 +28,9 @@ SCRIPTS = [p.read_text() for p in sorted(DATA.glob("*.nft"))] + [
 Piece = tuple[str, dict[str, object]]
 
 ports = st.integers(0, 65535)
-v4 = st.integers(0, (1 << 32) - 1).map(lambda n: ".".join(str(n >> s & 255) for s in (24, 16, 8, 0)))
+v4 = st.integers(0, (1 << 32) - 1).map(
+    lambda n: ".".join(str(n >> s & 255) for s in (24, 16, 8, 0))
+)
 
 
 @st.composite
@@ -63,32 +65,49 @@ def matches(draw: st.DrawFn) -> Piece:
     negate = draw(st.booleans())
     op_text, op = ("!= ", "!=") if negate else ("", "==")
     if kind == "port":
-        proto, field = draw(st.sampled_from(["tcp", "udp"])), draw(st.sampled_from(["sport", "dport"]))
+        proto, field = (
+            draw(st.sampled_from(["tcp", "udp"])),
+            draw(st.sampled_from(["sport", "dport"])),
+        )
         text, value = draw(port_values())
-        return f"{proto} {field} {op_text}{text}", {"match": {"op": op, "left": payload(proto, field), "right": value}}
+        return f"{proto} {field} {op_text}{text}", {
+            "match": {"op": op, "left": payload(proto, field), "right": value}
+        }
     if kind == "addr":
         field = draw(st.sampled_from(["saddr", "daddr"]))
         text, value = draw(addr_values())
-        return f"ip {field} {op_text}{text}", {"match": {"op": op, "left": payload("ip", field), "right": value}}
+        return f"ip {field} {op_text}{text}", {
+            "match": {"op": op, "left": payload("ip", field), "right": value}
+        }
     if kind == "ctstate":
         states = draw(st.lists(st.sampled_from(["new", "established", "related", "invalid"]),
                                min_size=1, max_size=3, unique=True))  # fmt: skip
         left = {"ct": {"key": "state"}}
-        return f"ct state {','.join(states)}", {"match": {"op": "in", "left": left, "right": states}}
+        return f"ct state {','.join(states)}", {
+            "match": {"op": "in", "left": left, "right": states}
+        }
     if kind == "iface":
         name = draw(st.sampled_from(["eth0", "eth*", "lo", "wg0"]))
         key = draw(st.sampled_from(["iifname", "oifname"]))
-        return f'{key} {op_text}"{name}"', {"match": {"op": op, "left": {"meta": {"key": key}}, "right": name}}
+        return f'{key} {op_text}"{name}"', {
+            "match": {"op": op, "left": {"meta": {"key": key}}, "right": name}
+        }
     if kind == "l4proto":
         proto = draw(st.sampled_from(["tcp", "udp", "icmp", "17"]))
         right: object = int(proto) if proto.isdigit() else proto
-        return f"meta l4proto {op_text}{proto}", {"match": {"op": op, "left": {"meta": {"key": "l4proto"}}, "right": right}}
+        return f"meta l4proto {op_text}{proto}", {
+            "match": {"op": op, "left": {"meta": {"key": "l4proto"}}, "right": right}
+        }
     if kind == "mark":
         mark = draw(st.integers(0, 255))
-        return f"meta mark {op_text}{mark}", {"match": {"op": op, "left": {"meta": {"key": "mark"}}, "right": mark}}
+        return f"meta mark {op_text}{mark}", {
+            "match": {"op": op, "left": {"meta": {"key": "mark"}}, "right": mark}
+        }
     symbol, op = draw(st.sampled_from([("<", "<"), (">=", ">="), ("lt", "<"), ("ge", ">=")]))
     port = draw(ports)
-    return f"tcp dport {symbol} {port}", {"match": {"op": op, "left": payload("tcp", "dport"), "right": port}}
+    return f"tcp dport {symbol} {port}", {
+        "match": {"op": op, "left": payload("tcp", "dport"), "right": port}
+    }
 
 
 verdicts: st.SearchStrategy[Piece] = st.sampled_from([
@@ -101,8 +120,15 @@ verdicts: st.SearchStrategy[Piece] = st.sampled_from([
 
 def model(ruleset: Ruleset) -> list[object]:
     return [
-        (t.family, t.name, c.name, c.hook, c.priority, c.policy,
-         [(r.matches, r.target.verdict, r.target.chain) for r in c.rules])  # fmt: skip
+        (
+            t.family,
+            t.name,
+            c.name,
+            c.hook,
+            c.priority,
+            c.policy,
+            [(r.matches, r.target.verdict, r.target.chain) for r in c.rules],
+        )  # fmt: skip
         for t in ruleset.tables
         for c in t.chains
     ]
