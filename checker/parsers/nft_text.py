@@ -50,6 +50,10 @@ _NAMED_OBJECTS = frozenset({"counter", "quota", "limit", "ct", "flowtable", "sec
 _NO_EFFECT = frozenset({"list", "reset", "describe", "monitor", "export"})
 
 
+def _is_string(token: Token | None) -> bool:
+    return token is not None and token.kind == "string"
+
+
 def sniff(head: bytes) -> bool:
     return _SHEBANG.match(head) is not None or _SNIFF.match(head) is not None
 
@@ -160,7 +164,7 @@ class _Script:
 
     def _spec(self, cur: Cursor, names: int) -> tuple[str, list[str]]:
         family = "ip"
-        if cur.text() in FAMILIES and cur.peek() is not None and cur.peek().kind == "word":  # type: ignore[union-attr]
+        if cur.text() in FAMILIES:
             after = cur.peek(1)
             if after is not None and after.kind in ("word", "string"):
                 family = cur.next().text
@@ -212,7 +216,7 @@ class _Script:
                 set_name = item.name(f"a {word} name")
                 self._set_block(item, family, word, table, set_name, at)
             elif word == "flags":
-                flags = nft_text_rule._list_of_words(item)
+                flags = nft_text_rule.list_of_words(item)
                 if "dormant" in flags:
                     table.dormant = True
             elif word == "comment":
@@ -271,11 +275,7 @@ class _Script:
             elif word == "policy":
                 item.next()
                 chain.base["policy"] = item.word("accept or drop")
-            elif (
-                word in ("comment",)
-                and (item.peek(1) is not None and item.peek(1).kind == "string")
-                and stop - item.i == 2
-            ):  # type: ignore[union-attr]
+            elif word == "comment" and stop - item.i == 2 and _is_string(item.peek(1)):
                 item.i = item.stop
             elif word == "devices":
                 item.next()
@@ -318,7 +318,7 @@ class _Script:
             chain.base["policy"] = cur.word("accept or drop")
 
     def _devices(self, cur: Cursor) -> list[object]:
-        value = nft_text_rule._atom(cur)
+        value = nft_text_rule.atom(cur)
         items = value["set"] if isinstance(value, dict) and "set" in value else [value]
         return [str(item) for item in items]
 
@@ -368,7 +368,7 @@ class _Script:
                 target.body["type"] = " ".join(words)
                 item.i = item.stop
             elif word == "flags":
-                target.body["flags"] = nft_text_rule._list_of_words(item)
+                target.body["flags"] = nft_text_rule.list_of_words(item)
             elif word == "timeout":
                 target.body["timeout"] = item.word("a timeout")
             elif word == "elements":
@@ -427,7 +427,7 @@ class _Script:
                             " the file is loaded, so fwcheck cannot tell where it goes")  # fmt: skip
         if cur.is_word("index"):
             cur.next()
-            index = nft_text_rule._number(cur)
+            index = nft_text_rule.number(cur)
         self._add_rule(cur, family, table_name, name, chain, verb == "insert", index, at)
 
     def _add_rule(self, cur: Cursor, family: str, table: str, name: str, chain: _Chain,

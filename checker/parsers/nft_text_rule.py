@@ -95,14 +95,14 @@ def _statement(cur: Cursor, family: str) -> dict[str, object]:
         body: dict[str, object] = {}
         while cur.is_word("packets", "bytes"):
             key = cur.next().text
-            body[key] = _number(cur)
+            body[key] = number(cur)
         return {"counter": body or None}
     if word == "log":
         cur.next()
         log: dict[str, object] = {}
         while cur.is_word(*_LOG_OPTIONS):
             key = cur.next().text
-            log[key] = _list_of_words(cur) if key == "flags" else cur.name(f"a log {key}")
+            log[key] = list_of_words(cur) if key == "flags" else cur.name(f"a log {key}")
         return {"log": log or None}
     if word == "limit":
         return {"limit": _limit(cur)}
@@ -123,7 +123,7 @@ def _statement(cur: Cursor, family: str) -> dict[str, object]:
         inv = cur.is_word("over")
         if inv:
             cur.next()
-        return {"ct count": {"val": _number(cur), "inv": inv}}
+        return {"ct count": {"val": number(cur), "inv": inv}}
     if word == "meter":
         raise Unread("meter (per-key state kept by the packet path)")
     if word == "flow" and cur.text(1) in ("add", "offload") and cur.text(2).startswith("@"):
@@ -239,14 +239,14 @@ def _words_until_rule_word(cur: Cursor, stop: frozenset[str] = frozenset()) -> s
     return " ".join(parts)
 
 
-def _number(cur: Cursor) -> int:
+def number(cur: Cursor) -> int:
     text = cur.word("a number")
     if not text.isascii() or not text.isdigit():
         raise TextError(cur.items[cur.i - 1].location, "syntax", f"{text!r} is not a number")
     return int(text)
 
 
-def _list_of_words(cur: Cursor) -> list[str]:
+def list_of_words(cur: Cursor) -> list[str]:
     words = [cur.word("a value")]
     while cur.is_sym(","):
         cur.next()
@@ -278,13 +278,13 @@ def _match(cur: Cursor, family: str) -> dict[str, object]:
         return {"mangle": {"key": left, "value": _value_or_selector(cur)}}
     if cur.is_word("vmap"):
         cur.next()
-        return {"vmap": {"key": left, "data": _atom(cur, verdicts=True)}}
+        return {"vmap": {"key": left, "data": atom(cur, verdicts=True)}}
     if cur.is_word("map"):
         raise Unread("map lookup")
     op = ""
-    if cur.text() in _OPS and (cur.peek() is not None and cur.peek().kind != "string"):  # type: ignore[union-attr]
+    if cur.text() in _OPS:  # text() is "" for strings: `"eq"` stays a value
         op = _OPS[cur.next().text]
-    if cur.at_end() or cur.text() in _RULE_WORDS and cur.peek().kind == "word":  # type: ignore[union-attr]
+    if cur.at_end() or cur.text() in _RULE_WORDS:
         raise cur.fail("expected a value to compare with")
     right = _rhs(cur)
     if flag and cur.is_word("/"):
@@ -305,7 +305,7 @@ def _value_or_selector(cur: Cursor) -> object:
         value = _selector_expr(cur)[0]
         if cur.is_word("map"):
             cur.next()
-            return {"map": {"key": value, "data": _atom(cur)}}
+            return {"map": {"key": value, "data": atom(cur)}}
         return value
     return _rhs(cur)
 
@@ -317,9 +317,9 @@ def _selector_expr(cur: Cursor) -> tuple[object, bool]:
         parts.append(_selector(cur))
     expr: object = parts[0][0] if len(parts) == 1 else {"concat": [p[0] for p in parts]}
     flag = len(parts) == 1 and parts[0][1]
-    while cur.text() in _BINARY and cur.peek() is not None and cur.peek().kind == "sym":  # type: ignore[union-attr]
+    while cur.text() in _BINARY:
         op = cur.next().text
-        expr, flag = {op: [expr, _atom(cur)]}, False
+        expr, flag = {op: [expr, atom(cur)]}, False
     return expr, flag
 
 
@@ -383,14 +383,14 @@ def _rhs(cur: Cursor) -> object:
 
 
 def _element(cur: Cursor, verdicts: bool = False) -> object:
-    parts = [_atom(cur, verdicts)]
+    parts = [atom(cur, verdicts)]
     while cur.is_word("."):
         cur.next()
-        parts.append(_atom(cur, verdicts))
+        parts.append(atom(cur, verdicts))
     return parts[0] if len(parts) == 1 else {"concat": parts}
 
 
-def _atom(cur: Cursor, verdicts: bool = False) -> object:
+def atom(cur: Cursor, verdicts: bool = False) -> object:
     token = cur.next()
     if token.kind == "string":
         return token.text
@@ -404,7 +404,7 @@ def _atom(cur: Cursor, verdicts: bool = False) -> object:
     if token.kind == "sym" and token.text == "(":
         items: list[object] = []
         while not cur.is_sym(")"):
-            items.append(_atom(cur))
+            items.append(atom(cur))
             if cur.is_sym("|"):
                 cur.next()
             elif not cur.is_sym(")"):
