@@ -356,3 +356,32 @@ def test_statements_as_nft_json_prints_them(statement: str, expected: dict[str, 
 
     exprs, _ = nft_text_rule.rule(Cursor(tokens(statement, "x")[:-1]), "ip")
     assert exprs == [expected]
+
+
+def test_lexical_conventions() -> None:
+    """nft(8) LEXICAL CONVENTIONS: `#` comments (not inside quotes), `\\` continues a line, `;`
+    separates statements like a newline."""
+    ruleset = parse(
+        "table inet t { # a comment with a { brace\n"
+        "  chain input { type filter hook input priority 0; policy drop; tcp dport 22 \\\n"
+        '      accept; log prefix "# not a comment" drop\n'
+        "  }\n"
+        "}\n"
+    )
+    first, second = rules(ruleset)
+    assert first.target.verdict is Verdict.ACCEPT and str(first.origin) == "nftables.conf:2:65"
+    assert second.target.verdict is Verdict.DROP and second.origin.line == 3
+
+
+def test_listing_with_handles_is_a_full_source() -> None:
+    listing = (
+        "table inet filter { # handle 1\n"
+        "\tchain input { # handle 1\n"
+        "\t\ttype filter hook input priority filter; policy drop;\n"
+        '\t\ttcp dport 22 counter packets 0 bytes 0 accept comment "ssh" # handle 2\n'
+        "\t}\n"
+        "}\n"
+    )
+    assert parsers.detect(listing.encode(), "ruleset.nft") is nft_text
+    (rule,) = rules(parse(listing, "ruleset.nft"))
+    assert rule.target.verdict is Verdict.ACCEPT and rule.origin.line == 4
