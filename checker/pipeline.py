@@ -58,6 +58,8 @@ def _included_fragments(
     alone, and read twice its rules would count twice."""
     read: set[str] = set()
     for origin, data in sources:
+        if b"include" not in data:
+            continue
         if format_name != nft_text.NAME and (format_name or not nft_text.sniff(data[:65536])):
             continue
         read |= nft_text.includes(data, origin, include_dirs)
