@@ -361,7 +361,7 @@ def _selector(cur: Cursor) -> tuple[object, bool]:
             cur.next()
             flags.append(cur.word("a fib flag"))
         return {"fib": {"result": cur.word("a fib result"), "flags": flags}}, False
-    raise cur.fail(f"unknown statement or selector {word!r}")
+    raise TextError(token.location, "syntax", f"unknown statement or selector {word!r}")
 
 
 def _rhs(cur: Cursor) -> object:

@@ -385,3 +385,27 @@ def test_listing_with_handles_is_a_full_source() -> None:
     assert parsers.detect(listing.encode(), "ruleset.nft") is nft_text
     (rule,) = rules(parse(listing, "ruleset.nft"))
     assert rule.target.verdict is Verdict.ACCEPT and rule.origin.line == 4
+
+
+def test_a_syntax_error_stops_its_target_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from checker.cli import main
+
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "web.yaml").write_text(NO_TELNET)
+    good = "table inet f { chain input { type filter hook input priority 0; policy drop; } }\n"
+    (tmp_path / "good.nft").write_text(good)
+    (tmp_path / "bad.nft").write_text(
+        good.replace("policy drop;", "policy drop;\n tcp dport 23 acept")
+    )
+    (tmp_path / "fwcheck.yaml").write_text(
+        "version: 1\npolicies: [policies]\ntargets:\n"
+        "  - {name: good, files: [good.nft], roles: [web]}\n"
+        "  - {name: bad, files: [bad.nft], roles: [web]}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", "--config", "fwcheck.yaml"]) == 3
+    out = capsys.readouterr().out
+    assert "bad.nft:2:" in out and "acept" in out, out
+    assert "good (good.nft): 1 passed, 0 failed" in out, out
