@@ -304,6 +304,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="default/ufw of a ufw tree given as a FILE folder (default: ../default/ufw beside it)",
     )
+    check.add_argument(
+        "--nft-include",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="folder searched for nftables.conf includes after the including file's own (as nft -I)",
+    )
     _add_report_options(check)
     check.add_argument("files", nargs="*", metavar="FILE")
 
@@ -504,6 +511,7 @@ def _run(args: argparse.Namespace) -> int:
             max_input_bytes=_max_input_bytes(args),
             firewalld_defaults=args.firewalld_defaults,
             ufw_defaults=args.ufw_defaults,
+            nft_include=tuple(args.nft_include),
         )
     if args.command == "scan":
         from checker.commands import scan

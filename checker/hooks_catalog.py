@@ -142,7 +142,7 @@ def hook_specs() -> tuple[HookSpec, ...]:
         HookSpec(
             id="fwcheck",
             name="fwcheck (firewall exports against policies)",
-            description="Check the firewall exports (iptables-save, nft -j, Windows firewall "
+            description="Check the firewall exports (iptables-save, nft -j, nftables.conf, ufw and firewalld trees, Windows firewall "
             "exports) of the targets in ./fwcheck.yaml that a commit affects against their "
             "policies.",
             # --config: FILE arguments without it would form one ad-hoc target needing --role;

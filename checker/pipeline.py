@@ -7,6 +7,7 @@ evidence folder, so all three give the same verdicts. A target that cannot be re
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -17,6 +18,7 @@ from checker.errors import ParseError, Problem, format_problem
 from checker.findings import Finding, Status
 from checker.model.host import HostAddresses
 from checker.model.netfilter import IpSets, NftDevices, Ruleset
+from checker.parsers import nft_text
 from checker.policies.model import Requirement
 
 Source = tuple[str, bytes]
@@ -60,14 +62,19 @@ def parse_sources(
     format_name: str | None = None,
     max_bytes: int | None = None,
     folder_options: Mapping[str, str] = {},
+    include_dirs: tuple[str, ...] = (),
 ) -> list[object]:
     """Parse every source; raise ParseError with the problems of all unreadable ones. A source
     that is a folder (a configuration tree such as etc/ufw or etc/firewalld) is read by its folder
-    parser."""
+    parser. `include_dirs`: where nft text includes are looked for after the including
+    file's folder."""
     max_bytes = MAX_INPUT_BYTES if max_bytes is None else max_bytes
     parsed: list[object] = []
     problems: list[Problem] = []
+    fragments = _included_fragments(sources, format_name, include_dirs)
     for origin, data in sources:
+        if origin in fragments:
+            continue
         if len(data) > max_bytes:
             problems.append(too_large(origin, max_bytes))
             continue
@@ -81,7 +88,10 @@ def parse_sources(
             if format_name in parsers.FOLDERS:
                 raise ParseError(Problem(origin, 0, 0, "format", f"{format_name} reads a folder"))
             parser = parsers.PARSERS[format_name] if format_name else parsers.detect(data, origin)
-            parsed.append(parser.parse(data, origin))
+            if parser is nft_text:
+                parsed.append(nft_text.parse(data, origin, include_dirs))
+            else:
+                parsed.append(parser.parse(data, origin))
         except ParseError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -89,6 +99,22 @@ def parse_sources(
     if not parsed:
         raise ParseError(Problem("(target)", 0, 0, "no-input", "no firewall export was given"))
     return parsed
+
+
+def _included_fragments(
+    sources: Sequence[Source], format_name: str | None, include_dirs: tuple[str, ...]
+) -> set[str]:
+    """Sources another nft text source of the target includes: read through that include only.
+    A fragment (`add rule inet filter input …`, or rules for inside a chain block) means nothing
+    alone, and read twice its rules would count twice."""
+    read: set[str] = set()
+    for origin, data in sources:
+        if b"include" not in data:
+            continue
+        if format_name != nft_text.NAME and (format_name or not nft_text.sniff(data[:65536])):
+            continue
+        read |= nft_text.includes(data, origin, include_dirs)
+    return {origin for origin, _ in sources if os.path.realpath(origin) in read}
 
 
 def _engine_for(models: Sequence[object]) -> tuple[ModuleType, str]:
@@ -163,10 +189,13 @@ def evaluate_target(
     format_name: str | None = None,
     max_input_bytes: int | None = None,
     folder_options: Mapping[str, str] = {},
+    include_dirs: tuple[str, ...] = (),
 ) -> tuple[list[Finding], str | None, list[Problem]]:
     """(findings, platform, problems): problems non-empty means the target could not be read."""
     try:
-        models = parse_sources(sources, format_name, max_input_bytes, folder_options)
+        models = parse_sources(
+            sources, format_name, max_input_bytes, folder_options, include_dirs
+        )
         engine, platform = _engine_for(models)
     except ParseError as exc:
         # No per-rule findings: the report writers turn the target's error into one `error`

@@ -97,6 +97,7 @@ def exit_code(findings: Sequence[Finding], fail_on: str) -> int:
 def check_targets(
     planned: Sequence[tuple[TargetSpec, tuple[Requirement, ...]]],
     max_input_bytes: int | None = None,
+    nft_include: tuple[str, ...] = (),
 ) -> tuple[list[TargetInfo], list[Finding], list[Requirement]]:
     """Read and check each target against its resolved requirements."""
     infos: list[TargetInfo] = []
@@ -116,6 +117,7 @@ def check_targets(
                 format_name=target.format_name,
                 max_input_bytes=max_input_bytes,
                 folder_options=dict(target.folder_options),
+                include_dirs=nft_include,
             )
         error = "; ".join(format_problem(p) for p in problems) or None
         infos.append(TargetInfo(target.name, target.files, target.roles, platform, error))
@@ -138,6 +140,7 @@ def run(
     max_input_bytes: int | None = None,
     firewalld_defaults: str | None = None,
     ufw_defaults: str | None = None,
+    nft_include: tuple[str, ...] = (),
 ) -> int:
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     notes: list[str] = []
@@ -173,7 +176,7 @@ def run(
         for target in targets
     ]
     waivers = load_waivers(outputs.waivers_path) if outputs.waivers_path else None
-    infos, findings, requirements = check_targets(planned, max_input_bytes)
+    infos, findings, requirements = check_targets(planned, max_input_bytes, nft_include)
     for file in unmatched:
         infos.append(
             TargetInfo(

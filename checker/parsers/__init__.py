@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from pathlib import Path
 from types import ModuleType
 from typing import Protocol
@@ -31,6 +32,7 @@ from checker.parsers import (  # noqa: E402
     netsh_text,
     nft_json,
     nft_list,
+    nft_text,
     ufw_tree,  # noqa: E402
     windows_gpreport,
     windows_json,
@@ -52,12 +54,16 @@ PARSERS: dict[str, ModuleType] = {
         windows_gpreport,
         netsh_text,
         iptables_save,
+        nft_text,
         nft_list,
         ipset_save,
     )
 }
 
 
+def _named_like(origin: str, parser: ModuleType) -> bool:
+    name = origin.replace("\\", "/").rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in parser.PATTERNS)
 class FolderParser(Protocol):
     """A configuration tree given as a folder (a target "file" that is a directory)."""
 
@@ -114,16 +120,31 @@ def detect(data: bytes, origin: str) -> ModuleType:
     head = data[:65536]
     for parser in PARSERS.values():
         if parser.sniff(head):
+            # `fwcheck scan` stores `nft list ruleset` beside the nft JSON as nft-list.txt,
+            # where it only names netdev devices (the JSON holds the rules): read as a full
+            # nft-text ruleset it would put every chain in twice.
+            if parser is nft_text and nft_list.sniff(head) and _named_like(origin, nft_list):
+                return nft_list
             return parser
     if iptables_save.empty_dump(data, origin):
         return iptables_save
+    if origin.endswith(".j2"):
+        raise ParseError(
+            Problem(
+                origin,
+                1,
+                0,
+                "format",
+                "a Jinja template, not a firewall export: check the file it renders to",
+            )  # fmt: skip
+        )
     raise ParseError(
         Problem(
             origin,
             1,
             0,
             "format",
-            "unknown format: not iptables-save, nft -j, ipset save, ip -j addr, or a Windows"
-            " firewall export",
+            "unknown format: not iptables-save, nft -j, nft text (nftables.conf), ipset save,"
+            " ip -j addr, or a Windows firewall export",
         )
     )

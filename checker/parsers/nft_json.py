@@ -81,6 +81,11 @@ def parse(data: bytes, origin: str) -> Ruleset:
     return _Reader(origin).read(items)
 
 
+def read(items: list[nft_scan.Element], origin: str) -> Ruleset:
+    """Objects shaped as `nft -j` prints them, each with where its text starts (nft_text)."""
+    return _Reader(origin).read(items)
+
+
 @dataclass
 class _ChainDraft:
     name: str

@@ -131,6 +131,10 @@ def build(
             diverting.append((kind, _DIVERTING[kind]))
         elif kind in _SIDE_EFFECTS:
             side_effect = kind
+        elif kind == "fwcheck-unread":
+            # Only nft_text emits it: text it recognises but cannot translate; what the rule
+            # does from there on is unknown.
+            diverting.append(("unread", value if isinstance(value, str) else "not read"))
         else:
             raise BadInput(f"unknown statement {kind!r}", "unknown-statement")
     handle = body.get("handle")

@@ -1,0 +1,193 @@
+"""nftables.conf read as text (nft_text) against the real `nft -f` and the kernel.
+
+Every nft text the oracle has is loaded with the real `nft -f` into a fresh network namespace and
+exported with `nft -j list ruleset`; fwcheck's verdict from the text must equal its verdict from
+the kernel's JSON on every flow asked:
+- the random rulesets of test_oracle_random rendered as nft text, and the nft scenarios of
+  test_oracle_scenarios: on real probes, whose kernel fate must also match (run_case);
+- every example Debian ships in /usr/share/doc/nftables/examples/ (loaded from that folder, so
+  their `include "./…"` resolve as nft resolves them): on a grid of flows (both families, TCP,
+  UDP, ping, several ports, inbound and outbound). An example the kernel refuses (a module the
+  test machine lacks) is skipped saying why; with FWCHECK_REQUIRE_KERNEL_ORACLE=1 the load of
+  the examples that need nothing special must succeed.
+Each test prints its counts (rulesets, flows, disagreements).
+"""
+
+from __future__ import annotations
+
+import gzip
+import ipaddress
+import os
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from oracle_check import ECHO_REQUEST, NFT, run_case
+from oracle_generate import Probe, generate, probes
+from oracle_netns import COMMAND_TIMEOUT_S, NetnsPair
+from oracle_render import nft_text
+from oracle_ruleset import ICMP, TCP, UDP
+from oracle_topology import HOST_IFACE, host_addresses, peer_addresses
+from test_oracle_random import PROBES, RULESETS
+from test_oracle_scenarios import SCENARIOS, grid
+
+from checker.engine.netfilter import classify_flow
+from checker.parsers import nft_json, nft_list
+from checker.parsers import nft_text as nft_text_parser
+
+EXAMPLES = Path("/usr/share/doc/nftables/examples")
+# Examples that need what a test machine may lack (an SELinux context, conntrack helpers,
+# netdev fwd).
+NEEDS_MORE = frozenset({"secmark.nft", "ct_helpers.nft", "load_balancing.nft"})
+# veth pairs (the dummy driver may be missing), both ends inside the test's namespace.
+# sets_and_maps.nft starts by deleting a table it never made (nft refuses that on an empty
+# ruleset): both nft and fwcheck get it made first.
+PRELUDE = {"sets_and_maps.nft": b"add table ip filter\n"}
+EXAMPLE_DEVICES = (("eth0", "eth1"), ("eth2", "eth3"), ("bond0", "bond1"))
+
+
+def verdict(rulesets: Sequence[object], probe: Probe) -> str:
+    return classify_flow(
+        rulesets,  # type: ignore[arg-type]
+        family=probe.family,
+        proto=probe.proto,
+        src=probe.src,
+        dst=probe.dst,
+        sport=probe.sport,
+        dport=probe.dport,
+        direction=probe.direction,
+        iface=HOST_IFACE,
+        icmp=ECHO_REQUEST[probe.family] << 8 if probe.proto == ICMP[probe.family] else 0,
+    )
+
+
+def compare_text(text: str, origin: str, report_outcomes: Sequence[object]) -> list[str]:
+    ruleset = nft_text_parser.parse(text.encode(), origin)
+    found = []
+    for outcome in report_outcomes:
+        probe = outcome.probe  # type: ignore[attr-defined]
+        from_text = verdict([ruleset], probe)
+        if from_text != outcome.fwcheck:  # type: ignore[attr-defined]
+            found.append(
+                f"TEXT DISAGREES {probe.label()} ipv{probe.family}: from the text {from_text}, "
+                f"from nft -j {outcome.fwcheck}, kernel {outcome.observed.kernel}"  # type: ignore[attr-defined]
+            )
+    return found
+
+
+@pytest.mark.parametrize("index", range(RULESETS))
+def test_random_text_equals_json_and_kernel(netns: NetnsPair, oracle_seed: str, index: int) -> None:
+    if not NFT.available():
+        pytest.skip("nft is not installed")
+    case_seed = f"{oracle_seed}/nft-text/{index}"
+    spec = generate(case_seed, "nft")
+    report = run_case(netns, NFT, case_seed, spec, probes(case_seed, PROBES))
+    problems = report.problems() + compare_text(nft_text(spec), "random.nft", report.outcomes)
+    print(f"nft-text oracle {case_seed}: 1 ruleset, {len(report.outcomes)} probes, "
+          f"{len(problems)} disagreements")  # fmt: skip
+    if problems:
+        pytest.fail(report.message(f"FWCHECK_ORACLE_SEED={oracle_seed}") + "\n" + "\n".join(problems),
+                    pytrace=False)  # fmt: skip
+
+
+NFT_SCENARIOS = sorted(name for name, (flavour, _, _) in SCENARIOS.items() if flavour is NFT)
+
+
+@pytest.mark.parametrize("name", NFT_SCENARIOS)
+def test_scenario_text_equals_json_and_kernel(netns: NetnsPair, name: str) -> None:
+    _, spec, _ = SCENARIOS[name]
+    report = run_case(netns, NFT, f"scenario {name}", spec, grid())
+    problems = report.problems() + compare_text(nft_text(spec), f"{name}.nft", report.outcomes)
+    print(f"nft-text scenario {name}: {len(report.outcomes)} probes, {len(problems)} disagreements")
+    if problems:
+        pytest.fail(report.message(name) + "\n" + "\n".join(problems), pytrace=False)
+
+
+def example_files() -> list[Path]:
+    if not EXAMPLES.is_dir():
+        return []
+    return sorted(
+        p for p in EXAMPLES.iterdir() if p.name.endswith((".nft", ".nft.gz")) and p.is_file()
+    )
+
+
+def test_debian_examples_are_present() -> None:
+    """The examples come with Debian's nftables package; a minimal image may drop /usr/share/doc
+    (dpkg path-exclude), which would leave the example tests silently empty."""
+    if len(example_files()) >= 10:
+        return
+    if os.environ.get("FWCHECK_REQUIRE_KERNEL_ORACLE") == "1":
+        pytest.fail(f"FWCHECK_REQUIRE_KERNEL_ORACLE=1 but {EXAMPLES} holds no nft examples")
+    pytest.skip(f"{EXAMPLES} holds no nft examples (install Debian's nftables package)")
+
+
+def flow_grid() -> list[Probe]:
+    out = []
+    for family in (4, 6):
+        near, far = host_addresses(family)[0], peer_addresses(family)[0]
+        for direction in ("inbound", "outbound"):
+            src, dst = (far, near) if direction == "inbound" else (near, far)
+            for proto in (TCP, UDP):
+                for port in (22, 23, 53, 80, 443, 8080):
+                    out.append(Probe(family, proto, src, dst, 40000 + len(out), port, direction))
+            out.append(Probe(family, ICMP[family], src, dst, 40000 + len(out), 0, direction))
+    return out
+
+
+@pytest.mark.parametrize("path", example_files(), ids=lambda p: p.name)
+def test_debian_example_text_equals_json(netns: NetnsPair, path: Path, tmp_path: Path) -> None:
+    if not shutil.which("nft"):
+        pytest.skip("nft is not installed")
+    # The examples include each other as "./name": nft resolves that from its working
+    # directory, fwcheck from the including file's folder; a copy in one folder serves both.
+    for source in example_files():
+        data = source.read_bytes()
+        name = source.name
+        if name.endswith(".gz"):
+            data, name = gzip.decompress(data), name[: -len(".gz")]
+        (tmp_path / name).write_bytes(PRELUDE.get(name, b"") + data)
+    target = tmp_path / path.name.removesuffix(".gz")
+    for one, other in EXAMPLE_DEVICES:  # the examples name these; nft refuses unknown devices
+        netns.run(netns.host, ["ip", "link", "add", one, "type", "veth", "peer", "name", other])
+    loaded = subprocess.run(
+        ["ip", "netns", "exec", netns.host, "nft", "-f", target.name],
+        cwd=tmp_path, capture_output=True, timeout=COMMAND_TIMEOUT_S, check=False,
+    )  # fmt: skip
+    if loaded.returncode != 0:
+        reason = loaded.stderr.decode(errors="replace").strip().splitlines()[:3]
+        if (
+            path.name.removesuffix(".gz") in NEEDS_MORE
+            or os.environ.get("FWCHECK_REQUIRE_KERNEL_ORACLE") != "1"
+        ):
+            pytest.skip(f"nft -f {path.name} refused on this machine: {' / '.join(reason)}")
+        pytest.fail(f"nft -f {path.name} failed: {' / '.join(reason)}")
+    exported = netns.run(netns.host, ["nft", "-j", "list", "ruleset"]).stdout
+    listing = netns.run(netns.host, ["nft", "list", "ruleset"]).stdout
+    from_json = [nft_json.parse(exported, "nft.json"), nft_list.parse(listing, "nft-list.txt")]
+    from_text = [nft_text_parser.parse(target.read_bytes(), str(target))]
+    grid_flows = flow_grid()
+    problems = []
+    for probe in grid_flows:
+        json_verdict, text_verdict = verdict(from_json, probe), verdict(from_text, probe)
+        if json_verdict != text_verdict:
+            problems.append(
+                f"{probe.label()} ipv{probe.family}: text {text_verdict}, json {json_verdict}"
+            )
+    print(f"nft-text example {path.name}: {len(grid_flows)} flows, {len(problems)} disagreements")
+    assert not problems, "\n".join(problems) + "\n" + listing.decode(errors="replace")
+
+
+def test_listing_is_a_full_source(netns: NetnsPair) -> None:
+    """`nft list ruleset` output read back as nft text gives the verdicts of the JSON."""
+    spec = generate("listing", "nft")
+    netns.run(netns.host, ["nft", "-f", "-"], nft_text(spec).encode())
+    exported = netns.run(netns.host, ["nft", "-j", "list", "ruleset"]).stdout
+    listing = netns.run(netns.host, ["nft", "-a", "list", "ruleset"]).stdout
+    from_json = [nft_json.parse(exported, "nft.json"), nft_list.parse(listing, "nft-list.txt")]
+    from_text = [nft_text_parser.parse(listing, "listing.nft")]
+    flows = flow_grid()
+    differ = [p.label() for p in flows if verdict(from_json, p) != verdict(from_text, p)]
+    assert not differ, "\n".join(differ) + "\n" + listing.decode(errors="replace")
+    assert ipaddress.ip_address(flows[0].src)
