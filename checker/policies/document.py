@@ -23,6 +23,10 @@ _EXPECTED = {
     "remote": 'any, an address entry, or a list of IPs, CIDRs, ranges "a-b" or "${param}"',
     "except_remote": 'an address entry, or a list of IPs, CIDRs, ranges "a-b" or "${param}"',
     "local": 'any, an address entry, or a list of IPs, CIDRs, ranges "a-b" or "${param}"',
+    "controls": "FRAMEWORK:ID with a framework of docs/controls.md (cis, cis-<benchmark>, "
+    "disa-stig, nist-800-53, pci-dss, custom) and an id of its form",
+    "setting": "{windows_profile: PROFILE, ONE-SETTING: VALUE} or "
+    "{netfilter_hook: input|forward|output, default: deny} (docs/controls.md)",
 }
 _ANY_OF = re.compile(
     r"^(?P<path>[^:]*): (?P<value>.*) is not valid under any of the given schemas$"
@@ -93,5 +97,6 @@ def read_policy(doc: YamlDoc) -> tuple[PolicyDoc | None, list[Problem]]:
         source=data.get("source"),
         params=tuple(data.get("params", {}).items()),
         origin=doc.location(("id",)),
+        controls=tuple(data.get("controls", ())),
     )
     return PolicyDoc(policy, rules, doc), problems
