@@ -124,6 +124,15 @@ def _add_policy_options(parser: argparse.ArgumentParser) -> None:
         metavar="NAME=VALUE",
         help="override a policy parameter (repeatable)",
     )
+    parser.add_argument(
+        "--control",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="only the rules with a control id matching PATTERN (repeatable): FRAMEWORK:ID with "
+        "shell wildcards, case-insensitive, e.g. 'disa-stig:WNFWA-*', 'nist-800-53:SC-7*', "
+        "or a bare framework ('cis-ubuntu-22.04'); see docs/controls.md",
+    )
 
 
 def _add_report_options(parser: argparse.ArgumentParser) -> None:
@@ -236,6 +245,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="ROLE",
         help="role (repeatable); default: all policies",
+    )
+    policies.add_argument(
+        "--controls",
+        action="store_true",
+        help="list the control ids instead: each control, then the rules that check it",
     )
 
     check = sub.add_parser(
@@ -443,6 +457,8 @@ def _run(args: argparse.Namespace) -> int:
             roles=args.role,
             params=dict(args.param),
             builtin_policies=not args.no_builtin_policies,
+            controls=args.control,
+            by_control=args.controls,
         )
     if args.command == "explain" or (args.command == "check" and args.explain):
         from checker.commands import explain
@@ -471,6 +487,7 @@ def _run(args: argparse.Namespace) -> int:
             target_name=args.target,
             outputs=_outputs(args),
             builtin_policies=not args.no_builtin_policies,
+            controls=args.control,
         )
     if args.command == "scan":
         from checker.commands import scan
@@ -491,6 +508,7 @@ def _run(args: argparse.Namespace) -> int:
             host_timeout_s=args.host_timeout,
             outputs=_outputs(args),
             builtin_policies=not args.no_builtin_policies,
+            controls=args.control,
         )
     if args.command == "collect":
         from checker.commands import collect

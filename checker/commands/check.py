@@ -14,6 +14,7 @@ from checker.errors import Problem, UsageError, format_problem
 from checker.findings import Finding, Severity, Status
 from checker.fleet.publish import print_console, write_reports
 from checker.pipeline import Source, evaluate_target
+from checker.policies.controls import no_control_matches, select
 from checker.policies.loader import load_policy_set, policy_search_paths
 from checker.policies.model import Requirement
 from checker.reports import RunReport, TargetInfo
@@ -119,6 +120,7 @@ def run(
     outputs: Outputs = NO_OUTPUTS,
     today: date | None = None,
     builtin_policies: bool = True,
+    controls: Sequence[str] = (),
 ) -> int:
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     notes: list[str] = []
@@ -144,9 +146,11 @@ def run(
                 )
             )
     planned = [
-        (target, policy_set.requirements_for(target.roles, dict(target.params)))
+        (target, select(policy_set.requirements_for(target.roles, dict(target.params)), controls))
         for target in targets
     ]
+    if controls and targets and not any(requirements for _, requirements in planned):
+        raise no_control_matches(controls)
     waivers = load_waivers(outputs.waivers_path) if outputs.waivers_path else None
     infos, findings, requirements = check_targets(planned)
     for file in unmatched:

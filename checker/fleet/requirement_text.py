@@ -105,6 +105,7 @@ def requirement_from_rule(rule: dict[str, Any]) -> Requirement | None:
             policy_title=str(rule.get("policy_title", "")),
             source=rule.get("source"),
             source_ports=_ports(match["sports"]) if match["sports"] is not None else None,
+            controls=tuple(str(control) for control in rule.get("controls", ())),
         )
     except (KeyError, ValueError, TypeError):
         return None

@@ -13,6 +13,9 @@ import fnmatch
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from checker.errors import Problem, UsageError
 
 # Framework -> (form of the id, what the form is, for messages and docs). `cis-<benchmark>`
 # names one CIS Benchmark (cis-ubuntu-22.04, cis-rhel-9); `cis` alone is any of them.
@@ -30,6 +33,14 @@ FRAMEWORKS: dict[str, tuple[str, str]] = {
     "custom": (r"[!-~]([ -~]*[!-~])?", "any printable ASCII text"),
 }
 _CIS_BENCHMARK = re.compile(r"^cis-[a-z0-9][a-z0-9._-]*$")
+
+
+class _Controlled(Protocol):
+    @property
+    def controls(self) -> tuple[str, ...]: ...
+
+
+R = TypeVar("R", bound=_Controlled)
 # A control id longer than this is a mistake, and GitHub truncates long tags.
 MAX_LENGTH = 100
 
@@ -78,3 +89,25 @@ def matches(patterns: Sequence[str], controls: Iterable[str]) -> bool:
         if any(fnmatch.fnmatchcase(control.lower(), wanted) for control in controls):
             return True
     return False
+
+
+def select(requirements: Sequence[R], patterns: Sequence[str]) -> tuple[R, ...]:
+    """The requirements with a control matching a --control pattern (all when none is given)."""
+    if not patterns:
+        return tuple(requirements)
+    return tuple(r for r in requirements if matches(patterns, r.controls))
+
+
+def no_control_matches(patterns: Sequence[str]) -> UsageError:
+    """--control matched no rule of the run: checking nothing must not pass."""
+    shown = ", ".join(repr(p) for p in patterns)
+    return UsageError(
+        Problem(
+            "--control",
+            0,
+            0,
+            "no-control",
+            f"no policy rule of these targets has a control matching {shown}"
+            " (fwcheck policies --controls lists them)",
+        )
+    )

@@ -81,6 +81,14 @@ def read_policy(doc: YamlDoc) -> tuple[PolicyDoc | None, list[Problem]]:
             )
         else:
             first_seen[spec.rule_id] = spec
+    if data.get("version") == 1 and "controls" in data:
+        problems.append(
+            Problem.at(
+                doc.location(("controls",)),
+                "version",
+                "controls is new in format v1.1: write version: 1.1",
+            )
+        )
     if not rules and not data.get("include"):
         problems.append(
             Problem.at(

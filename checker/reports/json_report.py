@@ -56,6 +56,8 @@ def _rule(req: Requirement) -> dict[str, Any]:
         "source": req.source,
         "file": req.origin.file,
         "line": req.origin.line,
+        "controls": list(req.controls),
+        "setting": req.setting.describe() if req.setting is not None else None,
     }
 
 
@@ -75,6 +77,7 @@ def _result(finding: Finding, fail_on: Severity) -> dict[str, Any]:
         "details": [{"name": k, "value": v} for k, v in finding.details],
         "waiver_reason": finding.waiver_reason,
         "below_threshold": below_threshold(finding, fail_on),
+        "controls": list(finding.controls),
     }
 
 
