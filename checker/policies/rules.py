@@ -33,7 +33,7 @@ from checker.policies.params import (
     resolve_int,
     resolve_text,
 )
-from checker.policies.settings import setting_spec
+from checker.policies.settings import SettingSpec, setting_spec
 from checker.yamlfile import JsonPath, YamlDoc
 
 PROTOCOL_NUMBERS = {"tcp": 6, "udp": 17, "icmp": 1, "icmpv6": 58}
@@ -310,7 +310,9 @@ def resolve_controlled(
             if key in spec.data:
                 problems.append(
                     Problem.at(
-                        spec.location(key), "version", f"{key} is new in format v1.1: write version: 1.1"
+                        spec.location(key),
+                        "version",
+                        f"{key} is new in format v1.1: write version: 1.1",
                     )
                 )
     if "setting" not in spec.data:
@@ -322,29 +324,54 @@ def resolve_controlled(
         raise PolicyError(*problems)
     controls = combined(policy.controls, spec.data.get("controls", ()))
     if "setting" in spec.data:
-        setting = setting_spec(spec.data["setting"])
-        return Requirement(
+        return setting_requirement(
+            setting_spec(spec.data["setting"]),
             policy_id=policy.id,
             rule_id=spec.rule_id,
             title=str(spec.data["title"]),
-            # Placeholders: no engine is asked about a setting's flows (there are none).
-            expect=Expect.DENY,
-            direction=Direction.INBOUND,
-            protocol=None,
-            ports=None,
-            remote=None,
-            except_remote=(),
-            local=None,
-            program=None,
-            service=None,
-            profiles=frozenset({setting.scope}) if setting.kind == "windows" else PROFILES,
-            icmp_type=None,
-            families=frozenset(setting.families),
             severity=Severity(spec.data.get("severity", "medium")),
             origin=spec.location(),
             policy_title=policy.title,
             source=policy.source,
             controls=controls,
-            setting=setting,
         )
     return replace(flow, controls=controls)
+
+
+def setting_requirement(
+    setting: SettingSpec,
+    *,
+    policy_id: str,
+    rule_id: str,
+    title: str,
+    severity: Severity,
+    origin: Location,
+    policy_title: str,
+    source: str | None,
+    controls: tuple[str, ...],
+) -> Requirement:
+    """The Requirement of a settings rule: the flow fields are placeholders no engine is asked
+    about (checker.engine.settings decides it)."""
+    return Requirement(
+        policy_id=policy_id,
+        rule_id=rule_id,
+        title=title,
+        expect=Expect.DENY,
+        direction=Direction.INBOUND,
+        protocol=None,
+        ports=None,
+        remote=None,
+        except_remote=(),
+        local=None,
+        program=None,
+        service=None,
+        profiles=frozenset({setting.scope}) if setting.kind == "windows" else PROFILES,
+        icmp_type=None,
+        families=frozenset(setting.families),
+        severity=severity,
+        origin=origin,
+        policy_title=policy_title,
+        source=source,
+        controls=controls,
+        setting=setting,
+    )

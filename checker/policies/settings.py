@@ -66,3 +66,28 @@ def setting_spec(data: Mapping[str, Any]) -> SettingSpec:
         str(data["default"]),
         _FAMILIES[data.get("family", "any")],
     )
+
+
+def to_json(spec: SettingSpec) -> dict[str, object]:
+    """The JSON report's form of a setting (read back by checker.fleet.requirement_text)."""
+    return {
+        "kind": spec.kind,
+        "scope": spec.scope,
+        "name": spec.name,
+        "value": spec.value,
+        "families": list(spec.families),
+        "description": spec.describe(),
+    }
+
+
+def from_json(data: Mapping[str, Any]) -> SettingSpec:
+    value = data["value"]
+    if not isinstance(value, bool | int | str):
+        raise ValueError(f"setting value {value!r}")
+    return SettingSpec(
+        str(data["kind"]),
+        str(data["scope"]),
+        str(data["name"]),
+        value,
+        tuple(int(f) for f in data["families"]),
+    )

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from checker.findings import Finding, Severity
+from checker.policies import settings
 from checker.policies.model import Requirement
 from checker.reports import atomic
 from checker.reports.data import (
@@ -57,7 +58,7 @@ def _rule(req: Requirement) -> dict[str, Any]:
         "file": req.origin.file,
         "line": req.origin.line,
         "controls": list(req.controls),
-        "setting": req.setting.describe() if req.setting is not None else None,
+        "setting": settings.to_json(req.setting) if req.setting is not None else None,
     }
 
 
