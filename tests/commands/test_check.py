@@ -234,6 +234,11 @@ def test_bundled_examples_give_the_documented_verdicts(
         assert verdicts == {"pass"}, (compliant, verdicts)
     assert status[("patch-client-17", "onesite-patch-client", "in-udp-34324")] == "fail"
     assert status[("patch-client-17", "onesite-patch-client", "out-tcp-443")] == "fail"
+    # The shipped benchmark packs (docs/controls.md): app-1 has no forward base chain at all.
+    assert status[("app-1", "cis-linux-firewall", "default-deny-input")] == "pass"
+    assert status[("app-1", "cis-linux-firewall", "default-deny-forward")] == "fail"
+    stig = {s for (t, p, _), s in status.items() if t == "stig-workstation"}
+    assert stig == {"pass"} and sum(t == "stig-workstation" for t, _, _ in status) == 20
 
 
 def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
