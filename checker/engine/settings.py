@@ -48,6 +48,8 @@ class _Value:
     field: str | None = None
     gpo_only: bool = False
     logging: bool = False
+    # Its Get-NetFirewallProfile property (collector JSON), where that is not `field`.
+    cmdlet: str | None = None
 
 
 _VALUES = {
@@ -56,14 +58,21 @@ _VALUES = {
     "default_outbound": _Value("DefaultOutboundAction", "default_outbound"),
     "shields_up": _Value("DoNotAllowExceptions", "shields_up"),
     "local_rule_merge": _Value("AllowLocalPolicyMerge", "allow_local_policy_merge", gpo_only=True),
-    "local_ipsec_merge": _Value("AllowLocalIPsecPolicyMerge", gpo_only=True),
-    "notifications": _Value("DisableNotifications"),
-    "unicast_responses": _Value("DisableUnicastResponsesToMulticastBroadcast"),
-    "log_size_at_least_kb": _Value("LogFileSize", logging=True),
-    "log_path": _Value("LogFilePath", logging=True),
-    "log_dropped": _Value("LogDroppedPackets", logging=True),
-    "log_allowed": _Value("LogSuccessfulConnections", logging=True),
+    "local_ipsec_merge": _Value(
+        "AllowLocalIPsecPolicyMerge", gpo_only=True, cmdlet="AllowLocalIPsecRules"
+    ),
+    "notifications": _Value("DisableNotifications", cmdlet="NotifyOnListen"),
+    "unicast_responses": _Value(
+        "DisableUnicastResponsesToMulticastBroadcast", cmdlet="AllowUnicastResponseToMulticast"
+    ),
+    "log_size_at_least_kb": _Value("LogFileSize", logging=True, cmdlet="LogMaxSizeKilobytes"),
+    "log_path": _Value("LogFilePath", logging=True, cmdlet="LogFileName"),
+    "log_dropped": _Value("LogDroppedPackets", logging=True, cmdlet="LogBlocked"),
+    "log_allowed": _Value("LogSuccessfulConnections", logging=True, cmdlet="LogAllowed"),
 }
+# Registry values that say the opposite of the setting's name (1 = off); the cmdlet properties
+# (NotifyOnListen, AllowUnicastResponseToMulticast) say it the right way round.
+_INVERTED = frozenset({"DisableNotifications", "DisableUnicastResponsesToMulticastBroadcast"})
 # Windows defaults when no store sets a value. MS-FASP 2.2.38 / INetFwPolicy2 (firewall on,
 # inbound Block, outbound Allow, shields down, local merges allowed); logging: Microsoft Learn
 # "Configure Windows Firewall logging" (size limit 4,096 KB, dropped and successful connections
@@ -107,29 +116,33 @@ def _not_applicable(spec: SettingSpec, what: str) -> Verdict:
 # --- Windows -------------------------------------------------------------------------------
 
 
-def _stated(settings: ProfileSettings, value: _Value) -> tuple[object, Evidence] | None:
-    """The value this store's export sets, decoded, with where it is written."""
-    raw: object = None
+def _stated(settings: ProfileSettings, value: _Value) -> tuple[object, Evidence, bool] | None:
+    """The value this store's export sets (decoded by the parser when it has a field for it),
+    where it is written, and whether it reads inverted (Disable…); None when it sets none.
+    Get-NetFirewallProfile's "NotConfigured" sets nothing."""
     if value.field is not None:
         raw = getattr(settings, value.field)
+        if raw is None:
+            return None
+        where = settings.origin_of(value.field)
+        name = value.registry
     else:
-        for name, text in settings.other:
-            if name.casefold() == value.registry.casefold():
-                raw = text
-                break
-    if raw is None:
-        return None
-    where = settings.origin_of(value.field or "")
-    if value.field is None:
-        for name, location in settings.setting_origins:
-            if name.casefold() == value.registry.casefold():
-                where = location
-    prefix = "Logging\\" if value.logging else ""
-    text = f"{settings.profile} profile, {settings.store} store: {prefix}{value.registry} = {raw}"
-    return raw, Evidence(where.file, where.line, text)
+        found = [
+            (name, text)
+            for name, text in settings.other
+            for wanted in (value.registry, value.cmdlet)
+            if wanted is not None and name.casefold() == wanted.casefold()
+        ]
+        if not found or found[0][1].strip().casefold() == "notconfigured":
+            return None
+        name, raw = found[0]
+        where = settings.origin_of(name)
+    prefix = "Logging\\" if value.logging and name == value.registry else ""
+    text = f"{settings.profile} profile, {settings.store} store: {prefix}{name} = {raw}"
+    return raw, Evidence(where.file, where.line, text), name in _INVERTED
 
 
-def _decode(name: str, raw: object) -> bool | int | str | None:
+def _decode(name: str, raw: object, inverted: bool) -> bool | int | str | None:
     """A stated value in the form the policy writes it; None when it is not one."""
     if isinstance(raw, bool):
         value: bool | int | str = raw
@@ -153,9 +166,7 @@ def _decode(name: str, raw: object) -> bool | int | str | None:
     number = int(value) if isinstance(value, bool | int) else None
     if number is None:
         return None
-    # DisableNotifications / DisableUnicastResponses… say the opposite of the policy's name.
-    flipped = name in ("notifications", "unicast_responses")
-    return (number == 0) if flipped else (number != 0)
+    return (number == 0) if inverted else (number != 0)
 
 
 def _holds(spec: SettingSpec, actual: bool | int | str) -> bool:
@@ -179,8 +190,8 @@ def _windows(spec: SettingSpec, rulesets: Sequence[WindowsRuleset]) -> Verdict:
             stated = _stated(settings, value)
             if stated is None:
                 continue
-            raw, evidence = stated
-            actual = _decode(spec.name, raw)
+            raw, evidence, inverted = stated
+            actual = _decode(spec.name, raw, inverted)
             if actual is None:
                 return Verdict(
                     Status.INDETERMINATE,
@@ -205,7 +216,7 @@ def _windows(spec: SettingSpec, rulesets: Sequence[WindowsRuleset]) -> Verdict:
     default = _DEFAULTS[spec.name]
     origin = rulesets[0].origin
     text = (
-        f"{spec.scope} profile: {value.registry} not set by any store: Windows default"
+        f"{spec.scope} profile: {value.registry} not set by the exports given: Windows default"
         f" {str(default).lower() if isinstance(default, bool) else default}"
     )
     return _windows_verdict(spec, default, Evidence(origin, 0, text))

@@ -231,3 +231,46 @@ def test_nft_policy_drop_on_its_own_line(tmp_path: Path) -> None:
 def test_a_windows_setting_on_a_linux_target_is_not_passed(tmp_path: Path) -> None:
     rules = _ipt(tmp_path, "v4.rules", ":INPUT DROP [0:0]\n")
     assert settings.check([rules], _win("enabled", True)).status is Status.INDETERMINATE
+
+
+def test_collector_json_profile_properties(tmp_path: Path) -> None:
+    """Get-NetFirewallProfile (ActiveStore: the values in force) names the logging and merge
+    settings its own way: LogMaxSizeKilobytes, LogBlocked, LogAllowed, LogFileName,
+    AllowLocalIPsecRules, NotifyOnListen, AllowUnicastResponseToMulticast (NetSecurity module,
+    Microsoft Learn). Without reading them a setting the host has would be taken for the
+    default."""
+    import json
+
+    profile = {
+        "Name": "Public",
+        "Enabled": "True",
+        "DefaultInboundAction": "Block",
+        "DefaultOutboundAction": "Allow",
+        "AllowLocalIPsecRules": "False",
+        "NotifyOnListen": "True",
+        "AllowUnicastResponseToMulticast": "NotConfigured",
+        "LogMaxSizeKilobytes": 32767,
+        "LogBlocked": "True",
+        "LogAllowed": "False",
+        "LogFileName": "%systemroot%\\system32\\LogFiles\\Firewall\\pfirewall.log",
+    }
+    document = {
+        "format": "fwcheck-windows-collect",
+        "format_version": 1,
+        "collector": {"name": "fwcheck", "version": "1"},
+        "host": "ws1",
+        "rules": [],
+        "profiles": [profile],
+    }
+    model = _parse(tmp_path, "ws1.windows.json", json.dumps(document))
+    assert settings.check([model], _win("log_size_at_least_kb", 16384)).status is Status.PASS
+    assert settings.check([model], _win("log_dropped", True)).status is Status.PASS
+    allowed = settings.check([model], _win("log_allowed", True))
+    assert allowed.status is Status.FAIL and "LogAllowed = False" in allowed.evidence[0].text
+    assert settings.check([model], _win("local_ipsec_merge", False)).status is Status.PASS
+    assert settings.check([model], _win("notifications", True)).status is Status.PASS
+    path = "%SystemRoot%\\System32\\LogFiles\\Firewall\\pfirewall.log"
+    assert settings.check([model], _win("log_path", path)).status is Status.PASS
+    # NotConfigured states nothing, and no default is documented for it.
+    unicast = settings.check([model], _win("unicast_responses", False))
+    assert unicast.status is Status.INDETERMINATE
