@@ -103,7 +103,7 @@ def _add_history_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_policy_options(parser: argparse.ArgumentParser) -> None:
+def _add_policy_options(parser: argparse.ArgumentParser, *, control: bool = True) -> None:
     parser.add_argument(
         "--policies",
         action="append",
@@ -124,6 +124,8 @@ def _add_policy_options(parser: argparse.ArgumentParser) -> None:
         metavar="NAME=VALUE",
         help="override a policy parameter (repeatable)",
     )
+    if not control:
+        return
     parser.add_argument(
         "--control",
         action="append",
@@ -409,7 +411,7 @@ def _add_explain_parser(sub: argparse._SubParsersAction) -> None:  # type: ignor
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_policy_options(explain)
+    _add_policy_options(explain, control=False)
     explain.add_argument(
         "--role",
         action="append",

@@ -144,3 +144,14 @@ def test_policies_lists_each_control_with_its_rules(
     at = out.index("pci-dss:1.3.1")
     assert out[at + 1].startswith("  site/input-deny  [medium] Default deny in")
     assert out[-1] == "15 controls; 0 of 3 rules carry no control id"
+
+
+def test_explain_names_what_decides_a_setting(
+    run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        ["explain", "--role", "web", "--format", "iptables-save", "web.rules", "input-deny"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0 and ": FAIL" in out.splitlines()[0]
+    assert "decided by: web.rules:2: ip filter INPUT: policy accept" in out
