@@ -108,7 +108,7 @@ def _add_history_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_policy_options(parser: argparse.ArgumentParser) -> None:
+def _add_policy_options(parser: argparse.ArgumentParser, *, control: bool = True) -> None:
     parser.add_argument(
         "--policies",
         action="append",
@@ -128,6 +128,17 @@ def _add_policy_options(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="NAME=VALUE",
         help="override a policy parameter (repeatable)",
+    )
+    if not control:
+        return
+    parser.add_argument(
+        "--control",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="only the rules with a control id matching PATTERN (repeatable): FRAMEWORK:ID with "
+        "shell wildcards, case-insensitive, e.g. 'disa-stig:WNFWA-*', 'nist-800-53:SC-7*', "
+        "or a bare framework ('cis-ubuntu-22.04'); see docs/controls.md",
     )
 
 
@@ -254,6 +265,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="ROLE",
         help="role (repeatable); default: all policies",
+    )
+    policies.add_argument(
+        "--controls",
+        action="store_true",
+        help="list the control ids instead: each control, then the rules that check it",
     )
 
     check = sub.add_parser(
@@ -432,7 +448,7 @@ def _add_explain_parser(sub: argparse._SubParsersAction) -> None:  # type: ignor
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_policy_options(explain)
+    _add_policy_options(explain, control=False)
     explain.add_argument(
         "--role",
         action="append",
@@ -480,6 +496,8 @@ def _run(args: argparse.Namespace) -> int:
             roles=args.role,
             params=dict(args.param),
             builtin_policies=not args.no_builtin_policies,
+            controls=args.control,
+            by_control=args.controls,
         )
     if args.command == "explain" or (args.command == "check" and args.explain):
         from checker.commands import explain
@@ -512,6 +530,7 @@ def _run(args: argparse.Namespace) -> int:
             firewalld_defaults=args.firewalld_defaults,
             ufw_defaults=args.ufw_defaults,
             nft_include=tuple(args.nft_include),
+            controls=args.control,
         )
     if args.command == "scan":
         from checker.commands import scan
@@ -533,6 +552,7 @@ def _run(args: argparse.Namespace) -> int:
             outputs=_outputs(args),
             builtin_policies=not args.no_builtin_policies,
             max_input_bytes=_max_input_bytes(args),
+            controls=args.control,
         )
     if args.command == "collect":
         from checker.commands import collect

@@ -65,6 +65,8 @@ class Finding:
     # Per-profile verdicts etc.: free-form details a report may show.
     details: tuple[tuple[str, str], ...] = field(default=())
     waiver_reason: str | None = None
+    # The policy rule's control ids (FRAMEWORK:ID, docs/controls.md), for reports and --control.
+    controls: tuple[str, ...] = ()
 
     @property
     def rule_key(self) -> str:

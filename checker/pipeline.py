@@ -13,6 +13,7 @@ from pathlib import Path
 from types import ModuleType
 
 from checker import parsers
+from checker.engine import settings
 from checker.engine.verdict import Verdict
 from checker.errors import ParseError, Problem, format_problem
 from checker.findings import Finding, Status
@@ -168,6 +169,7 @@ def finding(target: str, requirement: Requirement, verdict: Verdict) -> Finding:
         policy_file=requirement.origin.file,
         policy_line=requirement.origin.line,
         details=verdict.details,
+        controls=requirement.controls,
     )
 
 
@@ -201,14 +203,19 @@ def evaluate_target(
         # No per-rule findings: the report writers turn the target's error into one `error`
         # result (fwcheck/read-target) naming file:line, instead of one per policy rule.
         return [], None, list(exc.problems)
-    if platform == "netfilter":
+    # Settings requirements (policy `setting:`) ask about one value, not flows: no engine walk.
+    flows = [r for r in requirements if r.setting is None]
+    decided: dict[int, Verdict] = {
+        id(r): settings.check(models, r) for r in requirements if r.setting is not None
+    }
+    if platform == "netfilter" and flows:
         # One context per target: rules are compiled once for all of its requirements.
         context = engine.new_context(models)
-        context.prepare(requirements)
-        verdicts = [engine.check(models, r, context=context) for r in requirements]
+        context.prepare(flows)
+        decided.update((id(r), engine.check(models, r, context=context)) for r in flows)
     else:
-        verdicts = [engine.check(models, r) for r in requirements]
-    findings = [finding(name, r, v) for r, v in zip(requirements, verdicts, strict=True)]
+        decided.update((id(r), engine.check(models, r)) for r in flows)
+    findings = [finding(name, r, decided[id(r)]) for r in requirements]
     return findings, platform, []
 
 

@@ -14,6 +14,7 @@ from checker.errors import ParseError, Problem, UsageError, format_problem
 from checker.findings import Finding, Severity, Status
 from checker.fleet.publish import print_console, write_reports
 from checker.pipeline import Source, evaluate_target, read_source
+from checker.policies.controls import no_control_matches, select
 from checker.policies.loader import load_policy_set, policy_search_paths
 from checker.policies.model import Requirement
 from checker.reports import RunReport, TargetInfo
@@ -141,6 +142,7 @@ def run(
     firewalld_defaults: str | None = None,
     ufw_defaults: str | None = None,
     nft_include: tuple[str, ...] = (),
+    controls: Sequence[str] = (),
 ) -> int:
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     notes: list[str] = []
@@ -172,9 +174,11 @@ def run(
                 )
             )
     planned = [
-        (target, policy_set.requirements_for(target.roles, dict(target.params)))
+        (target, select(policy_set.requirements_for(target.roles, dict(target.params)), controls))
         for target in targets
     ]
+    if controls and targets and not any(requirements for _, requirements in planned):
+        raise no_control_matches(controls)
     waivers = load_waivers(outputs.waivers_path) if outputs.waivers_path else None
     infos, findings, requirements = check_targets(planned, max_input_bytes, nft_include)
     for file in unmatched:

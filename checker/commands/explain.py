@@ -66,7 +66,12 @@ def explain_target(
         return [f"{name}: the target could not be read:"] + [
             f"  {format_problem(p)}" for p in exc.problems
         ]
-    verdict = engine.check(models, requirement)
+    if requirement.setting is not None:
+        from checker.engine import settings
+
+        verdict = settings.check(models, requirement)
+    else:
+        verdict = engine.check(models, requirement)
     result = finding(name, requirement, verdict)
     title = f" ({requirement.title})" if requirement.title else ""
     lines = [
@@ -74,7 +79,10 @@ def explain_target(
         f"  {result.message}",
         f"  required: {describe_requirement(requirement)}",
     ]
-    if platform == "netfilter":
+    if requirement.setting is not None:
+        # A setting has no walk: the evidence is the registry value or chain that decides it.
+        lines.extend(f"  decided by: {e.file}:{e.line}: {e.text}" for e in result.evidence)
+    elif platform == "netfilter":
         from checker.engine import netfilter_trace
 
         traces = netfilter_trace.trace(

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from checker.errors import Location, Problem, UsageError
 from checker.model.net import PORT_PROTOCOLS
 from checker.policies.addresses import format_range
+from checker.policies.controls import no_control_matches, select
 from checker.policies.loader import PolicySet, is_shipped, load_policy_set, policy_search_paths
 from checker.policies.model import PROFILES, IpRange, Policy, Requirement
 from checker.policies.params import coerce_override
@@ -41,6 +42,11 @@ def _addresses(ranges: Iterable[IpRange] | None) -> str:
 
 def format_requirement(requirement: Requirement) -> str:
     """One line: expect direction protocol ports remote [except] [local] [program] ..."""
+    if requirement.setting is not None:
+        return (
+            f"  setting  {requirement.setting.describe()}"
+            f"  [{requirement.rule_id}, {requirement.severity.value}] {requirement.title}"
+        )
     parts = [
         f"{requirement.expect.value:<5}",
         f"{requirement.direction.value:<8}",
@@ -65,6 +71,8 @@ def format_requirement(requirement: Requirement) -> str:
     if requirement.profiles != PROFILES:
         parts.append("profiles " + ",".join(sorted(requirement.profiles)))
     parts.append(f"[{requirement.rule_id}, {requirement.severity.value}] {requirement.title}")
+    if requirement.controls:
+        parts.append(f"controls {', '.join(requirement.controls)}")
     return "  " + "  ".join(parts)
 
 
@@ -79,9 +87,12 @@ def _effective_params(policy: Policy, params: Mapping[str, str]) -> str:
 
 
 def format_policies(
-    policy_set: PolicySet, selected: Sequence[Policy], params: Mapping[str, str]
+    policy_set: PolicySet,
+    selected: Sequence[Policy],
+    params: Mapping[str, str],
+    controls: Sequence[str] = (),
 ) -> list[str]:
-    requirements = policy_set.requirements_of(selected, params)
+    requirements = select(policy_set.requirements_of(selected, params), controls)
     lines: list[str] = []
     for policy in selected:
         lines.append(f"{policy.id}: {policy.title}")
@@ -89,6 +100,8 @@ def format_policies(
         lines.append(f"  file: {policy.origin.file} ({origin})")
         if policy.source:
             lines.append(f"  source: {policy.source}")
+        if policy.controls:
+            lines.append(f"  controls: {', '.join(policy.controls)}")
         lines.append(f"  roles: {', '.join(policy.roles) or '(none: only included)'}")
         if policy.include:
             lines.append(f"  includes: {', '.join(policy.include)}")
@@ -101,12 +114,35 @@ def format_policies(
     return lines
 
 
+def format_controls(requirements: Sequence[Requirement]) -> list[str]:
+    """`policies --controls`: each control id, then the rules that check it."""
+    rules: dict[str, list[Requirement]] = {}
+    for requirement in requirements:
+        for control in requirement.controls:
+            rules.setdefault(control, []).append(requirement)
+    lines: list[str] = []
+    for control in sorted(rules):
+        lines.append(control)
+        lines.extend(
+            f"  {r.key}  [{r.severity.value}] {r.title}  ({r.origin})" for r in rules[control]
+        )
+    without = [r for r in requirements if not r.controls]
+    count = len(rules)
+    lines.append(
+        f"{count} control{'s' * (count != 1)}; {len(without)} of {len(requirements)} rules"
+        " carry no control id"
+    )
+    return lines
+
+
 def run(
     *,
     policy_paths: Sequence[str] | None,
     roles: Sequence[str],
     params: Mapping[str, str],
     builtin_policies: bool = True,
+    controls: Sequence[str] = (),
+    by_control: bool = False,
 ) -> int:
     policy_set = load_policy_set(policy_search_paths(policy_paths, builtin=builtin_policies))
     known_roles = set(policy_set.roles())
@@ -126,6 +162,15 @@ def run(
     if not roles:
         # requirements_for's unknown-param check, over every policy.
         policy_set.requirements_for(known_roles, params)
-    for line in format_policies(policy_set, selected, params):
+    if by_control or controls:
+        chosen = select(policy_set.requirements_of(selected, params), controls)
+        if controls and not chosen:
+            raise no_control_matches(controls)
+        if by_control:
+            for line in format_controls(chosen):
+                print(line)
+            return 0
+        selected = [p for p in selected if any(r.policy_id == p.id for r in chosen)]
+    for line in format_policies(policy_set, selected, params, controls):
         print(line)
     return 0

@@ -37,6 +37,8 @@ from checker.fleet.runner import DEFAULT_CONCURRENCY, collect_stream
 from checker.fleet.shard import parse_shard, select
 from checker.inventory.model import HostSpec
 from checker.pipeline import error_findings, evaluate_target
+from checker.policies.controls import no_control_matches
+from checker.policies.controls import select as select_controls
 from checker.policies.loader import load_policy_set, policy_search_paths
 from checker.policies.model import Requirement
 from checker.reports import RunReport, TargetInfo
@@ -85,6 +87,7 @@ def run(
     host_timeout_s: float | None = None,
     builtin_policies: bool = True,
     max_input_bytes: int | None = None,
+    controls: Sequence[str] = (),
 ) -> int:
     from checker.cli import ExitCode
 
@@ -104,12 +107,16 @@ def run(
         # Thousands of hosts share a handful of role/param combinations: resolve each once.
         key = (host.roles, tuple(sorted((k, str(v)) for k, v in merged.items())))
         if key not in cache:
-            cache[key] = policy_set.requirements_for(host.roles, merged)
+            cache[key] = select_controls(
+                policy_set.requirements_for(host.roles, merged), controls
+            )
         return cache[key]
 
     # Policy errors are the user's to fix first (exit 2), before any host is contacted.
     for host in selected:
         requirements_for(host)
+    if controls and selected and not any(cache.values()):
+        raise no_control_matches(controls)
     waivers = None
     if outputs.waivers_path:
         from checker.waivers import load_waivers

@@ -91,6 +91,7 @@ def _finding(result: dict[str, Any]) -> Finding:
         policy_line=result.get("policy_line", 0),
         details=tuple((d["name"], d["value"]) for d in result.get("details", ())),
         waiver_reason=result.get("waiver_reason"),
+        controls=tuple(result.get("controls", ())),
     )
 
 

@@ -17,7 +17,9 @@ from typing import Any
 
 from checker.errors import Location
 from checker.findings import Severity
+from checker.policies import settings
 from checker.policies.model import Direction, Expect, IpRange, PortRange, Requirement
+from checker.policies.rules import setting_requirement
 from checker.reports.data import describe_requirement
 
 _PROTOCOLS = {"icmp": 1, "tcp": 6, "udp": 17, "icmpv6": 58}
@@ -72,6 +74,8 @@ def requirement_from_rule(rule: dict[str, Any]) -> Requirement | None:
     description = rule.get("description")
     if not isinstance(description, str):
         return None
+    if rule.get("setting") is not None:
+        return _setting_rule(rule, description)
     match = _SENTENCE.match(description)
     if match is None:
         return None
@@ -105,6 +109,26 @@ def requirement_from_rule(rule: dict[str, Any]) -> Requirement | None:
             policy_title=str(rule.get("policy_title", "")),
             source=rule.get("source"),
             source_ports=_ports(match["sports"]) if match["sports"] is not None else None,
+            controls=tuple(str(control) for control in rule.get("controls", ())),
+        )
+    except (KeyError, ValueError, TypeError):
+        return None
+    return requirement if describe_requirement(requirement) == description else None
+
+
+def _setting_rule(rule: dict[str, Any], description: str) -> Requirement | None:
+    """A settings rule, read back from its structured `setting` entry."""
+    try:
+        requirement = setting_requirement(
+            settings.from_json(rule["setting"]),
+            policy_id=str(rule["policy"]),
+            rule_id=str(rule["rule"]),
+            title=str(rule.get("title", "")),
+            severity=Severity(rule["severity"]),
+            origin=Location(str(rule["file"]), int(rule["line"])),
+            policy_title=str(rule.get("policy_title", "")),
+            source=rule.get("source"),
+            controls=tuple(str(control) for control in rule.get("controls", ())),
         )
     except (KeyError, ValueError, TypeError):
         return None

@@ -234,6 +234,20 @@ def _icmp(value: Any) -> tuple[str, ...]:
     return tuple(out)
 
 
+# Get-NetFirewallProfile properties kept as written for settings requirements (engine.settings).
+_KEPT = frozenset(
+    {
+        "NotifyOnListen",
+        "AllowLocalIPsecRules",
+        "AllowUnicastResponseToMulticast",
+        "LogFileName",
+        "LogMaxSizeKilobytes",
+        "LogAllowed",
+        "LogBlocked",
+    }
+)
+
+
 def _profile(item: dict[str, Any], origin: str) -> ProfileSettings:
     def action(value: str) -> str | None:
         return {"Allow": "allow", "Block": "block"}.get(value)
@@ -254,7 +268,8 @@ def _profile(item: dict[str, Any], origin: str) -> ProfileSettings:
         origin=location,
         setting_origins=tuple(
             (name, location) for name, value in fields.items() if value is not None
-        ),
-        other=tuple((key, str(value)) for key, value in item.items() if key == "NotifyOnListen"),
+        )
+        + tuple((key, location) for key in item if key in _KEPT),
+        other=tuple((key, str(value)) for key, value in item.items() if key in _KEPT),
         **fields,  # type: ignore[arg-type]
     )

@@ -8,7 +8,9 @@ interprets them:
   PrivateProfile (its name under Software\\Policies, MS-GPFAS 2.2.1), PublicProfile.
   EnableFirewall (1 on), DefaultInboundAction / DefaultOutboundAction (0 Allow, 1 Block),
   DoNotAllowExceptions (1 = shields up), AllowLocalPolicyMerge (0 = local rules ignored):
-  MS-GPFAS 2.2.1.1-2.2.1.x and MS-FASP 2.2.38. Everything else is kept in `other`.
+  MS-GPFAS 2.2.1.1-2.2.1.x and MS-FASP 2.2.38. Everything else is kept in `other`, with the
+  values of the profile's Logging subkey (LogFileSize, LogFilePath, LogDroppedPackets,
+  LogSuccessfulConnections: MS-GPFAS 2.2.1), each with where it is written.
 - The store is "gpo" for keys under Software\\Policies\\Microsoft\\WindowsFirewall, else "local".
 Other keys (ConSecRules, authentication sets, logging) are not firewall filtering rules: they
 are counted in one warning so nothing is dropped silently.
@@ -97,7 +99,9 @@ def ruleset_from_values(
             seen_ids.add((store, rule.id))
             rules.append(rule)
             warnings.extend(rule_warnings)
-        elif last in PROFILE_KEYS:
+        elif last in PROFILE_KEYS or _is_profile_logging(parts):
+            # A profile's Logging subkey (LogFileSize, LogDroppedPackets …) belongs to it too.
+            last = last if last in PROFILE_KEYS else parts[-2].lower()
             slot = (PROFILE_KEYS[last], store)
             profile_keys.setdefault(slot, value.origin)
             if value.name:
@@ -133,6 +137,10 @@ def ruleset_from_values(
         format=format_name,
         shadowed=tuple(shadowed),
     )
+
+
+def _is_profile_logging(parts: list[str]) -> bool:
+    return len(parts) > 1 and parts[-1].lower() == "logging" and parts[-2].lower() in PROFILE_KEYS
 
 
 def _slot(value: RegistryValue) -> tuple[str, str]:
@@ -214,6 +222,8 @@ def profile_settings(
             origins.append(("allow_local_policy_merge", value.origin))
         else:
             other.append((value.name, str(value.data)))
+            # Kept by registry name, for settings requirements' evidence (engine.settings).
+            origins.append((value.name, value.origin))
     return ProfileSettings(
         profile=profile,
         store=store,

@@ -23,6 +23,10 @@ _EXPECTED = {
     "remote": 'any, an address entry, or a list of IPs, CIDRs, ranges "a-b" or "${param}"',
     "except_remote": 'an address entry, or a list of IPs, CIDRs, ranges "a-b" or "${param}"',
     "local": 'any, an address entry, or a list of IPs, CIDRs, ranges "a-b" or "${param}"',
+    "controls": "FRAMEWORK:ID with a framework of docs/controls.md (cis, cis-<benchmark>, "
+    "disa-stig, nist-800-53, pci-dss, custom) and an id of its form",
+    "setting": "{windows_profile: PROFILE, ONE-SETTING: VALUE} or "
+    "{netfilter_hook: input|forward|output, default: deny} (docs/controls.md)",
 }
 _ANY_OF = re.compile(
     r"^(?P<path>[^:]*): (?P<value>.*) is not valid under any of the given schemas$"
@@ -77,6 +81,14 @@ def read_policy(doc: YamlDoc) -> tuple[PolicyDoc | None, list[Problem]]:
             )
         else:
             first_seen[spec.rule_id] = spec
+    if data.get("version") == 1 and "controls" in data:
+        problems.append(
+            Problem.at(
+                doc.location(("controls",)),
+                "version",
+                "controls is new in format v1.1: write version: 1.1",
+            )
+        )
     if not rules and not data.get("include"):
         problems.append(
             Problem.at(
@@ -93,5 +105,6 @@ def read_policy(doc: YamlDoc) -> tuple[PolicyDoc | None, list[Problem]]:
         source=data.get("source"),
         params=tuple(data.get("params", {}).items()),
         origin=doc.location(("id",)),
+        controls=tuple(data.get("controls", ())),
     )
     return PolicyDoc(policy, rules, doc), problems

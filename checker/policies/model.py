@@ -11,6 +11,7 @@ from enum import StrEnum
 
 from checker.errors import Location
 from checker.findings import Severity
+from checker.policies.settings import SettingSpec
 
 
 class Expect(StrEnum):
@@ -60,6 +61,11 @@ class Requirement:
     # The initiator's source ports (format v1.1 `source_port`); None means the default of
     # docs/policy-format.md "Source ports": every port for deny, 1024-65535 for allow.
     source_ports: tuple[PortRange, ...] | None = None
+    # v1.1 `controls`: FRAMEWORK:ID entries, the policy's then the rule's (docs/controls.md).
+    controls: tuple[str, ...] = ()
+    # v1.1 `setting`: a settings requirement; the flow fields above then hold placeholders
+    # and engines are not asked (checker.engine.settings decides it).
+    setting: SettingSpec | None = None
 
     @property
     def key(self) -> str:
@@ -75,3 +81,4 @@ class Policy:
     source: str | None
     params: tuple[tuple[str, int | str], ...]
     origin: Location
+    controls: tuple[str, ...] = ()

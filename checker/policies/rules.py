@@ -8,7 +8,7 @@ references to ranges, addresses to int ranges, and the families the rule asks ab
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from checker import numbers
@@ -16,6 +16,7 @@ from checker.errors import Location, PolicyError, Problem
 from checker.findings import Severity
 from checker.model.net import LOOPBACK, PORT_PROTOCOLS
 from checker.policies import addresses
+from checker.policies.controls import combined
 from checker.policies.model import (
     PROFILES,
     Direction,
@@ -33,6 +34,7 @@ from checker.policies.params import (
     resolve_int,
     resolve_text,
 )
+from checker.policies.settings import SettingSpec, setting_spec
 from checker.yamlfile import JsonPath, YamlDoc
 
 PROTOCOL_NUMBERS = {"tcp": 6, "udp": 17, "icmp": 1, "icmpv6": 58}
@@ -251,6 +253,12 @@ class _Resolver:
 
 def resolve_rule(spec: RuleSpec, policy: Policy, values: Mapping[str, ParamValue]) -> Requirement:
     """The Requirement of one rule with these param values; PolicyError lists every problem."""
+    if "setting" in spec.data or "controls" in spec.data or policy.controls:
+        return resolve_controlled(spec, policy, values)
+    return _resolve_flow(spec, policy, values)
+
+
+def _resolve_flow(spec: RuleSpec, policy: Policy, values: Mapping[str, ParamValue]) -> Requirement:
     resolver = _Resolver(spec, values)
     data = spec.data
     protocol = resolver.protocol()
@@ -289,4 +297,82 @@ def resolve_rule(spec: RuleSpec, policy: Policy, values: Mapping[str, ParamValue
         policy_title=policy.title,
         source=policy.source,
         source_ports=source_ports,
+    )
+
+
+def resolve_controlled(
+    spec: RuleSpec, policy: Policy, values: Mapping[str, ParamValue]
+) -> Requirement:
+    """A rule with v1.1 `controls` (its own or its policy's) or a `setting`: the flow rule (or
+    a placeholder flow for a setting), with those attached."""
+    problems = []
+    if spec.doc.data.get("version") == 1:
+        for key in ("controls", "setting"):
+            if key in spec.data:
+                problems.append(
+                    Problem.at(
+                        spec.location(key),
+                        "version",
+                        f"{key} is new in format v1.1: write version: 1.1",
+                    )
+                )
+    if "setting" not in spec.data:
+        try:
+            flow = _resolve_flow(spec, policy, values)
+        except PolicyError as exc:
+            problems[:0] = exc.problems
+    if problems:
+        raise PolicyError(*problems)
+    controls = combined(policy.controls, spec.data.get("controls", ()))
+    if "setting" in spec.data:
+        return setting_requirement(
+            setting_spec(spec.data["setting"]),
+            policy_id=policy.id,
+            rule_id=spec.rule_id,
+            title=str(spec.data["title"]),
+            severity=Severity(spec.data.get("severity", "medium")),
+            origin=spec.location(),
+            policy_title=policy.title,
+            source=policy.source,
+            controls=controls,
+        )
+    return replace(flow, controls=controls)
+
+
+def setting_requirement(
+    setting: SettingSpec,
+    *,
+    policy_id: str,
+    rule_id: str,
+    title: str,
+    severity: Severity,
+    origin: Location,
+    policy_title: str,
+    source: str | None,
+    controls: tuple[str, ...],
+) -> Requirement:
+    """The Requirement of a settings rule: the flow fields are placeholders no engine is asked
+    about (checker.engine.settings decides it)."""
+    return Requirement(
+        policy_id=policy_id,
+        rule_id=rule_id,
+        title=title,
+        expect=Expect.DENY,
+        direction=Direction.INBOUND,
+        protocol=None,
+        ports=None,
+        remote=None,
+        except_remote=(),
+        local=None,
+        program=None,
+        service=None,
+        profiles=frozenset({setting.scope}) if setting.kind == "windows" else PROFILES,
+        icmp_type=None,
+        families=frozenset(setting.families),
+        severity=severity,
+        origin=origin,
+        policy_title=policy_title,
+        source=source,
+        controls=controls,
+        setting=setting,
     )

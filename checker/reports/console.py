@@ -91,6 +91,8 @@ def finding_line(
         parts.append(f"deciding rule: {where}: {_clean(deciding.text)}{more}")
     elif finding.policy_file and finding.status is not Status.ERROR:
         parts.append(f"policy: {_clean(finding.policy_file)}:{finding.policy_line}")
+    if finding.controls:
+        parts.append(f"controls: {_clean(', '.join(finding.controls))}")
     return " | ".join(parts)
 
 

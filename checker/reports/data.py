@@ -287,6 +287,8 @@ _PROTOCOLS = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmpv6"}
 
 def describe_requirement(req: Requirement) -> str:
     """One sentence saying what the rule demands, e.g. "inbound tcp/22 from any must be denied"."""
+    if req.setting is not None:
+        return req.setting.describe()
     parts = [req.direction.value]
     if req.protocol is None:
         parts.append("traffic of any protocol")

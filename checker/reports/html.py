@@ -3,7 +3,8 @@
 Inline CSS only: no scripts, no images, no fonts, no links to load; a Content-Security-Policy of
 `default-src 'none'` makes the browser refuse any fetch even if one slipped in. First the gate
 (--fail-on and its verdict), then a target x policy matrix (pass / fail / indeterminate / error /
-waived counts per cell; each count of open or waived results links to them), then one foldable
+waived counts per cell; each count of open or waived results links to them), a control x target
+matrix when rules carry control ids (checker.reports.html_controls), then one foldable
 section per target (<details>) with its results grouped by policy: failures and indeterminate
 results with counterexample, deciding rules and the policy's source, and the waived ones. A cause
 that several results of a target share (a host that could not be collected, no IPv6 ruleset) is
@@ -42,6 +43,7 @@ from checker.reports.data import (
     target_order,
     unique_requirements,
 )
+from checker.reports.html_controls import controls_section
 
 if TYPE_CHECKING:
     from checker.fleet.drift import Baseline
@@ -183,6 +185,8 @@ def _finding_block(finding: Finding, report: RunReport, fail_on: Severity = Seve
         parts.append(
             f"<p>Policy rule: <code>{_e(finding.policy_file)}:{finding.policy_line}</code></p>"
         )
+    if finding.controls:
+        parts.append(f'<p class="controls">Controls: {_e(", ".join(finding.controls))}</p>')
     if finding.status is Status.WAIVED:
         parts.append(f'<p class="waiver">Waived: {_e(finding.waiver_reason or "")}</p>')
     for name, value in finding.details:
@@ -365,6 +369,7 @@ def render(
                 out.append(f'<td class="cell empty" data-policy="{_e(policy)}">not checked</td>')
         out.append("</tr>")
     out.append("</tbody></table>")
+    out.extend(controls_section(findings, targets, _cell))
     problems = [
         f for f in findings if f.status in (Status.FAIL, Status.INDETERMINATE, Status.ERROR)
     ]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from checker.findings import Finding, Severity
+from checker.policies import settings
 from checker.policies.model import Requirement
 from checker.reports import atomic
 from checker.reports.data import (
@@ -56,6 +57,8 @@ def _rule(req: Requirement) -> dict[str, Any]:
         "source": req.source,
         "file": req.origin.file,
         "line": req.origin.line,
+        "controls": list(req.controls),
+        "setting": settings.to_json(req.setting) if req.setting is not None else None,
     }
 
 
@@ -75,6 +78,7 @@ def _result(finding: Finding, fail_on: Severity) -> dict[str, Any]:
         "details": [{"name": k, "value": v} for k, v in finding.details],
         "waiver_reason": finding.waiver_reason,
         "below_threshold": below_threshold(finding, fail_on),
+        "controls": list(finding.controls),
     }
 
 

@@ -11,7 +11,9 @@ One <testsuite> per target x policy, one <testcase> per policy rule:
   rule is <skipped> with a message pointing at it;
 - a fail or indeterminate below --fail-on says so in its message; every suite's properties hold
   the run's `fail-on` and `verdict` (the Ant schema allows properties on suites only);
-- waived: <skipped message="waived: …">, never counted as passed.
+- waived: <skipped message="waived: …">, never counted as passed;
+- a rule's control ids (policy `controls:`) are a suite property `controls:RULE-ID` (the Ant
+  schema has no testcase properties) and a line of the failure text.
 
 GitLab and others key test cases on classname + name and merge duplicates, so the pair is made
 unique across the whole file (after the xs:token whitespace collapse that XML schema processors
@@ -111,6 +113,8 @@ def _detail(finding: Finding, report: RunReport) -> str:
         lines.append(f"policy rule: {req.origin}")
     if req is not None and req.source:
         lines.append(f"source: {req.source}")
+    if finding.controls:
+        lines.append(f"controls: {', '.join(finding.controls)}")
     for name, value in finding.details:
         lines.append(f"{name}: {value}")
     return printable("\n".join(capped(line) for line in lines))
@@ -202,6 +206,15 @@ def build(report: RunReport, options: ReportOptions) -> ET.Element:
                 ET.SubElement(properties, "property", name="platform", value=_text(info.platform))
             for file in info.files:
                 ET.SubElement(properties, "property", name="file", value=_text(file))
+        # Control ids per rule: the Ant schema has no testcase properties, so the suite says them.
+        for finding, _mode in groups[(target, policy)]:
+            if finding.controls:
+                ET.SubElement(
+                    properties,
+                    "property",
+                    name=_text(f"controls:{finding.rule}"),
+                    value=_text(", ".join(finding.controls)),
+                )
         counts = {"failure": 0, "error": 0, "skipped": 0, "": 0}
         classname = _token(f"{target}.{policy}")
         for finding, mode in groups[(target, policy)]:

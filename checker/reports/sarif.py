@@ -15,6 +15,9 @@ Rules of the format (OASIS SARIF 2.1.0, and GitHub's "SARIF support for code sca
   host's "ssh://db1" or a registry key does not), else the policy rule's line, else the target's
   first file. Other evidence and the policy rule go to relatedLocations (at most 100: GitHub
   keeps no more per result).
+- Control ids (policy `controls:`): the rule's properties.tags (at most 10, GitHub's display
+  limit) and fwcheck/controls, and one run.taxonomies entry per framework with each rule's
+  relationships to its taxa (checker.reports.taxonomies).
 - partialFingerprints["fwcheck/v1"] hashes the target, the rule key and the deciding evidence's
   text with counters and whitespace normalized: stable when lines move, new when the deciding rule
   changes. Line numbers are not part of it.
@@ -43,7 +46,7 @@ from urllib.parse import quote
 
 from checker.findings import Evidence, Finding, Severity, Status
 from checker.policies.model import Requirement
-from checker.reports import atomic
+from checker.reports import atomic, taxonomies
 from checker.reports.data import (
     INFORMATION_URI,
     TOOL_NAME,
@@ -209,10 +212,12 @@ def _rule_from_requirement(req: Requirement) -> dict[str, Any]:
         "defaultConfiguration": {"level": LEVEL[req.severity]},
         "properties": {
             "security-severity": SECURITY_SEVERITY[req.severity],
-            "tags": ["security", "firewall", req.policy_id],
+            "tags": taxonomies.tags(["security", "firewall", req.policy_id], req.controls),
             "precision": "very-high",
         },
     }
+    if req.controls:
+        rule["properties"]["fwcheck/controls"] = list(req.controls)
     if req.source and re.match(r"https?://", req.source):
         rule["helpUri"] = req.source
     return rule
@@ -229,7 +234,7 @@ def _rule_from_finding(finding: Finding) -> dict[str, Any]:
         "defaultConfiguration": {"level": LEVEL[finding.severity]},
         "properties": {
             "security-severity": SECURITY_SEVERITY[finding.severity],
-            "tags": ["security", "firewall"],
+            "tags": taxonomies.tags(["security", "firewall"], finding.controls),
         },
     }
 
@@ -332,6 +337,11 @@ def _document(
         if finding.rule_key not in index:
             index[finding.rule_key] = len(rules)
             rules.append(_rule_from_finding(finding))
+    # Control ids: one taxonomy per framework, each rule related to its taxa (SARIF 3.49.15).
+    run_taxonomies, relationships = taxonomies.build(requirements.values())
+    for rule in rules:
+        if rule["id"] in relationships:
+            rule["relationships"] = relationships[rule["id"]]
     results = [
         _result(f, index[f.rule_key], requirements.get(f.rule_key), locator, report, baseline)
         for f in findings
@@ -394,6 +404,8 @@ def _document(
         "results": results,
         "properties": {"fwcheck/results-total": total, "fwcheck/results-written": len(findings)},
     }
+    if run_taxonomies:
+        run["taxonomies"] = run_taxonomies
     if locator.used_policy_root and options.policy_root is not None:
         run["originalUriBaseIds"] = {
             POLICYROOT: {

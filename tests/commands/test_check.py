@@ -237,6 +237,11 @@ def test_bundled_examples_give_the_documented_verdicts(
     # The ufw tree (a folder target): SSH only from the management networks, telnet closed.
     ufw = {rule: s for (t, _, rule), s in status.items() if t == "ufw-gw"}
     assert ufw and set(ufw.values()) == {"pass"}, ufw
+    # The shipped benchmark packs (docs/controls.md): app-1 has no forward base chain at all.
+    assert status[("app-1", "cis-linux-firewall", "default-deny-input")] == "pass"
+    assert status[("app-1", "cis-linux-firewall", "default-deny-forward")] == "fail"
+    stig = {s for (t, p, _), s in status.items() if t == "stig-workstation"}
+    assert stig == {"pass"} and sum(t == "stig-workstation" for t, _, _ in status) == 20
 
 
 def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
