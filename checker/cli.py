@@ -83,6 +83,19 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _add_budget_option(parser: argparse.ArgumentParser) -> None:
+    from checker.engine.budget import DEFAULT_BUDGET
+
+    parser.add_argument(
+        "--budget",
+        type=_positive_int,
+        default=DEFAULT_BUDGET,
+        metavar="N",
+        help="work budget per target: what is not decided within N steps is indeterminate"
+        f" ('too complex to decide within N steps'); default: {DEFAULT_BUDGET}",
+    )
+
+
 def _add_history_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--history",
@@ -276,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="instead of reports, print why RULE_ID has its verdict (as `fwcheck explain`)",
     )
     _add_report_options(check)
+    _add_budget_option(check)
     check.add_argument("files", nargs="*", metavar="FILE")
 
     scan = sub.add_parser(
@@ -314,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_history_options(scan)
     _add_report_options(scan)
+    _add_budget_option(scan)
 
     collect = sub.add_parser(
         "collect",
@@ -471,6 +486,7 @@ def _run(args: argparse.Namespace) -> int:
             target_name=args.target,
             outputs=_outputs(args),
             builtin_policies=not args.no_builtin_policies,
+            budget=args.budget,
         )
     if args.command == "scan":
         from checker.commands import scan
@@ -491,6 +507,7 @@ def _run(args: argparse.Namespace) -> int:
             host_timeout_s=args.host_timeout,
             outputs=_outputs(args),
             builtin_policies=not args.no_builtin_policies,
+            budget=args.budget,
         )
     if args.command == "collect":
         from checker.commands import collect

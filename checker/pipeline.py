@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from checker import parsers
+from checker.engine.budget import Budget
 from checker.engine.verdict import Verdict
 from checker.errors import ParseError, Problem, format_problem
 from checker.findings import Finding, Status
@@ -107,8 +108,10 @@ def evaluate_target(
     requirements: Sequence[Requirement],
     *,
     format_name: str | None = None,
+    budget: int | None = None,
 ) -> tuple[list[Finding], str | None, list[Problem]]:
-    """(findings, platform, problems): problems non-empty means the target could not be read."""
+    """(findings, platform, problems): problems non-empty means the target could not be read.
+    `budget` bounds the engine's work on this target (engine/budget.py); None: unbounded."""
     try:
         models = parse_sources(sources, format_name)
         engine, platform = _engine_for(models)
@@ -119,6 +122,7 @@ def evaluate_target(
     if platform == "netfilter":
         # One context per target: rules are compiled once for all of its requirements.
         context = engine.new_context(models)
+        context.budget = Budget(budget) if budget is not None else None
         context.prepare(requirements)
         verdicts = [engine.check(models, r, context=context) for r in requirements]
     else:
@@ -133,5 +137,6 @@ def check_target(
     requirements: Sequence[Requirement],
     *,
     format_name: str | None = None,
+    budget: int | None = None,
 ) -> list[Finding]:
-    return evaluate_target(name, sources, requirements, format_name=format_name)[0]
+    return evaluate_target(name, sources, requirements, format_name=format_name, budget=budget)[0]

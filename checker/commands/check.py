@@ -86,8 +86,10 @@ def exit_code(findings: Sequence[Finding], fail_on: str) -> int:
 
 def check_targets(
     planned: Sequence[tuple[TargetSpec, tuple[Requirement, ...]]],
+    budget: int | None = None,
 ) -> tuple[list[TargetInfo], list[Finding], list[Requirement]]:
-    """Read and check each target against its resolved requirements."""
+    """Read and check each target against its resolved requirements (`budget`: the work
+    budget of each target, engine/budget.py)."""
     infos: list[TargetInfo] = []
     findings: list[Finding] = []
     seen: dict[str, Requirement] = {}
@@ -99,7 +101,11 @@ def check_targets(
             target_findings, platform = [], None
         else:
             target_findings, platform, problems = evaluate_target(
-                target.name, sources, requirements, format_name=target.format_name
+                target.name,
+                sources,
+                requirements,
+                format_name=target.format_name,
+                budget=budget,
             )
         error = "; ".join(format_problem(p) for p in problems) or None
         infos.append(TargetInfo(target.name, target.files, target.roles, platform, error))
@@ -119,6 +125,7 @@ def run(
     outputs: Outputs = NO_OUTPUTS,
     today: date | None = None,
     builtin_policies: bool = True,
+    budget: int | None = None,
 ) -> int:
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     notes: list[str] = []
@@ -148,7 +155,7 @@ def run(
         for target in targets
     ]
     waivers = load_waivers(outputs.waivers_path) if outputs.waivers_path else None
-    infos, findings, requirements = check_targets(planned)
+    infos, findings, requirements = check_targets(planned, budget)
     for file in unmatched:
         infos.append(
             TargetInfo(

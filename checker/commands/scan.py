@@ -49,6 +49,7 @@ def check_host(
     requirements: Sequence[Requirement],
     evidence_run: Path | None,
     evidence_problem: Problem | None = None,
+    budget: int | None = None,
 ) -> tuple[TargetInfo, list[Finding]]:
     if result.error is not None:
         problems = [result.error]
@@ -56,7 +57,7 @@ def check_host(
         return TargetInfo(host.name, (), host.roles, None, format_problem(result.error)), findings
     sources = sources_for(result, evidence_run)
     files = tuple(origin for origin, _ in sources)
-    findings, platform, problems = evaluate_target(host.name, sources, requirements)
+    findings, platform, problems = evaluate_target(host.name, sources, requirements, budget=budget)
     errors = [format_problem(p) for p in problems]
     if evidence_problem is not None:
         errors.append(format_problem(evidence_problem))
@@ -81,6 +82,7 @@ def run(
     scan_timeout_s: float | None = None,
     host_timeout_s: float | None = None,
     builtin_policies: bool = True,
+    budget: int | None = None,
 ) -> int:
     from checker.cli import ExitCode
 
@@ -142,6 +144,7 @@ def run(
             scan_timeout_s=scan_timeout_s,
             host_timeout_s=host_timeout_s,
             quiet=outputs.quiet,
+            budget=budget,
         )
         if waivers is not None:
             from checker.waivers import apply_waivers
@@ -188,6 +191,7 @@ def _scan_hosts(
     scan_timeout_s: float | None,
     host_timeout_s: float | None,
     quiet: bool,
+    budget: int | None = None,
 ) -> tuple[list[TargetInfo], list[Finding], dict[str, Requirement], bool]:
     """Collect and check every host as results arrive; return infos and findings in inventory
     order, the requirements seen, and whether any host failed to be collected."""
@@ -222,7 +226,9 @@ def _scan_hosts(
                     run_dir = write_evidence(evidence_dir, result, run_id)
                 except CollectError as exc:
                     evidence_problem = exc.problems[0]
-            info, host_findings = check_host(host, result, requirements, run_dir, evidence_problem)
+            info, host_findings = check_host(
+                host, result, requirements, run_dir, evidence_problem, budget
+            )
             if waivers is not None:
                 from checker.waivers import apply_waivers
 
