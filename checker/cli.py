@@ -329,6 +329,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_history_options(scan)
     _add_report_options(scan)
     _add_budget_option(scan)
+    scan.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="check every host even when its firewall, the policies, params and fwcheck are"
+        " unchanged since an earlier scan (default: reuse those results from the history"
+        " database)",
+    )
 
     collect = sub.add_parser(
         "collect",
@@ -508,6 +515,7 @@ def _run(args: argparse.Namespace) -> int:
             outputs=_outputs(args),
             builtin_policies=not args.no_builtin_policies,
             budget=args.budget,
+            use_cache=not args.no_cache,
         )
     if args.command == "collect":
         from checker.commands import collect

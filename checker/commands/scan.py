@@ -30,6 +30,7 @@ from checker.commands.outputs import NO_OUTPUTS, Outputs
 from checker.errors import CollectError, Problem, format_problem
 from checker.findings import Finding
 from checker.fleet import scope as scopes
+from checker.fleet import verdict_cache
 from checker.fleet.history import History, RunRecorder
 from checker.fleet.progress import progress_for
 from checker.fleet.publish import finish
@@ -50,14 +51,33 @@ def check_host(
     evidence_run: Path | None,
     evidence_problem: Problem | None = None,
     budget: int | None = None,
+    cache: verdict_cache.VerdictCache | None = None,
+    from_cache: list[str] | None = None,
 ) -> tuple[TargetInfo, list[Finding]]:
+    """Check one collected host; with `cache`, reuse the findings of an identical earlier
+    check (its name is then appended to `from_cache`)."""
     if result.error is not None:
         problems = [result.error]
         findings = error_findings(host.name, requirements, problems)
         return TargetInfo(host.name, (), host.roles, None, format_problem(result.error)), findings
     sources = sources_for(result, evidence_run)
     files = tuple(origin for origin, _ in sources)
-    findings, platform, problems = evaluate_target(host.name, sources, requirements, budget=budget)
+    cache_key = None
+    reused = None
+    if cache is not None and sources:
+        cache_key = verdict_cache.key(sources, requirements, version=__version__, budget=budget)
+        stored = cache.get(cache_key)
+        reused = verdict_cache.decode(stored, host.name, files) if stored else None
+    if reused is not None:
+        (findings, platform), problems = reused, []
+        if from_cache is not None:
+            from_cache.append(host.name)
+    else:
+        findings, platform, problems = evaluate_target(
+            host.name, sources, requirements, budget=budget
+        )
+        if cache is not None and cache_key is not None and not problems:
+            cache.put(cache_key, verdict_cache.encode(files, platform, findings))
     errors = [format_problem(p) for p in problems]
     if evidence_problem is not None:
         errors.append(format_problem(evidence_problem))
@@ -83,6 +103,7 @@ def run(
     host_timeout_s: float | None = None,
     builtin_policies: bool = True,
     budget: int | None = None,
+    use_cache: bool = True,
 ) -> int:
     from checker.cli import ExitCode
 
@@ -129,6 +150,9 @@ def run(
             source="scan",
             shard=str(chosen) if chosen else None,
         )
+    verdicts = None
+    if history is not None and use_cache:
+        verdicts = history.verdict_cache((today or date.today()).isoformat())
     try:
         infos, findings, seen, collect_failed = _scan_hosts(
             selected,
@@ -145,7 +169,10 @@ def run(
             host_timeout_s=host_timeout_s,
             quiet=outputs.quiet,
             budget=budget,
+            cache=verdicts,
         )
+        if verdicts is not None:
+            verdicts.flush()
         if waivers is not None:
             from checker.waivers import apply_waivers
 
@@ -192,6 +219,7 @@ def _scan_hosts(
     host_timeout_s: float | None,
     quiet: bool,
     budget: int | None = None,
+    cache: verdict_cache.VerdictCache | None = None,
 ) -> tuple[list[TargetInfo], list[Finding], dict[str, Requirement], bool]:
     """Collect and check every host as results arrive; return infos and findings in inventory
     order, the requirements seen, and whether any host failed to be collected."""
@@ -201,6 +229,7 @@ def _scan_hosts(
     seen: dict[str, Requirement] = {}
     host_notes: dict[str, tuple[str, ...]] = {}
     collect_failed = False
+    from_cache: list[str] = []
     progress = progress_for(len(selected), quiet=quiet)
 
     def collect(host: HostSpec, deadline_s: float) -> CollectResult:
@@ -227,7 +256,7 @@ def _scan_hosts(
                 except CollectError as exc:
                     evidence_problem = exc.problems[0]
             info, host_findings = check_host(
-                host, result, requirements, run_dir, evidence_problem, budget
+                host, result, requirements, run_dir, evidence_problem, budget, cache, from_cache
             )
             if waivers is not None:
                 from checker.waivers import apply_waivers
@@ -253,4 +282,10 @@ def _scan_hosts(
         infos.append(info)
         findings.extend(host_findings)
         notes.extend(f"{name}: {note}" for note in host_notes.get(name, ()))
+    if from_cache:
+        reused = sorted(from_cache, key=order.__getitem__)
+        notes.append(
+            f"verdict cache: {len(reused)} of {len(per_host)} targets unchanged since an earlier"
+            f" scan, their results reused (--no-cache to re-check): {', '.join(reused)}"
+        )
     return infos, findings, seen, collect_failed
