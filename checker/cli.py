@@ -318,13 +318,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--scan-timeout",
         type=_seconds,
         metavar="S",
-        help="deadline for the whole scan; hosts not done by then are errors (default: none)",
+        help="deadline for the whole scan, collection and evaluation; hosts not collected by"
+        " then are errors, requirements not decided by then indeterminate (default: none)",
     )
     scan.add_argument(
         "--host-timeout",
         type=_seconds,
         metavar="S",
-        help="deadline per host, when shorter than the inventory's timeout_s (default 60)",
+        help="deadline per host (collection, then evaluation), when shorter than the"
+        " inventory's timeout_s (default 60)",
     )
     _add_history_options(scan)
     _add_report_options(scan)

@@ -109,9 +109,12 @@ def evaluate_target(
     *,
     format_name: str | None = None,
     budget: int | None = None,
+    deadline: float | None = None,
+    deadline_s: float = 0.0,
 ) -> tuple[list[Finding], str | None, list[Problem]]:
     """(findings, platform, problems): problems non-empty means the target could not be read.
-    `budget` bounds the engine's work on this target (engine/budget.py); None: unbounded."""
+    `budget` bounds the engine's work on this target (engine/budget.py); None: unbounded.
+    `deadline` (a time.monotonic() value, standing for `deadline_s` seconds) stops it too."""
     try:
         models = parse_sources(sources, format_name)
         engine, platform = _engine_for(models)
@@ -122,7 +125,8 @@ def evaluate_target(
     if platform == "netfilter":
         # One context per target: rules are compiled once for all of its requirements.
         context = engine.new_context(models)
-        context.budget = Budget(budget) if budget is not None else None
+        if budget is not None or deadline is not None:
+            context.budget = Budget(budget, deadline=deadline, deadline_s=deadline_s)
         context.prepare(requirements)
         verdicts = [engine.check(models, r, context=context) for r in requirements]
     else:

@@ -27,6 +27,7 @@ from checker.collectors.sources import sources_for
 from checker.commands.check import exit_code
 from checker.commands.collect import configure_logging, open_inventory, select_hosts
 from checker.commands.outputs import NO_OUTPUTS, Outputs
+from checker.engine.budget import DEADLINE_DETAIL
 from checker.errors import CollectError, Problem, format_problem
 from checker.findings import Finding
 from checker.fleet import scope as scopes
@@ -53,9 +54,13 @@ def check_host(
     budget: int | None = None,
     cache: verdict_cache.VerdictCache | None = None,
     from_cache: list[str] | None = None,
+    deadline: float | None = None,
+    deadline_s: float = 0.0,
 ) -> tuple[TargetInfo, list[Finding]]:
     """Check one collected host; with `cache`, reuse the findings of an identical earlier
-    check (its name is then appended to `from_cache`)."""
+    check (its name is then appended to `from_cache`). `deadline` (time.monotonic(), standing
+    for `deadline_s` seconds) bounds the evaluation: what is undecided by then is
+    indeterminate, and such findings are not cached."""
     if result.error is not None:
         problems = [result.error]
         findings = error_findings(host.name, requirements, problems)
@@ -74,9 +79,15 @@ def check_host(
             from_cache.append(host.name)
     else:
         findings, platform, problems = evaluate_target(
-            host.name, sources, requirements, budget=budget
+            host.name,
+            sources,
+            requirements,
+            budget=budget,
+            deadline=deadline,
+            deadline_s=deadline_s,
         )
-        if cache is not None and cache_key is not None and not problems:
+        timed_out = any(DEADLINE_DETAIL in dict(f.details) for f in findings)
+        if cache is not None and cache_key is not None and not problems and not timed_out:
             cache.put(cache_key, verdict_cache.encode(files, platform, findings))
     errors = [format_problem(p) for p in problems]
     if evidence_problem is not None:
@@ -230,6 +241,7 @@ def _scan_hosts(
     host_notes: dict[str, tuple[str, ...]] = {}
     collect_failed = False
     from_cache: list[str] = []
+    scan_end = time.monotonic() + scan_timeout_s if scan_timeout_s is not None else None
     progress = progress_for(len(selected), quiet=quiet)
 
     def collect(host: HostSpec, deadline_s: float) -> CollectResult:
@@ -255,8 +267,24 @@ def _scan_hosts(
                     run_dir = write_evidence(evidence_dir, result, run_id)
                 except CollectError as exc:
                     evidence_problem = exc.problems[0]
+            # The host's deadline covers its evaluation too: what collection left of it.
+            limit = (
+                host.timeout_s if host_timeout_s is None else min(host.timeout_s, host_timeout_s)
+            )
+            deadline = time.monotonic() + max(0.0, limit - result.duration_s)
+            if scan_end is not None and scan_end < deadline:
+                deadline, limit = scan_end, scan_timeout_s or limit
             info, host_findings = check_host(
-                host, result, requirements, run_dir, evidence_problem, budget, cache, from_cache
+                host,
+                result,
+                requirements,
+                run_dir,
+                evidence_problem,
+                budget,
+                cache,
+                from_cache,
+                deadline,
+                limit,
             )
             if waivers is not None:
                 from checker.waivers import apply_waivers

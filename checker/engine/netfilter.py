@@ -36,7 +36,6 @@ from collections.abc import Sequence
 
 from checker.engine import netfilter_query as query
 from checker.engine.budget import BudgetExceeded
-from checker.engine.budget import reason as budget_reason
 from checker.engine.netfilter_match import Phase
 from checker.engine.netfilter_walk import (
     ACCEPTING,
@@ -227,10 +226,7 @@ def check(
                 context, family, space, inbound, allow, batched
             )
         except BudgetExceeded as exc:
-            details = (("budget", str(exc.limit)),)
-            unsure.append(
-                Verdict_(Status.INDETERMINATE, budget_reason(exc.limit), None, (), details)
-            )
+            unsure.append(Verdict_(Status.INDETERMINATE, exc.message, None, (), exc.details))
             continue
         preferred = query.preferred_point(requirement, family)
         choosers = query.choosers(family)
