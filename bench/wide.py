@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark: wide questions (issue 16) on every corpus ruleset, and the jump-DAG family.
 
-Wide requirements ask about whole protocols or every flow at once, where a vendor port row asks
-about one port:
+Every corpus ruleset (Linux and Windows exports) answers wide requirements, which ask about
+whole protocols or every flow at once, where a vendor port row asks about one port:
   all-tcp       allow inbound tcp, every port, from anywhere
   all-udp       allow inbound udp, every port, from anywhere
   outside-net   deny inbound, any protocol, from outside 10.0.0.0/8
@@ -171,6 +171,9 @@ def main() -> int:
     budget = DEFAULT_BUDGET if args.budget is None else args.budget
     print(f"budget: {budget or 'none'} work units per target; each case in its own process")
     files = sorted(CORPUS.glob("*-save"))
+    windows = CORPUS.parent / "windows"
+    if windows.is_dir():
+        files += sorted(p for p in windows.rglob("*") if p.is_file() and p.name != "README.md")
     if args.only:
         files = [f for f in files if args.only in f.name]
     if args.extra:

@@ -130,7 +130,8 @@ def evaluate_target(
         context.prepare(requirements)
         verdicts = [engine.check(models, r, context=context) for r in requirements]
     else:
-        verdicts = [engine.check(models, r) for r in requirements]
+        shared = Budget(budget, deadline=deadline, deadline_s=deadline_s)
+        verdicts = [engine.check(models, r, budget=shared) for r in requirements]
     findings = [finding(name, r, v) for r, v in zip(requirements, verdicts, strict=True)]
     return findings, platform, []
 
