@@ -18,9 +18,14 @@ Measured, one after the other, in this one run, for each N (default 50, 200, 500
   - fwcheck: `fwcheck scan --concurrency C --json ... --history ...` (the shipped baseline
     policy, history on as by default) and its peak RSS (wait4's ru_maxrss).
 Prints wall times, the ratio fwcheck / floor (target <= 1.5) and the peak RSS (< 300 MB at 500).
+Before the fleet, the collection script's own cost on the target: --script-repeat runs of it in
+the namespace (no ssh), as shipped (only the dumps that can show something) and with every dump
+forced (as before issue 16), with their ratio. `--nft-only` loads only the native nft table (an
+nft-only host: the iptables-nft and legacy dumps have nothing to show); `--script-only` stops there.
 Not a test: run it by hand, as root, on an otherwise idle machine.
 
-Usage: python bench/fleet.py [--hosts 50,200,500] [--concurrency 32] [--rules 300]
+Usage: python bench/fleet.py [--hosts 50,200,500] [--concurrency 32] [--rules 300] [--nft-only]
+       [--script-repeat 20] [--script-only]
 """
 
 from __future__ import annotations
@@ -150,7 +155,7 @@ def ruleset(rules: int, seed: int = 11) -> tuple[str, str, str]:
 
 
 class Fleet:
-    def __init__(self, hosts: int, rules: int) -> None:
+    def __init__(self, hosts: int, rules: int, nft_only: bool = False) -> None:
         self.hosts = hosts
         self.netns = f"fwbench{os.getpid() % 100000}"
         self.dir = Path(tempfile.mkdtemp(prefix="fwcheck-fleet-bench-"))
@@ -160,8 +165,9 @@ class Fleet:
         run(["ip", "netns", "add", self.netns])
         run(["ip", "link", "set", "lo", "up"], netns=self.netns)
         v4, v6, nft = ruleset(rules)
-        run(["iptables-nft-restore"], netns=self.netns, input=v4.encode())
-        run(["ip6tables-nft-restore"], netns=self.netns, input=v6.encode())
+        if not nft_only:
+            run(["iptables-nft-restore"], netns=self.netns, input=v4.encode())
+            run(["ip6tables-nft-restore"], netns=self.netns, input=v6.encode())
         run(["nft", "-f", "-"], netns=self.netns, input=nft.encode())
         dump = run(["iptables-nft-save"], netns=self.netns)
         self.rule_lines = sum(1 for line in dump.splitlines() if line.startswith(b"-A "))
@@ -301,11 +307,39 @@ def fwcheck(fleet: Fleet, concurrency: int) -> tuple[float, int, int, float]:
     return wall, code, rss_kib, cpu_s
 
 
+def every_dump_script() -> str:
+    """The collection script with every dump forced, as it ran before issue 16."""
+    from checker.collectors.script import SCRIPT
+
+    forced = SCRIPT
+    for skip in ("|| nv4=0", "|| nv6=0", "&& lv4=0", "&& lv6=0"):
+        assert skip in forced, skip
+        forced = forced.replace(skip, "|| :" if skip.startswith("||") else "&& :")
+    return forced
+
+
+def script_cost(fleet: Fleet, repeat: int) -> tuple[float, float]:
+    """(shipped, every dump forced): wall seconds of `repeat` sequential runs in the
+    namespace, alternated so machine load hits both alike."""
+    from checker.collectors.script import SCRIPT
+
+    totals = [0.0, 0.0]
+    for _ in range(repeat):
+        for index, text in enumerate((SCRIPT, every_dump_script())):
+            started = time.perf_counter()
+            run(["/bin/sh", "-s"], netns=fleet.netns, input=text.encode())
+            totals[index] += time.perf_counter() - started
+    return totals[0], totals[1]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hosts", default="50,200,500")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rules", type=int, default=300)
+    parser.add_argument("--nft-only", action="store_true")
+    parser.add_argument("--script-repeat", type=int, default=20)
+    parser.add_argument("--script-only", action="store_true")
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("needs root (network namespace, sshd)", file=sys.stderr)
@@ -315,8 +349,17 @@ def main() -> int:
     print(f"fleet bench: concurrency {args.concurrency}, {os.cpu_count()} CPUs")
     rows = []
     for hosts in (int(n) for n in args.hosts.split(",")):
-        fleet = Fleet(hosts, args.rules)
+        fleet = Fleet(hosts, args.rules, args.nft_only)
         try:
+            shipped, forced = script_cost(fleet, args.script_repeat)
+            kind = "nft-only host" if args.nft_only else "iptables-nft + ip6tables-nft + nft host"
+            print(
+                f"collection script on the target ({kind}), {args.script_repeat} runs: shipped"
+                f" {shipped:6.2f} s | every dump {forced:6.2f} s | ratio {shipped / forced:4.2f}",
+                flush=True,
+            )
+            if args.script_only:
+                continue
             base = floor(fleet, args.concurrency, script=False)
             scripted = floor(fleet, args.concurrency, script=True)
             wall, code, rss, cpu_s = fwcheck(fleet, args.concurrency)
@@ -330,6 +373,8 @@ def main() -> int:
             f"peak RSS {rss / 1024:6.1f} MB | fwcheck CPU {cpu_s:5.1f} s",
             flush=True,
         )
+    if not rows:
+        return 0
     worst = max(w / b for _, _, b, _, w, _ in rows)
     last_rss = rows[-1][5] / 1024
     print(

@@ -88,6 +88,19 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _add_budget_option(parser: argparse.ArgumentParser) -> None:
+    from checker.engine.budget import DEFAULT_BUDGET
+
+    parser.add_argument(
+        "--budget",
+        type=_positive_int,
+        default=DEFAULT_BUDGET,
+        metavar="N",
+        help="work budget per target: what is not decided within N steps is indeterminate"
+        f" ('too complex to decide within N steps'); default: {DEFAULT_BUDGET}",
+    )
+
+
 def _add_history_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--history",
@@ -328,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder searched for nftables.conf includes after the including file's own (as nft -I)",
     )
     _add_report_options(check)
+    _add_budget_option(check)
     check.add_argument("files", nargs="*", metavar="FILE")
 
     scan = sub.add_parser(
@@ -356,17 +370,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--scan-timeout",
         type=_seconds,
         metavar="S",
-        help="deadline for the whole scan; hosts not done by then are errors (default: none)",
+        help="deadline for the whole scan, collection and evaluation; hosts not collected by"
+        " then are errors, requirements not decided by then indeterminate (default: none)",
     )
     scan.add_argument(
         "--host-timeout",
         type=_seconds,
         metavar="S",
-        help="deadline per host, when shorter than the inventory's timeout_s (default 60)",
+        help="deadline per host (collection, then evaluation), when shorter than the"
+        " inventory's timeout_s (default 60)",
     )
     _add_history_options(scan)
     _add_input_options(scan)
     _add_report_options(scan)
+    _add_budget_option(scan)
+    scan.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="check every host even when its firewall, the policies, params and fwcheck are"
+        " unchanged since an earlier scan (default: reuse those results from the history"
+        " database)",
+    )
 
     collect = sub.add_parser(
         "collect",
@@ -531,6 +555,7 @@ def _run(args: argparse.Namespace) -> int:
             ufw_defaults=args.ufw_defaults,
             nft_include=tuple(args.nft_include),
             controls=args.control,
+            budget=args.budget,
         )
     if args.command == "scan":
         from checker.commands import scan
@@ -553,6 +578,8 @@ def _run(args: argparse.Namespace) -> int:
             builtin_policies=not args.no_builtin_policies,
             max_input_bytes=_max_input_bytes(args),
             controls=args.control,
+            budget=args.budget,
+            use_cache=not args.no_cache,
         )
     if args.command == "collect":
         from checker.commands import collect

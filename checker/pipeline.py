@@ -14,6 +14,7 @@ from types import ModuleType
 
 from checker import parsers
 from checker.engine import settings
+from checker.engine.budget import Budget
 from checker.engine.verdict import Verdict
 from checker.errors import ParseError, Problem, format_problem
 from checker.findings import Finding, Status
@@ -192,8 +193,13 @@ def evaluate_target(
     max_input_bytes: int | None = None,
     folder_options: Mapping[str, str] = {},
     include_dirs: tuple[str, ...] = (),
+    budget: int | None = None,
+    deadline: float | None = None,
+    deadline_s: float = 0.0,
 ) -> tuple[list[Finding], str | None, list[Problem]]:
-    """(findings, platform, problems): problems non-empty means the target could not be read."""
+    """(findings, platform, problems): problems non-empty means the target could not be read.
+    `budget` bounds the engine's work on this target (engine/budget.py); None: unbounded.
+    `deadline` (a time.monotonic() value, standing for `deadline_s` seconds) stops it too."""
     try:
         models = parse_sources(
             sources, format_name, max_input_bytes, folder_options, include_dirs
@@ -211,10 +217,13 @@ def evaluate_target(
     if platform == "netfilter" and flows:
         # One context per target: rules are compiled once for all of its requirements.
         context = engine.new_context(models)
+        if budget is not None or deadline is not None:
+            context.budget = Budget(budget, deadline=deadline, deadline_s=deadline_s)
         context.prepare(flows)
         decided.update((id(r), engine.check(models, r, context=context)) for r in flows)
     else:
-        decided.update((id(r), engine.check(models, r)) for r in flows)
+        shared = Budget(budget, deadline=deadline, deadline_s=deadline_s)
+        decided.update((id(r), engine.check(models, r, budget=shared)) for r in flows)
     findings = [finding(name, r, decided[id(r)]) for r in requirements]
     return findings, platform, []
 
@@ -225,5 +234,6 @@ def check_target(
     requirements: Sequence[Requirement],
     *,
     format_name: str | None = None,
+    budget: int | None = None,
 ) -> list[Finding]:
-    return evaluate_target(name, sources, requirements, format_name=format_name)[0]
+    return evaluate_target(name, sources, requirements, format_name=format_name, budget=budget)[0]

@@ -12,6 +12,10 @@ their devices (nft 1.0.6 leaves them out of the JSON); and `ip -j addr`, the hos
 addresses (`-m addrtype --dst-type LOCAL`, where a DNAT'd flow goes). A command that does not exist gives a
 "missing" section (exit 127); plain `iptables-save` / `ip6tables-save` are run only on hosts
 that have neither variant (iptables before 1.8), else they would dump one of the variants twice.
+Dumps that cannot show anything are skipped (issue 16): iptables-nft-save / ip6tables-nft-save
+when the nft JSON (nft exited 0) has no table of family ip / ip6, iptables-legacy-save /
+ip6tables-legacy-save when /proc/net/ip_tables_names / ip6_tables_names (the list those tools
+read) is absent or readable and empty. Where that cannot be known, the dump runs.
 
 Framing: each section is a header line with the section's name, status, exit code and the exact
 byte lengths of its stdout and stderr, then those bytes, then an end line naming the section; a
@@ -93,14 +97,28 @@ skip() {
 }
 echo '@@fwcheck-begin __VERSION__'
 section nft-json nft -j list ruleset
+# Only the dumps that can show something run (issue 16: the script is most of a scan's cost).
+# iptables-nft-save shows tables of family ip (ip6: ip6) in the nft ruleset: none in a JSON
+# that nft gave without error, nothing to show. iptables-legacy-save lists the tables named in
+# /proc/net/ip_tables_names (per network namespace; absent while no legacy table was ever
+# made): none there, nothing to show. Unknown (nft failed, the file unreadable): run as before.
+nv4=1; nv6=1
+if have nft && [ "$rc" = 0 ]; then
+  grep -Eq '"family": ?"ip"' o 2>/dev/null || nv4=0
+  grep -Eq '"family": ?"ip6"' o 2>/dev/null || nv6=0
+fi
+none() { [ ! -e "$1" ] || { [ -r "$1" ] && [ -z "$(cat "$1" 2>/dev/null)" ]; }; }
+lv4=1; lv6=1
+none /proc/net/ip_tables_names && lv4=0
+none /proc/net/ip6_tables_names && lv6=0
 # nft 1.0.6 leaves the device of netdev chains out of the JSON; the text names it. Only hosts
 # with such chains pay for a second listing.
 if have nft && grep -Eq '"hook": ?"(ingress|egress)"' o 2>/dev/null; then section nft-list nft list ruleset; else skip nft-list; fi
-section iptables-nft-save iptables-nft-save
-section iptables-legacy-save iptables-legacy-save
+if [ $nv4 = 1 ]; then section iptables-nft-save iptables-nft-save; else skip iptables-nft-save; fi
+if [ $lv4 = 1 ]; then section iptables-legacy-save iptables-legacy-save; else skip iptables-legacy-save; fi
 if have iptables-nft-save || have iptables-legacy-save; then skip iptables-save; else section iptables-save iptables-save; fi
-section ip6tables-nft-save ip6tables-nft-save
-section ip6tables-legacy-save ip6tables-legacy-save
+if [ $nv6 = 1 ]; then section ip6tables-nft-save ip6tables-nft-save; else skip ip6tables-nft-save; fi
+if [ $lv6 = 1 ]; then section ip6tables-legacy-save ip6tables-legacy-save; else skip ip6tables-legacy-save; fi
 if have ip6tables-nft-save || have ip6tables-legacy-save; then skip ip6tables-save; else section ip6tables-save ip6tables-save; fi
 section ipset-save ipset save
 section ip-addr ip -j addr

@@ -99,8 +99,10 @@ def check_targets(
     planned: Sequence[tuple[TargetSpec, tuple[Requirement, ...]]],
     max_input_bytes: int | None = None,
     nft_include: tuple[str, ...] = (),
+    budget: int | None = None,
 ) -> tuple[list[TargetInfo], list[Finding], list[Requirement]]:
-    """Read and check each target against its resolved requirements."""
+    """Read and check each target against its resolved requirements (`budget`: the work
+    budget of each target, engine/budget.py)."""
     infos: list[TargetInfo] = []
     findings: list[Finding] = []
     seen: dict[str, Requirement] = {}
@@ -119,6 +121,7 @@ def check_targets(
                 max_input_bytes=max_input_bytes,
                 folder_options=dict(target.folder_options),
                 include_dirs=nft_include,
+                budget=budget,
             )
         error = "; ".join(format_problem(p) for p in problems) or None
         infos.append(TargetInfo(target.name, target.files, target.roles, platform, error))
@@ -143,6 +146,7 @@ def run(
     ufw_defaults: str | None = None,
     nft_include: tuple[str, ...] = (),
     controls: Sequence[str] = (),
+    budget: int | None = None,
 ) -> int:
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     notes: list[str] = []
@@ -180,7 +184,9 @@ def run(
     if controls and targets and not any(requirements for _, requirements in planned):
         raise no_control_matches(controls)
     waivers = load_waivers(outputs.waivers_path) if outputs.waivers_path else None
-    infos, findings, requirements = check_targets(planned, max_input_bytes, nft_include)
+    infos, findings, requirements = check_targets(
+        planned, max_input_bytes, nft_include, budget
+    )
     for file in unmatched:
         infos.append(
             TargetInfo(

@@ -27,9 +27,11 @@ from checker.collectors.sources import sources_for
 from checker.commands.check import exit_code
 from checker.commands.collect import configure_logging, open_inventory, select_hosts
 from checker.commands.outputs import NO_OUTPUTS, Outputs
+from checker.engine.budget import DEADLINE_DETAIL
 from checker.errors import CollectError, Problem, format_problem
 from checker.findings import Finding
 from checker.fleet import scope as scopes
+from checker.fleet import verdict_cache
 from checker.fleet.history import History, RunRecorder
 from checker.fleet.progress import progress_for
 from checker.fleet.publish import finish
@@ -51,17 +53,46 @@ def check_host(
     requirements: Sequence[Requirement],
     evidence_run: Path | None,
     evidence_problem: Problem | None = None,
+    budget: int | None = None,
+    cache: verdict_cache.VerdictCache | None = None,
+    from_cache: list[str] | None = None,
+    deadline: float | None = None,
+    deadline_s: float = 0.0,
     max_input_bytes: int | None = None,
 ) -> tuple[TargetInfo, list[Finding]]:
+    """Check one collected host; with `cache`, reuse the findings of an identical earlier
+    check (its name is then appended to `from_cache`). `deadline` (time.monotonic(), standing
+    for `deadline_s` seconds) bounds the evaluation: what is undecided by then is
+    indeterminate, and such findings are not cached."""
     if result.error is not None:
         problems = [result.error]
         findings = error_findings(host.name, requirements, problems)
         return TargetInfo(host.name, (), host.roles, None, format_problem(result.error)), findings
     sources = sources_for(result, evidence_run)
     files = tuple(origin for origin, _ in sources)
-    findings, platform, problems = evaluate_target(
-        host.name, sources, requirements, max_input_bytes=max_input_bytes
-    )
+    cache_key = None
+    reused = None
+    if cache is not None and sources:
+        cache_key = verdict_cache.key(sources, requirements, version=__version__, budget=budget)
+        stored = cache.get(cache_key)
+        reused = verdict_cache.decode(stored, host.name, files) if stored else None
+    if reused is not None:
+        (findings, platform), problems = reused, []
+        if from_cache is not None:
+            from_cache.append(host.name)
+    else:
+        findings, platform, problems = evaluate_target(
+            host.name,
+            sources,
+            requirements,
+            max_input_bytes=max_input_bytes,
+            budget=budget,
+            deadline=deadline,
+            deadline_s=deadline_s,
+        )
+        timed_out = any(DEADLINE_DETAIL in dict(f.details) for f in findings)
+        if cache is not None and cache_key is not None and not problems and not timed_out:
+            cache.put(cache_key, verdict_cache.encode(files, platform, findings))
     errors = [format_problem(p) for p in problems]
     if evidence_problem is not None:
         errors.append(format_problem(evidence_problem))
@@ -88,6 +119,8 @@ def run(
     builtin_policies: bool = True,
     max_input_bytes: int | None = None,
     controls: Sequence[str] = (),
+    budget: int | None = None,
+    use_cache: bool = True,
 ) -> int:
     from checker.cli import ExitCode
 
@@ -138,6 +171,9 @@ def run(
             source="scan",
             shard=str(chosen) if chosen else None,
         )
+    verdicts = None
+    if history is not None and use_cache:
+        verdicts = history.verdict_cache((today or date.today()).isoformat())
     try:
         infos, findings, seen, collect_failed = _scan_hosts(
             selected,
@@ -154,7 +190,11 @@ def run(
             host_timeout_s=host_timeout_s,
             quiet=outputs.quiet,
             max_input_bytes=max_input_bytes,
+            budget=budget,
+            cache=verdicts,
         )
+        if verdicts is not None:
+            verdicts.flush()
         if waivers is not None:
             from checker.waivers import apply_waivers
 
@@ -201,6 +241,8 @@ def _scan_hosts(
     host_timeout_s: float | None,
     quiet: bool,
     max_input_bytes: int | None = None,
+    budget: int | None = None,
+    cache: verdict_cache.VerdictCache | None = None,
 ) -> tuple[list[TargetInfo], list[Finding], dict[str, Requirement], bool]:
     """Collect and check every host as results arrive; return infos and findings in inventory
     order, the requirements seen, and whether any host failed to be collected."""
@@ -210,6 +252,8 @@ def _scan_hosts(
     seen: dict[str, Requirement] = {}
     host_notes: dict[str, tuple[str, ...]] = {}
     collect_failed = False
+    from_cache: list[str] = []
+    scan_end = time.monotonic() + scan_timeout_s if scan_timeout_s is not None else None
     progress = progress_for(len(selected), quiet=quiet)
 
     def collect(host: HostSpec, deadline_s: float) -> CollectResult:
@@ -235,8 +279,25 @@ def _scan_hosts(
                     run_dir = write_evidence(evidence_dir, result, run_id)
                 except CollectError as exc:
                     evidence_problem = exc.problems[0]
+            # The host's deadline covers its evaluation too: what collection left of it.
+            limit = (
+                host.timeout_s if host_timeout_s is None else min(host.timeout_s, host_timeout_s)
+            )
+            deadline = time.monotonic() + max(0.0, limit - result.duration_s)
+            if scan_end is not None and scan_end < deadline:
+                deadline, limit = scan_end, scan_timeout_s or limit
             info, host_findings = check_host(
-                host, result, requirements, run_dir, evidence_problem, max_input_bytes
+                host,
+                result,
+                requirements,
+                run_dir,
+                evidence_problem,
+                max_input_bytes=max_input_bytes,
+                budget=budget,
+                cache=cache,
+                from_cache=from_cache,
+                deadline=deadline,
+                deadline_s=limit,
             )
             if waivers is not None:
                 from checker.waivers import apply_waivers
@@ -262,4 +323,10 @@ def _scan_hosts(
         infos.append(info)
         findings.extend(host_findings)
         notes.extend(f"{name}: {note}" for note in host_notes.get(name, ()))
+    if from_cache:
+        reused = sorted(from_cache, key=order.__getitem__)
+        notes.append(
+            f"verdict cache: {len(reused)} of {len(per_host)} targets unchanged since an earlier"
+            f" scan, their results reused (--no-cache to re-check): {', '.join(reused)}"
+        )
     return infos, findings, seen, collect_failed

@@ -45,6 +45,7 @@ import ipaddress
 from collections.abc import Sequence
 
 from checker.engine import netfilter_query as query
+from checker.engine.budget import BudgetExceeded
 from checker.engine.netfilter_match import Phase
 from checker.engine.netfilter_walk import (
     ACCEPTING,
@@ -256,7 +257,13 @@ def check(
         batched = context.batches.get((family, inbound)) is not None and space.is_subset(
             context.batches[(family, inbound)]
         )
-        sure, maybe, parts = connection_accepted(context, family, space, inbound, allow, batched)
+        try:
+            sure, maybe, parts = connection_accepted(
+                context, family, space, inbound, allow, batched
+            )
+        except BudgetExceeded as exc:
+            unsure.append(Verdict_(Status.INDETERMINATE, exc.message, None, (), exc.details))
+            continue
         preferred = query.preferred_point(requirement, family)
         choosers = query.choosers(family)
         if allow:

@@ -35,6 +35,7 @@ from checker.fleet.drift import (
     key_of,
 )
 from checker.fleet.migrations import MIGRATIONS, SCHEMA_VERSION
+from checker.fleet.verdict_cache import VerdictCache
 from checker.reports.data import Tally
 
 DEFAULT_PATH = Path("reports") / "history.sqlite"
@@ -183,6 +184,10 @@ class History:
             args.extend(drift)
         query += " ORDER BY target, policy, rule"
         return [StoredResult(*row) for row in self._db.execute(query, args)]
+
+    def verdict_cache(self, today: str) -> VerdictCache:
+        """The verdict cache kept in this database (`today`: ISO date, for expiry)."""
+        return VerdictCache(self._db, today)
 
     # --- writing -------------------------------------------------------------------------
 

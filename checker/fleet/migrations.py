@@ -55,6 +55,15 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE runs ADD COLUMN duration_s REAL;
     CREATE INDEX results_by_drift ON results (run_id, drift);
     """,
+    # 3: the verdict cache (checker.fleet.verdict_cache): a target's findings by the hash of
+    # everything they depend on, and the last day a scan used them (old entries are dropped).
+    """
+    CREATE TABLE verdict_cache (
+        key TEXT PRIMARY KEY,
+        entry TEXT NOT NULL,
+        used_on TEXT NOT NULL
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

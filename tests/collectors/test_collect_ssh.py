@@ -81,6 +81,10 @@ def _assert_same_as_by_hand(lab: sshlab.SshLab, result: CollectResult) -> None:
     }
     for name, expected in by_hand.items():
         output = result.output(name)
+        if output is None and name != "ipset-save":
+            # Skipped by the script (nothing to show: issue 16): by hand it shows no table.
+            assert b"\n*" not in b"\n" + expected, name
+            continue
         assert output is not None and output.exit_code == 0, name
         assert _unstamped(output.data) == _unstamped(expected), name
     nft = result.output("nft-json")

@@ -77,7 +77,7 @@ def test_scan_checks_collected_outputs_against_the_same_limit() -> None:
     output = Output("iptables-save", "iptables-save", 0, RULES.encode(), "t", 0.0)
     result = CollectResult("h", (output,), None)
     host = HostSpec("h", "h", Transport.LOCAL)
-    info, _ = check_host(host, result, (), None, None, len(RULES) - 1)
+    info, _ = check_host(host, result, (), None, None, max_input_bytes=len(RULES) - 1)
     assert info.error is not None and "too-large" in info.error
-    info, _ = check_host(host, result, (), None, None, len(RULES))
+    info, _ = check_host(host, result, (), None, None, max_input_bytes=len(RULES))
     assert info.error is None

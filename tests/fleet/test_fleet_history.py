@@ -108,7 +108,7 @@ def test_migrations_upgrade_an_old_database_in_place(tmp_path: Path) -> None:
     db.commit()
     db.close()
     with History.open(path) as history:
-        assert history.schema_version == SCHEMA_VERSION == 2
+        assert history.schema_version == SCHEMA_VERSION == 3
         (run,) = history.runs()
         assert run.id == 1 and run.duration_s is None
         _, baseline = record(history, "inv", [f("web1", "a", Status.FAIL)])

@@ -1,0 +1,145 @@
+"""The verdict cache (checker/fleet/verdict_cache.py, issue 16): a scan reuses a host's
+findings only when its sources, the resolved policies (params included), the budget and
+fwcheck's version are all unchanged. Real pipeline, real SQLite history database; the host's
+collected outputs are given as a CollectResult (what a collector returns)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from checker.collectors.result import CollectResult, Output
+from checker.commands.scan import check_host
+from checker.fleet import verdict_cache
+from checker.fleet.history import History
+from checker.inventory.model import HostSpec
+from checker.policies.loader import load_policy_set
+
+RULES = b"""*filter
+:INPUT DROP [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT
+-A INPUT -p tcp -m tcp --dport 8080 -j ACCEPT
+COMMIT
+"""
+
+POLICY = """\
+id: web
+title: Web host
+roles: [web]
+params:
+  web_port: 8080
+rules:
+  - {id: ssh, title: SSH open, expect: allow, direction: inbound, protocol: tcp, port: 22}
+  - {id: web, title: Web open, expect: allow, direction: inbound, protocol: tcp, port: "${web_port}"}
+  - {id: no-telnet, title: No telnet, expect: deny, direction: inbound, protocol: tcp, port: 23}
+"""
+
+
+def requirements(tmp_path: Path, policy: str = POLICY, **params: str):
+    path = tmp_path / "web.yaml"
+    path.write_text(policy)
+    return load_policy_set([path]).requirements_for(["web"], params)
+
+
+def collected(data: bytes = RULES, host: str = "web1") -> CollectResult:
+    v4 = Output("iptables-legacy-save", "iptables-legacy-save", 0, data, "", 0.0)
+    v6 = Output("ip6tables-legacy-save", "ip6tables-legacy-save", 0, data, "", 0.0)
+    return CollectResult(host, (v4, v6), None)
+
+
+def run(history: History, reqs, result: CollectResult, *, budget=100_000, evidence=None):
+    cache = history.verdict_cache("2026-12-06")
+    reused: list[str] = []
+    host = HostSpec(result.host, "192.0.2.1", roles=("web",))
+    info, findings = check_host(host, result, reqs, evidence, None, budget, cache, reused)
+    cache.flush()
+    return findings, bool(reused), info
+
+
+@pytest.fixture
+def history(tmp_path: Path):
+    with History.open(tmp_path / "history.sqlite") as opened:
+        yield opened
+
+
+def test_a_hit_gives_identical_findings(history: History, tmp_path: Path) -> None:
+    reqs = requirements(tmp_path)
+    first, hit, _ = run(history, reqs, collected())
+    assert not hit
+    assert {f.rule: f.status.value for f in first} == {
+        "ssh": "pass",
+        "web": "pass",
+        "no-telnet": "pass",
+    }
+    second, hit, info = run(history, reqs, collected())
+    assert hit
+    assert second == first
+    assert info.platform == "netfilter"
+
+
+def test_any_change_misses(history: History, tmp_path: Path, monkeypatch) -> None:
+    reqs = requirements(tmp_path)
+    run(history, reqs, collected())
+    # One source byte: port 8080 -> 8081 (the web rule now fails).
+    changed = RULES.replace(b"8080", b"8081")
+    findings, hit, _ = run(history, reqs, collected(changed))
+    assert not hit
+    assert {f.rule: f.status.value for f in findings}["web"] == "fail"
+    # A param.
+    findings, hit, _ = run(history, requirements(tmp_path, web_port="8081"), collected())
+    assert not hit
+    assert {f.rule: f.status.value for f in findings}["web"] == "fail"
+    # A policy edit (a title only: still another question as far as the cache knows).
+    edited = requirements(tmp_path, POLICY.replace("SSH open", "SSH reachable"))
+    findings, hit, _ = run(history, edited, collected())
+    assert not hit
+    assert {f.title for f in findings} >= {"SSH reachable"}
+    # The budget.
+    assert not run(history, reqs, collected(), budget=5)[1]
+    # fwcheck's version.
+    monkeypatch.setattr("checker.commands.scan.__version__", "999.0")
+    assert not run(history, reqs, collected())[1]
+    monkeypatch.undo()
+    # Nothing changed: a hit.
+    assert run(history, reqs, collected())[1]
+
+
+def test_key_changes_with_every_input(tmp_path: Path) -> None:
+    reqs = requirements(tmp_path)
+    base = verdict_cache.key([("h:a.txt", RULES)], reqs, version="1", budget=10)
+    for i in range(len(RULES)):
+        flipped = RULES[:i] + bytes([RULES[i] ^ 1]) + RULES[i + 1 :]
+        assert verdict_cache.key([("h:a.txt", flipped)], reqs, version="1", budget=10) != base
+    assert verdict_cache.key([("h:a.txt", RULES)], reqs, version="2", budget=10) != base
+    assert verdict_cache.key([("h:a.txt", RULES)], reqs, version="1", budget=11) != base
+    assert verdict_cache.key([("h:b.txt", RULES)], reqs, version="1", budget=10) != base
+    assert verdict_cache.key([("h:a.txt", RULES)], reqs[:2], version="1", budget=10) != base
+    # The same question asked again (another process would order frozensets differently).
+    again = requirements(tmp_path)
+    assert verdict_cache.key([("h:a.txt", RULES)], again, version="1", budget=10) == base
+
+
+def test_evidence_paths_move_to_the_new_run(history: History, tmp_path: Path) -> None:
+    """With --evidence every run cites files in its own run folder: a hit cites the new ones."""
+    reqs = requirements(tmp_path)
+    failing = RULES.replace(b"8080", b"8081")
+    old_run, new_run = tmp_path / "ev" / "web1" / "run1", tmp_path / "ev" / "web1" / "run2"
+    first, hit, _ = run(history, reqs, collected(failing), evidence=old_run)
+    assert not hit
+    second, hit, _ = run(history, reqs, collected(failing), evidence=new_run)
+    assert hit
+    web = next(f for f in second if f.rule == "web")
+    assert web.status.value == "fail"
+    assert web.evidence and all(str(new_run) in e.file for e in web.evidence)
+    assert str(old_run) not in web.message and str(new_run) in web.message
+
+
+def test_scan_no_cache_option_is_documented() -> None:
+    from checker.cli import build_parser
+
+    text = build_parser()._subparsers._group_actions[0].choices["scan"].format_help()  # type: ignore[union-attr]
+    assert "--no-cache" in text and "--budget" in text
