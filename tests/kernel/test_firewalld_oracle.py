@@ -143,7 +143,7 @@ def test_tree_verdicts_equal_the_daemons(lab_ready: None, tmp_path: Path, name: 
     export = tmp_path / "daemon.nft.json"
     export.write_text(json.dumps(loaded.nft))
     live = [nft_json.parse(export.read_bytes(), str(export))]
-    tree = list(firewalld_tree.parse_folder(str(loaded.etc)))
+    tree = list(firewalld_tree.parse_tree(str(loaded.etc)))
     differ = []
     counts: dict[str, int] = {}
     for flow in _flows():
@@ -215,7 +215,7 @@ def test_tree_verdicts_equal_the_kernels(
     before = _host_ruleset()
     loaded = firewalld_lab.load(tmp_path, _bound(offline), conf, namespace=netns.host)
     assert _host_ruleset() == before, "the host's ruleset changed"
-    tree = list(firewalld_tree.parse_folder(str(loaded.etc)))
+    tree = list(firewalld_tree.parse_tree(str(loaded.etc)))
     probes = _probes()
     observed = run_probes(netns, probes)
     differ, counts = [], {"accept": 0, "drop": 0, "indeterminate": 0}
