@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from checker import parsers
+from checker.engine import exclusive
 from checker.engine.verdict import Verdict
 from checker.errors import ParseError, Problem, format_problem
 from checker.findings import Finding, Status
@@ -101,6 +102,13 @@ def error_findings(
     ]
 
 
+def exclusive_unsupported(requirement: Requirement) -> Verdict:
+    return Verdict(
+        Status.INDETERMINATE,
+        f"exclusive {requirement.direction.value} is not yet checked on Windows targets",
+    )
+
+
 def evaluate_target(
     name: str,
     sources: Sequence[Source],
@@ -120,9 +128,17 @@ def evaluate_target(
         # One context per target: rules are compiled once for all of its requirements.
         context = engine.new_context(models)
         context.prepare(requirements)
-        verdicts = [engine.check(models, r, context=context) for r in requirements]
+        verdicts = [
+            exclusive.check(models, r, requirements, context=context)  # type: ignore[arg-type]
+            if r.exclusive
+            else engine.check(models, r, context=context)
+            for r in requirements
+        ]
     else:
-        verdicts = [engine.check(models, r) for r in requirements]
+        verdicts = [
+            exclusive_unsupported(r) if r.exclusive else engine.check(models, r)
+            for r in requirements
+        ]
     findings = [finding(name, r, v) for r, v in zip(requirements, verdicts, strict=True)]
     return findings, platform, []
 

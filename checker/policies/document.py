@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from checker.errors import Problem
+from checker.policies.exclusive import directions
 from checker.policies.model import Policy
 from checker.policies.rules import RuleSpec
 from checker.yamlfile import YamlDoc, schema_problems
@@ -77,7 +78,15 @@ def read_policy(doc: YamlDoc) -> tuple[PolicyDoc | None, list[Problem]]:
             )
         else:
             first_seen[spec.rule_id] = spec
-    if not rules and not data.get("include"):
+    if "exclusive" in data and data.get("version") == 1:
+        problems.append(
+            Problem.at(
+                doc.location(("exclusive",)),
+                "version",
+                "exclusive is new in format v1.1: write version: 1.1",
+            )
+        )
+    if not rules and not data.get("include") and not data.get("exclusive"):
         problems.append(
             Problem.at(
                 doc.location(("id",)),
@@ -93,5 +102,6 @@ def read_policy(doc: YamlDoc) -> tuple[PolicyDoc | None, list[Problem]]:
         source=data.get("source"),
         params=tuple(data.get("params", {}).items()),
         origin=doc.location(("id",)),
+        exclusive=directions(data.get("exclusive")),
     )
     return PolicyDoc(policy, rules, doc), problems

@@ -60,6 +60,9 @@ class Requirement:
     # The initiator's source ports (format v1.1 `source_port`); None means the default of
     # docs/policy-format.md "Source ports": every port for deny, 1024-65535 for allow.
     source_ports: tuple[PortRange, ...] | None = None
+    # The `exclusive-<direction>` result of a policy's `exclusive:` (format v1.1): the flows of
+    # the direction the target accepts must all be declared (checker.engine.exclusive).
+    exclusive: bool = False
 
     @property
     def key(self) -> str:
@@ -75,3 +78,5 @@ class Policy:
     source: str | None
     params: tuple[tuple[str, int | str], ...]
     origin: Location
+    # Format v1.1 `exclusive:` directions ("both" expanded).
+    exclusive: tuple[Direction, ...] = ()
