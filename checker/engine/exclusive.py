@@ -171,15 +171,9 @@ def _addresses(family: int, values: IntervalSet, limit: int = 4) -> str:
 def _protocols(values: IntervalSet) -> str:
     if values == ((0, 255),):
         return "any protocol"
-    names = []
-    for lo, hi in values:
-        if lo == hi:
-            names.append(PROTOCOL_NAMES.get(lo, f"proto-{lo}"))
-        else:
-            names.append(f"protocols {lo}-{hi}")
-    if len(names) > 4:
-        return f"protocols {_ranges(values)}"
-    return ",".join(names)
+    if len(values) <= 4 and all(lo == hi for lo, hi in values):
+        return ",".join(PROTOCOL_NAMES.get(lo, f"proto-{lo}") for lo, _ in values)
+    return f"protocols {_ranges(values)}"
 
 
 def describe(
