@@ -102,13 +102,6 @@ def error_findings(
     ]
 
 
-def exclusive_unsupported(requirement: Requirement) -> Verdict:
-    return Verdict(
-        Status.INDETERMINATE,
-        f"exclusive {requirement.direction.value} is not yet checked on Windows targets",
-    )
-
-
 def evaluate_target(
     name: str,
     sources: Sequence[Source],
@@ -135,8 +128,12 @@ def evaluate_target(
             for r in requirements
         ]
     else:
+        from checker.engine import windows_exclusive
+
         verdicts = [
-            exclusive_unsupported(r) if r.exclusive else engine.check(models, r)
+            windows_exclusive.check(models, r, requirements)  # type: ignore[arg-type]
+            if r.exclusive
+            else engine.check(models, r)
             for r in requirements
         ]
     findings = [finding(name, r, v) for r, v in zip(requirements, verdicts, strict=True)]
