@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from checker import parsers
-from checker.engine import exclusive
+from checker.engine import exclusive, exposure
 from checker.engine.verdict import Verdict
 from checker.errors import ParseError, Problem, format_problem
 from checker.findings import Finding, Status
+from checker.model.listening import ListeningSockets
 from checker.model.netfilter import IpSets, NftDevices, Ruleset
 from checker.policies.model import Requirement
 
@@ -92,6 +93,25 @@ def finding(target: str, requirement: Requirement, verdict: Verdict) -> Finding:
     )
 
 
+def exposure_finding(target: str, result: exposure.ExposureResult) -> Finding:
+    verdict = result.verdict
+    names = ("port", "protocol", "program", "reachable from", "declared by")
+    return Finding(
+        target=target,
+        policy=exposure.POLICY,
+        rule=result.rule,
+        status=verdict.status,
+        severity=result.severity,
+        message=verdict.message,
+        title=result.title,
+        counterexample=verdict.counterexample,
+        evidence=verdict.evidence,
+        policy_file=result.origin.file,
+        policy_line=result.origin.line,
+        details=tuple(zip(names, result.row, strict=True)) if result.row else verdict.details,
+    )
+
+
 def error_findings(
     target: str, requirements: Sequence[Requirement], problems: Sequence[Problem]
 ) -> list[Finding]:
@@ -111,7 +131,10 @@ def evaluate_target(
 ) -> tuple[list[Finding], str | None, list[Problem]]:
     """(findings, platform, problems): problems non-empty means the target could not be read."""
     try:
-        models = parse_sources(sources, format_name)
+        parsed = parse_sources(sources, format_name)
+        # Listening sockets (`ss -tulpn`) travel with the firewall export: exposure results.
+        listening = [m for m in parsed if isinstance(m, ListeningSockets)]
+        models = [m for m in parsed if not isinstance(m, ListeningSockets)]
         engine, platform = _engine_for(models)
     except ParseError as exc:
         # No per-rule findings: the report writers turn the target's error into one `error`
@@ -137,6 +160,10 @@ def evaluate_target(
             for r in requirements
         ]
     findings = [finding(name, r, v) for r, v in zip(requirements, verdicts, strict=True)]
+    if listening and platform == "netfilter":
+        findings += [
+            exposure_finding(name, e) for e in exposure.check(context, listening, requirements)
+        ]
     return findings, platform, []
 
 

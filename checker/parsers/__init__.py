@@ -28,6 +28,7 @@ from checker.parsers import (  # noqa: E402
     netsh_text,
     nft_json,
     nft_list,
+    ss_listen,
     windows_gpreport,
     windows_json,
     windows_pol,
@@ -49,6 +50,7 @@ PARSERS: dict[str, ModuleType] = {
         iptables_save,
         nft_list,
         ipset_save,
+        ss_listen,
     )
 }
 
