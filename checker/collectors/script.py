@@ -7,7 +7,8 @@ session's stdin (`/bin/sh -s`, or `sudo -n -- /bin/sh -s`).
 It dumps everything that may filter packets, since legacy and nft tables both apply
 (iptables-extensions(8), "iptables-nft" in xtables-nft(8)): `nft -j list ruleset`, the legacy and
 nft variants of iptables-save and ip6tables-save, `ipset save`, and firewalld / ufw state as
-context; on hosts with netdev ingress/egress chains also `nft list ruleset`, whose text names
+context, and the listening sockets (`ss -H -tulpn`: exposure, docs/policy-format.md); on hosts
+with netdev ingress/egress chains also `nft list ruleset`, whose text names
 their devices (nft 1.0.6 leaves them out of the JSON). A command that does not exist gives a
 "missing" section (exit 127); plain `iptables-save` / `ip6tables-save` are run only on hosts
 that have neither variant (iptables before 1.8), else they would dump one of the variants twice.
@@ -42,6 +43,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("ipset-save", ("ipset", "save")),
     ("firewalld", ("firewall-cmd", "--state")),
     ("ufw", ("ufw", "status", "verbose")),
+    ("ss-listen", ("ss", "-H", "-tulpn")),
 )
 SECTION_NAMES = tuple(name for name, _ in SECTIONS)
 COMMANDS = dict(SECTIONS)
@@ -103,6 +105,7 @@ if have ip6tables-nft-save || have ip6tables-legacy-save; then skip ip6tables-sa
 section ipset-save ipset save
 section firewalld firewall-cmd --state
 section ufw ufw status verbose
+section ss-listen ss -H -tulpn
 echo "@@fwcheck-done $n"
 """.replace("__LIMIT__", str(PER_COMMAND_LIMIT_S)).replace("__VERSION__", FRAMING_VERSION)
 

@@ -13,7 +13,8 @@ Only outputs that succeeded are sources; firewalld/ufw state is evidence and con
 ruleset. iptables dumps holding no table are skipped (a host with nft only), unless nothing else
 would remain: then every such dump is kept, each an empty ruleset of its family. A non-empty `ipset save` output goes with the netfilter sources: it gives the
 contents of the sets `-m set` rules match (without it those matches are indeterminate); the
-`nft list ruleset` text goes with the nft JSON: it names the devices of netdev chains.
+`nft list ruleset` text goes with the nft JSON: it names the devices of netdev chains. The
+listening sockets (`ss -H -tulpn`) go with them too, for the exposure results.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ NFT = "nft-json"
 NFT_LIST = "nft-list"
 WINDOWS = "windows-json"
 IPSET = "ipset-save"
+# The listening sockets (`ss -H -tulpn`): exposure results (checker.engine.exposure).
+LISTENING = "ss-listen"
 # iptables-nft dumps and the nft family their tables live in (xtables-nft(8)).
 NFT_COMPAT = {"iptables-nft-save": "ip", "ip6tables-nft-save": "ip6"}
 DERIVED_NFT_SUFFIX = ".native.json"
@@ -115,4 +118,7 @@ def sources_for(result: CollectResult, evidence_dir: Path | None = None) -> list
     ipsets = result.output(IPSET)
     if sources and ipsets is not None and ipsets.ok and ipsets.data.strip():
         sources.append((origin(file_name(IPSET)), ipsets.data))
+    listening = result.output(LISTENING)
+    if sources and listening is not None and listening.ok and listening.data.strip():
+        sources.append((origin(file_name(LISTENING)), listening.data))
     return sources

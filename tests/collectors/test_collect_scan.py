@@ -86,6 +86,8 @@ def test_scan_equals_check_on_hand_exports_and_on_evidence(
         "nft.json": ssh_lab.hand("nft", "-j", "list", "table", "inet", "lab"),
         # The contents of the `admins` set the iptables-nft rule on 8443 matches.
         "ipsets.txt": ssh_lab.hand("ipset", "save"),
+        # The listening sockets the scan gathers too (exposure results).
+        "ss.txt": ssh_lab.hand("ss", "-H", "-tulpn"),
     }
     for name, data in exports.items():
         (hand / name).write_bytes(data)
@@ -107,7 +109,9 @@ def test_scan_equals_check_on_hand_exports_and_on_evidence(
     )
 
     scanned = _verdicts(scan_report, "lab1")
-    assert len(scanned) == 5
+    assert len([key for key in scanned if key[0] == "lab"]) == 5
+    # sshd listens on 2222-2224, which the lab's rules accept and no rule declares.
+    assert scanned[("exposure", "tcp-2222")][0] == "fail"
     assert scanned == _verdicts(check_report, "lab1")
     statuses = {status for status, _ in scanned.values()}
     assert "error" not in statuses and statuses & {"pass", "fail"}
@@ -120,6 +124,7 @@ def test_scan_equals_check_on_hand_exports_and_on_evidence(
     assert manifest["error"] is None and manifest["host"] == "lab1"
     files = [str(runs[0] / name) for name in manifest["check_sources"]]
     assert "nft-json.native.json" in manifest["check_sources"]
+    assert "ss-listen.txt" in manifest["check_sources"]
     offline_report = tmp_path / "offline.json"
     main(
         [

@@ -57,7 +57,9 @@ def test_exposed_declared_and_unreachable_sockets() -> None:
     assert [(e.file, e.line) for e in web.evidence] == [("h.iptables-save", 7), ("ss.txt", 3)]
     assert dict(web.details)["reachable from"] == "anywhere (ipv4)"
     dns = found["udp-53"]
-    assert dns.status is Status.FAIL and dict(dns.details)["reachable from"] == "192.168.0.0/16 (ipv4)"
+    assert (
+        dns.status is Status.FAIL and dict(dns.details)["reachable from"] == "192.168.0.0/16 (ipv4)"
+    )
     # Declared: a pass naming the rule.
     ssh = found["tcp-22"]
     assert ssh.status is Status.PASS and dict(ssh.details)["declared by"] == "p/ssh"
