@@ -1,6 +1,6 @@
 """`ss -tulpn` output (checker.parsers.ss_listen). RECORDED is iproute2 6.1's output in a
 network namespace with real sockets (IPv4 and IPv6 wildcards, a dual-stack `*` socket, one
-bound to a device, loopback-only ones); tests/kernel/test_exposure_netns.py runs ss live."""
+bound to a device, loopback-only ones); tests/collectors/test_exposure_scan.py runs it live."""
 
 from __future__ import annotations
 
