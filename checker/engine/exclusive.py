@@ -296,11 +296,13 @@ def undeclared(
                     )
                 )
     if doubtful and hook is not None:
-        for box in doubtful.boxes:
+        for index, box in enumerate(doubtful.boxes):
             piece = Space(universe.dims, (box,))
             point = piece.sample(preferred, choosers) or {}
-            reasons = list(hook.uncertain_touching(piece))
-            reason, evidence = reasons[0] if reasons else ("undecidable matches", None)
+            # Finding a reason scans the walk's unknowns (thousands on kube-proxy): only for
+            # the blocks a report lists.
+            found = next(iter(hook.uncertain_touching(piece)), None) if index < MAX_BLOCKS else None
+            reason, evidence = found or ("undecidable matches", None)
             where = f" ({evidence.file}:{evidence.line})" if evidence is not None else ""
             blocks.append(
                 Block(
