@@ -164,6 +164,13 @@ def evaluate_target(
         findings += [
             exposure_finding(name, e) for e in exposure.check(context, listening, requirements)
         ]
+    if platform == "windows" and any(m.listening for m in models):  # type: ignore[attr-defined]
+        from checker.engine import windows_exposure
+
+        findings += [
+            exposure_finding(name, e)
+            for e in windows_exposure.check(models, requirements)  # type: ignore[arg-type]
+        ]
     return findings, platform, []
 
 
