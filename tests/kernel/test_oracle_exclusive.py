@@ -23,17 +23,18 @@ from collections import Counter
 from dataclasses import dataclass
 
 import pytest
-from oracle_check import IPTABLES_NFT, NFT, Flavour, dump, load, parse_dumps
+from oracle_check import IPTABLES_LEGACY, IPTABLES_NFT, NFT, Flavour, dump, load, parse_dumps
 from oracle_generate import CLIENT_BANDS, Probe, generate, probes
 from oracle_netns import NetnsPair
 from oracle_probe import run_probes
-from oracle_ruleset import ICMP, TCP, UDP, flow_packets, predict
+from oracle_ruleset import ICMP, TCP, UDP, Spec, flow_packets, predict
 from oracle_topology import (
     HOST_IFACE,
     SERVICE_PORTS,
     host_addresses,
     peer_addresses,
 )
+from test_oracle_scenarios import SCENARIOS
 
 ECHO_REQUEST = {4: 8, 6: 128}
 
@@ -158,19 +159,44 @@ class Tally:
 
 
 @pytest.mark.parametrize("index", range(RULESETS))
-@pytest.mark.parametrize("flavour", [IPTABLES_NFT, NFT], ids=lambda f: f.name)
+@pytest.mark.parametrize("flavour", [IPTABLES_NFT, IPTABLES_LEGACY, NFT], ids=lambda f: f.name)
 def test_exclusive_blocks_agree_with_the_kernel(
     netns: NetnsPair, oracle_seed: str, flavour: Flavour, index: int
 ) -> None:
     if not flavour.available():
         pytest.skip(f"{flavour.name}: {', '.join(t for _, t in flavour.restore)} not installed")
+    case_seed = f"{oracle_seed}/exclusive/{flavour.name}/{index}"
+    replay = (
+        f"FWCHECK_ORACLE_SEED={oracle_seed} python -m pytest "
+        f"'tests/kernel/test_oracle_exclusive.py::"
+        f"test_exclusive_blocks_agree_with_the_kernel[{flavour.name}-{index}]'"
+    )
+    run_exclusive_case(netns, flavour, generate(case_seed, flavour.dialect), case_seed, replay)
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_exclusive_on_the_scenarios(netns: NetnsPair, oracle_seed: str, name: str) -> None:
+    """The hand-written scenarios of test_oracle_scenarios (one per netfilter rule the engine
+    must get right), each with random declarations."""
+    flavour, spec, _expected = SCENARIOS[name]
+    if not flavour.available():
+        pytest.skip(f"{flavour.name} not installed")
+    case_seed = f"{oracle_seed}/exclusive-scenario/{name}"
+    replay = (
+        f"FWCHECK_ORACLE_SEED={oracle_seed} python -m pytest "
+        f"'tests/kernel/test_oracle_exclusive.py::test_exclusive_on_the_scenarios[{name}]'"
+    )
+    run_exclusive_case(netns, flavour, spec, case_seed, replay)
+
+
+def run_exclusive_case(
+    netns: NetnsPair, flavour: Flavour, spec: Spec, case_seed: str, replay: str
+) -> None:
     from checker.engine import exclusive
     from checker.engine.netfilter_walk import new_context
     from checker.policies.model import Direction
 
-    case_seed = f"{oracle_seed}/exclusive/{flavour.name}/{index}"
     print(f"kernel oracle seed: {case_seed}")
-    spec = generate(case_seed, flavour.dialect)
     loaded = load(netns, flavour, spec)
     rulesets = parse_dumps(flavour, dump(netns, flavour))
     context = new_context(rulesets, [HOST_IFACE])
@@ -260,9 +286,7 @@ def test_exclusive_blocks_agree_with_the_kernel(
                 [
                     f"exclusive oracle, {flavour.name}, seed {case_seed!r}: {len(problems)}"
                     " problem(s)",
-                    f"replay: FWCHECK_ORACLE_SEED={oracle_seed} python -m pytest "
-                    f"'tests/kernel/test_oracle_exclusive.py::"
-                    f"test_exclusive_blocks_agree_with_the_kernel[{flavour.name}-{index}]'",
+                    f"replay: {replay}",
                     *problems,
                     *(f"block: {b.text()}" for bs in blocks.values() for b in bs[:20]),
                     "--- ruleset loaded into the kernel ---",
