@@ -329,6 +329,18 @@ def _preferred(family: int, inbound: bool) -> dict[str, int]:
     }
 
 
+def block_evidence(blocks: Sequence[Block]) -> tuple[Evidence, ...]:
+    """One item per listed block: its accepting rule, named with the block, so that SARIF
+    gives each block its own location."""
+    return tuple(
+        dict.fromkeys(
+            Evidence(b.evidence.file, b.evidence.line, f"block {b.description}: {b.evidence.text}")
+            for b in blocks[:MAX_BLOCKS]
+            if b.evidence is not None
+        )
+    )
+
+
 def check(
     rulesets: Sequence[Ruleset | IpSets],
     requirement: Requirement,
@@ -352,7 +364,7 @@ def check(
     )
     if len(blocks) > MAX_BLOCKS:
         details += (("blocks not listed", str(len(blocks) - MAX_BLOCKS)),)
-    evidence = tuple(dict.fromkeys(b.evidence for b in sure + unsure if b.evidence is not None))
+    evidence = block_evidence(sure + unsure)
     if sure:
         listed = "; ".join(b.text() for b in sure[:LISTED])
         more = f"; and {len(sure) - LISTED} more block(s)" if len(sure) > LISTED else ""

@@ -304,7 +304,13 @@ def check(
         (f"block {i}", f"{b.text()} (e.g. {b.counterexample})")
         for i, b in enumerate((sure + unsure)[:MAX_BLOCKS], 1)
     )
-    evidence = tuple(dict.fromkeys(b.evidence for b in sure + unsure if b.evidence is not None))
+    evidence = tuple(
+        dict.fromkeys(
+            Evidence(b.evidence.file, b.evidence.line, f"block {b.description}: {b.evidence.text}")
+            for b in (sure + unsure)[:MAX_BLOCKS]
+            if b.evidence is not None
+        )
+    )
     if sure:
         listed = "; ".join(b.text() for b in sure[:LISTED])
         more = f"; and {len(sure) - LISTED} more block(s)" if len(sure) > LISTED else ""

@@ -52,3 +52,44 @@ def test_explain_exclusive_lists_the_blocks(
     # ssh over IPv4 is declared; over IPv6 it is not (the rule says family: ipv4).
     assert "tcp any -> 22 from anywhere ipv6" in out
     assert "tcp any -> 22 from anywhere ipv4" not in out
+
+
+def test_sarif_gives_each_block_its_own_location(tmp_path: Path) -> None:
+    import json
+
+    (tmp_path / "h.iptables-save").write_text(V4)
+    (tmp_path / "h.ip6tables-save").write_text(V4)
+    (tmp_path / "p.yaml").write_text(POLICY)
+    sarif = tmp_path / "r.sarif"
+    main(
+        [
+            "check",
+            "--no-builtin-policies",
+            "--policies",
+            str(tmp_path / "p.yaml"),
+            "--role",
+            "web",
+            "-q",
+            "--sarif",
+            str(sarif),
+            str(tmp_path / "h.iptables-save"),
+            str(tmp_path / "h.ip6tables-save"),
+        ]
+    )
+    (result,) = [
+        r
+        for r in json.loads(sarif.read_text())["runs"][0]["results"]
+        if r["ruleId"] == "web/exclusive-inbound"
+    ]
+    places = [result["locations"][0]] + [
+        r for r in result.get("relatedLocations", []) if "block " in r["message"]["text"]
+    ]
+    # Blocks: tcp 8080 (IPv4), tcp 22 and tcp 8080 (IPv6), each at its accepting rule.
+    lines = sorted(
+        (
+            p["physicalLocation"]["artifactLocation"]["uri"].rsplit("/", 1)[-1],
+            p["physicalLocation"]["region"]["startLine"],
+        )
+        for p in places
+    )
+    assert lines == [("h.ip6tables-save", 5), ("h.ip6tables-save", 6), ("h.iptables-save", 6)]
