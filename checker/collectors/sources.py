@@ -33,6 +33,7 @@ WINDOWS = "windows-json"
 IPSET = "ipset-save"
 # The listening sockets (`ss -H -tulpn`): exposure results (checker.engine.exposure).
 LISTENING = "ss-listen"
+PROC_NET = "proc-net"
 # iptables-nft dumps and the nft family their tables live in (xtables-nft(8)).
 NFT_COMPAT = {"iptables-nft-save": "ip", "ip6tables-nft-save": "ip6"}
 DERIVED_NFT_SUFFIX = ".native.json"
@@ -121,4 +122,8 @@ def sources_for(result: CollectResult, evidence_dir: Path | None = None) -> list
     listening = result.output(LISTENING)
     if sources and listening is not None and listening.ok and listening.data.strip():
         sources.append((origin(file_name(LISTENING)), listening.data))
+    tables = result.output(PROC_NET)
+    # grep exits 2 when a table is missing (no IPv6): what it printed is still whole.
+    if sources and tables is not None and not tables.missing and tables.data.strip():
+        sources.append((origin(file_name(PROC_NET)), tables.data))
     return sources

@@ -28,6 +28,7 @@ from checker.parsers import (  # noqa: E402
     netsh_text,
     nft_json,
     nft_list,
+    proc_net,
     ss_listen,
     windows_gpreport,
     windows_json,
@@ -51,6 +52,7 @@ PARSERS: dict[str, ModuleType] = {
         nft_list,
         ipset_save,
         ss_listen,
+        proc_net,
     )
 }
 
