@@ -9,8 +9,7 @@ It dumps everything that may filter packets, since legacy and nft tables both ap
 nft variants of iptables-save and ip6tables-save, `ipset save`, and firewalld / ufw state as
 context, and the listening sockets (`ss -H -tulpn`, or /proc/net/{tcp,udp}[6] without ss:
 exposure, docs/policy-format.md); on hosts with netdev ingress/egress chains also `nft list
-ruleset`, whose text names
-their devices (nft 1.0.6 leaves them out of the JSON). A command that does not exist gives a
+ruleset`, whose text names their devices (nft 1.0.6 leaves them out of the JSON). A command that does not exist gives a
 "missing" section (exit 127); plain `iptables-save` / `ip6tables-save` are run only on hosts
 that have neither variant (iptables before 1.8), else they would dump one of the variants twice.
 
