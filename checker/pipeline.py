@@ -135,6 +135,17 @@ def evaluate_target(
         # Listening sockets (`ss -tulpn`) travel with the firewall export: exposure results.
         listening = [m for m in parsed if isinstance(m, ListeningSockets)]
         models = [m for m in parsed if not isinstance(m, ListeningSockets)]
+        if not models:
+            raise ParseError(
+                Problem(
+                    "(target)",
+                    0,
+                    0,
+                    "no-ruleset",
+                    "only listening sockets (ss -tulpn or /proc/net) were given: add the"
+                    " target's firewall export (they alone describe no firewall)",
+                )
+            )
         engine, platform = _engine_for(models)
     except ParseError as exc:
         # No per-rule findings: the report writers turn the target's error into one `error`

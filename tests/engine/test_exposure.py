@@ -79,3 +79,10 @@ def test_declaring_the_service_passes() -> None:
     found = results((SSH, web))
     assert found["tcp-8080"].status is Status.PASS
     assert "unused-p-web" not in found
+
+
+def test_listening_sockets_alone_are_no_target() -> None:
+    findings, platform, problems = evaluate_target("h", [("ss.txt", SS)], [SSH])
+    assert not findings and platform is None
+    (problem,) = problems
+    assert problem.code == "no-ruleset" and "only listening sockets" in problem.message
