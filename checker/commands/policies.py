@@ -41,6 +41,11 @@ def _addresses(ranges: Iterable[IpRange] | None) -> str:
 
 def format_requirement(requirement: Requirement) -> str:
     """One line: expect direction protocol ports remote [except] [local] [program] ..."""
+    if requirement.exclusive:
+        return (
+            f"exclusive {requirement.direction.value}: every new flow accepted must be declared"
+            f"  [{requirement.rule_id}, {requirement.severity.value}] {requirement.title}"
+        )
     parts = [
         f"{requirement.expect.value:<5}",
         f"{requirement.direction.value:<8}",

@@ -68,3 +68,12 @@ def test_version_1_may_not_use_it(write_policy) -> None:
     (problem,) = caught.value.problems
     assert problem.code == "version" and "exclusive is new in format v1.1" in problem.message
     assert problem.line == 5
+
+
+def test_listed_and_described_as_exclusive(write_policy) -> None:
+    from checker.commands.policies import format_requirement
+    from checker.reports.data import describe_requirement
+
+    (found,) = requirements(write_policy, "exclusive: [outbound]\n")
+    assert format_requirement(found).startswith("exclusive outbound: every new flow accepted")
+    assert describe_requirement(found).startswith("every new outbound flow accepted must be")
