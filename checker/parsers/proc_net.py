@@ -26,7 +26,7 @@ from checker.errors import Location, ParseError, Problem
 from checker.model.listening import ListeningSocket, ListeningSockets
 
 NAME = "proc-net"
-PATTERNS = ("*proc-net*",)
+PATTERNS = ("proc-net*.txt",)
 
 _LINE = re.compile(
     r"^/proc/net/(?P<table>tcp6?|udp6?):\s*\d+:\s+(?P<addr>[0-9A-Fa-f]{8}|[0-9A-Fa-f]{32}):"

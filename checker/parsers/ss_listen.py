@@ -25,7 +25,7 @@ from checker.errors import Location, ParseError, Problem
 from checker.model.listening import ListeningSocket, ListeningSockets
 
 NAME = "ss-listen"
-PATTERNS = ("*ss-tulpn*", "*listening*.txt")
+PATTERNS = ("*ss-tulpn*", "ss-listen*.txt")
 
 _LINE = re.compile(
     r"^(?P<netid>tcp|udp)\s+(?P<state>[A-Z-]+)\s+\d+\s+\d+\s+(?P<local>\S+)\s+(?P<peer>\S+)"
