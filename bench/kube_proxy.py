@@ -13,7 +13,11 @@ The fwcheck time is the whole command (interpreter start, imports, policies, rep
 line splits it, measured in a child process the same way the command runs: parsing the file and
 evaluating the policies, whose sum is also given as a ratio to the reference.
 
-Usage: python bench/kube_proxy.py [--services 5000] [--endpoints 3] [--repeat 3]
+With --exclusive, a third line times an exclusive-inbound check (docs/policy-format.md,
+"Exclusive policies": every new inbound flow, all the shipped policies' allow rules declared) on
+the same file, after the same plain evaluation, and gives it as a ratio to the plain check.
+
+Usage: python bench/kube_proxy.py [--services 5000] [--endpoints 3] [--repeat 3] [--exclusive]
 """
 
 from __future__ import annotations
@@ -173,6 +177,37 @@ def phases(path: Path) -> dict[str, float]:
     return {"policies": loaded - start, "parse": parsed - loaded, "evaluate": done - parsed}
 
 
+def exclusive_phases(path: Path) -> dict[str, float]:
+    """Seconds for the plain evaluation of every shipped policy and for exclusive-inbound on
+    top of it (its own context: the walk of every new inbound flow)."""
+    from dataclasses import replace
+
+    from checker import pipeline
+    from checker.cli import collect_rarely
+    from checker.engine import exclusive, netfilter
+    from checker.policies.exclusive import exclusive_requirements
+    from checker.policies.loader import default_policy_paths, load_policy_set
+    from checker.policies.model import Direction
+
+    collect_rarely()
+    policy_set = load_policy_set(default_policy_paths())
+    requirements = policy_set.requirements_for(shipped_roles(), {})
+    models = pipeline.parse_sources([(str(path), path.read_bytes())])
+    start = time.perf_counter()
+    context = netfilter.new_context(models)
+    context.prepare(requirements)
+    for requirement in requirements:
+        netfilter.check(models, requirement, context=context)
+    plain = time.perf_counter()
+    policy = next(iter(policy_set.policies.values()))
+    (inbound,) = exclusive_requirements(replace(policy, exclusive=(Direction.INBOUND,)))
+    context = netfilter.new_context(models)
+    context.prepare([*requirements, inbound])
+    exclusive.check(models, inbound, requirements, context=context)
+    done = time.perf_counter()
+    return {"plain": plain - start, "exclusive": done - plain}
+
+
 def best_phases(repeat: int, path: Path) -> dict[str, float]:
     best: dict[str, float] = {}
     for _ in range(repeat):
@@ -195,7 +230,9 @@ def shipped_roles() -> list[str]:
     return sorted({role for policy in policy_set.policies.values() for role in policy.roles})
 
 
-def measure(services: int, endpoints: int, repeat: int, folder: Path) -> tuple[int, float, float]:
+def measure(
+    services: int, endpoints: int, repeat: int, folder: Path, with_exclusive: bool = False
+) -> tuple[int, float, float]:
     path = folder / f"kube-{services}.iptables-save"
     text = generate(services, endpoints)
     path.write_text(text)
@@ -225,6 +262,18 @@ def measure(services: int, endpoints: int, repeat: int, folder: Path) -> tuple[i
         f"{'':>23}of which: policies {split['policies']:.3f} s, parse {split['parse']:.3f} s, "
         f"evaluate {split['evaluate']:.3f} s; parse+evaluate {inner:.3f} s, ratio {inner / reference:5.2f}"
     )
+    if with_exclusive:
+        done = subprocess.run(
+            [sys.executable, __file__, "--exclusive-phases", str(path)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        times = json.loads(done.stdout)
+        print(
+            f"{'':>23}exclusive-inbound {times['exclusive']:.3f} s, plain check "
+            f"{times['plain']:.3f} s: ratio {times['exclusive'] / times['plain']:5.2f}"
+        )
     return rules, reference, ours
 
 
@@ -235,15 +284,24 @@ def main() -> int:
     parser.add_argument("--services", type=int, default=5000)
     parser.add_argument("--endpoints", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--exclusive", action="store_true", help="also time exclusive-inbound")
     parser.add_argument("--phases", metavar="FILE", help=argparse.SUPPRESS)
+    parser.add_argument("--exclusive-phases", metavar="FILE", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phases:
         print(json.dumps(phases(Path(args.phases))))
         return 0
+    if args.exclusive_phases:
+        print(json.dumps(exclusive_phases(Path(args.exclusive_phases))))
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        rules1, ref1, ours1 = measure(args.services, args.endpoints, args.repeat, folder)
-        rules2, ref2, ours2 = measure(args.services * 2, args.endpoints, args.repeat, folder)
+        rules1, ref1, ours1 = measure(
+            args.services, args.endpoints, args.repeat, folder, args.exclusive
+        )
+        rules2, ref2, ours2 = measure(
+            args.services * 2, args.endpoints, args.repeat, folder, args.exclusive
+        )
     print(f"ratio at 1x: {ours1 / ref1:.2f} (target <= 1.0); ratio at 2x: {ours2 / ref2:.2f}")
     print(
         f"fwcheck growth for {rules2 / rules1:.2f}x the rules: {ours2 / ours1:.2f}x the time (target <= 2.2)"

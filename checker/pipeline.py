@@ -13,12 +13,13 @@ from pathlib import Path
 from types import ModuleType
 
 from checker import parsers
-from checker.engine import settings
+from checker.engine import exclusive, exposure, settings
 from checker.engine.budget import Budget
 from checker.engine.verdict import Verdict
 from checker.errors import ParseError, Problem, format_problem
 from checker.findings import Finding, Status
 from checker.model.host import HostAddresses
+from checker.model.listening import ListeningSockets
 from checker.model.netfilter import IpSets, NftDevices, Ruleset
 from checker.parsers import nft_text
 from checker.policies.model import Requirement
@@ -174,6 +175,25 @@ def finding(target: str, requirement: Requirement, verdict: Verdict) -> Finding:
     )
 
 
+def exposure_finding(target: str, result: exposure.ExposureResult) -> Finding:
+    verdict = result.verdict
+    names = ("port", "protocol", "program", "reachable from", "declared by")
+    return Finding(
+        target=target,
+        policy=exposure.POLICY,
+        rule=result.rule,
+        status=verdict.status,
+        severity=result.severity,
+        message=verdict.message,
+        title=result.title,
+        counterexample=verdict.counterexample,
+        evidence=verdict.evidence,
+        policy_file=result.origin.file,
+        policy_line=result.origin.line,
+        details=tuple(zip(names, result.row, strict=True)) if result.row else verdict.details,
+    )
+
+
 def error_findings(
     target: str, requirements: Sequence[Requirement], problems: Sequence[Problem]
 ) -> list[Finding]:
@@ -201,9 +221,23 @@ def evaluate_target(
     `budget` bounds the engine's work on this target (engine/budget.py); None: unbounded.
     `deadline` (a time.monotonic() value, standing for `deadline_s` seconds) stops it too."""
     try:
-        models = parse_sources(
+        parsed = parse_sources(
             sources, format_name, max_input_bytes, folder_options, include_dirs
         )
+        # Listening sockets (`ss -tulpn`) travel with the firewall export: exposure results.
+        listening = [m for m in parsed if isinstance(m, ListeningSockets)]
+        models = [m for m in parsed if not isinstance(m, ListeningSockets)]
+        if not models:
+            raise ParseError(
+                Problem(
+                    "(target)",
+                    0,
+                    0,
+                    "no-ruleset",
+                    "only listening sockets (ss -tulpn or /proc/net) were given: add the"
+                    " target's firewall export (they alone describe no firewall)",
+                )
+            )
         engine, platform = _engine_for(models)
     except ParseError as exc:
         # No per-rule findings: the report writers turn the target's error into one `error`
@@ -214,17 +248,46 @@ def evaluate_target(
     decided: dict[int, Verdict] = {
         id(r): settings.check(models, r) for r in requirements if r.setting is not None
     }
-    if platform == "netfilter" and flows:
+    if platform == "netfilter":
         # One context per target: rules are compiled once for all of its requirements.
         context = engine.new_context(models)
         if budget is not None or deadline is not None:
             context.budget = Budget(budget, deadline=deadline, deadline_s=deadline_s)
         context.prepare(flows)
-        decided.update((id(r), engine.check(models, r, context=context)) for r in flows)
+        decided.update(
+            (
+                id(r),
+                exclusive.check(models, r, flows, context=context)  # type: ignore[arg-type]
+                if r.exclusive
+                else engine.check(models, r, context=context),
+            )
+            for r in flows
+        )
     else:
+        from checker.engine import windows_exclusive
+
         shared = Budget(budget, deadline=deadline, deadline_s=deadline_s)
-        decided.update((id(r), engine.check(models, r, budget=shared)) for r in flows)
+        decided.update(
+            (
+                id(r),
+                windows_exclusive.check(models, r, flows)  # type: ignore[arg-type]
+                if r.exclusive
+                else engine.check(models, r, budget=shared),
+            )
+            for r in flows
+        )
     findings = [finding(name, r, decided[id(r)]) for r in requirements]
+    if listening and platform == "netfilter":
+        findings += [
+            exposure_finding(name, e) for e in exposure.check(context, listening, flows)
+        ]
+    if platform == "windows" and any(m.listening for m in models):  # type: ignore[attr-defined]
+        from checker.engine import windows_exposure
+
+        findings += [
+            exposure_finding(name, e)
+            for e in windows_exposure.check(models, flows)  # type: ignore[arg-type]
+        ]
     return findings, platform, []
 
 

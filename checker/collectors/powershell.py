@@ -3,7 +3,9 @@
 One script per host (issue 6): `Get-NetFirewallRule -PolicyStore ActiveStore -TracePolicyStore`,
 each filter class loaded ONCE with `-All` and joined on InstanceID (never a per-rule filter call:
 those cost ~1 s per rule), `Get-NetFirewallProfile -PolicyStore ActiveStore`, and
-`Get-NetConnectionProfile` for the active network categories. Enums are cast to strings with
+`Get-NetConnectionProfile` for the active network categories, and the listening sockets
+(`Get-NetTCPConnection -State Listen`, `Get-NetUDPEndpoint`, with the owning process's path and
+a service it hosts) for the exposure results. Enums are cast to strings with
 "$(...)" (Windows PowerShell 5.1's ConvertTo-Json has no -EnumsAsStrings). The document is
 schemas/windows-collect.schema.json.
 
@@ -84,13 +86,19 @@ try {
   })
   $m = @{ DomainAuthenticated = 'Domain'; Private = 'Private'; Public = 'Public' }
   $act = @($cp | ForEach-Object { $m[$_.NetworkCategory] } | Sort-Object -Unique)
+  # Listening sockets (exposure): owning process path (Get-Process; PID 4 is the System
+  # process) and one service it hosts (Win32_Service ProcessId), when Windows tells them.
+  $svc = @{}; Get-CimInstance Win32_Service -ErrorAction SilentlyContinue | Where-Object { $_.ProcessId } | ForEach-Object { $svc[[int]$_.ProcessId] = "$($_.Name)" }
+  $pp = @{}; Get-Process -ErrorAction SilentlyContinue | ForEach-Object { $pp[[int]$_.Id] = $_.Path }
+  function Sk($q, $s) { $i = [int]$s.OwningProcess; [ordered]@{ Protocol = $q; LocalAddress = "$($s.LocalAddress)"; LocalPort = [int]$s.LocalPort; OwningProcess = $i; ProcessPath = $(if ($i -eq 4) { 'System' } else { $pp[$i] }); Service = $svc[$i] } }
+  $ls = @(@(Get-NetTCPConnection -State Listen -ErrorAction SilentlyContinue | ForEach-Object { Sk 'TCP' $_ }) + @(Get-NetUDPEndpoint -ErrorAction SilentlyContinue | ForEach-Object { Sk 'UDP' $_ }))
   $o = Get-CimInstance Win32_OperatingSystem
   $d = [ordered]@{
     format = 'fwcheck-windows-collect'; format_version = 1
     collector = [ordered]@{ name = 'fwcheck-winrm'; version = '__VERSION__'; powershell_version = "$($PSVersionTable.PSVersion)" }
     host = "$env:COMPUTERNAME"; collected_at = (Get-Date).ToUniversalTime().ToString('yyyy-MM-ddTHH:mm:ssZ')
     os = [ordered]@{ caption = "$($o.Caption)"; version = "$($o.Version)" }
-    active_profiles = $act; connection_profiles = $cp; profiles = $prof; rules = $rules
+    active_profiles = $act; connection_profiles = $cp; profiles = $prof; rules = $rules; listening = $ls
   }
   $b = [Text.Encoding]::UTF8.GetBytes((ConvertTo-Json $d -Depth 6 -Compress))
   $ms = New-Object IO.MemoryStream

@@ -7,9 +7,11 @@ session's stdin (`/bin/sh -s`, or `sudo -n -- /bin/sh -s`).
 It dumps everything that may filter packets, since legacy and nft tables both apply
 (iptables-extensions(8), "iptables-nft" in xtables-nft(8)): `nft -j list ruleset`, the legacy and
 nft variants of iptables-save and ip6tables-save, `ipset save`, and firewalld / ufw state as
-context; on hosts with netdev ingress/egress chains also `nft list ruleset`, whose text names
-their devices (nft 1.0.6 leaves them out of the JSON); and `ip -j addr`, the host's own
-addresses (`-m addrtype --dst-type LOCAL`, where a DNAT'd flow goes). A command that does not exist gives a
+context, and the listening sockets (`ss -H -tulpn`, or /proc/net/{tcp,udp}[6] without ss:
+exposure, docs/policy-format.md); on hosts with netdev ingress/egress chains also `nft list
+ruleset`, whose text names their devices (nft 1.0.6 leaves them out of the JSON); and `ip -j
+addr`, the host's own addresses (`-m addrtype --dst-type LOCAL`, where a DNAT'd flow goes). A
+command that does not exist gives a
 "missing" section (exit 127); plain `iptables-save` / `ip6tables-save` are run only on hosts
 that have neither variant (iptables before 1.8), else they would dump one of the variants twice.
 Dumps that cannot show anything are skipped (issue 16): iptables-nft-save / ip6tables-nft-save
@@ -48,6 +50,11 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("ip-addr", ("ip", "-j", "addr")),
     ("firewalld", ("firewall-cmd", "--state")),
     ("ufw", ("ufw", "status", "verbose")),
+    ("ss-listen", ("ss", "-H", "-tulpn")),
+    (
+        "proc-net",
+        ("grep", "-H", "", "/proc/net/tcp", "/proc/net/tcp6", "/proc/net/udp", "/proc/net/udp6"),
+    ),
 )
 SECTION_NAMES = tuple(name for name, _ in SECTIONS)
 COMMANDS = dict(SECTIONS)
@@ -124,6 +131,8 @@ section ipset-save ipset save
 section ip-addr ip -j addr
 section firewalld firewall-cmd --state
 section ufw ufw status verbose
+# Without ss, the kernel's socket tables (no process names; a host without IPv6 has no tcp6).
+if have ss; then section ss-listen ss -H -tulpn; skip proc-net; else skip ss-listen; section proc-net grep -H "" /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6; fi
 echo "@@fwcheck-done $n"
 """.replace("__LIMIT__", str(PER_COMMAND_LIMIT_S)).replace("__VERSION__", FRAMING_VERSION)
 

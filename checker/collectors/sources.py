@@ -14,7 +14,8 @@ ruleset. iptables dumps holding no table are skipped (a host with nft only), unl
 would remain: then every such dump is kept, each an empty ruleset of its family. A non-empty `ipset save` output goes with the netfilter sources: it gives the
 contents of the sets `-m set` rules match (without it those matches are indeterminate); the
 `nft list ruleset` text goes with the nft JSON: it names the devices of netdev chains; the
-`ip -j addr` output gives the host's addresses (where a DNAT'd flow goes, addrtype LOCAL).
+`ip -j addr` output gives the host's addresses (where a DNAT'd flow goes, addrtype LOCAL); the
+listening sockets (`ss -H -tulpn`) go with them too, for the exposure results.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ NFT_LIST = "nft-list"
 WINDOWS = "windows-json"
 IPSET = "ipset-save"
 IP_ADDR = "ip-addr"
+# The listening sockets (`ss -H -tulpn`): exposure results (checker.engine.exposure).
+LISTENING = "ss-listen"
+PROC_NET = "proc-net"
 # iptables-nft dumps and the nft family their tables live in (xtables-nft(8)).
 NFT_COMPAT = {"iptables-nft-save": "ip", "ip6tables-nft-save": "ip6"}
 DERIVED_NFT_SUFFIX = ".native.json"
@@ -120,4 +124,11 @@ def sources_for(result: CollectResult, evidence_dir: Path | None = None) -> list
     addresses = result.output(IP_ADDR)
     if sources and addresses is not None and addresses.ok and addresses.data.strip():
         sources.append((origin(file_name(IP_ADDR)), addresses.data))
+    listening = result.output(LISTENING)
+    if sources and listening is not None and listening.ok and listening.data.strip():
+        sources.append((origin(file_name(LISTENING)), listening.data))
+    tables = result.output(PROC_NET)
+    # grep exits 2 when a table is missing (no IPv6): what it printed is still whole.
+    if sources and tables is not None and not tables.missing and tables.data.strip():
+        sources.append((origin(file_name(PROC_NET)), tables.data))
     return sources

@@ -57,8 +57,13 @@ def explain_target(
     sources: Sequence[tuple[str, bytes]],
     requirement: Requirement,
     format_name: str | None = None,
+    requirements: Sequence[Requirement] = (),
 ) -> list[str]:
-    """The verdict of `requirement` on the target and the walk behind it, as lines."""
+    """The verdict of `requirement` on the target and the walk behind it, as lines. An
+    exclusive result is explained by its blocks (each names its accepting rule), which need
+    the target's other requirements (`requirements`): they declare the allowed flows."""
+    if requirement.exclusive:
+        return _explain_exclusive(name, sources, requirement, format_name, requirements)
     try:
         models = parse_sources(sources, format_name)
         engine, platform = _engine_for(models)
@@ -96,6 +101,34 @@ def explain_target(
 
         windows = cast("list[WindowsRuleset]", models)
         lines.extend("  " + line for line in windows_trace.explain(windows, requirement))
+    return [printable(line) for line in lines]
+
+
+def _explain_exclusive(
+    name: str,
+    sources: Sequence[tuple[str, bytes]],
+    requirement: Requirement,
+    format_name: str | None,
+    requirements: Sequence[Requirement],
+) -> list[str]:
+    from checker.pipeline import evaluate_target
+
+    everything = list(requirements) or [requirement]
+    findings, _platform, problems = evaluate_target(
+        name, sources, everything, format_name=format_name
+    )
+    if problems:
+        return [f"{name}: the target could not be read:"] + [
+            f"  {format_problem(p)}" for p in problems
+        ]
+    (result,) = [f for f in findings if f.rule_key == requirement.key]
+    lines = [
+        f"{name}: {requirement.key} ({requirement.title}): {result.status.value.upper()}",
+        f"  {result.message}",
+        "  required: every new flow of the direction accepted is declared by an allow rule or is"
+        " infrastructure (docs/policy-format.md, Exclusive policies)",
+    ]
+    lines.extend(f"  {label}: {text}" for label, text in result.details)
     return [printable(line) for line in lines]
 
 
@@ -138,7 +171,7 @@ def run(
             )
             code = ExitCode.TARGET_ERROR
             continue
-        lines = explain_target(target.name, sources, requirement, target.format_name)
+        lines = explain_target(target.name, sources, requirement, target.format_name, requirements)
         sys.stdout.write("\n".join(lines) + "\n")
         explained += 1
     for file in unmatched:

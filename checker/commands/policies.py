@@ -47,6 +47,11 @@ def format_requirement(requirement: Requirement) -> str:
             f"  setting  {requirement.setting.describe()}"
             f"  [{requirement.rule_id}, {requirement.severity.value}] {requirement.title}"
         )
+    if requirement.exclusive:
+        return (
+            f"exclusive {requirement.direction.value}: every new flow accepted must be declared"
+            f"  [{requirement.rule_id}, {requirement.severity.value}] {requirement.title}"
+        )
     parts = [
         f"{requirement.expect.value:<5}",
         f"{requirement.direction.value:<8}",

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from checker.errors import Location, Problem
+from checker.model.listening import ListeningSocket
 
 PROFILE_NAMES = ("domain", "private", "public")
 ALL_PROFILES = frozenset(PROFILE_NAMES)
@@ -160,6 +161,8 @@ class WindowsRuleset:
     # False when the export has no real rule IDs (netsh text, GPO reports): its rules then never
     # override another store's rule of the same name.
     has_rule_ids: bool = True
+    # The host's listening sockets (collector JSON `listening`): exposure results.
+    listening: tuple[ListeningSocket, ...] = ()
 
 
 # Value parsing shared by every parser and the engine --------------------------------------------

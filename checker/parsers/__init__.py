@@ -33,6 +33,8 @@ from checker.parsers import (  # noqa: E402
     nft_json,
     nft_list,
     nft_text,
+    proc_net,
+    ss_listen,
     ufw_tree,  # noqa: E402
     windows_gpreport,
     windows_json,
@@ -57,6 +59,8 @@ PARSERS: dict[str, ModuleType] = {
         nft_text,
         nft_list,
         ipset_save,
+        ss_listen,
+        proc_net,
     )
 }
 

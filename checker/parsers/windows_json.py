@@ -17,6 +17,7 @@ Each rule's origin is the line of its `"Name"` in the file.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from typing import Any
@@ -25,6 +26,7 @@ import jsonschema
 
 from checker import numbers, resources
 from checker.errors import Location, ParseError, Problem
+from checker.model.listening import ListeningSocket
 from checker.model.windows import (
     ALL_PROFILES,
     ProfileSettings,
@@ -49,6 +51,27 @@ _PLATFORM = re.compile(r"(\d+)\.(\d+)\+", re.ASCII)  # ASCII: "١٠.0+" is no ve
 
 def sniff(head: bytes) -> bool:
     return b'"fwcheck-windows-collect"' in head[:4096]
+
+
+def _listening(item: dict, text: str, origin: str, index: int) -> ListeningSocket:
+    """One `listening` entry (Get-NetTCPConnection / Get-NetUDPEndpoint properties)."""
+    where = Location(f"{origin}:listening[{index}]")
+    try:
+        address = ipaddress.ip_address(item["LocalAddress"].split("%", 1)[0])
+    except ValueError:
+        raise ParseError(
+            Problem.at(where, "windows-json", f"bad LocalAddress {item['LocalAddress']!r}")
+        ) from None
+    return ListeningSocket(
+        protocol=6 if item["Protocol"] == "TCP" else 17,
+        families=frozenset({address.version}),
+        address=None if address.is_unspecified else int(address),
+        port=item["LocalPort"],
+        program=item.get("ProcessPath") or None,
+        origin=where,
+        pid=item.get("OwningProcess"),
+        service=item.get("Service") or None,
+    )
 
 
 def parse(data: bytes, origin: str) -> WindowsRuleset:
@@ -95,10 +118,14 @@ def parse(data: bytes, origin: str) -> WindowsRuleset:
         settings = _profile(item, origin)
         profiles[settings.profile] = settings
     active = document.get("active_profiles")
+    listening = tuple(
+        _listening(item, text, origin, i) for i, item in enumerate(document.get("listening", ()))
+    )
     return WindowsRuleset(
         rules=tuple(rules),
         profiles=profiles,
         active_profiles=frozenset(name.lower() for name in active) if active is not None else None,
+        listening=listening,
         origin=origin,
         warnings=(),
         format=NAME,

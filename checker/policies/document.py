@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from checker.errors import Problem
+from checker.policies.exclusive import directions
 from checker.policies.model import Policy
 from checker.policies.rules import RuleSpec
 from checker.yamlfile import YamlDoc, schema_problems
@@ -89,7 +90,15 @@ def read_policy(doc: YamlDoc) -> tuple[PolicyDoc | None, list[Problem]]:
                 "controls is new in format v1.1: write version: 1.1",
             )
         )
-    if not rules and not data.get("include"):
+    if "exclusive" in data and data.get("version") == 1:
+        problems.append(
+            Problem.at(
+                doc.location(("exclusive",)),
+                "version",
+                "exclusive is new in format v1.1: write version: 1.1",
+            )
+        )
+    if not rules and not data.get("include") and not data.get("exclusive"):
         problems.append(
             Problem.at(
                 doc.location(("id",)),
@@ -106,5 +115,6 @@ def read_policy(doc: YamlDoc) -> tuple[PolicyDoc | None, list[Problem]]:
         params=tuple(data.get("params", {}).items()),
         origin=doc.location(("id",)),
         controls=tuple(data.get("controls", ())),
+        exclusive=directions(data.get("exclusive")),
     )
     return PolicyDoc(policy, rules, doc), problems

@@ -16,6 +16,7 @@ from checker import resources
 from checker.errors import Location, PolicyError, Problem
 from checker.policies.discovery import yaml_files
 from checker.policies.document import PolicyDoc, declared_id, read_policy
+from checker.policies.exclusive import exclusive_requirements
 from checker.policies.includes import closure, include_problems
 from checker.policies.model import Policy, Requirement
 from checker.policies.params import ParamValue, coerce_override
@@ -126,6 +127,7 @@ class PolicySet:
                     requirements.append(resolve_rule(spec, policy, values))
                 except PolicyError as exc:
                     problems.extend(exc.problems)
+            requirements.extend(exclusive_requirements(policy))
         if problems:
             raise PolicyError(*problems)
         return tuple(requirements)

@@ -66,6 +66,9 @@ class Requirement:
     # v1.1 `setting`: a settings requirement; the flow fields above then hold placeholders
     # and engines are not asked (checker.engine.settings decides it).
     setting: SettingSpec | None = None
+    # The `exclusive-<direction>` result of a policy's `exclusive:` (format v1.1): the flows of
+    # the direction the target accepts must all be declared (checker.engine.exclusive).
+    exclusive: bool = False
 
     @property
     def key(self) -> str:
@@ -82,3 +85,5 @@ class Policy:
     params: tuple[tuple[str, int | str], ...]
     origin: Location
     controls: tuple[str, ...] = ()
+    # Format v1.1 `exclusive:` directions ("both" expanded).
+    exclusive: tuple[Direction, ...] = ()

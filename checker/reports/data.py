@@ -289,6 +289,11 @@ def describe_requirement(req: Requirement) -> str:
     """One sentence saying what the rule demands, e.g. "inbound tcp/22 from any must be denied"."""
     if req.setting is not None:
         return req.setting.describe()
+    if req.exclusive:
+        return (
+            f"every new {req.direction.value} flow accepted must be declared by an allow rule"
+            " or be infrastructure (exclusive policy)"
+        )
     parts = [req.direction.value]
     if req.protocol is None:
         parts.append("traffic of any protocol")

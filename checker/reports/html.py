@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from checker.findings import Finding, Severity, Status
-from checker.reports import atomic
+from checker.reports import atomic, exposure_table
 from checker.reports.data import (
     Cause,
     ReportOptions,
@@ -281,6 +281,7 @@ def _target_section(
     out = [
         f'<details class="target" open id="{_id("t", target)}" data-target="{_e(target)}">',
         f"<summary>{_e(target)}: {_e(counts.summary())}</summary>",
+        *exposure_table.table(own, _e),
     ]
     out.extend(_cause_block(c, fail_on) for c in causes)
     policies = sorted({f.policy for f in own if f.status is not Status.PASS})

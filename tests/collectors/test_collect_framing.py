@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,9 +66,12 @@ def framed(netns: str) -> bytes:
 def test_real_script_output_parses_into_every_section(framed: bytes) -> None:
     outputs = script.parse_framed(framed, started_at="t")
     names = [o.name for o in outputs]
-    # No legacy table and no ip6 nft table here: those dumps are skipped (test_collect_trim).
+    # No legacy table and no ip6 nft table here: those dumps are skipped (test_collect_trim);
+    # ss exists here, so the /proc/net fallback is not run.
     skipped = ("iptables-save", "ip6tables-save", "iptables-legacy-save", "ip6tables-legacy-save")
-    assert names == [n for n in script.SECTION_NAMES if n not in (*skipped, "ip6tables-nft-save")]
+    assert names == [
+        n for n in script.SECTION_NAMES if n not in (*skipped, "ip6tables-nft-save", "proc-net")
+    ]
     ipt = next(o for o in outputs if o.name == "iptables-nft-save")
     assert b"--dport 23 -j DROP" in ipt.data and ipt.exit_code == 0 and ipt.started_at != "t"
     # The netdev chain's device is only in the text listing (nft 1.0.6's JSON leaves it out).
@@ -75,6 +79,41 @@ def test_real_script_output_parses_into_every_section(framed: bytes) -> None:
     assert b'hook ingress device "lo"' in listing.data and listing.ok
     sources = dict(sources_for(CollectResult("h", tuple(outputs), None)))
     assert sources["h:nft-list.txt"] == listing.data
+
+
+def test_without_ss_the_kernel_tables_are_read(netns: str) -> None:
+    """A host without ss(8): the script reads /proc/net/{tcp,udp}[6] instead (ss is hidden by a
+    bind mount of /dev/null over it in a private mount namespace; the host's is untouched)."""
+    ss = shutil.which("ss")
+    assert ss is not None
+    done = subprocess.run(
+        [
+            "ip",
+            "netns",
+            "exec",
+            netns,
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            f'mount --bind /dev/null {ss} && exec "$@"',
+            "sh",
+            *script.SHELL_ARGV,
+        ],
+        input=script.SCRIPT.encode(),
+        capture_output=True,
+        timeout=30,
+        check=True,
+    )
+    outputs = script.parse_framed(done.stdout, started_at="t")
+    names = [o.name for o in outputs]
+    assert "proc-net" in names and "ss-listen" not in names
+    tables = next(o for o in outputs if o.name == "proc-net")
+    assert tables.data.startswith(b"/proc/net/tcp:")
+    sources = dict(sources_for(CollectResult("h", tuple(outputs), None)))
+    assert "h:proc-net.txt" in sources and "h:ss-listen.txt" not in sources
 
 
 def test_local_transport_in_the_namespace(netns: str) -> None:

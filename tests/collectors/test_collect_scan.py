@@ -88,6 +88,8 @@ def test_scan_equals_check_on_hand_exports_and_on_evidence(
         "ipsets.txt": ssh_lab.hand("ipset", "save"),
         # The host's addresses (the scan collects them too).
         "ip-addr.json": ssh_lab.hand("ip", "-j", "addr"),
+        # The listening sockets the scan gathers too (exposure results).
+        "ss.txt": ssh_lab.hand("ss", "-H", "-tulpn"),
     }
     for name, data in exports.items():
         (hand / name).write_bytes(data)
@@ -109,7 +111,9 @@ def test_scan_equals_check_on_hand_exports_and_on_evidence(
     )
 
     scanned = _verdicts(scan_report, "lab1")
-    assert len(scanned) == 5
+    assert len([key for key in scanned if key[0] == "lab"]) == 5
+    # sshd listens on 2222-2224, which the lab's rules accept and no rule declares.
+    assert scanned[("exposure", "tcp-2222")][0] == "fail"
     assert scanned == _verdicts(check_report, "lab1")
     statuses = {status for status, _ in scanned.values()}
     assert "error" not in statuses and statuses & {"pass", "fail"}
@@ -122,6 +126,7 @@ def test_scan_equals_check_on_hand_exports_and_on_evidence(
     assert manifest["error"] is None and manifest["host"] == "lab1"
     files = [str(runs[0] / name) for name in manifest["check_sources"]]
     assert "nft-json.native.json" in manifest["check_sources"]
+    assert "ss-listen.txt" in manifest["check_sources"]
     offline_report = tmp_path / "offline.json"
     main(
         [

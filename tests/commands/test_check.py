@@ -218,10 +218,18 @@ def test_bundled_examples_give_the_documented_verdicts(
     assert code == ExitCode.VIOLATIONS, out
     results = json.loads(report.read_text())["results"]
     status = {(r["target"], r["policy"], r["rule"]): r["status"] for r in results}
-    web = [s for (t, _, _), s in status.items() if t == "web-1"]
+    web = [s for (t, _, r), s in status.items() if t == "web-1" and r != "exclusive-inbound"]
     assert web and all(s == "pass" for s in web), [
         k for k, s in status.items() if k[0] == "web-1" and s != "pass"
     ]
+    # web-1's ip6tables-save accepts every ICMPv6 type: the exclusive web-server policy names
+    # the undeclared ones as a block, with the rule.
+    (exclusive,) = [r for r in results if r["rule"] == "exclusive-inbound"]
+    assert exclusive["status"] == "fail"
+    assert "icmpv6 type 0,5-127,129-132,137-255 from anywhere ipv6: accepted by INPUT rule" in (
+        exclusive["message"]
+    )
+    assert exclusive["evidence"][0]["line"] == 8
     assert status[("bastion", "baseline", "no-telnet")] == "fail"
     # No ip6tables-save for the bastion: the IPv6 half of an SSH rule cannot pass.
     assert status[("bastion", "baseline", "no-ssh-outside-mgmt")] == "fail"

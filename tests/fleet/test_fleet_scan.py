@@ -93,7 +93,14 @@ def test_two_nightly_runs_show_what_changed(
     # 6 hosts: telnet newly open on each; 8081 fixed on each; web-8080 still failing (IPv6
     # drops it) on each; gone1's 5 errors are absent.
     assert "since run 1 of " in console
-    assert "6 new, 6 fixed, 5 absent, 6 unchanged" in console
+    # Each host's sshd (2222-2224) is reachable and undeclared: open exposure results, the
+    # same in both runs (docs/policy-format.md, "Exposure").
+    exposed = sum(
+        r["policy"] == "exposure" and r["status"] == "fail"
+        for r in json.loads((second / "r.json").read_text())["results"]
+    )
+    assert exposed == 3 * len(FLEET)
+    assert f"6 new, 6 fixed, 5 absent, {6 + exposed} unchanged" in console
 
     sarif = json.loads((second / "r.sarif").read_text())
     schema = json.loads((shared_dir / "schemas" / "sarif-2.1.0.json").read_text())
@@ -101,6 +108,7 @@ def test_two_nightly_runs_show_what_changed(
     states = {
         (r["properties"]["fwcheck/target"], r["ruleId"]): r["baselineState"]
         for r in sarif["runs"][0]["results"]
+        if r["ruleId"].startswith("lab/")
     }
     assert states == {(host, "lab/no-telnet"): "new" for host in FLEET} | {
         (host, "lab/web-8080"): "unchanged" for host in FLEET
@@ -118,7 +126,10 @@ def test_two_nightly_runs_show_what_changed(
     # The history lists both runs, the trend, and the second run's changes.
     assert main(["history", "--history", str(tmp_path / "history.sqlite")]) == 0
     listing = capsys.readouterr().out
-    assert re.search(r"open results: 17 -> 12 \(-5 since the run before\)", listing), listing
+    opened = (17 + exposed, 12 + exposed)
+    assert re.search(
+        rf"open results: {opened[0]} -> {opened[1]} \(-5 since the run before\)", listing
+    ), listing
     assert main(["history", "--history", str(tmp_path / "history.sqlite"), "--show", "2"]) == 0
     shown = capsys.readouterr().out
     assert (
@@ -173,7 +184,9 @@ def test_shards_merge_into_the_whole_fleet_s_run(
     merged_doc = json.loads((merged / "m.json").read_text())
     assert merged_doc["rules"] == whole_doc["rules"]  # descriptions read back exactly
     assert merged_doc["summary"] == whole_doc["summary"]
-    assert "0 new, 0 fixed, 0 absent, 25 unchanged" in capsys.readouterr().out
+    # Each host's sshd is an open exposure result too (as in the whole scan).
+    exposed = sum(r["policy"] == "exposure" and r["status"] == "fail" for r in whole_doc["results"])
+    assert f"0 new, 0 fixed, 0 absent, {25 + exposed} unchanged" in capsys.readouterr().out
     for suffix in ("xml", "sarif", "html"):
         assert (merged / f"m.{suffix}").stat().st_size > 0
     db = sqlite3.connect(history)

@@ -1,0 +1,317 @@
+"""The Linux kernel as oracle for exclusive policies (checker.engine.exclusive).
+
+Each case loads a random ruleset (the generator of test_oracle_random) into a fresh namespace,
+draws a few random `expect: allow` declarations, asks fwcheck for the undeclared accepted
+blocks of each direction on the kernel's own dump, and probes the kernel:
+
+- random probes (TCP, UDP, pings, both directions, privileged and ephemeral source ports):
+  every flow the kernel accepts must be declared, infrastructure, or inside a reported block;
+- at least 5 probes inside every reported block that holds probeable flows (the probe plan's
+  addresses, service ports and pings): the kernel must not refuse them. A block is about the
+  first packet (as `expect: deny`): when the kernel refuses a TCP connection or a ping inside
+  a block, the reference walk (oracle_ruleset, itself checked against the kernel here) must
+  show that the first packet got in and a later one (the SYN-ACK, the final ACK, the echo
+  reply) was dropped; a UDP datagram inside a block must reach its listener.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import random
+from collections import Counter
+from dataclasses import dataclass
+
+import pytest
+from oracle_check import IPTABLES_LEGACY, IPTABLES_NFT, NFT, Flavour, dump, load, parse_dumps
+from oracle_generate import CLIENT_BANDS, Probe, generate, probes
+from oracle_netns import NetnsPair
+from oracle_probe import run_probes
+from oracle_ruleset import ICMP, TCP, UDP, Spec, flow_packets, predict
+from oracle_topology import (
+    HOST_IFACE,
+    SERVICE_PORTS,
+    host_addresses,
+    peer_addresses,
+)
+from test_oracle_scenarios import SCENARIOS
+
+ECHO_REQUEST = {4: 8, 6: 128}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    return int(value) if value.isdigit() else default
+
+
+RULESETS = env_int("FWCHECK_ORACLE_RULESETS", 6)
+PROBES = env_int("FWCHECK_ORACLE_PROBES", 40)
+PER_BLOCK = 5
+# Blocks probed per case at most (a random selection when more): bounds a case's time.
+MAX_PROBED_BLOCKS = 30
+
+
+def declarations(seed: str) -> list:
+    """A few random allow rules: a protocol, a service port or two, sometimes a peer prefix."""
+    from checker.errors import Location
+    from checker.findings import Severity
+    from checker.policies.model import Direction, Expect, Requirement
+
+    rng = random.Random(f"declared:{seed}")
+    out = []
+    for index in range(rng.randint(0, 4)):
+        direction = rng.choice((Direction.INBOUND, Direction.INBOUND, Direction.OUTBOUND))
+        family = rng.choice((4, 6))
+        remote = None
+        if rng.random() < 0.4:
+            peer = int(ipaddress.ip_address(rng.choice(peer_addresses(family))))
+            remote = ((family, peer, peer),)
+        ports = tuple((p, p) for p in rng.sample(SERVICE_PORTS, rng.randint(1, 2)))
+        out.append(
+            Requirement(
+                policy_id="oracle",
+                rule_id=f"allow-{index}",
+                title="declared",
+                expect=Expect.ALLOW,
+                direction=direction,
+                protocol=rng.choice((TCP, UDP)),
+                ports=ports,
+                remote=remote,
+                except_remote=(),
+                local=None,
+                program=None,
+                service=None,
+                profiles=frozenset(),
+                icmp_type=None,
+                families=frozenset({4, 6}) if remote is None else frozenset({family}),
+                severity=Severity.MEDIUM,
+                origin=Location("oracle", 1),
+            )
+        )
+    return out
+
+
+def exclusive_requirement(direction):
+    from checker.errors import Location
+    from checker.policies.exclusive import exclusive_requirements
+    from checker.policies.model import Policy
+
+    policy = Policy("oracle", "oracle", (), (), None, (), Location("oracle", 1), (direction,))
+    (found,) = exclusive_requirements(policy)
+    return found
+
+
+def flow_point(probe: Probe, interfaces) -> dict[str, int]:
+    inbound = probe.direction == "inbound"
+    ping = probe.proto == ICMP[probe.family]
+    return {
+        "family": probe.family,
+        "proto": probe.proto,
+        "saddr": int(ipaddress.ip_address(probe.src)),
+        "daddr": int(ipaddress.ip_address(probe.dst)),
+        "sport": probe.sport,
+        "dport": probe.dport,
+        "icmp": ECHO_REQUEST[probe.family] << 8 if ping else 0,
+        "iif": interfaces.index_of(HOST_IFACE) if inbound else 0,
+        "oif": 0 if inbound else interfaces.index_of(HOST_IFACE),
+    }
+
+
+def block_probes(rng: random.Random, block, direction: str, interfaces, used: set) -> list[Probe]:
+    """Up to PER_BLOCK distinct probes whose flows lie in the block."""
+    family = block.family
+    local, remote = host_addresses(family), peer_addresses(family)
+    candidates = [
+        (proto, src, dst, dport)
+        for proto in (TCP, UDP, ICMP[family])
+        for src in (remote if direction == "inbound" else local)
+        for dst in (local if direction == "inbound" else remote)
+        for dport in (SERVICE_PORTS if proto != ICMP[family] else (0,))
+    ]
+    rng.shuffle(candidates)
+    found: list[Probe] = []
+    for proto, src, dst, dport in candidates:
+        for _ in range(4):
+            lo, hi = rng.choice(CLIENT_BANDS)
+            sport = rng.randint(lo, hi)
+            key = (family, proto, src, sport)
+            if key in used or sport in SERVICE_PORTS:
+                continue
+            probe = Probe(family, proto, src, dst, sport, dport, direction)
+            if block.space.contains(flow_point(probe, interfaces)):
+                used.add(key)
+                found.append(probe)
+                break
+        if len(found) >= PER_BLOCK:
+            break
+    return found
+
+
+@dataclass
+class Tally:
+    blocks: int = 0
+    probed_blocks: int = 0
+    block_probes: int = 0
+    kernel_accepted_in_blocks: int = 0
+    later_packet_dropped: int = 0
+    accepted_in_blocks: int = 0
+    accepted_declared: int = 0
+
+
+@pytest.mark.parametrize("index", range(RULESETS))
+@pytest.mark.parametrize("flavour", [IPTABLES_NFT, IPTABLES_LEGACY, NFT], ids=lambda f: f.name)
+def test_exclusive_blocks_agree_with_the_kernel(
+    netns: NetnsPair, oracle_seed: str, flavour: Flavour, index: int
+) -> None:
+    if not flavour.available():
+        pytest.skip(f"{flavour.name}: {', '.join(t for _, t in flavour.restore)} not installed")
+    case_seed = f"{oracle_seed}/exclusive/{flavour.name}/{index}"
+    replay = (
+        f"FWCHECK_ORACLE_SEED={oracle_seed} python -m pytest "
+        f"'tests/kernel/test_oracle_exclusive.py::"
+        f"test_exclusive_blocks_agree_with_the_kernel[{flavour.name}-{index}]'"
+    )
+    run_exclusive_case(netns, flavour, generate(case_seed, flavour.dialect), case_seed, replay)
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_exclusive_on_the_scenarios(netns: NetnsPair, oracle_seed: str, name: str) -> None:
+    """The hand-written scenarios of test_oracle_scenarios (one per netfilter rule the engine
+    must get right), each with random declarations."""
+    flavour, spec, _expected = SCENARIOS[name]
+    if not flavour.available():
+        pytest.skip(f"{flavour.name} not installed")
+    case_seed = f"{oracle_seed}/exclusive-scenario/{name}"
+    replay = (
+        f"FWCHECK_ORACLE_SEED={oracle_seed} python -m pytest "
+        f"'tests/kernel/test_oracle_exclusive.py::test_exclusive_on_the_scenarios[{name}]'"
+    )
+    run_exclusive_case(netns, flavour, spec, case_seed, replay)
+
+
+def run_exclusive_case(
+    netns: NetnsPair, flavour: Flavour, spec: Spec, case_seed: str, replay: str
+) -> None:
+    from checker.engine import exclusive
+    from checker.engine.netfilter_walk import new_context
+    from checker.policies.model import Direction
+
+    print(f"kernel oracle seed: {case_seed}")
+    loaded = load(netns, flavour, spec)
+    rulesets = parse_dumps(flavour, dump(netns, flavour))
+    context = new_context(rulesets, [HOST_IFACE])
+    interfaces = context.interfaces
+    declared = declarations(case_seed)
+    rng = random.Random(f"blocks:{case_seed}")
+    tally = Tally()
+    blocks: dict[str, list] = {}
+    covered: dict[tuple[str, int], object] = {}
+    for direction in (Direction.INBOUND, Direction.OUTBOUND):
+        requirement = exclusive_requirement(direction)
+        for family in (4, 6):
+            result = exclusive.undeclared(context, requirement, declared, family)
+            blocks.setdefault(direction.value, []).extend(result.blocks)
+            inbound = direction is Direction.INBOUND
+            covered[(direction.value, family)] = exclusive.declared_space(
+                declared, family, inbound, interfaces
+            ).union(exclusive.infrastructure(result.universe.dims, family, inbound))
+    random_probes = probes(case_seed, PROBES)
+    used = {(p.family, p.proto, p.src, p.sport) for p in random_probes}
+    inside: list[tuple[Probe, object]] = []
+    for direction, found in blocks.items():
+        sure = [b for b in found if b.sure]
+        tally.blocks += len(sure)
+        if len(sure) > MAX_PROBED_BLOCKS:
+            sure = rng.sample(sure, MAX_PROBED_BLOCKS)
+        for block in sure:
+            chosen = block_probes(rng, block, direction, interfaces, used)
+            tally.probed_blocks += bool(chosen)
+            inside += [(probe, block) for probe in chosen]
+    every = tuple(random_probes) + tuple(p for p, _ in inside)
+    observed = run_probes(netns, every)
+    problems = []
+    for probe, seen in zip(every, observed, strict=True):
+        packets = flow_packets(
+            probe.family,
+            probe.proto,
+            int(ipaddress.ip_address(probe.src)),
+            int(ipaddress.ip_address(probe.dst)),
+            probe.sport,
+            probe.dport,
+            probe.direction,
+        )
+        predicted = predict(spec, packets)
+        facts = f"{probe.label()} ipv{probe.family}: kernel {seen.kernel} ({seen.client})"
+        if seen.client.startswith("bind-failed"):
+            problems.append(f"HARNESS: the probe could not be sent: {facts}")
+            continue
+        if predicted.kernel != seen.kernel:
+            problems.append(f"HARNESS: the reference walk does not explain the kernel: {facts}")
+            continue
+        point = flow_point(probe, interfaces)
+        if seen.kernel == "accept":
+            found = blocks[probe.direction]
+            if covered[(probe.direction, probe.family)].contains(point):  # type: ignore[attr-defined]
+                tally.accepted_declared += 1
+            elif not any(b.space.contains(point) for b in found):
+                problems.append(f"ACCEPTED BUT IN NO BLOCK AND NOT DECLARED {facts}")
+            else:
+                tally.accepted_in_blocks += 1
+    for probe, block in inside:
+        index_of = every.index(probe)
+        seen = observed[index_of]
+        tally.block_probes += 1
+        facts = f"{probe.label()} ipv{probe.family} in block {block.text()}: kernel {seen.kernel}"
+        if seen.kernel == "accept":
+            tally.kernel_accepted_in_blocks += 1
+            continue
+        packets = flow_packets(
+            probe.family,
+            probe.proto,
+            int(ipaddress.ip_address(probe.src)),
+            int(ipaddress.ip_address(probe.dst)),
+            probe.sport,
+            probe.dport,
+            probe.direction,
+        )
+        first = predict(spec, packets[:1])
+        if probe.proto == UDP or first.kernel != "accept":
+            problems.append(f"BLOCK REFUSED BY THE KERNEL {facts}")
+        else:
+            tally.later_packet_dropped += 1
+    print(f"{tally}; declared: {len(declared)}")
+    if problems:
+        pytest.fail(
+            "\n".join(
+                [
+                    f"exclusive oracle, {flavour.name}, seed {case_seed!r}: {len(problems)}"
+                    " problem(s)",
+                    f"replay: {replay}",
+                    *problems,
+                    *(f"block: {b.text()}" for bs in blocks.values() for b in bs[:20]),
+                    "--- ruleset loaded into the kernel ---",
+                    loaded.rstrip(),
+                ]
+            ),
+            pytrace=False,
+        )
+
+
+def test_probe_counts_cover_the_blocks() -> None:
+    """The sampler's own contract, without a kernel: PER_BLOCK distinct probes inside a block
+    that holds enough probeable flows."""
+    from checker.engine.exclusive import Block
+    from checker.engine.netfilter_query import dims_for
+    from checker.engine.space import Space
+    from checker.engine.symbols import InterfaceSymbols
+
+    interfaces = InterfaceSymbols.build([HOST_IFACE])
+    dims = dims_for(4, interfaces)
+    space = Space.where(dims, {"family": [(4, 4)], "proto": [(TCP, TCP)], "dport": [(80, 80)]})
+    block = Block(4, space, "tcp any -> 80", "", None)
+    used: set = set()
+    chosen = block_probes(random.Random(1), block, "inbound", interfaces, used)
+    assert len(chosen) == PER_BLOCK
+    assert all(p.proto == TCP and p.dport == 80 for p in chosen)
+    assert len({(p.src, p.sport) for p in chosen}) == PER_BLOCK
+    assert Counter(p.direction for p in chosen) == {"inbound": PER_BLOCK}
