@@ -166,12 +166,23 @@ _NAT_PORT = re.compile(r"^" + _PORTS)
 
 def _nat(cur: Cursor) -> dict[str, object] | None:
     """`dnat [ip|ip6] to ADDR[:PORT]`, `redirect to :PORT`, `masquerade [to :PORT]`, flags: as
-    nft -j's {"addr", "port", "family", "flags"}; a mapped target is kept as text."""
+    nft -j's {"addr", "port", "family", "flags"}; `[to] KEY map { k : v } [: KEY map …]` as
+    nft -j's {"map": {"key", "data"}} (nft 1.0.6 prints both spellings so); other mapped
+    targets (`addr . port`) are kept as text."""
     cur.next()
     body: dict[str, object] = {}
     if cur.is_word("ip", "ip6") and cur.text(1) == "to":
         body["family"] = cur.next().text
-    if cur.is_word("to"):
+    if cur.is_word("to") and _starts_selector(cur.text(1)):
+        cur.next()
+    if _starts_selector(cur.text()):
+        body["addr"] = _nat_map(cur)
+        if cur.is_word(":"):
+            cur.next()
+            body["port"] = _nat_map(cur) if _starts_selector(cur.text()) else atom(cur)
+        elif cur.text().startswith(":") and len(cur.text()) > 1:
+            body["port"] = _literal(cur.next().text[1:])
+    elif cur.is_word("to"):
         cur.next()
         target = _words_until_rule_word(cur, _NAT_FLAGS)
         found = _NAT_PORT.match(target) or _NAT_V4.match(target) or _NAT_V6.match(target)
@@ -186,6 +197,19 @@ def _nat(cur: Cursor) -> dict[str, object] | None:
     if flags:
         body["flags"] = flags
     return body or None
+
+
+def _starts_selector(word: str) -> bool:
+    return word in PAYLOADS or word in META_BARE or word in ("meta", "ct")
+
+
+def _nat_map(cur: Cursor) -> dict[str, object]:
+    """`KEY map { k : v, … }` or `KEY map @name` as a NAT target."""
+    key = _selector_expr(cur)[0]
+    if not cur.is_word("map"):
+        raise Unread("NAT target expression without a map")
+    cur.next()
+    return {"map": {"key": key, "data": atom(cur)}}
 
 
 def _limit(cur: Cursor) -> dict[str, object]:

@@ -295,6 +295,36 @@ def test_fixture_scripts_give_the_json_verdicts_per_rule() -> None:
         assert shape[:half] == shape[half:], name
 
 
+def test_nat_map_targets_read_as_nft_json_prints_them() -> None:
+    """`dnat|snat [to] KEY map { k : v } [: KEY map { … } | : PORT]` (nft(8) MAPS; Debian's
+    examples/nat.nft spells it without `to`): the text gives the statements `nft -j` printed
+    for data/nft/natmap.nft, so each rule matches only the map's keys (a key not in the map
+    ends the rule without translating) and decides DNAT/SNAT, as in the JSON's model."""
+    from checker.parsers import nft_text_rule
+    from checker.parsers.nft_text_cursor import Cursor
+    from checker.parsers.nft_text_lex import tokens
+
+    script = (DATA / "natmap.nft").read_text()
+    exported = json.loads((DATA / "natmap.json").read_text())
+    printed = [item["rule"]["expr"] for item in exported["nftables"] if "rule" in item]
+    lines = script.replace("\\\n", " ").splitlines()
+    texts = [line.strip() for line in lines if line.strip().startswith(("dnat", "snat", "tcp"))]
+    assert len(texts) == len(printed) == 6
+    for text, expected in zip(texts, printed, strict=True):
+        exprs, _ = nft_text_rule.rule(Cursor(tokens(text, "x")[:-1]), "ip")
+        assert exprs == expected, text
+    text_model = nft_text.parse(script.encode(), "natmap.nft")
+    json_model = nft_json.parse((DATA / "natmap.json").read_bytes(), "natmap.json")
+    for chain in ("prerouting", "postrouting"):
+        got, want = rules(text_model, chain), rules(json_model, chain)
+        assert [(r.matches, r.target.verdict) for r in got] == [
+            (r.matches, r.target.verdict) for r in want
+        ]
+        assert all(r.target.verdict in (Verdict.DNAT, Verdict.SNAT) for r in got)
+    first = rules(text_model, "prerouting")[0]
+    assert Ranges("dport", ((8080, 8080), (8443, 8443))) in first.matches
+
+
 NO_TELNET = """id: web
 title: Web
 roles: [web]
