@@ -164,6 +164,8 @@ class Walker:
         self.uncertain: list[tuple[str, Evidence, Space]] = []
         self._chains_by_name = chains_by_name
         self._transparent: dict[int, bool] = {}
+        # The hook of the base chain being walked.
+        self.hook: Hook | None = None
 
     def lookup(self, table: Table, name: str) -> Chain | None:
         by_name = self._chains_by_name.get(id(table))
@@ -250,7 +252,10 @@ class Walker:
                         )
             else:
                 reason = ""
-                if verdict is Verdict.UNKNOWN:
+                if verdict is Verdict.FWD and not self.steals_local():
+                    verdict = Verdict.UNKNOWN
+                    reason = f"{rule.target.detail} (where it goes next is not followed)"
+                elif verdict is Verdict.UNKNOWN:
                     reason = (
                         f"target {rule.target.name} {rule.target.detail}".strip()
                         + ": its verdict is decided outside the ruleset"
@@ -304,7 +309,15 @@ class Walker:
             self._transparent[id(chain)] = known
         return known
 
+    def steals_local(self) -> bool:
+        """Whether `fwd` here takes the packet off its way to this host: at ingress, on a packet
+        headed for a local socket. Elsewhere (egress, forwarded) it still leaves the host."""
+        return self.hook is Hook.INGRESS and self.compiler.phase.inbound and not (
+            self.compiler.phase.forwarded
+        )
+
     def base_chain(self, table: Table, chain: Chain, sure: Space, maybe: Space) -> ChainResult:
+        self.hook = chain.hook
         pieces, ret_sure, ret_maybe = self.chain(table, chain, sure, maybe, 0)
         policy = chain.policy or Verdict.ACCEPT
         if ret_maybe:

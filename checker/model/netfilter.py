@@ -149,6 +149,9 @@ class Verdict(StrEnum):
     # Address translation (nat chains): DNAT/REDIRECT change where the flow goes.
     DNAT = "dnat"
     SNAT = "snat"
+    # nft `fwd to DEVICE` (netdev ingress/egress): the packet is sent out of that device and
+    # stolen from this path (nft(8) FWD STATEMENT; kernel nft_fwd_netdev: NF_STOLEN).
+    FWD = "fwd"
     # QUEUE/NFQUEUE and targets we do not know: userspace or an extension decides.
     UNKNOWN = "unknown"
 

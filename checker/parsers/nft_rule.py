@@ -10,8 +10,11 @@ Statements (libnftables-json(5) "STATEMENTS"), walked in order:
   elements), so the expanded rules' order does not matter and the expansion is exact.
 - counter, log, `meta/ct … set`, `add @set`, dup, ct helper/timeout/expectation, secmark, flow
   offload and `last` only have side effects the engine does not read: target CONTINUE.
+- `fwd to DEVICE` (netdev ingress/egress) sends the packet out of DEVICE and steals it from this
+  path (kernel nft_fwd_netdev: NF_STOLEN): target FWD; header rewrites before it only change the
+  stolen packet. To an ifb device it may come back (ifb re-injects): target UNKNOWN.
 - notrack (later chains see ct state untracked instead of new), header rewrites (`ip daddr set`),
-  fwd, tproxy, synproxy and `xt` targets change what later rules or hooks see, or steal the
+  tproxy, synproxy and `xt` targets change what later rules or hooks see, or steal the
   packet: target UNKNOWN with the reason, whatever verdict follows.
 - A nat statement naming a family (`dnat ip to …` in an inet table) acts on that family only:
   the rule carries that family (nft_nat_inet_eval; checked in tests/kernel).
@@ -48,7 +51,6 @@ _SIDE_EFFECTS = frozenset({
 })  # fmt: skip
 _DIVERTING = {
     "notrack": "notrack: later rules see ct state untracked, not new",
-    "fwd": "fwd: the packet leaves through another device",
     "tproxy": "tproxy: the packet goes to a local socket",
     "synproxy": "synproxy: the SYN is answered by the kernel, not passed on",
 }
@@ -75,6 +77,8 @@ def build(
     verdict: Target | None = None
     vmap: dict[str, object] | None = None
     for stmt in exprs:
+        if verdict is not None and verdict.verdict is Verdict.FWD:
+            break  # the packet is gone: the kernel evaluates nothing after it
         if verdict is not None or vmap is not None:
             raise BadInput("statement after the rule's verdict")
         if not isinstance(stmt, dict) or len(stmt) != 1:
@@ -111,6 +115,8 @@ def build(
             if nat_family in ("ip", "ip6"):
                 number = 4 if nat_family == "ip" else 6
                 rule.add(Ranges("family", ((number, number),)))
+        elif kind == "fwd":
+            verdict = _fwd(value, rule, texts[-1])
         elif kind == "queue":
             verdict = Target(Verdict.UNKNOWN, "queue", detail="queue: a userspace program decides")
         elif kind in _MATCH_LIKE:
@@ -136,6 +142,9 @@ def build(
     handle = body.get("handle")
 
     def finish(target: Target | None) -> Target:
+        if target is not None and target.verdict is Verdict.FWD:
+            # The packet leaves through the device: what was rewritten does not matter here.
+            diverting[:] = [d for d in diverting if d[0] != "mangle"]
         if diverting:
             then = f"; then {target.name}" if target else ""
             reasons = "; ".join(reason for _, reason in diverting)
@@ -147,6 +156,23 @@ def build(
         text = nft_render.rule(texts, handle)
         return (Rule(tuple(rule.matches), finish(verdict), origin, text),)
     return _expand(vmap, rule, texts, handle, chains, origin, finish)
+
+
+def _fwd(value: object, rule: RuleMatches, text: str) -> Target:
+    """`fwd to eth1` (`{"dev": "eth1"}`), or `fwd ip to ADDR device eth1` which also names a
+    family: a packet of the other family makes the kernel break the rule (nft_fwd_neigh_eval)."""
+    device = value.get("dev") if isinstance(value, dict) else None
+    if not isinstance(device, str):
+        return Target(Verdict.UNKNOWN, "fwd", detail=f"{text}: the device is computed per packet")
+    fwd_family = value.get("family") if isinstance(value, dict) else None
+    if fwd_family in ("ip", "ip6"):
+        number = 4 if fwd_family == "ip" else 6
+        rule.add(Ranges("family", ((number, number),)))
+    if device.startswith("ifb"):
+        why = f"{text}: an ifb device re-injects the packet into the ingress path"
+        return Target(Verdict.UNKNOWN, "fwd", detail=why)
+    why = f"{text}: the packet is sent out of {device}, never delivered to this host"
+    return Target(Verdict.FWD, "fwd", detail=why)
 
 
 def _nat_lookups(value: object, rule: RuleMatches) -> None:

@@ -516,3 +516,42 @@ def test_accepting_evidence_starts_with_the_deciding_rule_nat_last() -> None:
     verdict = check([ruleset(nat, open_input)], req(expect="deny"))
     assert verdict.status is Status.FAIL
     assert verdict.evidence[0].text == "chain INPUT policy ACCEPT (table ip filter)"
+
+
+def _fwd(line: int) -> Rule:
+    why = "fwd to eth9: the packet is sent out of eth9, never delivered to this host"
+    return Rule((*tcp_dport(22),), Target(Verdict.FWD, "fwd", detail=why), Location(FILE, line), "fwd")
+
+
+def test_fwd_at_ingress_is_never_delivered_here() -> None:
+    """nft(8) FWD STATEMENT: `fwd to DEVICE` in a netdev ingress chain sends the packet out of
+    DEVICE (the kernel's nft_fwd_netdev returns NF_STOLEN, whichever device it is, the one it
+    came in on included): it never reaches this host's sockets. An allow fails there with the
+    fwd rule as evidence; a deny holds; other interfaces are untouched."""
+    edge = _netdev(_on_device("c", Hook.INGRESS, "eth1", _fwd(91)))
+    filter_ = ruleset(families=frozenset({4}))
+    verdict = check([edge, filter_], req())
+    assert verdict.status is Status.FAIL, verdict.message
+    assert verdict.counterexample.endswith("in eth1"), verdict.counterexample
+    assert [e.line for e in verdict.evidence] == [91]
+    # A deny fails, but only through the other interfaces.
+    deny = check([edge, filter_], req(expect="deny"))
+    assert deny.status is Status.FAIL, deny.message
+    assert not deny.counterexample.endswith("in eth1"), deny.counterexample
+    point = {"family": 4, "proto": 6, "sport": 40000, "dport": 22, "direction": "inbound"}
+    hosts = {"src": "203.0.113.7", "dst": "192.0.2.10"}
+    assert classify_flow([edge, filter_], **point, **hosts, iface="eth1") == "drop"
+    assert classify_flow([edge, filter_], **point, **hosts, iface="eth0") == "accept"
+
+
+def test_fwd_at_egress_still_leaves_the_host() -> None:
+    """At egress the packet leaves through another device instead: it still leaves the host,
+    where to is not followed, so an outbound flow is indeterminate, not denied."""
+    edge = _netdev(_on_device("c", Hook.EGRESS, "eth1", _fwd(92)))
+    filter_ = ruleset(families=frozenset({4}))
+    verdict = check([edge, filter_], req(direction="outbound"))
+    assert verdict.status is Status.INDETERMINATE, verdict.message
+    assert "sent out of eth9" in verdict.message and "not followed" in verdict.message
+    point = {"family": 4, "proto": 6, "sport": 40000, "dport": 22, "direction": "outbound"}
+    hosts = {"src": "192.0.2.10", "dst": "203.0.113.7"}
+    assert classify_flow([edge, filter_], **point, **hosts, iface="eth1") != "drop"

@@ -388,3 +388,21 @@ def test_nat_of_one_family_in_an_inet_table_applies_to_that_family() -> None:
     assert found.target.verdict is Verdict.DNAT
     found = only_rule(document(rule({"masquerade": None})))
     assert found.matches == ()
+
+
+def test_fwd_steals_the_packet_whatever_was_rewritten_before() -> None:
+    """`fwd to eth1` (kernel nft_fwd_netdev: NF_STOLEN) is the rule's end: target FWD; the
+    header rewrites before it only change the packet that leaves (Debian's load_balancing.nft)."""
+    mangle = {"mangle": {"key": payload("ether", "saddr"), "value": "aa:bb:cc:dd:ff:ee"}}
+    found = only_rule(document(rule(match(payload("udp", "dport"), 53), mangle, {"fwd": {"dev": "eth1"}})))
+    assert (found.target.verdict, found.target.name) == (Verdict.FWD, "fwd")
+    assert "sent out of eth1, never delivered to this host" in found.target.detail
+    # The neighbour form names a family: other packets break the rule there.
+    neigh = {"fwd": {"dev": "eth1", "family": "ip6", "addr": "2001:db8::1"}}
+    found = only_rule(document(rule(neigh)))
+    assert found.target.verdict is Verdict.FWD
+    assert Ranges("family", ((6, 6),)) in found.matches
+    # An ifb device re-injects the packet into ingress: not known where it ends.
+    found = only_rule(document(rule({"fwd": {"dev": "ifb0"}})))
+    assert found.target.verdict is Verdict.UNKNOWN
+    assert "re-injects" in found.target.detail
