@@ -181,6 +181,9 @@ class Target:
     marks: tuple[MarkOp, ...] = ()
     # For DNAT/REDIRECT whose destination the parser read: where the flow goes.
     to: NatTo | None = None
+    # For an UNKNOWN target that rewrites the destination address (nft `ip daddr set …`) to
+    # addresses the parser read, with nothing else in the rule that could keep the packet here.
+    daddr: tuple[tuple[int, int], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

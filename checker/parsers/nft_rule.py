@@ -29,7 +29,7 @@ from dataclasses import replace
 
 from checker.errors import Location
 from checker.model.netfilter import MarkOp, Match, Ranges, Rule, Target, Unknown, Verdict
-from checker.parsers import nft_marks, nft_match, nft_render
+from checker.parsers import nft_marks, nft_match, nft_render, nft_rewrite
 from checker.parsers.nft_match import NamedSet, RuleMatches
 from checker.parsers.nft_values import BadInput
 
@@ -54,6 +54,8 @@ _DIVERTING = {
     "tproxy": "tproxy: the packet goes to a local socket",
     "synproxy": "synproxy: the SYN is answered by the kernel, not passed on",
 }
+# Verdicts after a destination rewrite that leave the rewritten destination as it is.
+_PLAIN = frozenset({*_VERDICTS.values(), Verdict.REJECT})
 # Keys whose rewriting later rules cannot observe through the model's fields.
 _HARMLESS_MANGLE = frozenset({"meta", "ct"})
 
@@ -76,6 +78,8 @@ def build(
     mark_writes: list[MarkOp] = []
     verdict: Target | None = None
     vmap: dict[str, object] | None = None
+    # Destination rewrites read (nft_rewrite), in order; None: one not read, or a match after.
+    rewrites: list[tuple[tuple[int, int], ...] | None] = []
     for stmt in exprs:
         if verdict is not None and verdict.verdict is Verdict.FWD:
             break  # the packet is gone: the kernel evaluates nothing after it
@@ -92,6 +96,8 @@ def build(
         texts.append(nft_render.statement(stmt))
         if kind == "match":
             nft_match.translate(value, rule)
+            if rewrites:
+                rewrites.append(None)  # a match after a rewrite: it may happen without the match
         elif kind in _VERDICTS:
             verdict = verdict_target({kind: value}, chains)
         elif kind == "reject":
@@ -121,6 +127,8 @@ def build(
             verdict = Target(Verdict.UNKNOWN, "queue", detail="queue: a userspace program decides")
         elif kind in _MATCH_LIKE:
             rule.add(Unknown(f"{texts[-1]}: {_MATCH_LIKE[kind]}"))
+            if rewrites:
+                rewrites.append(None)
         elif kind == "xt":
             _xt(value, rule, diverting)
         elif kind == "mangle":
@@ -129,6 +137,9 @@ def build(
                 raise BadInput('mangle without a "key" expression')
             if next(iter(key)) not in _HARMLESS_MANGLE:
                 diverting.append(("mangle", f"{texts[-1]}: rewrites what later rules match"))
+            payload = key.get("payload")
+            if isinstance(payload, dict) and payload.get("field") == "daddr":
+                rewrites.append(nft_rewrite.destination(key, value.get("value"), family))
             written = nft_marks.write(key, value.get("value"))
             if written is not None:
                 mark_writes.append(written)
@@ -148,9 +159,22 @@ def build(
         if diverting:
             then = f"; then {target.name}" if target else ""
             reasons = "; ".join(reason for _, reason in diverting)
-            return Target(Verdict.UNKNOWN, diverting[0][0], detail=reasons + then)
+            return Target(
+                Verdict.UNKNOWN, diverting[0][0], detail=reasons + then, daddr=_rewritten(target)
+            )
         target = target or Target(Verdict.CONTINUE, side_effect)
         return replace(target, marks=tuple(mark_writes)) if mark_writes else target
+
+    def _rewritten(target: Target | None) -> tuple[tuple[int, int], ...] | None:
+        # Only notrack, header rewrites and a plain verdict beside it: nothing else could
+        # keep the packet here (a queue may change it, a nat statement rewrites it again).
+        if len(rewrites) != 1 or vmap is not None:
+            return None
+        if target is not None and target.verdict not in _PLAIN:
+            return None
+        if any(kind not in ("notrack", "mangle") for kind, _ in diverting):
+            return None
+        return rewrites[0]
 
     if vmap is None:
         text = nft_render.rule(texts, handle)

@@ -520,7 +520,9 @@ def test_accepting_evidence_starts_with_the_deciding_rule_nat_last() -> None:
 
 def _fwd(line: int) -> Rule:
     why = "fwd to eth9: the packet is sent out of eth9, never delivered to this host"
-    return Rule((*tcp_dport(22),), Target(Verdict.FWD, "fwd", detail=why), Location(FILE, line), "fwd")
+    return Rule(
+        (*tcp_dport(22),), Target(Verdict.FWD, "fwd", detail=why), Location(FILE, line), "fwd"
+    )
 
 
 def test_fwd_at_ingress_is_never_delivered_here() -> None:

@@ -62,12 +62,7 @@ KNOWN_DEFECTS: dict[tuple[str, str], str] = {}
 
 # Indeterminate where the kernel decides, for a reason outside the allowed ones, which no helper
 # is fixing yet: xfail(strict=True) like the known defects.
-LB = "nft-example-load_balancing-without-nat"
-RAW_REWRITE = (
-    "raw `ip daddr set numgen … map { … }` to addresses not the host's: the kernel never delivers "
-    "the packet; fwcheck says indeterminate (open)"
-)
-OPEN: dict[tuple[str, str], str] = {(LB, "allow-inb-v4-tcp80"): RAW_REWRITE}
+OPEN: dict[tuple[str, str], str] = {}
 
 # Debian examples this kernel will not load, and the error nft gives.
 KERNEL_REFUSES = {

@@ -394,7 +394,9 @@ def test_fwd_steals_the_packet_whatever_was_rewritten_before() -> None:
     """`fwd to eth1` (kernel nft_fwd_netdev: NF_STOLEN) is the rule's end: target FWD; the
     header rewrites before it only change the packet that leaves (Debian's load_balancing.nft)."""
     mangle = {"mangle": {"key": payload("ether", "saddr"), "value": "aa:bb:cc:dd:ff:ee"}}
-    found = only_rule(document(rule(match(payload("udp", "dport"), 53), mangle, {"fwd": {"dev": "eth1"}})))
+    found = only_rule(
+        document(rule(match(payload("udp", "dport"), 53), mangle, {"fwd": {"dev": "eth1"}}))
+    )
     assert (found.target.verdict, found.target.name) == (Verdict.FWD, "fwd")
     assert "sent out of eth1, never delivered to this host" in found.target.detail
     # The neighbour form names a family: other packets break the rule there.
@@ -406,3 +408,34 @@ def test_fwd_steals_the_packet_whatever_was_rewritten_before() -> None:
     found = only_rule(document(rule({"fwd": {"dev": "ifb0"}})))
     assert found.target.verdict is Verdict.UNKNOWN
     assert "re-injects" in found.target.detail
+
+
+def _ip_rule(*exprs: object) -> Rule:
+    """The one rule of a `table ip raw` prerouting chain."""
+    items = [
+        {"table": {"family": "ip", "name": "raw", "handle": 1}},
+        {"chain": {"family": "ip", "table": "raw", "name": "pre", "type": "filter",
+                   "hook": "prerouting", "prio": -300, "policy": "accept"}},
+        {"rule": {"family": "ip", "table": "raw", "chain": "pre", "handle": 2, "expr": list(exprs)}},
+    ]  # fmt: skip
+    (found,) = parse(json.dumps({"nftables": items}).encode()).tables[0].chains[0].rules
+    return found
+
+
+def test_destination_rewrite_is_read_only_when_it_alone_decides() -> None:
+    """`ip daddr set …` (nft_rewrite): read in a table of its family for a literal or a map whose
+    keys cover every value of `numgen … mod N`; not when a match follows it (the rewrite happens
+    without the match), after a verdict that may change the packet again (queue), nor in an inet
+    table (its family dependency is not modelled)."""
+    daddr = {"mangle": {"key": payload("ip", "daddr"), "value": "192.168.1.100"}}
+    dport = match(payload("tcp", "dport"), 80)
+    found = _ip_rule(dport, {"notrack": None}, daddr)
+    assert found.target.verdict is Verdict.UNKNOWN
+    assert found.target.daddr == ((3232235876, 3232235876),)
+    assert _ip_rule(daddr, dport).target.daddr is None
+    assert _ip_rule(daddr, {"queue": {"num": 1}}).target.daddr is None
+    assert only_rule(document(rule(dport, daddr))).target.daddr is None  # inet
+    ranged = {"map": {"key": {"numgen": {"mode": "random", "mod": 10, "offset": 0}},
+                      "data": {"set": [[{"range": [0, 5]}, "10.0.0.1"], [{"range": [6, 9]}, "10.0.0.2"]]}}}  # fmt: skip
+    found = _ip_rule({"mangle": {"key": payload("ip", "daddr"), "value": ranged}})
+    assert found.target.daddr == ((167772161, 167772162),)

@@ -260,7 +260,8 @@ def test_families() -> None:
     assert rules(ruleset, "ip", "filter4", "input") == [
         ("ip saddr 198.51.100.7 tcp dport 22 accept", (addr("saddr", "198.51.100.7"), TCP, ports("dport", 22)), ACCEPT),
         ("udp dport 123 accept", (UDP, ports("dport", 123)), ACCEPT),
-        ("ip daddr set 1.2.3.4", (), go(Verdict.UNKNOWN, "mangle", detail="ip daddr set 1.2.3.4: rewrites what later rules match")),
+        ("ip daddr set 1.2.3.4", (), Target(Verdict.UNKNOWN, "mangle", detail="ip daddr set 1.2.3.4: rewrites what later rules match",
+                                            daddr=((0x01020304, 0x01020304),))),
         ("icmp type { destination-unreachable, echo-request } accept", (ICMP, icmp_type(3, 8)), ACCEPT),
     ]  # fmt: skip
     assert rules(ruleset, "ip6", "raw6", "pre") == [
