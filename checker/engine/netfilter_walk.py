@@ -199,7 +199,9 @@ class Walker:
                 continue
             if reasons and not enter_maybe.is_subset(match_sure):
                 evidence = _rule_evidence(rule)
-                self.uncertain.extend((reason, evidence, enter_maybe) for reason in reasons)
+                # The packets it is undecided on (a ct state match only on UDP-Lite ones).
+                doubt = enter_maybe.subtract(match_sure)
+                self.uncertain.extend((reason, evidence, doubt) for reason in reasons)
             verdict = rule.target.verdict
             if verdict is Verdict.CONTINUE:
                 ops = rule.target.marks

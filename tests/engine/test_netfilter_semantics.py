@@ -557,3 +557,31 @@ def test_fwd_at_egress_still_leaves_the_host() -> None:
     point = {"family": 4, "proto": 6, "sport": 40000, "dport": 22, "direction": "outbound"}
     hosts = {"src": "192.0.2.10", "dst": "203.0.113.7"}
     assert classify_flow([edge, filter_], **point, **hosts, iface="eth1") != "drop"
+
+
+def test_udplite_ct_state_is_undecided_on_arriving_packets() -> None:
+    """Measured in a namespace pair (docs/linux.md): UDP-Lite datagrams with a valid RFC 3828
+    checksum reach INPUT as ct state INVALID under the default nf_conntrack_checksum=1 (NEW with
+    it 0). A ct state match decides TCP/UDP exactly, and UDP-Lite only where INVALID would get
+    the same answer."""
+    rs = ruleset(
+        base(
+            "INPUT",
+            Hook.INPUT,
+            Verdict.DROP,
+            rule(CtState(frozenset({"INVALID"})), verdict=Verdict.DROP, line=3),
+            rule(CtState(frozenset({"NEW"})), Ranges("dport", ((53, 53),)), line=4),
+        )
+    )
+    lite = check([rs], req(protocol=136, ports=((53, 53),)))
+    assert lite.status is Status.INDETERMINATE, lite.message
+    assert "UDP-Lite" in lite.message and "nf_conntrack_checksum" in lite.message
+    udp = check([rs], req(protocol=17, ports=((53, 53),)))
+    assert udp.status is Status.PASS, udp.message
+    # Outbound, the first packet is sent from here: not checked, NEW as usual.
+    out = ruleset(
+        base("OUTPUT", Hook.OUTPUT, Verdict.DROP, rule(CtState(frozenset({"NEW"})), line=7)),
+    )
+    assert check([out], req(direction="outbound", protocol=136, ports=((53, 53),))).status is (
+        Status.PASS
+    )
