@@ -1,4 +1,5 @@
-"""The new destination of an nft header rewrite (`ip daddr set …`), when the JSON says it.
+"""The new destination of an nft header rewrite (`ip daddr set …`) or nat statement (`dnat`,
+`redirect`: nat_to), when the JSON says it.
 
 Read: a literal address, or a map lookup keyed by `numgen`/`jhash`/`symhash` … `mod N [offset O]`
 whose keys cover every value the key can take (O to O+N-1): a lookup that misses would break the
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from checker.model.netfilter import NatTo
 from checker.parsers.nft_values import BadInput, UnknownValue, normalize, scalar
 
 Interval = tuple[int, int]
@@ -82,3 +84,62 @@ def _covers(keys: list[Interval], offset: int, modulus: int) -> bool:
         if start <= low <= end:
             low = end + 1
     return low > high
+
+
+def nat_to(kind: str, value: object, family: str) -> NatTo | None:
+    """Where `dnat to ADDR[-ADDR][:PORT[-PORT]]` or `redirect [to :PORT[-PORT]]` sends the flow
+    (nft(8) NAT STATEMENTS), for the engine to follow like iptables' DNAT/REDIRECT. None for
+    what it does not follow: an address from a map or a prefix, netmap, no address for dnat,
+    an address not of the table's (or the statement's) family."""
+    body = value if isinstance(value, dict) else {}
+    if value is not None and not isinstance(value, dict):
+        return None
+    if "netmap" in _flags(body.get("flags")):
+        return None
+    try:
+        ports = _ports(body.get("port"))
+        if kind == "redirect":
+            return NatTo(None, ports) if "addr" not in body else None
+        nat_family = body.get("family", family)
+        if kind != "dnat" or nat_family not in _KIND:
+            return None
+        addresses = _addresses(body.get("addr"), _KIND[nat_family])
+    except (BadInput, UnknownValue, _NotRead):
+        return None
+    return NatTo(addresses, ports) if addresses is not None else None
+
+
+class _NotRead(Exception):
+    pass
+
+
+def _flags(value: object) -> set[str]:
+    if isinstance(value, str):
+        return {value}
+    return {flag for flag in value if isinstance(flag, str)} if isinstance(value, list) else set()
+
+
+def _ports(value: object) -> tuple[Interval, ...] | None:
+    if value is None:
+        return None
+    span = value.get("range") if isinstance(value, dict) else [value, value]
+    if not isinstance(span, list) or len(span) != 2:
+        raise _NotRead
+    low, high = (scalar(end, "port") for end in span)
+    if low > high:
+        raise _NotRead
+    return ((low, high),)
+
+
+def _addresses(value: object, kind: str) -> tuple[Interval, ...] | None:
+    if value is None:
+        return None
+    span = value.get("range") if isinstance(value, dict) else [value, value]
+    if not isinstance(span, list) or len(span) != 2:
+        raise _NotRead
+    if not all(isinstance(end, str) for end in span):
+        raise _NotRead  # a map lookup, a concatenation …
+    low, high = (scalar(end, kind) for end in span)
+    if low > high:
+        raise _NotRead
+    return ((low, high),)

@@ -4,7 +4,8 @@ Statements (libnftables-json(5) "STATEMENTS"), walked in order:
 - `match` narrows the rule (nft_match); so do `limit`, `quota`, `ct count` and `meter`, which
   match until a rate or count is exceeded: they become `Unknown`.
 - Verdicts accept/drop/reject/return/jump/goto/continue end the rule; `queue` hands the packet to
-  userspace: target UNKNOWN. dnat/redirect are DNAT, snat/masquerade SNAT.
+  userspace: target UNKNOWN. dnat/redirect are DNAT (with where they send the flow when the
+  statement says it plainly: nft_rewrite.nat_to), snat/masquerade SNAT.
 - `vmap` is a lookup whose result is the verdict: it expands into one rule per element, each
   matching its key. Keys of an nft map are disjoint (the kernel rejects overlapping interval
   elements), so the expanded rules' order does not matter and the expansion is exact.
@@ -114,7 +115,8 @@ def build(
                 rule.add(Ranges("family", ((6, 6),)))
         elif kind in _NAT:
             _nat_lookups(value, rule)
-            verdict = Target(_NAT[kind], kind, detail=texts[-1][len(kind) + 1 :])
+            to = nft_rewrite.nat_to(kind, value, family)
+            verdict = Target(_NAT[kind], kind, detail=texts[-1][len(kind) + 1 :], to=to)
             # `dnat ip to …` in an inet table: the kernel's nat expression acts only on
             # packets of its family (nft_nat_inet_eval); others go on to the next rule.
             nat_family = value.get("family") if isinstance(value, dict) else None

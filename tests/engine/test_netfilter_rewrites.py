@@ -107,3 +107,82 @@ def test_constant_rewrite_and_inet_table() -> None:
     # In an inet table `ip daddr set` is not read (its family dependency is not modelled).
     inet = check(_models(_ruleset(LB, table="inet")), req(ports=((80, 80),)))
     assert inet.status is Status.INDETERMINATE, inet.message
+
+
+def _doc(*items: object) -> bytes:
+    body = ",\n".join(json.dumps(i) for i in items)
+    return ('{"nftables": [\n' + body + "\n]}\n").encode()
+
+
+def _chain(table: str, name: str, kind: str, hook: str, prio: int, policy: str) -> object:
+    return {"chain": {"family": "ip", "table": table, "name": name, "handle": 1, "type": kind,
+                      "hook": hook, "prio": prio, "policy": policy}}  # fmt: skip
+
+
+def _rule(table: str, chain: str, *exprs: object) -> object:
+    return {"rule": {"family": "ip", "table": table, "chain": chain, "handle": 2, "expr": exprs}}
+
+
+def _match(protocol: str, field: str, right: object) -> object:
+    left = {"payload": {"protocol": protocol, "field": field}}
+    return {"match": {"op": "==", "left": left, "right": right}}
+
+
+DOCKER_HOST = [
+    *HOST,
+    {
+        "ifname": "docker0",
+        "addr_info": [{"family": "inet", "local": "172.17.0.1", "prefixlen": 16}],
+    },
+]
+
+
+def _nat(
+    statement: object, forward: tuple[object, ...], input_: tuple[object, ...]
+) -> list[object]:
+    data = _doc(
+        {"table": {"family": "ip", "name": "nat", "handle": 1}},
+        _chain("nat", "pre", "nat", "prerouting", -100, "accept"),
+        _rule("nat", "pre", _match("tcp", "dport", 8080), statement),
+        {"table": {"family": "ip", "name": "filter", "handle": 2}},
+        _chain("filter", "input", "filter", "input", 0, "drop"),
+        *(_rule("filter", "input", *e) for e in input_),
+        _chain("filter", "forward", "filter", "forward", 0, "drop"),
+        *(_rule("filter", "forward", *e) for e in forward),
+    )
+    host = ip_addr.parse(json.dumps(DOCKER_HOST).encode(), "ip-addr.json")
+    return [nft_json.parse(data, "rules.json"), host]
+
+
+def test_nft_dnat_is_followed_into_forward() -> None:
+    """nft's `dnat to 172.17.0.2:80` in a nat prerouting chain sends the flow through FORWARD
+    like iptables' DNAT (docs/linux.md): a port INPUT drops is reachable when FORWARD accepts
+    the translated flow, and the finding cites that rule and the dnat."""
+    established = ({"match": {"op": "in", "left": {"ct": {"key": "state"}},
+                              "right": ["established", "related"]}}, {"accept": None})  # fmt: skip
+    to_container = (
+        _match("ip", "daddr", "172.17.0.2"),
+        _match("tcp", "dport", 80),
+        {"accept": None},
+    )
+    dnat = {"dnat": {"addr": "172.17.0.2", "port": 80}}
+    models = _nat(dnat, (established, to_container), ())
+    verdict = check(models, req(expect="deny", ports=((8080, 8080),)))
+    assert verdict.status is Status.FAIL, verdict.message
+    assert [e.line for e in verdict.evidence][:2] == [9, 4], verdict.evidence
+    # Without the FORWARD accept the translated flow is dropped there: the deny holds.
+    assert (
+        check(_nat(dnat, (established,), ()), req(expect="deny", ports=((8080, 8080),))).status
+        is Status.PASS
+    )
+
+
+def test_nft_redirect_is_followed_into_input() -> None:
+    ssh = (_match("tcp", "dport", 22), {"accept": None})
+    models = _nat({"redirect": {"port": 22}}, (), (ssh,))
+    verdict = check(models, req(ports=((8080, 8080),)))
+    assert verdict.status is Status.PASS, verdict.message
+    assert (
+        check(_nat({"redirect": {"port": 23}}, (), (ssh,)), req(ports=((8080, 8080),))).status
+        is Status.FAIL
+    )

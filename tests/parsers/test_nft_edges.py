@@ -439,3 +439,28 @@ def test_destination_rewrite_is_read_only_when_it_alone_decides() -> None:
                       "data": {"set": [[{"range": [0, 5]}, "10.0.0.1"], [{"range": [6, 9]}, "10.0.0.2"]]}}}  # fmt: skip
     found = _ip_rule({"mangle": {"key": payload("ip", "daddr"), "value": ranged}})
     assert found.target.daddr == ((167772161, 167772162),)
+
+
+def test_nat_destinations_read_for_following() -> None:
+    """nft_rewrite.nat_to: what a dnat/redirect statement says plainly, else None (the engine
+    then does not follow it and says so)."""
+    from checker.model.netfilter import NatTo
+    from checker.parsers.nft_rewrite import nat_to
+
+    assert nat_to("dnat", {"addr": "10.0.0.1"}, "ip") == NatTo(((167772161, 167772161),), None)
+    spans = {"addr": {"range": ["10.0.0.1", "10.0.0.3"]}, "port": {"range": [80, 81]}}
+    assert nat_to("dnat", spans, "ip") == NatTo(((167772161, 167772163),), ((80, 81),))
+    assert nat_to("dnat", {"family": "ip6", "addr": "2001:db8::1"}, "inet") == NatTo(
+        ((0x20010DB8 << 96 | 1,) * 2,), None
+    )
+    assert nat_to("redirect", None, "inet") == NatTo(None, None)
+    assert nat_to("redirect", {"port": 22}, "ip6") == NatTo(None, ((22, 22),))
+    for kind, value, family in (
+        ("dnat", {"addr": "10.0.0.1"}, "inet"),  # no statement family in an inet table
+        ("dnat", {"addr": "10.0.0.1"}, "ip6"),  # not the table's family
+        ("dnat", {"port": 80}, "ip"),  # no address
+        ("dnat", {"addr": {"prefix": {"addr": "10.0.0.0", "len": 24}}, "flags": "netmap"}, "ip"),
+        ("dnat", {"addr": {"map": {"key": payload("tcp", "dport"), "data": "@m"}}}, "ip"),
+        ("dnat", {"addr": {"range": ["10.0.0.3", "10.0.0.1"]}}, "ip"),
+    ):
+        assert nat_to(kind, value, family) is None, value

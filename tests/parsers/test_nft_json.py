@@ -21,6 +21,7 @@ from checker.model.netfilter import (
     MarkMatch,
     MarkOp,
     Match,
+    NatTo,
     Ranges,
     Rule,
     Ruleset,
@@ -249,8 +250,9 @@ def test_families() -> None:
         ),
     ]
     assert rules(ruleset, "ip", "nat", "pre") == [
-        ("tcp dport 8080 dnat to 10.0.0.5:80", (TCP, ports("dport", 8080)), go(Verdict.DNAT, "dnat", detail="to 10.0.0.5:80")),
-        ("tcp dport 2222 redirect to :22", (TCP, ports("dport", 2222)), go(Verdict.DNAT, "redirect", detail="to :22")),
+        ("tcp dport 8080 dnat to 10.0.0.5:80", (TCP, ports("dport", 8080)), Target(Verdict.DNAT, "dnat", detail="to 10.0.0.5:80",
+                                                                                     to=NatTo(((0x0A000005, 0x0A000005),), ((80, 80),)))),
+        ("tcp dport 2222 redirect to :22", (TCP, ports("dport", 2222)), Target(Verdict.DNAT, "redirect", detail="to :22", to=NatTo(None, ((22, 22),)))),
     ]  # fmt: skip
     assert rules(ruleset, "ip", "nat", "post") == [
         ("meta oifname eth0 masquerade", (Iface("oif", ("eth0",)),), go(Verdict.SNAT, "masquerade")),
