@@ -22,6 +22,7 @@ from checker.engine.netfilter_route import MISSING
 from checker.engine.netfilter_sets import SetIndex, resolve
 from checker.engine.space import Dim, IntervalSet, Space, iset, iset_intersect, iset_subtract
 from checker.engine.symbols import InterfaceSymbols
+from checker.model.net import UDPLITE
 from checker.model.netfilter import (
     AddrType,
     AnyOf,
@@ -34,6 +35,15 @@ from checker.model.netfilter import (
     SetMatch,
     TcpFlags,
     Unknown,
+)
+
+# Measured in a namespace pair (Linux 6.18, docs/linux.md): UDP-Lite datagrams with a valid RFC
+# 3828 checksum, full or partial coverage, reach the ruleset as ct state INVALID with the
+# default net.netfilter.nf_conntrack_checksum=1, and NEW with it 0; the export does not give it.
+UDPLITE_CT = (
+    "ct state of an arriving UDP-Lite packet: INVALID on kernels whose conntrack refuses UDP-Lite"
+    " checksums (net.netfilter.nf_conntrack_checksum=1, the default), NEW/ESTABLISHED with it"
+    " 0; the export does not say which"
 )
 
 
@@ -150,6 +160,8 @@ class MatchCompiler:
             return self._iface_constraint(match) or False
         if isinstance(match, AddrType) and self.phase.forwarded and match.which != "pkttype":
             return None
+        if isinstance(match, CtState) and self._udplite_differs(match):
+            return None
         if isinstance(match, CtState | AddrType):
             sure, _ = self.match(match, [])
             return [] if sure else False
@@ -164,6 +176,17 @@ class MatchCompiler:
             values = marks.holding(match, self.mark_values)
             return [(self._index[match.field], values)] if values else False
         return None
+
+    def _udplite_ct(self) -> bool:
+        return self.phase.inbound or self.phase.forwarded
+
+    def _udplite_differs(self, match: CtState) -> bool:
+        """Whether a UDP-Lite packet that arrived here (conntrack checks checksums only in
+        PREROUTING) would get another answer from `match` if its state were INVALID."""
+        if not self._udplite_ct():
+            return False
+        usual = bool({self.phase.ctstate} & match.states)
+        return usual != ("INVALID" in match.states)
 
     def _const(self, value: bool) -> Bounds:
         return (self.full, self.full) if value else (self.none, self.none)
@@ -182,7 +205,14 @@ class MatchCompiler:
             return self._iface(match)
         if isinstance(match, CtState):
             state = {self.phase.ctstate}
-            return self._negate(self._const(bool(state & match.states)), match.negated)
+            bounds = self._negate(self._const(bool(state & match.states)), match.negated)
+            if self._udplite_differs(match):
+                # UDP-Lite packets may be INVALID instead: the match is undecided on them.
+                reasons.append(UDPLITE_CT)
+                lite = Space.where(self.dims, {"proto": [(UDPLITE, UDPLITE)]})
+                sure, maybe = bounds
+                return sure.subtract(lite), maybe.union(lite)
+            return bounds
         if isinstance(match, TcpFlags):
             holds = (self.phase.tcp_flags & match.mask) == match.comp
             if holds != match.negated:

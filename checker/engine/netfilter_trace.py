@@ -179,6 +179,8 @@ def walk_packet(
             if point.get(side) != context.interfaces.index_of(chain.device):
                 continue
         walk = walker.base_chain(table, chain)
+        if walk.outcome == "fwd" and not (chain.hook is Hook.INGRESS and phase.inbound):
+            walk.outcome = "unknown"  # it still leaves the host: where to is not followed
         walks.append(walk)
         if walk.outcome not in ("accept", "snat"):
             break  # dropped, rejected, translated or undecided: later chains never see it
@@ -189,6 +191,7 @@ _OUTCOMES = {
     "drop": "dropped",
     "reject": "rejected",
     "unknown": "undecided (see the last hop)",
+    "fwd": "sent out of another device (fwd): never delivered to this host",
     "dnat": "translated (DNAT/REDIRECT): it goes elsewhere, so INPUT alone does not answer",
 }
 

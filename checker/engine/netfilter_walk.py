@@ -173,9 +173,13 @@ class Walker:
         # packet, so the same chain entered with the same packets gives the same pieces, and a
         # DAG of jumps (each chain called twice by the one before) costs its edges, not 2^depth.
         self._memo: dict[
-            tuple[int, int, tuple[object, ...], tuple[object, ...]],
+            tuple[int, int, Hook | None, tuple[object, ...], tuple[object, ...]],
             tuple[list[Piece], Space, Space, bool],
         ] = {}
+        # The hook of the base chain being walked.
+        self.hook: Hook | None = None
+        # Rules whose destination rewrite surely sends a packet elsewhere (Context.rerouted).
+        self.rerouted: frozenset[int] = frozenset()
 
     def lookup(self, table: Table, name: str) -> Chain | None:
         by_name = self._chains_by_name.get(id(table))
@@ -189,7 +193,9 @@ class Walker:
         self, table: Table, chain: Chain, sure: Space, maybe: Space, depth: int
     ) -> tuple[list[Piece], Space, Space]:
         """Pieces decided in `chain` (and chains it calls), and the packets that return."""
-        key = (id(chain), depth, sure.boxes, maybe.boxes)
+        # The hook is part of the key: what a rule does can depend on it (an ingress `fwd`, a
+        # destination rewrite before routing).
+        key = (id(chain), depth, self.hook, sure.boxes, maybe.boxes)
         known = self._memo.get(key)
         if known is not None:
             pieces, ret_sure, ret_maybe, unchanged = known
@@ -225,7 +231,9 @@ class Walker:
                 continue
             if reasons and not enter_maybe.is_subset(match_sure):
                 evidence = _rule_evidence(rule)
-                self.uncertain.extend((reason, evidence, enter_maybe) for reason in reasons)
+                # The packets it is undecided on (a ct state match only on UDP-Lite ones).
+                doubt = enter_maybe.subtract(match_sure)
+                self.uncertain.extend((reason, evidence, doubt) for reason in reasons)
             verdict = rule.target.verdict
             if verdict is Verdict.CONTINUE:
                 ops = rule.target.marks
@@ -283,11 +291,19 @@ class Walker:
                         )
             else:
                 reason = ""
-                if verdict is Verdict.UNKNOWN:
+                if verdict is Verdict.FWD and not self.steals_local():
+                    verdict = Verdict.UNKNOWN
+                    reason = f"{rule.target.detail} (where it goes next is not followed)"
+                elif verdict is Verdict.UNKNOWN and self.rerouting(rule):
+                    # Before routing, to addresses not this host's: routed on, or dropped.
+                    verdict = Verdict.DROP
+                elif verdict is Verdict.UNKNOWN:
                     reason = (
                         f"target {rule.target.name} {rule.target.detail}".strip()
                         + ": its verdict is decided outside the ruleset"
                     )
+                    if rule.target.daddr is not None and self.compiler.local_addresses is None:
+                        reason += f"; whether its new destination is this host's: {route.MISSING}"
                 if reason:
                     self.uncertain.append((reason, _rule_evidence(rule), enter_maybe))
                 evidence = _rule_evidence(rule)
@@ -337,7 +353,28 @@ class Walker:
             self._transparent[id(chain)] = known
         return known
 
+    def steals_local(self) -> bool:
+        """Whether `fwd` here takes the packet off its way to this host: at ingress, on a packet
+        headed for a local socket. Elsewhere (egress, forwarded) it still leaves the host."""
+        return (
+            self.hook is Hook.INGRESS
+            and self.compiler.phase.inbound
+            and not self.compiler.phase.forwarded
+        )
+
+    def rerouting(self, rule: Rule) -> bool:
+        """Whether the rule's destination rewrite (read, to addresses not this host's, with no
+        other rewrite on the way: Context.rerouted) takes a packet headed here off its way."""
+        phase = self.compiler.phase
+        return (
+            id(rule) in self.rerouted
+            and self.hook in (Hook.INGRESS, Hook.PREROUTING)
+            and phase.inbound
+            and not phase.forwarded
+        )
+
     def base_chain(self, table: Table, chain: Chain, sure: Space, maybe: Space) -> ChainResult:
+        self.hook = chain.hook
         pieces, ret_sure, ret_maybe = self.chain(table, chain, sure, maybe, 0)
         policy = chain.policy or Verdict.ACCEPT
         if ret_maybe:
@@ -413,6 +450,7 @@ class Context:
     chains_by_name: dict[int, dict[str, Chain]] = field(default_factory=dict)
     marks: dict[int, tuple[MarkOp, ...]] = field(default_factory=dict)
     host: HostView | None = None
+    reroutes: dict[int, frozenset[int]] = field(default_factory=dict)
 
     batches: dict[tuple[int, bool], Space] = field(default_factory=dict)
     batch_hooks: dict[tuple[int, str, bool], HookResult] = field(default_factory=dict)
@@ -463,11 +501,44 @@ class Context:
             )
         return self.compilers[key]
 
+    def rerouted(self, family: int) -> frozenset[int]:
+        """The rules (ids) whose destination rewrite (nft `ip daddr set`, read) surely sends a
+        packet elsewhere: every new address is not this host's, and no rule of a table on the
+        way in (ingress/prerouting) rewrites anything else or hands the packet on (DNAT, queue,
+        tproxy, a rewrite not read), so nothing brings it back. None without host addresses."""
+        if family not in self.reroutes:
+            self.reroutes[family] = _rerouted(self.rulesets, family, self.host)
+        return self.reroutes[family]
+
     def base_chains(self, family: int, hooks: tuple[Hook, ...]) -> list[tuple[Table, Chain]]:
         key = (family, hooks)
         if key not in self.chains:
             self.chains[key] = base_chains(self.rulesets, family, hooks)
         return self.chains[key]
+
+
+def _rerouted(rulesets: Sequence[Ruleset], family: int, host: HostView | None) -> frozenset[int]:
+    if host is None:
+        return frozenset()
+    found: set[int] = set()
+    for ruleset in rulesets:
+        for table in ruleset.tables:
+            early = any(c.hook in (Hook.INGRESS, Hook.PREROUTING) for c in table.chains)
+            if not _serves(table, family) or not early:
+                continue
+            for chain in table.chains:
+                for rule in chain.rules:
+                    target = rule.target
+                    if target.verdict is Verdict.DNAT:
+                        return frozenset()
+                    if target.verdict is not Verdict.UNKNOWN:
+                        continue
+                    if target.daddr is None or route.is_local(host, family, target.daddr) != (
+                        False,
+                    ):
+                        return frozenset()
+                    found.add(id(rule))
+    return frozenset(found)
 
 
 def new_context(
@@ -623,6 +694,7 @@ def _walk(
     interfaces = context.interfaces
     compiler = context.compiler(family, phase)
     walker = Walker(compiler, context.chains_by_name, context.budget)
+    walker.rerouted = context.rerouted(family)
     dims = compiler.dims
     sure, maybe = entry, entry
     bad: list[Space] = []

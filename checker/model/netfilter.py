@@ -149,6 +149,9 @@ class Verdict(StrEnum):
     # Address translation (nat chains): DNAT/REDIRECT change where the flow goes.
     DNAT = "dnat"
     SNAT = "snat"
+    # nft `fwd to DEVICE` (netdev ingress/egress): the packet is sent out of that device and
+    # stolen from this path (nft(8) FWD STATEMENT; kernel nft_fwd_netdev: NF_STOLEN).
+    FWD = "fwd"
     # QUEUE/NFQUEUE and targets we do not know: userspace or an extension decides.
     UNKNOWN = "unknown"
 
@@ -178,6 +181,9 @@ class Target:
     marks: tuple[MarkOp, ...] = ()
     # For DNAT/REDIRECT whose destination the parser read: where the flow goes.
     to: NatTo | None = None
+    # For an UNKNOWN target that rewrites the destination address (nft `ip daddr set …`) to
+    # addresses the parser read, with nothing else in the rule that could keep the packet here.
+    daddr: tuple[tuple[int, int], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

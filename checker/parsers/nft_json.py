@@ -33,7 +33,7 @@ Unknown (indeterminate, with the reason) — never guessed, see nft_match and nf
 fields the model lacks (mark, skuid, pkttype, ttl, ct mark/direction…), limit/quota/ct count/meter,
 `xt` compat matches (advice: use iptables-nft-save for that table), lookups in sets the packet path
 can change (flags dynamic/timeout, elements with timeouts, sets written by `add @set`), symbols
-missing from our tables. Target UNKNOWN: queue, notrack, header rewrites, fwd, tproxy, synproxy,
+missing from our tables. Target UNKNOWN: queue, notrack, header rewrites, fwd to an ifb or computed device, tproxy, synproxy,
 `xt` targets.
 
 ParseError (exit 3 for the target, `file:line:col: [code] message`): not UTF-8, invalid JSON,

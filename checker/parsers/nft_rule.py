@@ -4,14 +4,18 @@ Statements (libnftables-json(5) "STATEMENTS"), walked in order:
 - `match` narrows the rule (nft_match); so do `limit`, `quota`, `ct count` and `meter`, which
   match until a rate or count is exceeded: they become `Unknown`.
 - Verdicts accept/drop/reject/return/jump/goto/continue end the rule; `queue` hands the packet to
-  userspace: target UNKNOWN. dnat/redirect are DNAT, snat/masquerade SNAT.
+  userspace: target UNKNOWN. dnat/redirect are DNAT (with where they send the flow when the
+  statement says it plainly: nft_rewrite.nat_to), snat/masquerade SNAT.
 - `vmap` is a lookup whose result is the verdict: it expands into one rule per element, each
   matching its key. Keys of an nft map are disjoint (the kernel rejects overlapping interval
   elements), so the expanded rules' order does not matter and the expansion is exact.
 - counter, log, `meta/ct … set`, `add @set`, dup, ct helper/timeout/expectation, secmark, flow
   offload and `last` only have side effects the engine does not read: target CONTINUE.
+- `fwd to DEVICE` (netdev ingress/egress) sends the packet out of DEVICE and steals it from this
+  path (kernel nft_fwd_netdev: NF_STOLEN): target FWD; header rewrites before it only change the
+  stolen packet. To an ifb device it may come back (ifb re-injects): target UNKNOWN.
 - notrack (later chains see ct state untracked instead of new), header rewrites (`ip daddr set`),
-  fwd, tproxy, synproxy and `xt` targets change what later rules or hooks see, or steal the
+  tproxy, synproxy and `xt` targets change what later rules or hooks see, or steal the
   packet: target UNKNOWN with the reason, whatever verdict follows.
 - A nat statement naming a family (`dnat ip to …` in an inet table) acts on that family only:
   the rule carries that family (nft_nat_inet_eval; checked in tests/kernel).
@@ -26,7 +30,7 @@ from dataclasses import replace
 
 from checker.errors import Location
 from checker.model.netfilter import MarkOp, Match, Ranges, Rule, Target, Unknown, Verdict
-from checker.parsers import nft_marks, nft_match, nft_render
+from checker.parsers import nft_marks, nft_match, nft_render, nft_rewrite
 from checker.parsers.nft_match import NamedSet, RuleMatches
 from checker.parsers.nft_values import BadInput
 
@@ -48,10 +52,11 @@ _SIDE_EFFECTS = frozenset({
 })  # fmt: skip
 _DIVERTING = {
     "notrack": "notrack: later rules see ct state untracked, not new",
-    "fwd": "fwd: the packet leaves through another device",
     "tproxy": "tproxy: the packet goes to a local socket",
     "synproxy": "synproxy: the SYN is answered by the kernel, not passed on",
 }
+# Verdicts after a destination rewrite that leave the rewritten destination as it is.
+_PLAIN = frozenset({*_VERDICTS.values(), Verdict.REJECT})
 # Keys whose rewriting later rules cannot observe through the model's fields.
 _HARMLESS_MANGLE = frozenset({"meta", "ct"})
 
@@ -74,7 +79,11 @@ def build(
     mark_writes: list[MarkOp] = []
     verdict: Target | None = None
     vmap: dict[str, object] | None = None
+    # Destination rewrites read (nft_rewrite), in order; None: one not read, or a match after.
+    rewrites: list[tuple[tuple[int, int], ...] | None] = []
     for stmt in exprs:
+        if verdict is not None and verdict.verdict is Verdict.FWD:
+            break  # the packet is gone: the kernel evaluates nothing after it
         if verdict is not None or vmap is not None:
             raise BadInput("statement after the rule's verdict")
         if not isinstance(stmt, dict) or len(stmt) != 1:
@@ -88,6 +97,8 @@ def build(
         texts.append(nft_render.statement(stmt))
         if kind == "match":
             nft_match.translate(value, rule)
+            if rewrites:
+                rewrites.append(None)  # a match after a rewrite: it may happen without the match
         elif kind in _VERDICTS:
             verdict = verdict_target({kind: value}, chains)
         elif kind == "reject":
@@ -104,17 +115,22 @@ def build(
                 rule.add(Ranges("family", ((6, 6),)))
         elif kind in _NAT:
             _nat_lookups(value, rule)
-            verdict = Target(_NAT[kind], kind, detail=texts[-1][len(kind) + 1 :])
+            to = nft_rewrite.nat_to(kind, value, family)
+            verdict = Target(_NAT[kind], kind, detail=texts[-1][len(kind) + 1 :], to=to)
             # `dnat ip to …` in an inet table: the kernel's nat expression acts only on
             # packets of its family (nft_nat_inet_eval); others go on to the next rule.
             nat_family = value.get("family") if isinstance(value, dict) else None
             if nat_family in ("ip", "ip6"):
                 number = 4 if nat_family == "ip" else 6
                 rule.add(Ranges("family", ((number, number),)))
+        elif kind == "fwd":
+            verdict = _fwd(value, rule, texts[-1])
         elif kind == "queue":
             verdict = Target(Verdict.UNKNOWN, "queue", detail="queue: a userspace program decides")
         elif kind in _MATCH_LIKE:
             rule.add(Unknown(f"{texts[-1]}: {_MATCH_LIKE[kind]}"))
+            if rewrites:
+                rewrites.append(None)
         elif kind == "xt":
             _xt(value, rule, diverting)
         elif kind == "mangle":
@@ -123,6 +139,9 @@ def build(
                 raise BadInput('mangle without a "key" expression')
             if next(iter(key)) not in _HARMLESS_MANGLE:
                 diverting.append(("mangle", f"{texts[-1]}: rewrites what later rules match"))
+            payload = key.get("payload")
+            if isinstance(payload, dict) and payload.get("field") == "daddr":
+                rewrites.append(nft_rewrite.destination(key, value.get("value"), family))
             written = nft_marks.write(key, value.get("value"))
             if written is not None:
                 mark_writes.append(written)
@@ -140,17 +159,50 @@ def build(
     handle = body.get("handle")
 
     def finish(target: Target | None) -> Target:
+        if target is not None and target.verdict is Verdict.FWD:
+            # The packet leaves through the device: what was rewritten does not matter here.
+            diverting[:] = [d for d in diverting if d[0] != "mangle"]
         if diverting:
             then = f"; then {target.name}" if target else ""
             reasons = "; ".join(reason for _, reason in diverting)
-            return Target(Verdict.UNKNOWN, diverting[0][0], detail=reasons + then)
+            return Target(
+                Verdict.UNKNOWN, diverting[0][0], detail=reasons + then, daddr=_rewritten(target)
+            )
         target = target or Target(Verdict.CONTINUE, side_effect)
         return replace(target, marks=tuple(mark_writes)) if mark_writes else target
+
+    def _rewritten(target: Target | None) -> tuple[tuple[int, int], ...] | None:
+        # Only notrack, header rewrites and a plain verdict beside it: nothing else could
+        # keep the packet here (a queue may change it, a nat statement rewrites it again).
+        if len(rewrites) != 1 or vmap is not None:
+            return None
+        if target is not None and target.verdict not in _PLAIN:
+            return None
+        if any(kind not in ("notrack", "mangle") for kind, _ in diverting):
+            return None
+        return rewrites[0]
 
     if vmap is None:
         text = nft_render.rule(texts, handle)
         return (Rule(tuple(rule.matches), finish(verdict), origin, text),)
     return _expand(vmap, rule, texts, handle, chains, origin, finish)
+
+
+def _fwd(value: object, rule: RuleMatches, text: str) -> Target:
+    """`fwd to eth1` (`{"dev": "eth1"}`), or `fwd ip to ADDR device eth1` which also names a
+    family: a packet of the other family makes the kernel break the rule (nft_fwd_neigh_eval)."""
+    device = value.get("dev") if isinstance(value, dict) else None
+    if not isinstance(device, str):
+        return Target(Verdict.UNKNOWN, "fwd", detail=f"{text}: the device is computed per packet")
+    fwd_family = value.get("family") if isinstance(value, dict) else None
+    if fwd_family in ("ip", "ip6"):
+        number = 4 if fwd_family == "ip" else 6
+        rule.add(Ranges("family", ((number, number),)))
+    if device.startswith("ifb"):
+        why = f"{text}: an ifb device re-injects the packet into the ingress path"
+        return Target(Verdict.UNKNOWN, "fwd", detail=why)
+    why = f"{text}: the packet is sent out of {device}, never delivered to this host"
+    return Target(Verdict.FWD, "fwd", detail=why)
 
 
 def _nat_lookups(value: object, rule: RuleMatches) -> None:

@@ -516,3 +516,72 @@ def test_accepting_evidence_starts_with_the_deciding_rule_nat_last() -> None:
     verdict = check([ruleset(nat, open_input)], req(expect="deny"))
     assert verdict.status is Status.FAIL
     assert verdict.evidence[0].text == "chain INPUT policy ACCEPT (table ip filter)"
+
+
+def _fwd(line: int) -> Rule:
+    why = "fwd to eth9: the packet is sent out of eth9, never delivered to this host"
+    return Rule(
+        (*tcp_dport(22),), Target(Verdict.FWD, "fwd", detail=why), Location(FILE, line), "fwd"
+    )
+
+
+def test_fwd_at_ingress_is_never_delivered_here() -> None:
+    """nft(8) FWD STATEMENT: `fwd to DEVICE` in a netdev ingress chain sends the packet out of
+    DEVICE (the kernel's nft_fwd_netdev returns NF_STOLEN, whichever device it is, the one it
+    came in on included): it never reaches this host's sockets. An allow fails there with the
+    fwd rule as evidence; a deny holds; other interfaces are untouched."""
+    edge = _netdev(_on_device("c", Hook.INGRESS, "eth1", _fwd(91)))
+    filter_ = ruleset(families=frozenset({4}))
+    verdict = check([edge, filter_], req())
+    assert verdict.status is Status.FAIL, verdict.message
+    assert verdict.counterexample.endswith("in eth1"), verdict.counterexample
+    assert [e.line for e in verdict.evidence] == [91]
+    # A deny fails, but only through the other interfaces.
+    deny = check([edge, filter_], req(expect="deny"))
+    assert deny.status is Status.FAIL, deny.message
+    assert not deny.counterexample.endswith("in eth1"), deny.counterexample
+    point = {"family": 4, "proto": 6, "sport": 40000, "dport": 22, "direction": "inbound"}
+    hosts = {"src": "203.0.113.7", "dst": "192.0.2.10"}
+    assert classify_flow([edge, filter_], **point, **hosts, iface="eth1") == "drop"
+    assert classify_flow([edge, filter_], **point, **hosts, iface="eth0") == "accept"
+
+
+def test_fwd_at_egress_still_leaves_the_host() -> None:
+    """At egress the packet leaves through another device instead: it still leaves the host,
+    where to is not followed, so an outbound flow is indeterminate, not denied."""
+    edge = _netdev(_on_device("c", Hook.EGRESS, "eth1", _fwd(92)))
+    filter_ = ruleset(families=frozenset({4}))
+    verdict = check([edge, filter_], req(direction="outbound"))
+    assert verdict.status is Status.INDETERMINATE, verdict.message
+    assert "sent out of eth9" in verdict.message and "not followed" in verdict.message
+    point = {"family": 4, "proto": 6, "sport": 40000, "dport": 22, "direction": "outbound"}
+    hosts = {"src": "192.0.2.10", "dst": "203.0.113.7"}
+    assert classify_flow([edge, filter_], **point, **hosts, iface="eth1") != "drop"
+
+
+def test_udplite_ct_state_is_undecided_on_arriving_packets() -> None:
+    """Measured in a namespace pair (docs/linux.md): UDP-Lite datagrams with a valid RFC 3828
+    checksum reach INPUT as ct state INVALID under the default nf_conntrack_checksum=1 (NEW with
+    it 0). A ct state match decides TCP/UDP exactly, and UDP-Lite only where INVALID would get
+    the same answer."""
+    rs = ruleset(
+        base(
+            "INPUT",
+            Hook.INPUT,
+            Verdict.DROP,
+            rule(CtState(frozenset({"INVALID"})), verdict=Verdict.DROP, line=3),
+            rule(CtState(frozenset({"NEW"})), Ranges("dport", ((53, 53),)), line=4),
+        )
+    )
+    lite = check([rs], req(protocol=136, ports=((53, 53),)))
+    assert lite.status is Status.INDETERMINATE, lite.message
+    assert "UDP-Lite" in lite.message and "nf_conntrack_checksum" in lite.message
+    udp = check([rs], req(protocol=17, ports=((53, 53),)))
+    assert udp.status is Status.PASS, udp.message
+    # Outbound, the first packet is sent from here: not checked, NEW as usual.
+    out = ruleset(
+        base("OUTPUT", Hook.OUTPUT, Verdict.DROP, rule(CtState(frozenset({"NEW"})), line=7)),
+    )
+    assert check([out], req(direction="outbound", protocol=136, ports=((53, 53),))).status is (
+        Status.PASS
+    )

@@ -152,3 +152,82 @@ def test_dnat_to_a_container_agrees_with_the_kernel(
     # The dumps fwcheck read hold the translation and the container link it routes by.
     assert f"--to-destination {CONTAINER}:80".encode() in saved
     assert CONTAINER_IFACE.encode() in addresses
+
+
+# The same host in nft's own syntax: `dnat to` / `redirect to` statements (issue 11).
+DOCKER_NFT = """flush ruleset
+table ip nat {
+  chain pre {
+    type nat hook prerouting priority dstnat; policy accept;
+    iifname != "ctr0" tcp dport 8080 dnat to 192.0.2.2:80
+    iifname != "ctr0" tcp dport 8443 redirect to :443
+  }
+  chain post {
+    type nat hook postrouting priority srcnat; policy accept;
+    ip saddr 192.0.2.0/24 oifname != "ctr0" masquerade
+  }
+}
+table ip filter {
+  chain input {
+    type filter hook input priority filter; policy drop;
+    ct state established,related accept
+    tcp dport { 22, 443 } accept
+  }
+  chain forward {
+    type filter hook forward priority filter; policy drop;
+    oifname "ctr0" ct state established,related accept
+    ip daddr 192.0.2.2 iifname != "ctr0" oifname "ctr0" tcp dport 80 accept
+    iifname "ctr0" oifname != "ctr0" accept
+  }
+}
+"""
+NFT_VARIANTS = (
+    ("nft-published", DOCKER_NFT, {8080: "accept", 8081: "drop", 22: "accept", 8443: "accept"}),
+    (
+        "nft-no-reply-rule",
+        DOCKER_NFT.replace('    iifname "ctr0" oifname != "ctr0" accept\n', ""),
+        {8080: "drop", 8443: "accept"},
+    ),
+)
+
+
+@pytest.mark.parametrize("name,ruleset,expected", NFT_VARIANTS, ids=[v[0] for v in NFT_VARIANTS])
+def test_nft_dnat_to_a_container_agrees_with_the_kernel(
+    netns: NetnsPair, name: str, ruleset: str, expected: dict[int, str]
+) -> None:
+    """nft `dnat to`/`redirect to` statements, read from `nft -j list ruleset`, are followed
+    like iptables' DNAT/REDIRECT: fwcheck agrees with the kernel on every probe."""
+    from checker.engine.netfilter import classify_flow
+    from checker.parsers import ip_addr, nft_json
+
+    with container_behind(netns) as container:
+        netns.run(netns.host, ["nft", "-f", "-"], ruleset.encode())
+        listeners = [_listen(container, (80,)), _listen(netns.host, (22, 443, 444, 8081))]
+        try:
+            time.sleep(0.2)
+            host, peer = host_addresses(4)[0], peer_addresses(4)[0]
+            kernel = {port: _connect(netns, host, port) for port in PORTS}
+        finally:
+            for process in listeners:
+                process.kill()
+                process.wait(timeout=10)
+        saved = netns.run(netns.host, ["nft", "-j", "list", "ruleset"]).stdout
+        addresses = netns.run(netns.host, ["ip", "-j", "addr"]).stdout
+    models = [nft_json.parse(saved, "nft.json"), ip_addr.parse(addresses, "ip-addr")]
+    for port, verdict in expected.items():
+        assert kernel[port] == verdict, f"{name}: the kernel says {kernel[port]} on {port}"
+    answers = {
+        port: classify_flow(
+            models,
+            family=4,
+            proto=6,
+            src=peer,
+            dst=host,
+            sport=40000,
+            dport=port,
+            direction="inbound",
+            iface=HOST_IFACE,
+        )  # fmt: skip
+        for port in PORTS
+    }
+    assert answers == kernel, f"{name}: fwcheck {answers}, kernel {kernel}\n{saved.decode()}"

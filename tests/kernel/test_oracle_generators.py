@@ -61,22 +61,8 @@ from oracle_real import RunResult, label, run_generator
 KNOWN_DEFECTS: dict[tuple[str, str], str] = {}
 
 # Indeterminate where the kernel decides, for a reason outside the allowed ones, which no helper
-# is fixing yet (listed in h6's report for the lead): xfail(strict=True) like the known defects.
-LB = "nft-example-load_balancing-without-nat"
-NETDEV_FWD = (
-    "netdev `fwd to eth1` after `ether daddr set`: the packet leaves without reaching this host, "
-    "so an allow fails there; fwcheck says indeterminate (open)"
-)
-RAW_REWRITE = (
-    "raw `ip daddr set numgen … map { … }` to addresses not the host's: the kernel never delivers "
-    "the packet; fwcheck says indeterminate (open)"
-)
-OPEN: dict[tuple[str, str], str] = {
-    (LB, "allow-inb-v4-tcp80"): RAW_REWRITE,
-    (LB, "allow-inb-v6-tcp80"): NETDEV_FWD,
-    (LB, "allow-inb-v4-udp53"): NETDEV_FWD,
-    (LB, "allow-inb-v6-udp53"): NETDEV_FWD,
-}
+# is fixing yet: xfail(strict=True) like the known defects.
+OPEN: dict[tuple[str, str], str] = {}
 
 # Debian examples this kernel will not load, and the error nft gives.
 KERNEL_REFUSES = {

@@ -565,3 +565,37 @@ def test_udplite_ports(netns: NetnsPair, flavour: Flavour) -> None:
         check(rulesets, probe_requirement(probes[1], "deny"), context=context).status.value
         == "pass"
     )
+
+
+def test_udplite_arrives_invalid_and_fwcheck_says_undecided(netns: NetnsPair) -> None:
+    """Why a ct state match on arriving UDP-Lite is indeterminate (docs/linux.md): the agent's
+    UDP-Lite sockets send datagrams with a valid RFC 3828 checksum, yet under the default
+    net.netfilter.nf_conntrack_checksum=1 this kernel's conntrack calls them INVALID, so
+    `ct state invalid drop` drops them before `udplite dport 53 accept`. fwcheck cannot know the
+    sysctl: it says indeterminate with that reason, never pass (or fail, for a kernel with it 0)."""
+    from oracle_check import dump, parse_dumps, probe_requirement
+
+    from checker.engine.netfilter import check, classify_flow, new_context
+
+    invalid = rule(state("INVALID"), action="drop")
+    accept = rule(proto(UDPLITE), dport(53))
+    spec = Spec(
+        "nft", (Table("inet", "filter", (Chain("in", (invalid, accept), "input", 0, "drop"),)),)
+    )
+    probes = tuple(
+        Probe(family, UDPLITE, peer_addresses(family)[0], host_addresses(family)[0], 40001, 53, "inbound")
+        for family in (4, 6)
+    )  # fmt: skip
+    report = run_case(netns, NFT, "scenario udplite invalid", spec, probes)
+    assert [o.observed.kernel for o in report.outcomes] == ["drop", "drop"], report.loaded
+    rulesets = parse_dumps(NFT, dump(netns, NFT))
+    context = new_context(rulesets)
+    for probe in probes:
+        verdict = check(rulesets, probe_requirement(probe, "allow"), context=context)
+        assert verdict.status.value == "indeterminate", verdict.message
+        assert "nf_conntrack_checksum" in verdict.message
+        flow = classify_flow(
+            rulesets, family=probe.family, proto=UDPLITE, src=probe.src, dst=probe.dst,
+            sport=probe.sport, dport=53, direction="inbound", iface=HOST_IFACE,
+        )  # fmt: skip
+        assert flow == "indeterminate"

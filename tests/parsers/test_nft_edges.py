@@ -388,3 +388,79 @@ def test_nat_of_one_family_in_an_inet_table_applies_to_that_family() -> None:
     assert found.target.verdict is Verdict.DNAT
     found = only_rule(document(rule({"masquerade": None})))
     assert found.matches == ()
+
+
+def test_fwd_steals_the_packet_whatever_was_rewritten_before() -> None:
+    """`fwd to eth1` (kernel nft_fwd_netdev: NF_STOLEN) is the rule's end: target FWD; the
+    header rewrites before it only change the packet that leaves (Debian's load_balancing.nft)."""
+    mangle = {"mangle": {"key": payload("ether", "saddr"), "value": "aa:bb:cc:dd:ff:ee"}}
+    found = only_rule(
+        document(rule(match(payload("udp", "dport"), 53), mangle, {"fwd": {"dev": "eth1"}}))
+    )
+    assert (found.target.verdict, found.target.name) == (Verdict.FWD, "fwd")
+    assert "sent out of eth1, never delivered to this host" in found.target.detail
+    # The neighbour form names a family: other packets break the rule there.
+    neigh = {"fwd": {"dev": "eth1", "family": "ip6", "addr": "2001:db8::1"}}
+    found = only_rule(document(rule(neigh)))
+    assert found.target.verdict is Verdict.FWD
+    assert Ranges("family", ((6, 6),)) in found.matches
+    # An ifb device re-injects the packet into ingress: not known where it ends.
+    found = only_rule(document(rule({"fwd": {"dev": "ifb0"}})))
+    assert found.target.verdict is Verdict.UNKNOWN
+    assert "re-injects" in found.target.detail
+
+
+def _ip_rule(*exprs: object) -> Rule:
+    """The one rule of a `table ip raw` prerouting chain."""
+    items = [
+        {"table": {"family": "ip", "name": "raw", "handle": 1}},
+        {"chain": {"family": "ip", "table": "raw", "name": "pre", "type": "filter",
+                   "hook": "prerouting", "prio": -300, "policy": "accept"}},
+        {"rule": {"family": "ip", "table": "raw", "chain": "pre", "handle": 2, "expr": list(exprs)}},
+    ]  # fmt: skip
+    (found,) = parse(json.dumps({"nftables": items}).encode()).tables[0].chains[0].rules
+    return found
+
+
+def test_destination_rewrite_is_read_only_when_it_alone_decides() -> None:
+    """`ip daddr set …` (nft_rewrite): read in a table of its family for a literal or a map whose
+    keys cover every value of `numgen … mod N`; not when a match follows it (the rewrite happens
+    without the match), after a verdict that may change the packet again (queue), nor in an inet
+    table (its family dependency is not modelled)."""
+    daddr = {"mangle": {"key": payload("ip", "daddr"), "value": "192.168.1.100"}}
+    dport = match(payload("tcp", "dport"), 80)
+    found = _ip_rule(dport, {"notrack": None}, daddr)
+    assert found.target.verdict is Verdict.UNKNOWN
+    assert found.target.daddr == ((3232235876, 3232235876),)
+    assert _ip_rule(daddr, dport).target.daddr is None
+    assert _ip_rule(daddr, {"queue": {"num": 1}}).target.daddr is None
+    assert only_rule(document(rule(dport, daddr))).target.daddr is None  # inet
+    ranged = {"map": {"key": {"numgen": {"mode": "random", "mod": 10, "offset": 0}},
+                      "data": {"set": [[{"range": [0, 5]}, "10.0.0.1"], [{"range": [6, 9]}, "10.0.0.2"]]}}}  # fmt: skip
+    found = _ip_rule({"mangle": {"key": payload("ip", "daddr"), "value": ranged}})
+    assert found.target.daddr == ((167772161, 167772162),)
+
+
+def test_nat_destinations_read_for_following() -> None:
+    """nft_rewrite.nat_to: what a dnat/redirect statement says plainly, else None (the engine
+    then does not follow it and says so)."""
+    from checker.model.netfilter import NatTo
+    from checker.parsers.nft_rewrite import nat_to
+
+    assert nat_to("dnat", {"addr": "10.0.0.1"}, "ip") == NatTo(((167772161, 167772161),), None)
+    spans = {"addr": {"range": ["10.0.0.1", "10.0.0.3"]}, "port": {"range": [80, 81]}}
+    assert nat_to("dnat", spans, "ip") == NatTo(((167772161, 167772163),), ((80, 81),))
+    assert nat_to("dnat", {"family": "ip6", "addr": "2001:db8::1"}, "inet") == NatTo(
+        ((0x20010DB8 << 96 | 1,) * 2,), None
+    )
+    assert nat_to("redirect", None, "inet") == NatTo(None, None)
+    assert nat_to("redirect", {"port": 22}, "ip6") == NatTo(None, ((22, 22),))
+    for kind, value, family in (
+        ("dnat", {"addr": "10.0.0.1"}, "inet"),  # no statement family in an inet table
+        ("dnat", {"addr": "10.0.0.1"}, "ip6"),  # not the table's family
+        ("dnat", {"port": 80}, "ip"),  # no address
+        ("dnat", {"addr": {"prefix": {"addr": "10.0.0.0", "len": 24}}, "flags": "netmap"}, "ip"),
+        ("dnat", {"addr": {"map": {"key": payload("tcp", "dport"), "data": "@m"}}}, "ip"),
+        ("dnat", {"addr": {"range": ["10.0.0.3", "10.0.0.1"]}}, "ip"),
+    ):
+        assert nat_to(kind, value, family) is None, value

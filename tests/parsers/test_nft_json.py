@@ -21,6 +21,7 @@ from checker.model.netfilter import (
     MarkMatch,
     MarkOp,
     Match,
+    NatTo,
     Ranges,
     Rule,
     Ruleset,
@@ -249,8 +250,9 @@ def test_families() -> None:
         ),
     ]
     assert rules(ruleset, "ip", "nat", "pre") == [
-        ("tcp dport 8080 dnat to 10.0.0.5:80", (TCP, ports("dport", 8080)), go(Verdict.DNAT, "dnat", detail="to 10.0.0.5:80")),
-        ("tcp dport 2222 redirect to :22", (TCP, ports("dport", 2222)), go(Verdict.DNAT, "redirect", detail="to :22")),
+        ("tcp dport 8080 dnat to 10.0.0.5:80", (TCP, ports("dport", 8080)), Target(Verdict.DNAT, "dnat", detail="to 10.0.0.5:80",
+                                                                                     to=NatTo(((0x0A000005, 0x0A000005),), ((80, 80),)))),
+        ("tcp dport 2222 redirect to :22", (TCP, ports("dport", 2222)), Target(Verdict.DNAT, "redirect", detail="to :22", to=NatTo(None, ((22, 22),)))),
     ]  # fmt: skip
     assert rules(ruleset, "ip", "nat", "post") == [
         ("meta oifname eth0 masquerade", (Iface("oif", ("eth0",)),), go(Verdict.SNAT, "masquerade")),
@@ -260,7 +262,8 @@ def test_families() -> None:
     assert rules(ruleset, "ip", "filter4", "input") == [
         ("ip saddr 198.51.100.7 tcp dport 22 accept", (addr("saddr", "198.51.100.7"), TCP, ports("dport", 22)), ACCEPT),
         ("udp dport 123 accept", (UDP, ports("dport", 123)), ACCEPT),
-        ("ip daddr set 1.2.3.4", (), go(Verdict.UNKNOWN, "mangle", detail="ip daddr set 1.2.3.4: rewrites what later rules match")),
+        ("ip daddr set 1.2.3.4", (), Target(Verdict.UNKNOWN, "mangle", detail="ip daddr set 1.2.3.4: rewrites what later rules match",
+                                            daddr=((0x01020304, 0x01020304),))),
         ("icmp type { destination-unreachable, echo-request } accept", (ICMP, icmp_type(3, 8)), ACCEPT),
     ]  # fmt: skip
     assert rules(ruleset, "ip6", "raw6", "pre") == [
