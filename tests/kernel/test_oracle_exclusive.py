@@ -96,7 +96,9 @@ def exclusive_requirement(direction):
     from checker.policies.exclusive import exclusive_requirements
     from checker.policies.model import Policy
 
-    policy = Policy("oracle", "oracle", (), (), None, (), Location("oracle", 1), (direction,))
+    policy = Policy(
+        "oracle", "oracle", (), (), None, (), Location("oracle", 1), exclusive=(direction,)
+    )
     (found,) = exclusive_requirements(policy)
     return found
 
@@ -114,6 +116,9 @@ def flow_point(probe: Probe, interfaces) -> dict[str, int]:
         "icmp": ECHO_REQUEST[probe.family] << 8 if ping else 0,
         "iif": interfaces.index_of(HOST_IFACE) if inbound else 0,
         "oif": 0 if inbound else interfaces.index_of(HOST_IFACE),
+        # A new connection's packet and conntrack marks are 0 (no probe sets one).
+        "mark": 0,
+        "ctmark": 0,
     }
 
 
