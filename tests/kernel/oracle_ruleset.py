@@ -31,7 +31,8 @@ ICMP = {4: 1, 6: 58}
 @dataclass(frozen=True, slots=True)
 class Cond:
     """One match. kind: l4proto | saddr | daddr | sport | dport | ctstate | iif | oif | syn |
-    limit. `ranges` holds protocols or ports, `prefixes` (network, length) pairs of `family`,
+    mark | ctmark | limit. `ranges` holds protocols or ports (for mark/ctmark one (value, mask):
+    `(mark & mask) == value`), `prefixes` (network, length) pairs of `family`,
     `names` conntrack states or interface names (a trailing "+" is a prefix wildcard)."""
 
     kind: str
@@ -50,7 +51,7 @@ class Cond:
 
 @dataclass(frozen=True, slots=True)
 class Action:
-    """kind: accept | drop | reject | log | none | return | jump | goto | vmap."""
+    """kind: accept | drop | reject | log | none | return | jump | goto | vmap | mark."""
 
     kind: str
     chain: str = ""
@@ -59,6 +60,9 @@ class Action:
     vmap: tuple[tuple[tuple[int, int], Action], ...] = ()
     # nft only: render the verdict map as the table's named map of this name.
     named_map: str = ""
+    # mark: a non-terminal write (what, op, value): ("mark" | "ctmark", "set" | "or", value),
+    # ("ctmark", "save", 0) (ctmark := mark) or ("mark", "restore", 0) (mark := ctmark).
+    mark: tuple[str, str, int] = ("mark", "set", 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +119,14 @@ class Spec:
                         found.append((f"{table.family}/{table.name}", chain.name, index))
         return tuple(found)
 
+    def writes_ctmark(self) -> bool:
+        return any(
+            rule.action.kind == "mark" and rule.action.mark[0] == "ctmark"
+            for table in self.tables
+            for chain in table.chains
+            for rule in chain.rules
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Packet:
@@ -156,8 +168,11 @@ def _on_hook(chain: Chain, hook: str) -> bool:
     return chain.hook == hook
 
 
-def _cond_matches(cond: Cond, packet: Packet, dialect: str) -> bool:
-    if cond.kind == "l4proto":
+def _cond_matches(cond: Cond, packet: Packet, dialect: str, marks: dict[str, int]) -> bool:
+    if cond.kind in ("mark", "ctmark"):
+        ((value, mask),) = cond.ranges
+        hit = marks[cond.kind] & mask == value
+    elif cond.kind == "l4proto":
         hit = any(lo <= packet.proto <= hi for lo, hi in cond.ranges)
     elif cond.kind in ("saddr", "daddr"):
         if cond.family != packet.family:
@@ -191,10 +206,16 @@ def _cond_matches(cond: Cond, packet: Packet, dialect: str) -> bool:
 
 
 def _rule_matches(
-    rule: Rule, packet: Packet, rule_id: tuple[str, str, int], assume: dict, seen: set, dialect: str
+    rule: Rule,
+    packet: Packet,
+    rule_id: tuple[str, str, int],
+    assume: dict,
+    seen: set,
+    dialect: str,
+    marks: dict[str, int],
 ) -> bool:
     decided = [cond for cond in rule.conds if cond.kind != "limit"]
-    if not all(_cond_matches(cond, packet, dialect) for cond in decided):
+    if not all(_cond_matches(cond, packet, dialect, marks) for cond in decided):
         return False
     if len(decided) == len(rule.conds):
         return True
@@ -202,8 +223,26 @@ def _rule_matches(
     return assume[rule_id]
 
 
+def _write_mark(action: Action, marks: dict[str, int]) -> None:
+    what, op, value = action.mark
+    if op == "set":
+        marks[what] = value
+    elif op == "or":
+        marks[what] |= value
+    elif op == "save":
+        marks["ctmark"] = marks["mark"]
+    else:  # restore
+        marks["mark"] = marks["ctmark"]
+
+
 def _walk_base(
-    table: Table, base: Chain, packet: Packet, assume: dict, seen: set, dialect: str
+    table: Table,
+    base: Chain,
+    packet: Packet,
+    assume: dict,
+    seen: set,
+    dialect: str,
+    marks: dict[str, int],
 ) -> str:
     table_id = f"{table.family}/{table.name}"
     stack: list[tuple[Chain, int]] = []
@@ -217,9 +256,12 @@ def _walk_base(
         rule = chain.rules[index]
         rule_id = (table_id, chain.name, index)
         index += 1
-        if not _rule_matches(rule, packet, rule_id, assume, seen, dialect):
+        if not _rule_matches(rule, packet, rule_id, assume, seen, dialect, marks):
             continue
         action = rule.action
+        if action.kind == "mark":
+            _write_mark(action, marks)
+            continue
         if action.kind == "vmap":
             chosen = [a for (lo, hi), a in action.vmap if lo <= packet.dport <= hi]
             if not chosen:
@@ -241,7 +283,21 @@ def _walk_base(
     raise RuntimeError("reference walk did not terminate")
 
 
-def packet_verdict(spec: Spec, packet: Packet, assume: dict, seen: set) -> str:
+def packet_verdict(
+    spec: Spec, packet: Packet, assume: dict, seen: set, ct: dict[str, int] | None = None
+) -> str:
+    """`ct` holds the connection's mark ("ctmark"), carried from packet to packet of a flow; a
+    packet's own mark starts at 0 (a new skb)."""
+    marks = {"mark": 0, "ctmark": 0 if ct is None else ct["ctmark"]}
+    verdict = _packet_verdict(spec, packet, assume, seen, marks)
+    if ct is not None:
+        ct["ctmark"] = marks["ctmark"]
+    return verdict
+
+
+def _packet_verdict(
+    spec: Spec, packet: Packet, assume: dict, seen: set, marks: dict[str, int]
+) -> str:
     bases = [
         (chain.priority, order, table, chain)
         for order, table in enumerate(spec.tables)
@@ -250,7 +306,7 @@ def packet_verdict(spec: Spec, packet: Packet, assume: dict, seen: set) -> str:
         if _on_hook(chain, packet.hook)
     ]
     for _, _, table, chain in sorted(bases, key=lambda item: (item[0], item[1])):
-        if _walk_base(table, chain, packet, assume, seen, spec.dialect) == "drop":
+        if _walk_base(table, chain, packet, assume, seen, spec.dialect, marks) == "drop":
             return "drop"
     return "accept"
 
@@ -278,6 +334,17 @@ def flow_packets(
 
 def predict(spec: Spec, packets: tuple[Packet, ...]) -> Prediction:
     unknowns = spec.unknown_ids()
+    if spec.writes_ctmark():
+        # The connection's mark runs from packet to packet: walked in order, which the generator
+        # keeps decidable (no undecidable match beside a ctmark write).
+        assert not unknowns, "a ctmark write beside an undecidable match"
+        ct = {"ctmark": 0}
+        kernel = "accept"
+        for packet in packets:
+            if packet_verdict(spec, packet, {}, set(), ct) == "drop":
+                kernel = "drop"
+                break
+        return Prediction(kernel, False, kernel)
     touched = False
     surely_dropped = False
     surely_passed = True
