@@ -215,12 +215,24 @@ def _rule_matches(
     marks: dict[str, int],
 ) -> bool:
     decided = [cond for cond in rule.conds if cond.kind != "limit"]
+    if marks.get("reply") and _reads_ctmark(rule):
+        # fwcheck does not follow a connection's mark from packet to packet: a reply's ctmark
+        # is any value the ruleset writes (netfilter_marks), so its answer may rightly be
+        # indeterminate where a reply reaches a mark match or a restore.
+        others = [cond for cond in decided if cond.kind not in ("mark", "ctmark")]
+        if all(_cond_matches(cond, packet, dialect, marks) for cond in others):
+            seen.add(("ctmark", "", -1))
     if not all(_cond_matches(cond, packet, dialect, marks) for cond in decided):
         return False
     if len(decided) == len(rule.conds):
         return True
     seen.add(rule_id)
     return assume[rule_id]
+
+
+def _reads_ctmark(rule: Rule) -> bool:
+    restores = rule.action.kind == "mark" and rule.action.mark[1] == "restore"
+    return restores or any(cond.kind in ("mark", "ctmark") for cond in rule.conds)
 
 
 def _write_mark(action: Action, marks: dict[str, int]) -> None:
@@ -289,6 +301,8 @@ def packet_verdict(
     """`ct` holds the connection's mark ("ctmark"), carried from packet to packet of a flow; a
     packet's own mark starts at 0 (a new skb)."""
     marks = {"mark": 0, "ctmark": 0 if ct is None else ct["ctmark"]}
+    if ct is not None and packet.ctstate != "NEW":
+        marks["reply"] = 1
     verdict = _packet_verdict(spec, packet, assume, seen, marks)
     if ct is not None:
         ct["ctmark"] = marks["ctmark"]
@@ -340,11 +354,12 @@ def predict(spec: Spec, packets: tuple[Packet, ...]) -> Prediction:
         assert not unknowns, "a ctmark write beside an undecidable match"
         ct = {"ctmark": 0}
         kernel = "accept"
+        seen: set = set()
         for packet in packets:
-            if packet_verdict(spec, packet, {}, set(), ct) == "drop":
+            if packet_verdict(spec, packet, {}, seen, ct) == "drop":
                 kernel = "drop"
                 break
-        return Prediction(kernel, False, kernel)
+        return Prediction(kernel, bool(seen), kernel)
     touched = False
     surely_dropped = False
     surely_passed = True
