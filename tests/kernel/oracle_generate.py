@@ -181,6 +181,8 @@ class _Builder:
             names = rng.choice(("fwc0", "fwc+", "lo", "eth+"))
             kind = "iif" if hook == "input" else "oif"
             out.append(Cond(kind, names=(names,), negated=rng.random() < 0.3))
+        if not stateless and rng.random() < 0.06:
+            out.append(Cond("exthdr", family=family, negated=rng.random() < 0.5))
         if self.marks and not stateless and rng.random() < 0.2:
             kind = "ctmark" if self.ctmarks and rng.random() < 0.4 else "mark"
             value, mask = rng.choice(((1, 1), (0, 1), (2, 2), (0, 2), (3, 3), (1, 0xFFFFFFFF)))

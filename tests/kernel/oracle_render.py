@@ -56,6 +56,10 @@ def _ipt_rule(chain: str, rule: Rule, family: int) -> str:
             parts.append(f"-m state {bang}--state {state.names[0]}")
         else:
             parts.append(f"-m conntrack {bang}--ctstate {','.join(state.names)}")
+    frag = by_kind.get("exthdr")
+    if frag:
+        bang = "! " if frag.negated else ""
+        parts.append(f"{bang}-f" if family == 4 else f"-m ipv6header {bang}--header frag --soft")
     for kind, module in (("mark", "mark"), ("ctmark", "connmark")):
         cond = by_kind.get(kind)
         if cond:
@@ -139,6 +143,10 @@ def _nft_cond(cond: Cond, l4: str) -> str:
         return f'{cond.kind}name {op}"{name}"'
     if cond.kind == "syn":
         return "tcp flags & (fin | syn | rst | ack) == syn"
+    if cond.kind == "exthdr" and cond.family == 4:
+        return f"ip frag-off & 0x1fff {'==' if cond.negated else '!='} 0"
+    if cond.kind == "exthdr":
+        return f"exthdr frag {'missing' if cond.negated else 'exists'}"
     if cond.kind in ("mark", "ctmark"):
         ((value, mask),) = cond.ranges
         key = "meta mark" if cond.kind == "mark" else "ct mark"

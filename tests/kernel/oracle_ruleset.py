@@ -31,7 +31,8 @@ ICMP = {4: 1, 6: 58}
 @dataclass(frozen=True, slots=True)
 class Cond:
     """One match. kind: l4proto | saddr | daddr | sport | dport | ctstate | iif | oif | syn |
-    mark | ctmark | limit. `ranges` holds protocols or ports (for mark/ctmark one (value, mask):
+    mark | ctmark | exthdr | limit (exthdr: a non-first IPv4 fragment, an IPv6 fragment header;
+    negated: not one, without one). `ranges` holds protocols or ports (for mark/ctmark one (value, mask):
     `(mark & mask) == value`), `prefixes` (network, length) pairs of `family`,
     `names` conntrack states or interface names (a trailing "+" is a prefix wildcard)."""
 
@@ -172,6 +173,10 @@ def _cond_matches(cond: Cond, packet: Packet, dialect: str, marks: dict[str, int
     if cond.kind in ("mark", "ctmark"):
         ((value, mask),) = cond.ranges
         hit = marks[cond.kind] & mask == value
+    elif cond.kind == "exthdr":
+        if cond.family != packet.family:
+            return False  # nft's `ip frag-off`/`exthdr` carry an implicit `meta nfproto`
+        hit = False  # the probes are ordinary packets: no extension header, not a fragment
     elif cond.kind == "l4proto":
         hit = any(lo <= packet.proto <= hi for lo, hi in cond.ranges)
     elif cond.kind in ("saddr", "daddr"):
