@@ -183,8 +183,9 @@ class _Builder:
             out.append(Cond(kind, names=(names,), negated=rng.random() < 0.3))
         if not stateless and rng.random() < 0.06:
             out.append(Cond("exthdr", family=family, negated=rng.random() < 0.5))
-        if self.marks and not stateless and rng.random() < 0.2:
-            kind = "ctmark" if self.ctmarks and rng.random() < 0.4 else "mark"
+        if self.marks and rng.random() < 0.2:
+            # Packet marks also in netdev chains: one set at ingress is still there at input.
+            kind = "ctmark" if self.ctmarks and not stateless and rng.random() < 0.4 else "mark"
             value, mask = rng.choice(((1, 1), (0, 1), (2, 2), (0, 2), (3, 3), (1, 0xFFFFFFFF)))
             out.append(Cond(kind, ranges=((value, mask),), negated=rng.random() < 0.3))
         if self.unknowns_left and rng.random() < 0.25:
@@ -213,7 +214,7 @@ class _Builder:
         protos = [c for c in conds if c.kind == "l4proto" and not c.negated]
         if self.dialect == "nft" and protos and not any(c.kind == "dport" for c in conds):
             choices += ["vmap"] * 8
-        if self.marks and not stateless:
+        if self.marks:
             choices += ["mark"] * 12
         kind = rng.choice(choices)
         is_tcp = bool(protos) and protos[0].ranges == ((TCP, TCP),)
@@ -221,7 +222,7 @@ class _Builder:
             return Action("reject", tcp_reset=is_tcp and rng.random() < 0.5)
         if kind == "mark":
             writes = [("mark", "set", v) for v in (1, 2, 3, 0)] + [("mark", "or", 2)]
-            if self.ctmarks:
+            if self.ctmarks and not stateless:
                 writes += [("ctmark", "set", 1), ("ctmark", "or", 2), ("ctmark", "save", 0)]
                 writes += [("mark", "restore", 0)] * 2
             return Action("mark", mark=rng.choice(writes))

@@ -324,7 +324,13 @@ def _packet_verdict(
         for chain in table.chains
         if _on_hook(chain, packet.hook)
     ]
-    for _, _, table, chain in sorted(bases, key=lambda item: (item[0], item[1])):
+
+    # Ingress runs before input, egress after output, whatever the priorities (marks carry).
+    def stage(chain: Chain) -> int:
+        return int(chain.hook == "egress") - int(chain.hook == "ingress")
+
+    ordered = sorted(bases, key=lambda item: (stage(item[3]), item[0], item[1]))
+    for _, _, table, chain in ordered:
         if _walk_base(table, chain, packet, assume, seen, spec.dialect, marks) == "drop":
             return "drop"
     return "accept"
