@@ -166,12 +166,23 @@ _NAT_PORT = re.compile(r"^" + _PORTS)
 
 def _nat(cur: Cursor) -> dict[str, object] | None:
     """`dnat [ip|ip6] to ADDR[:PORT]`, `redirect to :PORT`, `masquerade [to :PORT]`, flags: as
-    nft -j's {"addr", "port", "family", "flags"}; a mapped target is kept as text."""
+    nft -j's {"addr", "port", "family", "flags"}; a target looked up in a map as nft -j's
+    {"map": {"key", "data"}}."""
     cur.next()
     body: dict[str, object] = {}
     if cur.is_word("ip", "ip6") and cur.text(1) == "to":
         body["family"] = cur.next().text
-    if cur.is_word("to"):
+    mapped = cur.is_word("to") and _starts_selector(cur, 1)
+    if mapped or _starts_selector(cur, 0):
+        # `dnat to tcp dport map { 1000 : 1.1.1.1 } : tcp dport map { 1000 : 1234 }`, `snat ip
+        # saddr map { … }` (Debian's nat.nft): the lookups as nft -j prints them (nft_rule).
+        if mapped:
+            cur.next()
+        body["addr"] = _value_or_selector(cur)
+        if cur.is_word(":") or cur.is_sym(":"):
+            cur.next()
+            body["port"] = _value_or_selector(cur)
+    elif cur.is_word("to"):
         cur.next()
         target = _words_until_rule_word(cur, _NAT_FLAGS)
         found = _NAT_PORT.match(target) or _NAT_V4.match(target) or _NAT_V6.match(target)
@@ -186,6 +197,11 @@ def _nat(cur: Cursor) -> dict[str, object] | None:
     if flags:
         body["flags"] = flags
     return body or None
+
+
+def _starts_selector(cur: Cursor, ahead: int) -> bool:
+    word = cur.text(ahead)
+    return word in PAYLOADS or word in META_BARE or word in ("meta", "ct")
 
 
 def _limit(cur: Cursor) -> dict[str, object]:

@@ -388,7 +388,18 @@ def test_check_command_reads_nftables_conf_with_nft_include(
         ("reject with tcp reset", {"reject": {"type": "tcp reset"}}),
         ("limit rate over 10 mbytes/second",
          {"limit": {"inv": True, "rate": 10, "rate_unit": "mbytes", "per": "second"}}),
-        # nft 1.0.6 `nft -j` of these (the kernel oracle's random rulesets load them).
+        # nft 1.0.6 `nft -j` of these (the kernel oracle loads them: Debian's nat.nft, the
+        # random rulesets).
+        ("dnat to tcp dport map { 1000 : 1.1.1.1, 2000 : 2.2.2.2 } : tcp dport map "
+         "{ 1000 : 1234, 2000 : 2345 }",
+         {"dnat": {
+             "addr": {"map": {"key": {"payload": {"protocol": "tcp", "field": "dport"}},
+                              "data": {"set": [[1000, "1.1.1.1"], [2000, "2.2.2.2"]]}}},
+             "port": {"map": {"key": {"payload": {"protocol": "tcp", "field": "dport"}},
+                              "data": {"set": [[1000, 1234], [2000, 2345]]}}}}}),
+        ("snat ip saddr map { 192.168.1.1 : 1.1.1.1 }",
+         {"snat": {"addr": {"map": {"key": {"payload": {"protocol": "ip", "field": "saddr"}},
+                                    "data": {"set": [["192.168.1.1", "1.1.1.1"]]}}}}}),
         ("exthdr frag exists drop",
          {"match": {"op": "==", "left": {"exthdr": {"name": "frag"}}, "right": True}}),
         ("exthdr hbh missing drop",
