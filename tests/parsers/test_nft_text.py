@@ -400,9 +400,9 @@ def test_check_command_reads_nftables_conf_with_nft_include(
         ("snat ip saddr map { 192.168.1.1 : 1.1.1.1 }",
          {"snat": {"addr": {"map": {"key": {"payload": {"protocol": "ip", "field": "saddr"}},
                                     "data": {"set": [["192.168.1.1", "1.1.1.1"]]}}}}}),
-        ("exthdr frag exists drop",
+        ("exthdr frag exists",
          {"match": {"op": "==", "left": {"exthdr": {"name": "frag"}}, "right": True}}),
-        ("exthdr hbh missing drop",
+        ("exthdr hbh missing",
          {"match": {"op": "==", "left": {"exthdr": {"name": "hbh"}}, "right": False}}),
     ],
 )  # fmt: skip
@@ -412,7 +412,7 @@ def test_statements_as_nft_json_prints_them(statement: str, expected: dict[str, 
     from checker.parsers.nft_text_lex import tokens
 
     exprs, _ = nft_text_rule.rule(Cursor(tokens(statement, "x")[:-1]), "ip")
-    assert exprs[0] == expected
+    assert exprs == [expected]
 
 
 def test_lexical_conventions() -> None:
