@@ -13,9 +13,9 @@ loading the text with the real `nft -f` and comparing verdicts):
 
 Statements we can place but not evaluate (limit, quota, meter, ct count) become the JSON
 statements nft_rule turns into Unknown. A selector or statement whose extent we cannot tell
-(exthdr, tcp option, socket, osf, rt, ipsec, numgen, hashes, …) ends the translation: the rest of
-the rule is a `fwcheck-unread` statement, which makes the rule's target UNKNOWN with the reason,
-never a guess. Anything else we do not recognise is a syntax error at its file:line:col.
+(exthdr other than `exthdr NAME exists|missing`, tcp option, socket, osf, rt, ipsec, numgen,
+hashes, …) ends the translation: the rest of the rule is a `fwcheck-unread` statement, which
+makes the rule's target UNKNOWN with the reason, never a guess. Anything else we do not recognise is a syntax error at its file:line:col.
 """
 
 from __future__ import annotations
@@ -296,6 +296,13 @@ def _set_statement(cur: Cursor) -> dict[str, object]:
 
 
 def _match(cur: Cursor, family: str) -> dict[str, object]:
+    if cur.is_word("exthdr") and cur.text(2) in ("exists", "missing"):
+        # The presence test's extent is plain (nft -j: `== true|false`); other exthdr forms
+        # stay unread.
+        cur.next()
+        name = cur.word("an extension header name")
+        present = cur.word("exists or missing") == "exists"
+        return {"match": {"op": "==", "left": {"exthdr": {"name": name}}, "right": present}}
     left, flag = _selector_expr(cur)
     if cur.is_word("set"):
         cur.next()

@@ -96,6 +96,10 @@ class _Builder:
         self.rng = rng
         self.dialect = dialect
         self.unknowns_left = unknowns
+        # Marks in some rulesets; connection marks only where nothing is undecidable (the
+        # reference walk carries the ctmark from packet to packet of one decided flow).
+        self.marks = rng.random() < 0.4
+        self.ctmarks = self.marks and not unknowns and rng.random() < 0.6
         self.sets: list[NamedSet] = []
 
     def pick_ports(self, hook: str, field: str) -> tuple[tuple[int, int], ...]:
@@ -177,6 +181,13 @@ class _Builder:
             names = rng.choice(("fwc0", "fwc+", "lo", "eth+"))
             kind = "iif" if hook == "input" else "oif"
             out.append(Cond(kind, names=(names,), negated=rng.random() < 0.3))
+        if not stateless and rng.random() < 0.06:
+            out.append(Cond("exthdr", family=family, negated=rng.random() < 0.5))
+        if self.marks and rng.random() < 0.2:
+            # Packet marks also in netdev chains: one set at ingress is still there at input.
+            kind = "ctmark" if self.ctmarks and not stateless and rng.random() < 0.4 else "mark"
+            value, mask = rng.choice(((1, 1), (0, 1), (2, 2), (0, 2), (3, 3), (1, 0xFFFFFFFF)))
+            out.append(Cond(kind, ranges=((value, mask),), negated=rng.random() < 0.3))
         if self.unknowns_left and rng.random() < 0.25:
             self.unknowns_left -= 1
             if rng.random() < 0.6:  # broad, so that many probes hinge on it
@@ -191,6 +202,7 @@ class _Builder:
         user: bool,
         rejects: bool,
         table_prefix: str,
+        stateless: bool = False,
     ) -> Action:
         rng = self.rng
         choices = ["accept"] * 30 + ["drop"] * 20 + ["log"] * 6 + ["none"] * 4
@@ -202,10 +214,18 @@ class _Builder:
         protos = [c for c in conds if c.kind == "l4proto" and not c.negated]
         if self.dialect == "nft" and protos and not any(c.kind == "dport" for c in conds):
             choices += ["vmap"] * 8
+        if self.marks:
+            choices += ["mark"] * 12
         kind = rng.choice(choices)
         is_tcp = bool(protos) and protos[0].ranges == ((TCP, TCP),)
         if kind == "reject":
             return Action("reject", tcp_reset=is_tcp and rng.random() < 0.5)
+        if kind == "mark":
+            writes = [("mark", "set", v) for v in (1, 2, 3, 0)] + [("mark", "or", 2)]
+            if self.ctmarks and not stateless:
+                writes += [("ctmark", "set", 1), ("ctmark", "or", 2), ("ctmark", "save", 0)]
+                writes += [("mark", "restore", 0)] * 2
+            return Action("mark", mark=rng.choice(writes))
         if kind in ("jump", "goto"):
             return Action(kind, chain=rng.choice(callees))
         if kind == "vmap":
@@ -240,7 +260,8 @@ class _Builder:
         out = []
         for _ in range(count):
             conds = self.conds(hook, families, table_prefix, stateless)
-            out.append(Rule(tuple(conds), self.action(conds, callees, user, rejects, table_prefix)))
+            action = self.action(conds, callees, user, rejects, table_prefix, stateless)
+            out.append(Rule(tuple(conds), action))
         return out
 
 

@@ -56,6 +56,16 @@ def _ipt_rule(chain: str, rule: Rule, family: int) -> str:
             parts.append(f"-m state {bang}--state {state.names[0]}")
         else:
             parts.append(f"-m conntrack {bang}--ctstate {','.join(state.names)}")
+    frag = by_kind.get("exthdr")
+    if frag:
+        bang = "! " if frag.negated else ""
+        parts.append(f"{bang}-f" if family == 4 else f"-m ipv6header {bang}--header frag --soft")
+    for kind, module in (("mark", "mark"), ("ctmark", "connmark")):
+        cond = by_kind.get(kind)
+        if cond:
+            bang = "! " if cond.negated else ""
+            ((value, mask),) = cond.ranges
+            parts.append(f"-m {module} {bang}--mark {value:#x}/{mask:#x}")
     if "limit" in by_kind:
         parts.append(LIMIT_IPT)
     parts.extend(_ipt_target(rule.action, family))
@@ -65,6 +75,11 @@ def _ipt_rule(chain: str, rule: Rule, family: int) -> str:
 def _ipt_target(action: Action, family: int) -> list[str]:
     if action.kind == "none":
         return []
+    if action.kind == "mark":
+        what, op, value = action.mark
+        if op in ("save", "restore"):
+            return [f"-j CONNMARK --{op}-mark"]
+        return [f"-j {'MARK' if what == 'mark' else 'CONNMARK'} --{op}-mark {value:#x}"]
     if action.kind == "log":
         return ["-j LOG --log-prefix", '"fwc "']
     if action.kind == "reject":
@@ -128,6 +143,14 @@ def _nft_cond(cond: Cond, l4: str) -> str:
         return f'{cond.kind}name {op}"{name}"'
     if cond.kind == "syn":
         return "tcp flags & (fin | syn | rst | ack) == syn"
+    if cond.kind == "exthdr" and cond.family == 4:
+        return f"ip frag-off & 0x1fff {'==' if cond.negated else '!='} 0"
+    if cond.kind == "exthdr":
+        return f"exthdr frag {'missing' if cond.negated else 'exists'}"
+    if cond.kind in ("mark", "ctmark"):
+        ((value, mask),) = cond.ranges
+        key = "meta mark" if cond.kind == "mark" else "ct mark"
+        return f"{key} & {mask:#x} {'!=' if cond.negated else '=='} {value:#x}"
     if cond.kind == "limit":
         return LIMIT_NFT
     raise ValueError(cond.kind)
@@ -142,6 +165,14 @@ def _nft_verdict(action: Action) -> str:
         return 'log prefix "fwc "'
     if action.kind == "none":
         return "counter"
+    if action.kind == "mark":
+        what, op, value = action.mark
+        if op == "save":
+            return "ct mark set meta mark"
+        if op == "restore":
+            return "meta mark set ct mark"
+        key = "meta mark" if what == "mark" else "ct mark"
+        return f"{key} set {value:#x}" if op == "set" else f"{key} set {key} | {value:#x}"
     return action.kind
 
 

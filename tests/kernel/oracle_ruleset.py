@@ -31,7 +31,9 @@ ICMP = {4: 1, 6: 58}
 @dataclass(frozen=True, slots=True)
 class Cond:
     """One match. kind: l4proto | saddr | daddr | sport | dport | ctstate | iif | oif | syn |
-    limit. `ranges` holds protocols or ports, `prefixes` (network, length) pairs of `family`,
+    mark | ctmark | exthdr | limit (exthdr: a non-first IPv4 fragment, an IPv6 fragment header;
+    negated: not one, without one). `ranges` holds protocols or ports (for mark/ctmark one (value, mask):
+    `(mark & mask) == value`), `prefixes` (network, length) pairs of `family`,
     `names` conntrack states or interface names (a trailing "+" is a prefix wildcard)."""
 
     kind: str
@@ -50,7 +52,7 @@ class Cond:
 
 @dataclass(frozen=True, slots=True)
 class Action:
-    """kind: accept | drop | reject | log | none | return | jump | goto | vmap."""
+    """kind: accept | drop | reject | log | none | return | jump | goto | vmap | mark."""
 
     kind: str
     chain: str = ""
@@ -59,6 +61,9 @@ class Action:
     vmap: tuple[tuple[tuple[int, int], Action], ...] = ()
     # nft only: render the verdict map as the table's named map of this name.
     named_map: str = ""
+    # mark: a non-terminal write (what, op, value): ("mark" | "ctmark", "set" | "or", value),
+    # ("ctmark", "save", 0) (ctmark := mark) or ("mark", "restore", 0) (mark := ctmark).
+    mark: tuple[str, str, int] = ("mark", "set", 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +120,14 @@ class Spec:
                         found.append((f"{table.family}/{table.name}", chain.name, index))
         return tuple(found)
 
+    def writes_ctmark(self) -> bool:
+        return any(
+            rule.action.kind == "mark" and rule.action.mark[0] == "ctmark"
+            for table in self.tables
+            for chain in table.chains
+            for rule in chain.rules
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Packet:
@@ -156,8 +169,15 @@ def _on_hook(chain: Chain, hook: str) -> bool:
     return chain.hook == hook
 
 
-def _cond_matches(cond: Cond, packet: Packet, dialect: str) -> bool:
-    if cond.kind == "l4proto":
+def _cond_matches(cond: Cond, packet: Packet, dialect: str, marks: dict[str, int]) -> bool:
+    if cond.kind in ("mark", "ctmark"):
+        ((value, mask),) = cond.ranges
+        hit = marks[cond.kind] & mask == value
+    elif cond.kind == "exthdr":
+        if cond.family != packet.family:
+            return False  # nft's `ip frag-off`/`exthdr` carry an implicit `meta nfproto`
+        hit = False  # the probes are ordinary packets: no extension header, not a fragment
+    elif cond.kind == "l4proto":
         hit = any(lo <= packet.proto <= hi for lo, hi in cond.ranges)
     elif cond.kind in ("saddr", "daddr"):
         if cond.family != packet.family:
@@ -191,10 +211,23 @@ def _cond_matches(cond: Cond, packet: Packet, dialect: str) -> bool:
 
 
 def _rule_matches(
-    rule: Rule, packet: Packet, rule_id: tuple[str, str, int], assume: dict, seen: set, dialect: str
+    rule: Rule,
+    packet: Packet,
+    rule_id: tuple[str, str, int],
+    assume: dict,
+    seen: set,
+    dialect: str,
+    marks: dict[str, int],
 ) -> bool:
     decided = [cond for cond in rule.conds if cond.kind != "limit"]
-    if not all(_cond_matches(cond, packet, dialect) for cond in decided):
+    if marks.get("reply") and _reads_ctmark(rule):
+        # fwcheck does not follow a connection's mark from packet to packet: a reply's ctmark
+        # is any value the ruleset writes (netfilter_marks), so its answer may rightly be
+        # indeterminate where a reply reaches a mark match or a restore.
+        others = [cond for cond in decided if cond.kind not in ("mark", "ctmark")]
+        if all(_cond_matches(cond, packet, dialect, marks) for cond in others):
+            seen.add(("ctmark", "", -1))
+    if not all(_cond_matches(cond, packet, dialect, marks) for cond in decided):
         return False
     if len(decided) == len(rule.conds):
         return True
@@ -202,8 +235,31 @@ def _rule_matches(
     return assume[rule_id]
 
 
+def _reads_ctmark(rule: Rule) -> bool:
+    restores = rule.action.kind == "mark" and rule.action.mark[1] == "restore"
+    return restores or any(cond.kind in ("mark", "ctmark") for cond in rule.conds)
+
+
+def _write_mark(action: Action, marks: dict[str, int]) -> None:
+    what, op, value = action.mark
+    if op == "set":
+        marks[what] = value
+    elif op == "or":
+        marks[what] |= value
+    elif op == "save":
+        marks["ctmark"] = marks["mark"]
+    else:  # restore
+        marks["mark"] = marks["ctmark"]
+
+
 def _walk_base(
-    table: Table, base: Chain, packet: Packet, assume: dict, seen: set, dialect: str
+    table: Table,
+    base: Chain,
+    packet: Packet,
+    assume: dict,
+    seen: set,
+    dialect: str,
+    marks: dict[str, int],
 ) -> str:
     table_id = f"{table.family}/{table.name}"
     stack: list[tuple[Chain, int]] = []
@@ -217,9 +273,12 @@ def _walk_base(
         rule = chain.rules[index]
         rule_id = (table_id, chain.name, index)
         index += 1
-        if not _rule_matches(rule, packet, rule_id, assume, seen, dialect):
+        if not _rule_matches(rule, packet, rule_id, assume, seen, dialect, marks):
             continue
         action = rule.action
+        if action.kind == "mark":
+            _write_mark(action, marks)
+            continue
         if action.kind == "vmap":
             chosen = [a for (lo, hi), a in action.vmap if lo <= packet.dport <= hi]
             if not chosen:
@@ -241,7 +300,23 @@ def _walk_base(
     raise RuntimeError("reference walk did not terminate")
 
 
-def packet_verdict(spec: Spec, packet: Packet, assume: dict, seen: set) -> str:
+def packet_verdict(
+    spec: Spec, packet: Packet, assume: dict, seen: set, ct: dict[str, int] | None = None
+) -> str:
+    """`ct` holds the connection's mark ("ctmark"), carried from packet to packet of a flow; a
+    packet's own mark starts at 0 (a new skb)."""
+    marks = {"mark": 0, "ctmark": 0 if ct is None else ct["ctmark"]}
+    if ct is not None and packet.ctstate != "NEW":
+        marks["reply"] = 1
+    verdict = _packet_verdict(spec, packet, assume, seen, marks)
+    if ct is not None:
+        ct["ctmark"] = marks["ctmark"]
+    return verdict
+
+
+def _packet_verdict(
+    spec: Spec, packet: Packet, assume: dict, seen: set, marks: dict[str, int]
+) -> str:
     bases = [
         (chain.priority, order, table, chain)
         for order, table in enumerate(spec.tables)
@@ -249,8 +324,14 @@ def packet_verdict(spec: Spec, packet: Packet, assume: dict, seen: set) -> str:
         for chain in table.chains
         if _on_hook(chain, packet.hook)
     ]
-    for _, _, table, chain in sorted(bases, key=lambda item: (item[0], item[1])):
-        if _walk_base(table, chain, packet, assume, seen, spec.dialect) == "drop":
+
+    # Ingress runs before input, egress after output, whatever the priorities (marks carry).
+    def stage(chain: Chain) -> int:
+        return int(chain.hook == "egress") - int(chain.hook == "ingress")
+
+    ordered = sorted(bases, key=lambda item: (stage(item[3]), item[0], item[1]))
+    for _, _, table, chain in ordered:
+        if _walk_base(table, chain, packet, assume, seen, spec.dialect, marks) == "drop":
             return "drop"
     return "accept"
 
@@ -278,6 +359,18 @@ def flow_packets(
 
 def predict(spec: Spec, packets: tuple[Packet, ...]) -> Prediction:
     unknowns = spec.unknown_ids()
+    if spec.writes_ctmark():
+        # The connection's mark runs from packet to packet: walked in order, which the generator
+        # keeps decidable (no undecidable match beside a ctmark write).
+        assert not unknowns, "a ctmark write beside an undecidable match"
+        ct = {"ctmark": 0}
+        kernel = "accept"
+        seen: set = set()
+        for packet in packets:
+            if packet_verdict(spec, packet, {}, seen, ct) == "drop":
+                kernel = "drop"
+                break
+        return Prediction(kernel, bool(seen), kernel)
     touched = False
     surely_dropped = False
     surely_passed = True

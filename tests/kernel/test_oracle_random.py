@@ -4,7 +4,10 @@ Each case generates a ruleset from the run's seed (user chains, -j/-g, RETURN in
 chains, multiport, port ranges, prefixes and negations, REJECT/DROP, LOG, conntrack states,
 strict OUTPUT policies with and without an ESTABLISHED rule; for nft several base chains per hook
 in ip/ip6/inet tables, named sets and verdict maps, netdev ingress/egress chains on the
-device; sometimes an undecidable `limit` match),
+device; packet and connection marks: MARK/CONNMARK and -m mark/connmark, nft `meta mark set`,
+`ct mark set`, `meta mark & m == v`; fragment and IPv6 fragment-header matches, which the
+probes, ordinary packets, never meet: `-f`, `-m ipv6header --header frag --soft`, nft
+`ip frag-off`, `exthdr frag exists|missing`; sometimes an undecidable `limit` match),
 loads it into a fresh network namespace with the real iptables-restore / nft, sends real TCP
 and UDP probes and pings (ICMP/ICMPv6 echo, which pass only if the echo reply gets back) over a
 veth from the peer namespace (inbound) and from the host (outbound), and compares each probe's

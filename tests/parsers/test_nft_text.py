@@ -191,6 +191,35 @@ def test_dynamic_set_and_unmodelled_matches_are_unknown() -> None:
     assert any(isinstance(m, MarkMatch) for r in rules(ruleset) for m in r.matches)
 
 
+def test_exthdr_presence_is_read_as_nft_json_prints_it() -> None:
+    """`exthdr frag exists|missing` (kernel oracle seed n1/nft-text/4: the text was unread,
+    UNKNOWN, where the kernel's JSON listing decided the same rule on ordinary packets)."""
+    text = (
+        "table ip6 t { chain input { type filter hook input priority 0;\n"
+        "exthdr frag exists drop\nexthdr frag missing tcp dport 22 accept\n"
+        "exthdr frag more-fragments 1 drop\n} }"
+    )
+    listed = {"nftables": [
+        {"table": {"family": "ip6", "name": "t"}},
+        {"chain": {"family": "ip6", "table": "t", "name": "input", "type": "filter",
+                   "hook": "input", "prio": 0, "policy": "accept"}},
+        {"rule": {"family": "ip6", "table": "t", "chain": "input", "expr": [
+            {"match": {"op": "==", "left": {"exthdr": {"name": "frag"}}, "right": True}},
+            {"drop": None}]}},
+        {"rule": {"family": "ip6", "table": "t", "chain": "input", "expr": [
+            {"match": {"op": "==", "left": {"exthdr": {"name": "frag"}}, "right": False}},
+            {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}},
+                       "right": 22}},
+            {"accept": None}]}},
+    ]}  # fmt: skip
+    from_json = rules(nft_json.parse(json.dumps(listed).encode(), "ruleset.json"))
+    first, second, third = rules(parse(text))
+    assert (first.matches, first.target.verdict) == (from_json[0].matches, Verdict.DROP)
+    assert (second.matches, second.target.verdict) == (from_json[1].matches, Verdict.ACCEPT)
+    # A header field test stays unread: only the presence form is translated.
+    assert third.target.verdict is Verdict.UNKNOWN
+
+
 def test_unread_selector_makes_the_rule_unknown_not_a_guess() -> None:
     ruleset = parse(
         "table inet t { chain input { type filter hook input priority 0;\n"
@@ -389,6 +418,22 @@ def test_check_command_reads_nftables_conf_with_nft_include(
         ("reject with tcp reset", {"reject": {"type": "tcp reset"}}),
         ("limit rate over 10 mbytes/second",
          {"limit": {"inv": True, "rate": 10, "rate_unit": "mbytes", "per": "second"}}),
+        # nft 1.0.6 `nft -j` of these (the kernel oracle loads them: Debian's nat.nft, the
+        # random rulesets).
+        ("dnat to tcp dport map { 1000 : 1.1.1.1, 2000 : 2.2.2.2 } : tcp dport map "
+         "{ 1000 : 1234, 2000 : 2345 }",
+         {"dnat": {
+             "addr": {"map": {"key": {"payload": {"protocol": "tcp", "field": "dport"}},
+                              "data": {"set": [[1000, "1.1.1.1"], [2000, "2.2.2.2"]]}}},
+             "port": {"map": {"key": {"payload": {"protocol": "tcp", "field": "dport"}},
+                              "data": {"set": [[1000, 1234], [2000, 2345]]}}}}}),
+        ("snat ip saddr map { 192.168.1.1 : 1.1.1.1 }",
+         {"snat": {"addr": {"map": {"key": {"payload": {"protocol": "ip", "field": "saddr"}},
+                                    "data": {"set": [["192.168.1.1", "1.1.1.1"]]}}}}}),
+        ("exthdr frag exists",
+         {"match": {"op": "==", "left": {"exthdr": {"name": "frag"}}, "right": True}}),
+        ("exthdr hbh missing",
+         {"match": {"op": "==", "left": {"exthdr": {"name": "hbh"}}, "right": False}}),
     ],
 )  # fmt: skip
 def test_statements_as_nft_json_prints_them(statement: str, expected: dict[str, object]) -> None:
