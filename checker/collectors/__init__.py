@@ -6,6 +6,8 @@ known_hosts) -> CollectResult`, never raising for a host's faults.
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -49,3 +51,11 @@ def collect_hosts(
                 on_result(result)
             results.append(result)
     return results
+
+
+def configure_logging() -> None:
+    # paramiko logs every failed banner read with a traceback at ERROR; the host's error result
+    # already says it in one line.
+    logging.getLogger("paramiko").setLevel(logging.CRITICAL)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(format="fwcheck: %(message)s", level=logging.WARNING, stream=sys.stderr)

@@ -6,49 +6,16 @@ manifest.json lists its `check_sources`.
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from checker.collectors import collect_hosts
+from checker.collectors import collect_hosts, configure_logging
 from checker.collectors.evidence import new_run_id, write_evidence
 from checker.collectors.hostkeys import KnownHosts
 from checker.collectors.result import CollectResult
-from checker.errors import CollectError, Problem, UsageError, format_problem
-from checker.inventory import Inventory, load_inventory, load_role_map
-from checker.inventory.model import HostSpec
-
-
-def configure_logging() -> None:
-    # paramiko logs every failed banner read with a traceback at ERROR; the host's error result
-    # already says it in one line.
-    logging.getLogger("paramiko").setLevel(logging.CRITICAL)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(format="fwcheck: %(message)s", level=logging.WARNING, stream=sys.stderr)
-
-
-def select_hosts(inventory: Inventory, names: Sequence[str]) -> list[HostSpec]:
-    if not names:
-        return list(inventory.hosts)
-    chosen = [h for h in inventory.hosts if h.name in set(names)]
-    unknown = sorted(set(names) - {h.name for h in chosen})
-    if unknown:
-        raise UsageError(
-            Problem(
-                inventory.file,
-                0,
-                0,
-                "usage",
-                f"no such host in the inventory: {', '.join(unknown)}",
-            )
-        )
-    return chosen
-
-
-def open_inventory(inventory: str, role_map: str | None) -> Inventory:
-    mapping = load_role_map(role_map) if role_map else None
-    return load_inventory(inventory, role_map=mapping)
+from checker.errors import CollectError, ExitCode, Problem, UsageError, format_problem
+from checker.inventory.selection import open_inventory, select_hosts
 
 
 def summary_line(result: CollectResult, where: Path | None) -> str:
@@ -69,8 +36,6 @@ def run(
     user_known_hosts: bool = True,
     quiet: bool = False,
 ) -> int:
-    from checker.cli import ExitCode
-
     if not evidence_dir:
         raise UsageError(Problem("fwcheck collect", 0, 0, "usage", "--evidence DIR is required"))
     configure_logging()

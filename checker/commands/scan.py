@@ -1,7 +1,7 @@
 """`fwcheck scan`: collect every inventory host and check it with the same pipeline as `check`.
 
 A host that cannot be collected gets `error` findings (and its TargetInfo says why); the other
-hosts are still checked; the exit code is then 3 unless a worse one applies (cli.ExitCode).
+hosts are still checked; the exit code is then 3 unless a worse one applies (errors.ExitCode).
 
 Fleet scans (issue 7): at most `--concurrency` hosts are collected at once, each under its own
 deadline and all under `--scan-timeout`; each host is checked as soon as it is collected and its
@@ -19,15 +19,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from checker import __version__
-from checker.collectors import transport_module
+from checker.collectors import configure_logging, transport_module
 from checker.collectors.evidence import new_run_id, write_evidence
 from checker.collectors.hostkeys import KnownHosts
 from checker.collectors.result import CollectResult
 from checker.collectors.sources import sources_for
-from checker.commands.check import exit_code
-from checker.commands.collect import configure_logging, open_inventory, select_hosts
 from checker.commands.outputs import NO_OUTPUTS, Outputs
-from checker.errors import CollectError, Problem, format_problem
+from checker.errors import CollectError, ExitCode, Problem, format_problem
 from checker.findings import Finding
 from checker.fleet import scope as scopes
 from checker.fleet.history import History, RunRecorder
@@ -35,7 +33,9 @@ from checker.fleet.progress import progress_for
 from checker.fleet.publish import finish
 from checker.fleet.runner import DEFAULT_CONCURRENCY, collect_stream
 from checker.fleet.shard import parse_shard, select
+from checker.gate import exit_code
 from checker.inventory.model import HostSpec
+from checker.inventory.selection import open_inventory, select_hosts
 from checker.pipeline import error_findings, evaluate_target
 from checker.policies.controls import no_control_matches
 from checker.policies.controls import select as select_controls
@@ -89,8 +89,6 @@ def run(
     max_input_bytes: int | None = None,
     controls: Sequence[str] = (),
 ) -> int:
-    from checker.cli import ExitCode
-
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     started_monotonic = time.monotonic()
     configure_logging()

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from checker.cli import ExitCode, main
+from checker.cli import main
 from checker.collectors.evidence import write_evidence
 from checker.collectors.result import CollectResult, Output
+from checker.errors import ExitCode
 from checker.fleet.publish import use_color
 
 OPEN_TELNET = """*filter

@@ -1,0 +1,20 @@
+"""The gate: a run's exit code from its findings and `--fail-on` (check, scan and merge agree)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from checker.errors import ExitCode
+from checker.findings import Finding, Severity, Status
+
+
+def exit_code(findings: Sequence[Finding], fail_on: str) -> ExitCode:
+    if any(f.status is Status.ERROR for f in findings):
+        return ExitCode.TARGET_ERROR
+    threshold = Severity(fail_on).rank
+    if any(
+        f.status in (Status.FAIL, Status.INDETERMINATE) and f.severity.rank >= threshold
+        for f in findings
+    ):
+        return ExitCode.VIOLATIONS
+    return ExitCode.OK
