@@ -9,7 +9,6 @@ from checker import __version__
 from checker.commands.outputs import NO_OUTPUTS, Outputs
 from checker.errors import Problem, UsageError, format_problem
 from checker.findings import Finding
-from checker.fleet.publish import print_console, write_reports
 from checker.gate import exit_code
 from checker.pipeline import evaluate_target
 from checker.policies.controls import no_control_matches, select
@@ -17,6 +16,7 @@ from checker.policies.loader import load_policy_set, policy_search_paths
 from checker.policies.model import Requirement
 from checker.reports import RunReport, TargetInfo
 from checker.reports.data import effective_findings
+from checker.reports.publish import print_console, write_reports
 from checker.sources import read_sources
 from checker.target_selection import targets_for
 from checker.targets import TargetSpec

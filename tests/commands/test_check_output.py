@@ -16,7 +16,7 @@ from checker.cli import main
 from checker.collectors.evidence import write_evidence
 from checker.collectors.result import CollectResult, Output
 from checker.errors import ExitCode
-from checker.fleet.publish import use_color
+from checker.reports.publish import use_color
 
 OPEN_TELNET = """*filter
 :INPUT DROP [0:0]
