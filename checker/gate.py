@@ -6,9 +6,15 @@ from collections.abc import Sequence
 
 from checker.errors import ExitCode
 from checker.findings import Finding, Severity, Status
+from checker.reports.data import TargetInfo
 
 
-def exit_code(findings: Sequence[Finding], fail_on: str) -> ExitCode:
+def exit_code(
+    findings: Sequence[Finding], fail_on: str, targets: Sequence[TargetInfo] = ()
+) -> ExitCode:
+    """A bug in any target first (4), then any error result (3), then the --fail-on gate."""
+    if any(t.internal for t in targets):
+        return ExitCode.INTERNAL
     if any(f.status is Status.ERROR for f in findings):
         return ExitCode.TARGET_ERROR
     threshold = Severity(fail_on).rank

@@ -183,6 +183,10 @@ def error_findings(
     ]
 
 
+# (findings, platform, problems): what checking one target gives (evaluate_target).
+Evaluation = tuple[list[Finding], str | None, list[Problem]]
+
+
 def evaluate_target(
     name: str,
     sources: Sequence[Source],
@@ -192,7 +196,7 @@ def evaluate_target(
     max_input_bytes: int | None = None,
     folder_options: Mapping[str, str] = {},
     include_dirs: tuple[str, ...] = (),
-) -> tuple[list[Finding], str | None, list[Problem]]:
+) -> Evaluation:
     """(findings, platform, problems): problems non-empty means the target could not be read."""
     try:
         models = parse_sources(

@@ -10,7 +10,7 @@ from checker.commands.outputs import NO_OUTPUTS, Outputs
 from checker.errors import Problem, UsageError, format_problem
 from checker.findings import Finding
 from checker.gate import exit_code
-from checker.pipeline import evaluate_target
+from checker.pipeline import Evaluation, evaluate_target
 from checker.policies.controls import no_control_matches, select
 from checker.policies.loader import load_policy_set, policy_search_paths
 from checker.policies.model import Requirement
@@ -18,6 +18,7 @@ from checker.reports import RunReport, TargetInfo
 from checker.reports.data import effective_findings
 from checker.reports.publish import print_console, write_reports
 from checker.sources import read_sources
+from checker.target_guard import guarded, is_internal
 from checker.target_selection import targets_for
 from checker.targets import TargetSpec
 from checker.waivers import apply_waivers, load_waivers
@@ -35,11 +36,14 @@ def check_targets(
     for target, requirements in planned:
         for requirement in requirements:
             seen.setdefault(requirement.key, requirement)
-        sources, problems = read_sources(target.files, dict(target.digests), max_input_bytes)
-        if problems:
-            target_findings, platform = [], None
-        else:
-            target_findings, platform, problems = evaluate_target(
+
+        def evaluate(
+            target: TargetSpec = target, requirements: tuple[Requirement, ...] = requirements
+        ) -> Evaluation:
+            sources, problems = read_sources(target.files, dict(target.digests), max_input_bytes)
+            if problems:
+                return [], None, problems
+            return evaluate_target(
                 target.name,
                 sources,
                 requirements,
@@ -48,8 +52,16 @@ def check_targets(
                 folder_options=dict(target.folder_options),
                 include_dirs=nft_include,
             )
+
+        target_findings, platform, problems = guarded(
+            target.name, evaluate, lambda problem: ([], None, [problem])
+        )
         error = "; ".join(format_problem(p) for p in problems) or None
-        infos.append(TargetInfo(target.name, target.files, target.roles, platform, error))
+        infos.append(
+            TargetInfo(
+                target.name, target.files, target.roles, platform, error, is_internal(problems)
+            )
+        )
         findings.extend(target_findings)
     return infos, findings, list(seen.values())
 
@@ -129,4 +141,4 @@ def run(
     paths = outputs.report_paths()
     write_reports(report, paths, options, baseline=None)
     print_console(report, paths, options, quiet=outputs.quiet, color=outputs.color)
-    return exit_code(effective_findings(report), outputs.fail_on)
+    return exit_code(effective_findings(report), outputs.fail_on, report.targets)

@@ -16,6 +16,7 @@ from checker.collectors.hostkeys import KnownHosts
 from checker.collectors.result import CollectResult
 from checker.errors import CollectError, ExitCode, Problem, UsageError, format_problem
 from checker.inventory.selection import open_inventory, select_hosts
+from checker.target_guard import guarded, is_internal
 
 
 def summary_line(result: CollectResult, where: Path | None) -> str:
@@ -44,17 +45,22 @@ def run(
     known_hosts = KnownHosts.for_scan(parsed.known_hosts_files, include_user=user_known_hosts)
     run_id = new_run_id()
     failed = 0
+    internal = False
 
     def keep(result: CollectResult) -> None:
-        nonlocal failed
+        nonlocal failed, internal
         try:
-            where: Path | None = write_evidence(evidence_dir, result, run_id)
+            where: Path | None = guarded(
+                result.host, lambda: write_evidence(evidence_dir, result, run_id), _raise
+            )
         except CollectError as exc:
             print(format_problem(exc.problems[0]), file=sys.stderr)
             failed += 1
+            internal = internal or is_internal(exc.problems)
             return
         if result.error is not None:
             failed += 1
+            internal = internal or is_internal([result.error])
             print(summary_line(result, where), file=sys.stderr)
         elif not quiet:
             print(summary_line(result, where))
@@ -64,4 +70,11 @@ def run(
         print(
             f"run {run_id}: {len(selected) - failed} of {len(selected)} hosts collected into {evidence_dir}"
         )
+    if internal:
+        return ExitCode.INTERNAL
     return ExitCode.TARGET_ERROR if failed else ExitCode.OK
+
+
+def _raise(problem: Problem) -> Path | None:
+    # A bug while keeping one host's evidence: reported like a write failure, and the run goes on.
+    raise CollectError(problem)

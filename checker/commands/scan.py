@@ -36,13 +36,14 @@ from checker.fleet.shard import parse_shard, select
 from checker.gate import exit_code
 from checker.inventory.model import HostSpec
 from checker.inventory.selection import open_inventory, select_hosts
-from checker.pipeline import error_findings, evaluate_target
+from checker.pipeline import Evaluation, error_findings, evaluate_target
 from checker.policies.controls import no_control_matches
 from checker.policies.controls import select as select_controls
 from checker.policies.loader import load_policy_set, policy_search_paths
 from checker.policies.model import Requirement
 from checker.reports import RunReport, TargetInfo
 from checker.reports.data import effective_findings
+from checker.target_guard import guarded, is_internal
 
 
 def check_host(
@@ -56,16 +57,28 @@ def check_host(
     if result.error is not None:
         problems = [result.error]
         findings = error_findings(host.name, requirements, problems)
-        return TargetInfo(host.name, (), host.roles, None, format_problem(result.error)), findings
-    sources = sources_for(result, evidence_run)
-    files = tuple(origin for origin, _ in sources)
-    findings, platform, problems = evaluate_target(
-        host.name, sources, requirements, max_input_bytes=max_input_bytes
+        info = TargetInfo(
+            host.name, (), host.roles, None, format_problem(result.error), is_internal(problems)
+        )
+        return info, findings
+    files: tuple[str, ...] = ()
+
+    def evaluate() -> Evaluation:
+        nonlocal files
+        sources = sources_for(result, evidence_run)
+        files = tuple(origin for origin, _ in sources)
+        return evaluate_target(host.name, sources, requirements, max_input_bytes=max_input_bytes)
+
+    findings, platform, problems = guarded(
+        host.name, evaluate, lambda problem: ([], None, [problem])
     )
     errors = [format_problem(p) for p in problems]
     if evidence_problem is not None:
         errors.append(format_problem(evidence_problem))
-    return TargetInfo(host.name, files, host.roles, platform, "; ".join(errors) or None), findings
+    info = TargetInfo(
+        host.name, files, host.roles, platform, "; ".join(errors) or None, is_internal(problems)
+    )
+    return info, findings
 
 
 def run(
@@ -177,8 +190,8 @@ def run(
     finally:
         if history is not None:
             history.close()
-    code = exit_code(effective_findings(report), outputs.fail_on)
-    if collect_failed:
+    code = exit_code(effective_findings(report), outputs.fail_on, report.targets)
+    if collect_failed and code is not ExitCode.INTERNAL:
         return ExitCode.TARGET_ERROR
     return code
 
