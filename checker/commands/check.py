@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
+from typing import cast
 
 from checker import __version__
 from checker.commands.outputs import NO_OUTPUTS, Outputs
@@ -66,6 +67,12 @@ def check_targets(
     return infos, findings, list(seen.values())
 
 
+def _params(target: TargetSpec) -> dict[str, str | int]:
+    # A target config's params are validated by its schema (integer, string, or a list that the
+    # policy's own schema then judges), as explain reads them.
+    return cast("dict[str, str | int]", dict(target.params))
+
+
 def run(
     *,
     files: Sequence[str],
@@ -114,7 +121,7 @@ def run(
                 )
             )
     planned = [
-        (target, select(policy_set.requirements_for(target.roles, dict(target.params)), controls))
+        (target, select(policy_set.requirements_for(target.roles, _params(target)), controls))
         for target in targets
     ]
     if controls and targets and not any(requirements for _, requirements in planned):
