@@ -176,3 +176,22 @@ def test_the_rules_catch_upward_imports() -> None:
     found = "\n".join(upward_imports(graph))
     for rule in ("below fleet", "lower layer", "do not import the cli", "each other"):
         assert rule in found, rule
+
+
+def literal_exit_codes() -> list[str]:
+    """`return 2` in a command's `run` or a `main`: exit codes come from errors.ExitCode."""
+    found = []
+    for name, path in modules().items():
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        for func in ast.walk(tree):
+            if not isinstance(func, ast.FunctionDef) or func.name not in ("run", "main"):
+                continue
+            for node in ast.walk(func):
+                value = node.value if isinstance(node, ast.Return) else None
+                if isinstance(value, ast.Constant) and type(value.value) is int:
+                    found.append(f"{name}:{node.lineno}: return {value.value}")
+    return found
+
+
+def test_no_literal_exit_code() -> None:
+    assert literal_exit_codes() == []
