@@ -16,22 +16,13 @@ import platform
 import sys
 import traceback
 from collections.abc import Sequence
-from enum import IntEnum
 from typing import TYPE_CHECKING
 
 from checker import __version__, numbers
-from checker.errors import FwcheckError, PolicyError, UsageError, format_problem
+from checker.errors import INTERRUPTED_EXIT, ExitCode, FwcheckError, UsageError, format_problem
 
 if TYPE_CHECKING:
     from checker.commands.outputs import Outputs
-
-
-class ExitCode(IntEnum):
-    OK = 0
-    VIOLATIONS = 1
-    USAGE = 2
-    TARGET_ERROR = 3
-    INTERNAL = 4
 
 
 EXIT_CODES_HELP = """exit codes:
@@ -632,17 +623,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _ArgparseExit as exc:
         print(exc, file=sys.stderr)
         return ExitCode.USAGE
-    except (PolicyError, UsageError) as exc:
-        for problem in exc.problems:
-            print(format_problem(problem), file=sys.stderr)
-        return ExitCode.USAGE
     except FwcheckError as exc:
         for problem in exc.problems:
             print(format_problem(problem), file=sys.stderr)
-        return ExitCode.TARGET_ERROR
+        return exc.exit_code
     except KeyboardInterrupt:
         print("fwcheck: interrupted", file=sys.stderr)
-        return 130
+        return INTERRUPTED_EXIT
     except BrokenPipeError:
         return ExitCode.OK
     except Exception:

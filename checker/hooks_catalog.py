@@ -23,6 +23,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from checker.errors import ExitCode
+
 MANIFEST_NAME = ".pre-commit-hooks.yaml"
 GENERATOR = "python -m checker.hooks_catalog"
 # Characters to escape outside a class; '#' and blanks because the regex is verbose (re.VERBOSE).
@@ -239,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     current = path.read_text(encoding="utf-8") if path.is_file() else ""
     if args.check:
         if current == wanted:
-            return 0
+            return ExitCode.OK
         sys.stdout.writelines(
             difflib.unified_diff(
                 current.splitlines(keepends=True),
@@ -249,10 +251,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         )
         print(f"{path} is stale: run `{GENERATOR}`", file=sys.stderr)
-        return 1
+        return ExitCode.VIOLATIONS
     if current != wanted:
         path.write_text(wanted, encoding="utf-8")
-    return 0
+    return ExitCode.OK
 
 
 if __name__ == "__main__":

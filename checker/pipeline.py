@@ -204,6 +204,10 @@ def error_findings(
     ]
 
 
+# (findings, platform, problems): what checking one target gives (evaluate_target).
+Evaluation = tuple[list[Finding], str | None, list[Problem]]
+
+
 def evaluate_target(
     name: str,
     sources: Sequence[Source],
@@ -216,7 +220,7 @@ def evaluate_target(
     budget: int | None = None,
     deadline: float | None = None,
     deadline_s: float = 0.0,
-) -> tuple[list[Finding], str | None, list[Problem]]:
+) -> Evaluation:
     """(findings, platform, problems): problems non-empty means the target could not be read.
     `budget` bounds the engine's work on this target (engine/budget.py); None: unbounded.
     `deadline` (a time.monotonic() value, standing for `deadline_s` seconds) stops it too."""

@@ -14,7 +14,7 @@ further nodes (a "billion laughs" document is small but expands without bound).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -263,15 +263,21 @@ def load_schema(name: str) -> dict[str, Any]:
     return json.loads(resources.schema_path(name).read_text(encoding="utf-8"))
 
 
+def _properties(error: jsonschema.ValidationError) -> Mapping[str, Any]:
+    """The properties the failing schema declares (none for a boolean schema)."""
+    schema = error.schema
+    return schema.get("properties", {}) if isinstance(schema, Mapping) else {}
+
+
 def _describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "additionalProperties":
         extra = sorted(
-            set(error.instance) - set(error.schema.get("properties", {}))
+            set(error.instance) - set(_properties(error))
             if isinstance(error.instance, dict)
             else []
         )
         if extra:
-            allowed = ", ".join(sorted(error.schema.get("properties", {})))
+            allowed = ", ".join(sorted(_properties(error)))
             return f"unknown key {extra[0]!r} (allowed: {allowed})"
     if error.validator == "required":
         return error.message.replace("is a required property", "is required")
@@ -285,7 +291,7 @@ def _describe(error: jsonschema.ValidationError) -> str:
 def _error_path(error: jsonschema.ValidationError) -> JsonPath:
     path = tuple(error.absolute_path)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        extra = sorted(set(error.instance) - set(_properties(error)))
         if extra:
             return path + (extra[0],)
     return path

@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checker import yamlfile
-from checker.cli import ExitCode, main
-from checker.errors import PolicyError
+from checker.cli import main
+from checker.errors import ExitCode, PolicyError
 from checker.yamlfile import parse_yaml
 
 EXPORT = "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n"

@@ -6,12 +6,16 @@ known_hosts) -> CollectResult`, never raising for a host's faults.
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from checker.collectors.hostkeys import KnownHosts
 from checker.collectors.result import CollectResult
+from checker.errors import Problem
 from checker.inventory.model import HostSpec, Transport
+from checker.target_guard import guarded
 
 
 def transport_module(transport: Transport):  # type: ignore[no-untyped-def]
@@ -30,8 +34,18 @@ def transport_module(transport: Transport):  # type: ignore[no-untyped-def]
 
 
 def collect_host(host: HostSpec, known_hosts: KnownHosts) -> CollectResult:
-    module = transport_module(host.transport)
-    return module.collect(host, deadline_s=host.timeout_s, known_hosts=known_hosts)
+    """One host's outputs; a collector bug is that host's error result (checker.target_guard)."""
+
+    def collect() -> CollectResult:
+        module = transport_module(host.transport)
+        return module.collect(host, deadline_s=host.timeout_s, known_hosts=known_hosts)
+
+    def crashed(problem: Problem) -> CollectResult:
+        return CollectResult(
+            host=host.name, outputs=(), error=problem, transport=host.transport.value
+        )
+
+    return guarded(host.name, collect, crashed)
 
 
 def collect_hosts(
@@ -49,3 +63,11 @@ def collect_hosts(
                 on_result(result)
             results.append(result)
     return results
+
+
+def configure_logging() -> None:
+    # paramiko logs every failed banner read with a traceback at ERROR; the host's error result
+    # already says it in one line.
+    logging.getLogger("paramiko").setLevel(logging.CRITICAL)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(format="fwcheck: %(message)s", level=logging.WARNING, stream=sys.stderr)

@@ -6,49 +6,17 @@ manifest.json lists its `check_sources`.
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from checker.collectors import collect_hosts
+from checker.collectors import collect_hosts, configure_logging
 from checker.collectors.evidence import new_run_id, write_evidence
 from checker.collectors.hostkeys import KnownHosts
 from checker.collectors.result import CollectResult
-from checker.errors import CollectError, Problem, UsageError, format_problem
-from checker.inventory import Inventory, load_inventory, load_role_map
-from checker.inventory.model import HostSpec
-
-
-def configure_logging() -> None:
-    # paramiko logs every failed banner read with a traceback at ERROR; the host's error result
-    # already says it in one line.
-    logging.getLogger("paramiko").setLevel(logging.CRITICAL)
-    if not logging.getLogger().handlers:
-        logging.basicConfig(format="fwcheck: %(message)s", level=logging.WARNING, stream=sys.stderr)
-
-
-def select_hosts(inventory: Inventory, names: Sequence[str]) -> list[HostSpec]:
-    if not names:
-        return list(inventory.hosts)
-    chosen = [h for h in inventory.hosts if h.name in set(names)]
-    unknown = sorted(set(names) - {h.name for h in chosen})
-    if unknown:
-        raise UsageError(
-            Problem(
-                inventory.file,
-                0,
-                0,
-                "usage",
-                f"no such host in the inventory: {', '.join(unknown)}",
-            )
-        )
-    return chosen
-
-
-def open_inventory(inventory: str, role_map: str | None) -> Inventory:
-    mapping = load_role_map(role_map) if role_map else None
-    return load_inventory(inventory, role_map=mapping)
+from checker.errors import CollectError, ExitCode, Problem, UsageError, format_problem
+from checker.inventory.selection import open_inventory, select_hosts
+from checker.target_guard import guarded, is_internal
 
 
 def summary_line(result: CollectResult, where: Path | None) -> str:
@@ -69,8 +37,6 @@ def run(
     user_known_hosts: bool = True,
     quiet: bool = False,
 ) -> int:
-    from checker.cli import ExitCode
-
     if not evidence_dir:
         raise UsageError(Problem("fwcheck collect", 0, 0, "usage", "--evidence DIR is required"))
     configure_logging()
@@ -79,17 +45,22 @@ def run(
     known_hosts = KnownHosts.for_scan(parsed.known_hosts_files, include_user=user_known_hosts)
     run_id = new_run_id()
     failed = 0
+    internal = False
 
     def keep(result: CollectResult) -> None:
-        nonlocal failed
+        nonlocal failed, internal
         try:
-            where: Path | None = write_evidence(evidence_dir, result, run_id)
+            where: Path | None = guarded(
+                result.host, lambda: write_evidence(evidence_dir, result, run_id), _raise
+            )
         except CollectError as exc:
             print(format_problem(exc.problems[0]), file=sys.stderr)
             failed += 1
+            internal = internal or is_internal(exc.problems)
             return
         if result.error is not None:
             failed += 1
+            internal = internal or is_internal([result.error])
             print(summary_line(result, where), file=sys.stderr)
         elif not quiet:
             print(summary_line(result, where))
@@ -99,4 +70,11 @@ def run(
         print(
             f"run {run_id}: {len(selected) - failed} of {len(selected)} hosts collected into {evidence_dir}"
         )
+    if internal:
+        return ExitCode.INTERNAL
     return ExitCode.TARGET_ERROR if failed else ExitCode.OK
+
+
+def _raise(problem: Problem) -> Path | None:
+    # A bug while keeping one host's evidence: reported like a write failure, and the run goes on.
+    raise CollectError(problem)

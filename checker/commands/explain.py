@@ -15,14 +15,15 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import cast
 
-from checker.commands.check import _targets, read_sources
-from checker.errors import ParseError, Problem, UsageError, format_problem
+from checker.errors import ExitCode, ParseError, Problem, UsageError, format_problem
 from checker.model.netfilter import IpSets, NftDevices, Ruleset
 from checker.model.windows import WindowsRuleset
 from checker.pipeline import _engine_for, finding, parse_sources
 from checker.policies.loader import load_policy_set, policy_search_paths
 from checker.policies.model import Requirement
 from checker.reports.data import describe_requirement, printable
+from checker.sources import read_sources
+from checker.target_selection import targets_for
 
 
 def pick(requirements: Sequence[Requirement], rule_id: str) -> Requirement:
@@ -144,9 +145,7 @@ def run(
     target_name: str | None = None,
     builtin_policies: bool = True,
 ) -> int:
-    from checker.cli import ExitCode
-
-    targets, unmatched, config_policies = _targets(
+    targets, unmatched, config_policies = targets_for(
         files, roles, params, format_name, config_path, target_name
     )
     policy_set = load_policy_set(

@@ -9,7 +9,7 @@ from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
 
-from checker.errors import Problem, UsageError
+from checker.errors import ExitCode, Problem, UsageError
 from checker.fleet.history import History, RunSummary
 from checker.reports.data import printable
 
@@ -97,7 +97,7 @@ def run(
             before = _check_date(prune_before) if prune_before else None
             gone = history.prune(keep=prune_keep, before=before, scope=scope)
             print(f"pruned {gone} run(s) from {history_path}", file=out)
-            return 0
+            return ExitCode.OK
         if show is not None:
             chosen = history.run(show)
             if chosen is None:
@@ -106,7 +106,7 @@ def run(
             if as_json:
                 payload = {"run": asdict(chosen), "changes": [asdict(r) for r in changed]}
                 out.write(json.dumps(payload, indent=2, ensure_ascii=True) + "\n")
-                return 0
+                return ExitCode.OK
             print(
                 f"run {chosen.id} of {printable(chosen.scope, one_line=True)} at {chosen.started_at}:",
                 file=out,
@@ -120,11 +120,11 @@ def run(
                     one_line=True,
                 )
                 print(f"  {result.drift.upper():6} {text}", file=out)
-            return 0
+            return ExitCode.OK
         runs = history.runs(scope, limit=limit)
         if as_json:
             out.write(json.dumps([asdict(r) for r in runs], indent=2, ensure_ascii=True) + "\n")
-            return 0
+            return ExitCode.OK
         by_scope: dict[str, list[RunSummary]] = {}
         for entry in runs:
             by_scope.setdefault(entry.scope, []).append(entry)
@@ -136,4 +136,4 @@ def run(
             for entry in entries:
                 print("  " + _row(entry), file=out)
             print(f"  open results: {_trend(entries)}", file=out)
-    return 0
+    return ExitCode.OK

@@ -12,11 +12,11 @@ import time
 from collections.abc import Sequence
 from datetime import date
 
-from checker.commands.check import exit_code
 from checker.commands.outputs import NO_OUTPUTS, Outputs
 from checker.fleet.history import History, RunRecorder
 from checker.fleet.merge import merge_reports
 from checker.fleet.publish import finish
+from checker.gate import exit_code
 from checker.reports import RunReport
 from checker.reports.data import effective_findings
 

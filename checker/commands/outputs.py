@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from checker import resources
 from checker.errors import Problem, UsageError
@@ -21,7 +22,7 @@ class Outputs:
     # The lowest severity whose fail/indeterminate makes the exit code 1.
     fail_on: str = "info"
     # How JUnit shows indeterminate results: "fail" (as failures) or "skip".
-    indeterminate_as: str = "fail"
+    indeterminate_as: Literal["fail", "skip"] = "fail"
     waivers_path: str | None = None
     quiet: bool = False
     # --color: "auto" (a terminal without NO_COLOR), "always" or "never".
@@ -31,7 +32,7 @@ class Outputs:
         """How the reports are written: SARIF uris relative to the current folder, shipped
         policies under POLICYROOT."""
         return ReportOptions(
-            indeterminate_as=self.indeterminate_as,  # type: ignore[arg-type]  (argparse choices)
+            indeterminate_as=self.indeterminate_as,
             repo_root=Path.cwd(),
             policy_root=resources.shipped_policies_dir(),
             fail_on=Severity(self.fail_on),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from checker.errors import Location, Problem, UsageError
+from checker.errors import ExitCode, Location, Problem, UsageError
 from checker.model.net import PORT_PROTOCOLS
 from checker.policies.addresses import format_range
 from checker.policies.controls import no_control_matches, select
@@ -174,8 +174,8 @@ def run(
         if by_control:
             for line in format_controls(chosen):
                 print(line)
-            return 0
+            return ExitCode.OK
         selected = [p for p in selected if any(r.policy_id == p.id for r in chosen)]
     for line in format_policies(policy_set, selected, params, controls):
         print(line)
-    return 0
+    return ExitCode.OK

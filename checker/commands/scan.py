@@ -1,7 +1,7 @@
 """`fwcheck scan`: collect every inventory host and check it with the same pipeline as `check`.
 
 A host that cannot be collected gets `error` findings (and its TargetInfo says why); the other
-hosts are still checked; the exit code is then 3 unless a worse one applies (cli.ExitCode).
+hosts are still checked; the exit code is then 3 unless a worse one applies (errors.ExitCode).
 
 Fleet scans (issue 7): at most `--concurrency` hosts are collected at once, each under its own
 deadline and all under `--scan-timeout`; each host is checked as soon as it is collected and its
@@ -19,16 +19,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from checker import __version__
-from checker.collectors import transport_module
+from checker.collectors import configure_logging, transport_module
 from checker.collectors.evidence import new_run_id, write_evidence
 from checker.collectors.hostkeys import KnownHosts
 from checker.collectors.result import CollectResult
 from checker.collectors.sources import sources_for
-from checker.commands.check import exit_code
-from checker.commands.collect import configure_logging, open_inventory, select_hosts
 from checker.commands.outputs import NO_OUTPUTS, Outputs
 from checker.engine.budget import DEADLINE_DETAIL
-from checker.errors import CollectError, Problem, format_problem
+from checker.errors import CollectError, ExitCode, Problem, format_problem
 from checker.findings import Finding
 from checker.fleet import scope as scopes
 from checker.fleet import verdict_cache
@@ -37,14 +35,17 @@ from checker.fleet.progress import progress_for
 from checker.fleet.publish import finish
 from checker.fleet.runner import DEFAULT_CONCURRENCY, collect_stream
 from checker.fleet.shard import parse_shard, select
+from checker.gate import exit_code
 from checker.inventory.model import HostSpec
-from checker.pipeline import error_findings, evaluate_target
+from checker.inventory.selection import open_inventory, select_hosts
+from checker.pipeline import Evaluation, error_findings, evaluate_target
 from checker.policies.controls import no_control_matches
 from checker.policies.controls import select as select_controls
 from checker.policies.loader import load_policy_set, policy_search_paths
 from checker.policies.model import Requirement
 from checker.reports import RunReport, TargetInfo
 from checker.reports.data import effective_findings
+from checker.target_guard import guarded, is_internal
 
 
 def check_host(
@@ -67,21 +68,26 @@ def check_host(
     if result.error is not None:
         problems = [result.error]
         findings = error_findings(host.name, requirements, problems)
-        return TargetInfo(host.name, (), host.roles, None, format_problem(result.error)), findings
-    sources = sources_for(result, evidence_run)
-    files = tuple(origin for origin, _ in sources)
-    cache_key = None
+        info = TargetInfo(
+            host.name, (), host.roles, None, format_problem(result.error), is_internal(problems)
+        )
+        return info, findings
+    files: tuple[str, ...] = ()
     reused = None
-    if cache is not None and sources:
-        cache_key = verdict_cache.key(sources, requirements, version=__version__, budget=budget)
-        stored = cache.get(cache_key)
-        reused = verdict_cache.decode(stored, host.name, files) if stored else None
-    if reused is not None:
-        (findings, platform), problems = reused, []
-        if from_cache is not None:
-            from_cache.append(host.name)
-    else:
-        findings, platform, problems = evaluate_target(
+    cache_key = None
+
+    def evaluate() -> Evaluation:
+        nonlocal files, reused, cache_key
+        sources = sources_for(result, evidence_run)
+        files = tuple(origin for origin, _ in sources)
+        if cache is not None and sources:
+            cache_key = verdict_cache.key(sources, requirements, version=__version__, budget=budget)
+            stored = cache.get(cache_key)
+            reused = verdict_cache.decode(stored, host.name, files) if stored else None
+        if reused is not None:
+            found, platform = reused
+            return found, platform, []
+        return evaluate_target(
             host.name,
             sources,
             requirements,
@@ -90,13 +96,24 @@ def check_host(
             deadline=deadline,
             deadline_s=deadline_s,
         )
+
+    findings, platform, problems = guarded(
+        host.name, evaluate, lambda problem: ([], None, [problem])
+    )
+    if reused is not None:
+        if from_cache is not None:
+            from_cache.append(host.name)
+    else:
         timed_out = any(DEADLINE_DETAIL in dict(f.details) for f in findings)
         if cache is not None and cache_key is not None and not problems and not timed_out:
             cache.put(cache_key, verdict_cache.encode(files, platform, findings))
     errors = [format_problem(p) for p in problems]
     if evidence_problem is not None:
         errors.append(format_problem(evidence_problem))
-    return TargetInfo(host.name, files, host.roles, platform, "; ".join(errors) or None), findings
+    info = TargetInfo(
+        host.name, files, host.roles, platform, "; ".join(errors) or None, is_internal(problems)
+    )
+    return info, findings
 
 
 def run(
@@ -122,8 +139,6 @@ def run(
     budget: int | None = None,
     use_cache: bool = True,
 ) -> int:
-    from checker.cli import ExitCode
-
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     started_monotonic = time.monotonic()
     configure_logging()
@@ -219,8 +234,8 @@ def run(
     finally:
         if history is not None:
             history.close()
-    code = exit_code(effective_findings(report), outputs.fail_on)
-    if collect_failed:
+    code = exit_code(effective_findings(report), outputs.fail_on, report.targets)
+    if collect_failed and code is not ExitCode.INTERNAL:
         return ExitCode.TARGET_ERROR
     return code
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from checker import resources
-from checker.errors import PolicyError, Problem, format_problem
+from checker.errors import ExitCode, PolicyError, Problem, format_problem
 from checker.policies.discovery import YAML_SUFFIXES, yaml_files
 from checker.policies.loader import load_policy_docs, read_doc
 from checker.yamlfile import YamlDoc
@@ -208,15 +208,15 @@ def run(*, paths: Sequence[str]) -> int:
                 "fwcheck validate: no ./policies folder, and no fwcheck.yaml, waiver or inventory "
                 "file here: nothing to validate"
             )
-            return 0
+            return ExitCode.OK
         note = "no ./policies folder; validated the files found here: "
     counts, problems = validate_paths(list(paths) or list(DEFAULT_PATHS))
     for problem in problems:
         print(format_problem(problem), file=sys.stderr)
     if problems:
-        return 2
+        return ExitCode.USAGE
     summary = ", ".join(
         f"{count} {name} file{'s' * (count != 1)}" for name, count in counts.items()
     )
     print(f"fwcheck validate: {note}{summary}: valid")
-    return 0
+    return ExitCode.OK

@@ -16,6 +16,7 @@ constants of the `Phase`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from checker.engine import netfilter_marks as marks
 from checker.engine.netfilter_route import MISSING
@@ -147,7 +148,7 @@ class MatchCompiler:
                 return self.none, self.none
         return sure, maybe
 
-    def _simple(self, match: Match) -> list[tuple[int, IntervalSet]] | bool | None:
+    def _simple(self, match: Match) -> list[tuple[int, IntervalSet]] | Literal[False] | None:
         """Per-dimension constraints of a one-dimension match, False if it never holds, or
         None when it needs the general algebra."""
         if isinstance(match, Ranges):

@@ -408,7 +408,7 @@ def base_chains(
             for chain in table.chains:
                 if chain.hook in hooks:
                     found.append((table, chain))
-    order = {hook: i for i, hook in enumerate(hooks)}
+    order: dict[Hook | None, int] = {hook: i for i, hook in enumerate(hooks)}
     found.sort(key=lambda tc: (order[tc[1].hook], tc[1].priority))
     return found
 

@@ -547,7 +547,7 @@ def _flow(
     package = context.symbols.packages[point["package"]]
     if package:
         extra.append("package " + ("(another package)" if package == "*" else package))
-    args = dict(icmp=point["icmp"], extra=" ".join(extra))
+    icmp, described = point["icmp"], " ".join(extra)
     if inbound:
         text = format_flow(
             family,
@@ -556,7 +556,8 @@ def _flow(
             point["local"],
             point["rport"],
             point["lport"],
-            **args,
+            icmp=icmp,
+            extra=described,
         )
     else:
         text = format_flow(
@@ -566,7 +567,8 @@ def _flow(
             point["remote"],
             point["lport"],
             point["rport"],
-            **args,
+            icmp=icmp,
+            extra=described,
         )
     if remote_text is not None:
         # The remote address is a witness of a keyword set, not a concrete value: say so.

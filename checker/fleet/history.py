@@ -10,7 +10,7 @@ process killed at any moment leaves the history exactly as before that run, or w
 whole. Readers (`fwcheck history`, another scan's baseline) are never blocked by WAL writers.
 
 What is kept per run: its counts, the targets it saw, and its open results (anything but a
-pass), fixed results, and absent ones (see checker.fleet.drift): passes are implied, which keeps
+pass), fixed results, and absent ones (see checker.reports.drift): passes are implied, which keeps
 a nightly 10,000-host history small.
 """
 
@@ -24,7 +24,9 @@ from types import MappingProxyType
 
 from checker.errors import FwcheckError, Problem, UsageError
 from checker.findings import Finding
-from checker.fleet.drift import (
+from checker.fleet.migrations import MIGRATIONS, SCHEMA_VERSION
+from checker.reports.data import Tally
+from checker.reports.drift import (
     AbsentResult,
     Baseline,
     DriftCounts,
@@ -34,9 +36,7 @@ from checker.fleet.drift import (
     is_open,
     key_of,
 )
-from checker.fleet.migrations import MIGRATIONS, SCHEMA_VERSION
 from checker.fleet.verdict_cache import VerdictCache
-from checker.reports.data import Tally
 
 DEFAULT_PATH = Path("reports") / "history.sqlite"
 BUSY_TIMEOUT_S = 30.0

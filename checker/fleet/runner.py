@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 
 from checker.collectors.result import CollectResult, host_problem
 from checker.inventory.model import HostSpec
+from checker.target_guard import internal_problem
 
 # Default hosts in flight: collection is network-bound (one SSH round trip per host), so more
 # than the cores; paramiko runs one extra thread per connection, and sshd's MaxStartups (10:30:100
@@ -54,9 +55,7 @@ def crash_result(host: HostSpec, exc: BaseException) -> CollectResult:
     return CollectResult(
         host=host.name,
         outputs=(),
-        error=host_problem(
-            host.name, "internal", f"collector failed unexpectedly ({type(exc).__name__})"
-        ),
+        error=internal_problem(host.name, exc),
         transport=host.transport.value,
         started_at=_now(),
     )

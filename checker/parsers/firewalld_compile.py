@@ -26,12 +26,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from checker.errors import Location, ParseError, Problem
 from checker.model.netfilter import Rule, Ruleset, Unknown
 from checker.parsers import firewalld_direct, nft_json, nft_scan
-from checker.parsers.firewalld_tree import Tree
 from checker.parsers.firewalld_xml import Node
+
+if TYPE_CHECKING:
+    # Type only: firewalld_tree calls compile_tree, so a runtime import would be a cycle.
+    from checker.parsers.firewalld_tree import Tree
 
 T = "firewalld"
 REJECT: dict[str, object] = {"reject": {"type": "icmpx", "expr": "admin-prohibited"}}

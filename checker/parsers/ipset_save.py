@@ -194,6 +194,8 @@ class _Reader:
             state.family = 0  # NFPROTO_UNSPEC: list:set, bitmap:port, hash:mac serve both
         options = _pairs(words[3:], CREATE_ARGS, CREATE_FLAGS, "create")
         for option, arg in options:
+            if arg is None:
+                continue  # a flag (counters, comment, forceadd…): no value to check
             if option == "family":
                 if arg not in ("inet", "inet6"):
                     raise LineError("ipset-family", f"unknown family `{arg}`", near=arg)

@@ -19,6 +19,7 @@ output is read. Unknown labels are kept in `unknown` and make the rule uncertain
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from checker.errors import Location, ParseError, Problem
 from checker.model.windows import (
@@ -172,7 +173,7 @@ def _rule(block: list[tuple[int, str]], origin: str) -> tuple[WindowsRule, list[
     location = Location(origin, line)
     name = fields["rule name"]
 
-    def pick(label: str, table: dict[str, object], default: object = ...) -> object:
+    def pick(label: str, table: Mapping[str, object], default: object = ...) -> object:
         value = fields.get(label)
         if value is None:
             if default is ...:

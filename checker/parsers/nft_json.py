@@ -214,9 +214,10 @@ class _Reader:
                 f"{where}: no device in the JSON (nft 1.0.6 omits it); give `nft list ruleset`"
                 " text too, or what the chain drops is indeterminate"
             )
+        bound: list[str | None] = [*devices] or [None]
         return [
             Chain(chain.name, rules, hook, prio, policy, chain.location, kind, device)
-            for device in (devices or [None])
+            for device in bound
         ]
 
 

@@ -96,6 +96,6 @@ def parse(data: bytes, origin: str) -> NftDevices:
                 if kind == "chain" and table is not None and hook and devices:
                     bindings.append((table[0], table[1], chain, tuple(dict.fromkeys(devices))))
     if open_blocks:
-        kind, line = open_blocks[-1]
-        raise fail(line, f"{kind} opened here is not closed by the end of the file")
+        kind, opened = open_blocks[-1]
+        raise fail(opened, f"{kind} opened here is not closed by the end of the file")
     return NftDevices(tuple(bindings), origin)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import codecs
 import re
 from dataclasses import dataclass, field, replace
+from typing import NoReturn
 from xml.parsers import expat
 
 from checker.errors import Location, ParseError, Problem
@@ -93,7 +94,7 @@ def _read_tree(data: bytes, origin: str) -> _Element:
     stack: list[_Element] = []
     root: list[_Element] = []
 
-    def refuse(*_: object) -> None:
+    def refuse(*_: object) -> NoReturn:
         raise _fail(
             origin, parser.CurrentLineNumber, "DTDs and entities are not allowed in a report"
         )

@@ -207,8 +207,8 @@ def _rule(item: dict[str, Any], origin: Location) -> WindowsRule:
         enabled=bool(_bool(item["Enabled"])),
         profiles=profiles or ALL_PROFILES,
         protocol=parse_protocol(item.get("Protocol") or "Any"),
-        local_ports=() if None in ports_local else ports_local,
-        remote_ports=() if None in ports_remote else ports_remote,
+        local_ports=_every_or(ports_local),
+        remote_ports=_every_or(ports_remote),
         local_addresses=_addresses(item.get("LocalAddress")),
         remote_addresses=_addresses(item.get("RemoteAddress")),
         icmp_types=_icmp(item.get("IcmpType")),
@@ -230,6 +230,12 @@ def _rule(item: dict[str, Any], origin: Location) -> WindowsRule:
         description=item.get("Description") or "",
         group=item.get("DisplayGroup") or "",
     )
+
+
+def _every_or(ports: tuple[str | None, ...]) -> tuple[str, ...]:
+    """The rule's ports; () (every port) when one of them is Any (None)."""
+    listed = tuple(p for p in ports if p is not None)
+    return () if len(listed) != len(ports) else listed
 
 
 def _port(text: str) -> str | None:

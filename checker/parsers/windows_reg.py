@@ -105,8 +105,8 @@ def parse(data: bytes, origin: str) -> WindowsRuleset:
             raise ParseError(
                 Problem(origin, line_number, 1, "windows-reg", "value outside any [key]")
             )
-        name, data = _value(line, origin, line_number)
-        if data is _DELETED:
+        name, read = _value(line, origin, line_number)
+        if read is _DELETED:
             # `"Name"=-` deletes the value (KB 310516): an earlier copy in this file is gone.
             slot = (key.lower(), name.lower())
             gone = [v for v in values if v.name and (v.key.lower(), v.name.lower()) == slot]
@@ -120,7 +120,7 @@ def parse(data: bytes, origin: str) -> WindowsRuleset:
                     )
                 )
             continue
-        values.append(RegistryValue(key, name, data, Location(origin, line_number)))  # type: ignore[arg-type]
+        values.append(RegistryValue(key, name, read, Location(origin, line_number)))  # type: ignore[arg-type]
     return ruleset_from_values(values, origin, NAME, warnings)
 
 

@@ -31,6 +31,7 @@ unknown keys as possibly narrower than written (it may match less), never as bro
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from checker.errors import Location, ParseError, Problem
 from checker.model.windows import (
@@ -147,7 +148,7 @@ def parse_rule_string(
         if lowered in _CONDITION_KEYS:
             conditions.append((key, value))
 
-    def one(key: str, table: dict[str, object], required: bool = False) -> object:
+    def one(key: str, table: Mapping[str, object], required: bool = False) -> object:
         found = values.get(key, [])
         if not found:
             if required:
@@ -222,7 +223,7 @@ def parse_rule_string(
         interface_types=interface_types,
         interfaces=tuple(listed(["if"])),
         security=tuple(security),
-        edge_traversal=(defer or edge) if isinstance(defer or edge, str) else None,
+        edge_traversal=traversal if isinstance(traversal := defer or edge, str) else None,
         conditions=tuple(conditions),
         unknown=tuple(unknown),
         store=store,

@@ -29,7 +29,7 @@ from checker.reports.data import (
 from checker.waivers import WAIVER_POLICY
 
 if TYPE_CHECKING:
-    from checker.fleet.drift import Baseline
+    from checker.reports.drift import Baseline
 
 NAME = "console"
 

@@ -40,6 +40,8 @@ class TargetInfo:
     platform: str | None = None
     # Why the target could not be read or collected; None when it was.
     error: str | None = None
+    # The error is a fwcheck bug caught by the per-target guard (checker.target_guard): exit 4.
+    internal: bool = False
 
 
 @dataclass(frozen=True, slots=True)

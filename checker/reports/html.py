@@ -46,7 +46,7 @@ from checker.reports.data import (
 from checker.reports.html_controls import controls_section
 
 if TYPE_CHECKING:
-    from checker.fleet.drift import Baseline
+    from checker.reports.drift import Baseline
 
 NAME = "html"
 # Rows per drift state in "Changed since last run"; the counts above the table stay exact.
@@ -197,8 +197,8 @@ def _finding_block(finding: Finding, report: RunReport, fail_on: Severity = Seve
 
 def _changes(findings: tuple[Finding, ...], baseline: Baseline) -> list[str]:
     """The "Changed since last run" section: drift counts, then the new, fixed and absent
-    results (open results only: see checker.fleet.drift)."""
-    from checker.fleet.drift import DriftState, is_open
+    results (open results only: see checker.reports.drift)."""
+    from checker.reports.drift import DriftState, is_open
 
     counts = baseline.counts(findings)
     out = [

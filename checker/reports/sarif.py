@@ -63,7 +63,7 @@ from checker.reports.data import (
 )
 
 if TYPE_CHECKING:
-    from checker.fleet.drift import Baseline
+    from checker.reports.drift import Baseline
 
 NAME = "sarif"
 SCHEMA_URI = (

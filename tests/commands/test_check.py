@@ -8,7 +8,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from checker.cli import ExitCode, main
+from checker.cli import main
+from checker.errors import ExitCode
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from checker.cli import ExitCode, main
+from checker.cli import main
 from checker.collectors.evidence import write_evidence
 from checker.collectors.result import CollectResult, Output
-from checker.fleet.publish import use_color
+from checker.errors import ExitCode
+from checker.reports.publish import use_color
 
 OPEN_TELNET = """*filter
 :INPUT DROP [0:0]

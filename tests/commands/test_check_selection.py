@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from checker.cli import ExitCode, main
+from checker.cli import main
+from checker.errors import ExitCode
 
 POLICY = """id: web
 title: Web

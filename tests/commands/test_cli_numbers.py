@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from checker.cli import ExitCode, main
+from checker.cli import main
+from checker.errors import ExitCode
 
 
 @pytest.mark.parametrize(

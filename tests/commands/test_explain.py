@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from checker import parsers
-from checker.cli import ExitCode, main
+from checker.cli import main
 from checker.engine import netfilter, netfilter_trace
+from checker.errors import ExitCode
 from checker.findings import Status
 from checker.policies.loader import load_policy_set
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from checker import pipeline
-from checker.cli import ExitCode, main
-from checker.errors import ParseError
+from checker.cli import main
+from checker.errors import ExitCode, ParseError
 
 RULES = "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n"
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from checker.cli import ExitCode, main
+from checker.cli import main
+from checker.errors import ExitCode
 
 CASES = {
     "fwcheck.yaml": (

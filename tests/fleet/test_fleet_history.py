@@ -12,10 +12,10 @@ import pytest
 
 from checker.errors import UsageError
 from checker.findings import Finding, Severity, Status
-from checker.fleet.drift import DriftState, classify
 from checker.fleet.history import History
 from checker.fleet.migrations import MIGRATIONS, SCHEMA_VERSION
 from checker.reports.data import tally
+from checker.reports.drift import DriftState, classify
 
 
 def f(target: str, rule: str, status: Status) -> Finding:

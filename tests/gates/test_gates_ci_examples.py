@@ -19,7 +19,8 @@ import pytest
 import yaml
 from gates_support import REPO
 
-from checker.cli import ExitCode, main
+from checker.cli import main
+from checker.errors import ExitCode
 
 CI = REPO / "examples" / "ci"
 

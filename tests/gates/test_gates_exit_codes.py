@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from gates_support import REPO
 
-from checker.cli import ExitCode, main
+from checker.cli import main
+from checker.errors import ExitCode
 
 # Lowest to highest; written out here rather than taken from checker.findings so the test does
 # not inherit a wrong order from the code under test.

@@ -213,7 +213,10 @@ def test_repo_config_runs_ruff_and_the_local_hooks() -> None:
     )
     assert format_hook["args"] == ["--check"]
     local = {hook["id"]: hook for hook in by_repo["local"]["hooks"]}
-    assert set(local) == {"fwcheck-validate-policies", "hooks-catalog"}
+    assert set(local) == {"fwcheck-validate-policies", "hooks-catalog", "mypy"}
+    # The type check covers the whole package whatever file changed (pyproject [tool.mypy]).
+    assert local["mypy"]["entry"] == "python3 -m mypy checker"
+    assert local["mypy"]["pass_filenames"] is False
 
 
 def test_local_hooks_pass_on_this_checkout(tmp_path: Path) -> None:

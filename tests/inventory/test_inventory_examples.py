@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from needs_root import require_root
 
-from checker.cli import ExitCode, main
+from checker.cli import main
+from checker.errors import ExitCode
 from checker.inventory import load_inventory
 from checker.inventory.loader import load_role_map
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from checker.cli import ExitCode, main
+from checker.cli import main
+from checker.errors import ExitCode
 from checker.policies.params import ParamError, as_int, coerce_override, parse_ref
 
 RULESET = "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n"

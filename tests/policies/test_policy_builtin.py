@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from checker.cli import ExitCode, main
+from checker.cli import main
+from checker.errors import ExitCode
 from checker.resources import shipped_policies_dir
 
 LOCAL = """id: web

@@ -14,7 +14,8 @@ import pytest
 import xmlschema
 
 from checker import resources
-from checker.cli import ExitCode, main
+from checker.cli import main
+from checker.errors import ExitCode
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 MANY = [f"custom:c{n:02d}" for n in range(12)]

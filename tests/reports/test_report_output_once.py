@@ -17,8 +17,7 @@ from report_samples import finding, requirement
 
 from checker import resources
 from checker.findings import Evidence, Severity, Status
-from checker.fleet import publish
-from checker.reports import console, html, json_report, junit, sarif
+from checker.reports import console, html, json_report, junit, publish, sarif
 from checker.reports.data import ReportOptions, RunReport, TargetInfo
 
 DEAD = "target could not be read: db9: ssh: connect to host db9 port 22: No route to host"
