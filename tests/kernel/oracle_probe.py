@@ -97,6 +97,9 @@ def run_probes(
     raw sockets, for the other IP protocols the probes use (a datagram received is "accept")."""
     # Not TCP, UDP, UDP-Lite (136: ports, its own sockets) or ICMP/ICMPv6 (pings).
     raw = tuple(sorted({p.proto for p in probes} - {6, 17, 136, 1, 58}))
+    keys = [(p.proto, p.family, p.src, p.sport) for p in probes if p.proto != ICMP[p.family]]
+    if len(set(keys)) != len(keys):
+        raise ValueError("two probes share protocol, family, source and source port")
     inbound = [_wire(i, p) for i, p in enumerate(probes) if p.direction == "inbound"]
     outbound = [_wire(i, p) for i, p in enumerate(probes) if p.direction == "outbound"]
     agents: list[_Agent] = []
@@ -114,10 +117,13 @@ def run_probes(
         for agent in agents:
             clients.update(agent.receive()["probes"])
         time.sleep(GRACE_S)
+        # Keyed without the listener's port: a DNAT/REDIRECT (firewalld's forward-port) delivers
+        # the probe to another port's listener, and that is the kernel letting it through. Each
+        # probe's (protocol, family, source, source port) is unique, so it names the probe alone.
         seen: set[tuple] = set()
         for agent in agents:
             agent.send("stop")
-            seen.update(tuple(record) for record in agent.receive()["seen"])
+            seen.update(tuple(record[:4]) for record in agent.receive()["seen"])
         for agent in agents:
             agent.process.wait(timeout=AGENT_DEADLINE_S)
     finally:
@@ -129,7 +135,7 @@ def run_probes(
         if probe.proto == ICMP[probe.family]:
             verdict = "accept" if client == "replied" else "drop"
         else:
-            key = (probe.proto, probe.family, probe.src, probe.sport, probe.dport)
+            key = (probe.proto, probe.family, probe.src, probe.sport)
             verdict = "accept" if key in seen else "drop"
         observed.append(Observed(verdict, client))
     return observed
