@@ -14,6 +14,7 @@ import json
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,9 +98,6 @@ def run_probes(
     raw sockets, for the other IP protocols the probes use (a datagram received is "accept")."""
     # Not TCP, UDP, UDP-Lite (136: ports, its own sockets) or ICMP/ICMPv6 (pings).
     raw = tuple(sorted({p.proto for p in probes} - {6, 17, 136, 1, 58}))
-    keys = [(p.proto, p.family, p.src, p.sport) for p in probes if p.proto != ICMP[p.family]]
-    if len(set(keys)) != len(keys):
-        raise ValueError("two probes share protocol, family, source and source port")
     inbound = [_wire(i, p) for i, p in enumerate(probes) if p.direction == "inbound"]
     outbound = [_wire(i, p) for i, p in enumerate(probes) if p.direction == "outbound"]
     agents: list[_Agent] = []
@@ -117,18 +115,20 @@ def run_probes(
         for agent in agents:
             clients.update(agent.receive()["probes"])
         time.sleep(GRACE_S)
-        # Keyed without the listener's port: a DNAT/REDIRECT (firewalld's forward-port) delivers
-        # the probe to another port's listener, and that is the kernel letting it through. Each
-        # probe's (protocol, family, source, source port) is unique, so it names the probe alone.
         seen: set[tuple] = set()
         for agent in agents:
             agent.send("stop")
-            seen.update(tuple(record[:4]) for record in agent.receive()["seen"])
+            seen.update(tuple(record) for record in agent.receive()["seen"])
         for agent in agents:
             agent.process.wait(timeout=AGENT_DEADLINE_S)
     finally:
         for agent in agents:
             agent.close()
+    # A DNAT/REDIRECT (firewalld's forward-port) delivers a probe to another port's listener,
+    # and that is the kernel letting it through: a probe alone with its (protocol, family,
+    # source, source port) is also matched by a record of any listener port.
+    shared = Counter((p.proto, p.family, p.src, p.sport) for p in probes)
+    landed = {record[:4] for record in seen}
     observed = []
     for index, probe in enumerate(probes):
         client = clients.get(str(index), "missing")
@@ -136,6 +136,7 @@ def run_probes(
             verdict = "accept" if client == "replied" else "drop"
         else:
             key = (probe.proto, probe.family, probe.src, probe.sport)
-            verdict = "accept" if key in seen else "drop"
+            alone = shared[key] == 1 and key in landed
+            verdict = "accept" if (*key, probe.dport) in seen or alone else "drop"
         observed.append(Observed(verdict, client))
     return observed
