@@ -14,6 +14,7 @@ import json
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,13 +124,19 @@ def run_probes(
     finally:
         for agent in agents:
             agent.close()
+    # A DNAT/REDIRECT (firewalld's forward-port) delivers a probe to another port's listener,
+    # and that is the kernel letting it through: a probe alone with its (protocol, family,
+    # source, source port) is also matched by a record of any listener port.
+    shared = Counter((p.proto, p.family, p.src, p.sport) for p in probes)
+    landed = {record[:4] for record in seen}
     observed = []
     for index, probe in enumerate(probes):
         client = clients.get(str(index), "missing")
         if probe.proto == ICMP[probe.family]:
             verdict = "accept" if client == "replied" else "drop"
         else:
-            key = (probe.proto, probe.family, probe.src, probe.sport, probe.dport)
-            verdict = "accept" if key in seen else "drop"
+            key = (probe.proto, probe.family, probe.src, probe.sport)
+            alone = shared[key] == 1 and key in landed
+            verdict = "accept" if (*key, probe.dport) in seen or alone else "drop"
         observed.append(Observed(verdict, client))
     return observed

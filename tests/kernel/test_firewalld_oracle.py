@@ -170,9 +170,9 @@ PROBED = (
 )
 
 
-# Ports a configuration forwards (redirects) elsewhere: fwcheck answers such a flow
-# "indeterminate" (it goes to another port or host: not decided from INPUT alone), which is
-# allowed there and nowhere else.
+# Ports a configuration forwards (redirects) elsewhere: fwcheck follows the redirect where it
+# can; where it cannot, "indeterminate" (it goes to another port or host) is allowed there and
+# nowhere else.
 TRANSLATED = {"rich-own-actions": (8443,), "forward-port": (80,)}
 
 
