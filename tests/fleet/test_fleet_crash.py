@@ -160,9 +160,14 @@ def test_killing_the_history_writer_mid_commit_keeps_every_run_whole(tmp_path: P
         assert all(per_run.get(run[0]) == run[9] == 20_000 for run in runs), (runs, per_run)
         assert set(per_run) == {run[0] for run in runs}
         finished = "end-commit" in rest
-        assert len(runs) == committed + int(finished)
+        # The kill may land after the commit but before "end-commit" is printed: then the run is
+        # recorded (whole) without the writer saying so. Either way no run is half there.
+        assert len(runs) in (committed, committed + 1)
+        if finished:
+            assert len(runs) == committed + 1
+        landed = len(runs) - committed
         committed = len(runs)
-        mid_commit_kills += int(not finished)
+        mid_commit_kills += int(not landed)
         if mid_commit_kills >= 3:
             break
     assert mid_commit_kills >= 1
