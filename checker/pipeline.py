@@ -225,9 +225,7 @@ def evaluate_target(
     `budget` bounds the engine's work on this target (engine/budget.py); None: unbounded.
     `deadline` (a time.monotonic() value, standing for `deadline_s` seconds) stops it too."""
     try:
-        parsed = parse_sources(
-            sources, format_name, max_input_bytes, folder_options, include_dirs
-        )
+        parsed = parse_sources(sources, format_name, max_input_bytes, folder_options, include_dirs)
         # Listening sockets (`ss -tulpn`) travel with the firewall export: exposure results.
         listening = [m for m in parsed if isinstance(m, ListeningSockets)]
         models = [m for m in parsed if not isinstance(m, ListeningSockets)]
@@ -282,9 +280,7 @@ def evaluate_target(
         )
     findings = [finding(name, r, decided[id(r)]) for r in requirements]
     if listening and platform == "netfilter":
-        findings += [
-            exposure_finding(name, e) for e in exposure.check(context, listening, flows)
-        ]
+        findings += [exposure_finding(name, e) for e in exposure.check(context, listening, flows)]
     if platform == "windows" and any(m.listening for m in models):  # type: ignore[attr-defined]
         from checker.engine import windows_exposure
 

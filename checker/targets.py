@@ -208,7 +208,11 @@ def select_targets(
         # A target's file may be a folder: a file under it selects it (even one no folder
         # parser's tree_of recognises, such as a new zone file).
         inside = [w for w in wanted for m in members if m.is_dir() and w.is_relative_to(m)]
-        hit += [m for m in members if m.is_dir() and m not in hit and any(w.is_relative_to(m) for w in inside)]
+        hit += [
+            m
+            for m in members
+            if m.is_dir() and m not in hit and any(w.is_relative_to(m) for w in inside)
+        ]
         matched.update(inside)
         # A target whose listed file is gone is always checked: reading it fails, naming the
         # file (a commit that deletes an export must not pass unchecked).

@@ -100,7 +100,10 @@ def run(
     # Options of folder parsers, given on the command line (fwcheck.yaml targets have their own).
     folder_options = {
         key: value
-        for key, value in (("ufw_defaults", ufw_defaults), ("firewalld_defaults", firewalld_defaults))
+        for key, value in (
+            ("ufw_defaults", ufw_defaults),
+            ("firewalld_defaults", firewalld_defaults),
+        )
         if value
     }
     targets, unmatched, config_policies = targets_for(
@@ -131,9 +134,7 @@ def run(
     if controls and targets and not any(requirements for _, requirements in planned):
         raise no_control_matches(controls)
     waivers = load_waivers(outputs.waivers_path) if outputs.waivers_path else None
-    infos, findings, requirements = check_targets(
-        planned, max_input_bytes, nft_include, budget
-    )
+    infos, findings, requirements = check_targets(planned, max_input_bytes, nft_include, budget)
     for file in unmatched:
         infos.append(
             TargetInfo(

@@ -155,9 +155,7 @@ def run(
         # Thousands of hosts share a handful of role/param combinations: resolve each once.
         key = (host.roles, tuple(sorted((k, str(v)) for k, v in merged.items())))
         if key not in cache:
-            cache[key] = select_controls(
-                policy_set.requirements_for(host.roles, merged), controls
-            )
+            cache[key] = select_controls(policy_set.requirements_for(host.roles, merged), controls)
         return cache[key]
 
     # Policy errors are the user's to fix first (exit 2), before any host is contacted.

@@ -25,6 +25,7 @@ from types import MappingProxyType
 from checker.errors import FwcheckError, Problem, UsageError
 from checker.findings import Finding
 from checker.fleet.migrations import MIGRATIONS, SCHEMA_VERSION
+from checker.fleet.verdict_cache import VerdictCache
 from checker.reports.data import Tally
 from checker.reports.drift import (
     AbsentResult,
@@ -36,7 +37,6 @@ from checker.reports.drift import (
     is_open,
     key_of,
 )
-from checker.fleet.verdict_cache import VerdictCache
 
 DEFAULT_PATH = Path("reports") / "history.sqlite"
 BUSY_TIMEOUT_S = 30.0

@@ -68,6 +68,8 @@ PARSERS: dict[str, ModuleType] = {
 def _named_like(origin: str, parser: ModuleType) -> bool:
     name = origin.replace("\\", "/").rsplit("/", 1)[-1]
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in parser.PATTERNS)
+
+
 class FolderParser(Protocol):
     """A configuration tree given as a folder (a target "file" that is a directory)."""
 
@@ -83,9 +85,7 @@ class FolderParser(Protocol):
 
 
 # Folder formats, one line each; the first that claims a folder reads it.
-FOLDERS: dict[str, ModuleType] = {
-    module.NAME: module for module in (ufw_tree, firewalld_tree)
-}
+FOLDERS: dict[str, ModuleType] = {module.NAME: module for module in (ufw_tree, firewalld_tree)}
 
 
 def folder_parser(folder: Path) -> ModuleType:

@@ -27,7 +27,8 @@ NONE` lists as) is `(value & right) == 0`, the opposite of the implicit `in` (`n
 --debug=netlink`: bitwise and, cmp eq 0).
 
 `meta mark` and `ct mark` are MarkMatch (nft_marks). What the model cannot hold becomes
-`Unknown(reason)`: meta skuid/pkttype/…, ct direction/status bits other than snat/dnat, ip ttl and other header fields, raw payloads,
+`Unknown(reason)`: meta skuid/pkttype/…, ct direction/status bits other than snat/dnat, ip ttl and other header fields,
+raw payloads that are not whole known header fields (nft_raw),
 bitwise tests other than tcp flags and ct state, fib lookups other than a plain `fib saddr|daddr
 type`, lookups in sets the packet path updates (dynamic/timeout flags, `add @set` statements),
 `th` ports without a transport protocol match, and symbols missing from our tables.
@@ -51,7 +52,7 @@ from checker.model.netfilter import (
 )
 from checker.model.ordinary import NEVER as NO_OPTION
 from checker.model.ordinary import ipv6_header_absent, ipv6_header_field, ipv6_header_present
-from checker.parsers import nft_marks
+from checker.parsers import nft_marks, nft_raw
 from checker.parsers import nft_values as values
 from checker.parsers.nft_values import BadInput, Interval, UnknownValue
 
@@ -122,9 +123,16 @@ class RuleMatches:
 
     def protocols(self) -> frozenset[int] | None:
         """The protocols a packet can still have, if a proto match narrowed them."""
+        return self._narrowed("proto")
+
+    def families(self) -> frozenset[int] | None:
+        """The IP families a packet can still have, if a family match narrowed them."""
+        return self._narrowed("family")
+
+    def _narrowed(self, name: str) -> frozenset[int] | None:
         known: frozenset[int] | None = None
         for match in self.matches:
-            if isinstance(match, Ranges) and match.field == "proto":
+            if isinstance(match, Ranges) and match.field == name:
                 here = frozenset(p for lo, hi in match.ranges for p in range(lo, hi + 1))
                 known = here if known is None else known & here
         return known
@@ -335,11 +343,41 @@ def translate(stmt: object, rule: RuleMatches) -> None:
         raise BadInput(f"match operator {op!r} is not one of {', '.join(sorted(_OPS))}")
     if "left" not in stmt or "right" not in stmt:
         raise BadInput('match without "left" and "right"')
-    side = left(stmt["left"], rule)
+    expr, right = stmt["left"], stmt["right"]
+    if _is_raw(expr):
+        try:
+            expr, right = _split_raw(expr, op, right, rule)
+        except nft_raw.NotSplit as why:
+            rule.add(Unknown(str(why)))
+            return
+    side = left(expr, rule)
     for dep in side.deps:
         rule.add(dep)
-    for match in build(side, op, stmt["right"], rule):
+    for match in build(side, op, right, rule):
         rule.add(match)
+
+
+def _is_raw(expr: object) -> bool:
+    return (
+        isinstance(expr, dict)
+        and isinstance(expr.get("payload"), dict)
+        and ("base" in expr["payload"])
+    )
+
+
+def _split_raw(expr: dict[str, dict[str, object]], op: str, right: object,
+               rule: RuleMatches) -> tuple[object, object]:  # fmt: skip
+    """A raw payload match as the match of the header fields it covers (nft_raw)."""
+    if op not in ("==", "!=", "in"):
+        raise nft_raw.NotSplit(f"raw payload compared with {op}")
+    family = nft_raw.family_of(rule.family, rule.families())
+    layout = nft_raw.fields(expr["payload"], family, rule.protocols())
+    if isinstance(right, dict) and set(right) == {"set"} and isinstance(right["set"], list):
+        right = {"set": [nft_raw.value(item, layout) for item in right["set"]]}
+    else:
+        right = nft_raw.value(right, layout)
+    parts = [{"payload": {"protocol": protocol, "field": name}} for _, protocol, name in layout]
+    return (parts[0] if len(parts) == 1 else {"concat": parts}), right
 
 
 def build(side: Left, op: str, right: object, rule: RuleMatches) -> tuple[Match, ...]:

@@ -40,6 +40,8 @@ UNREAD_SELECTORS = frozenset({
     "jhash", "symhash", "ipsec", "tunnel", "sctp chunk", "tcp option", "ip option", "dccp option",
     "raw", "@ll", "@nh", "@th",
 })  # fmt: skip
+# Raw payload bases `@BASE,offset,length` (link, network, transport header).
+_RAW_BASES = frozenset({"@ll", "@nh", "@th"})
 FLAG_SELECTORS = (("ct", "state"), ("ct", "status"), ("tcp", "flags"))
 _OPS = {"==": "==", "!=": "!=", "<": "<", ">": ">", "<=": "<=", ">=": ">=", "eq": "==",
         "ne": "!=", "lt": "<", "gt": ">", "le": "<=", "ge": ">="}  # fmt: skip
@@ -359,6 +361,8 @@ def _selector(cur: Cursor) -> tuple[object, bool]:
     if token is None or token.kind != "word":
         raise cur.fail("expected a statement or a match")
     word = token.text
+    if word in _RAW_BASES and cur.is_sym(",", 1):
+        return _raw_payload(cur), False
     if word in UNREAD_SELECTORS or word.startswith("@"):
         raise Unread(f"{word} expression")
     if word in PAYLOADS:
@@ -393,6 +397,18 @@ def _selector(cur: Cursor) -> tuple[object, bool]:
             flags.append(cur.word("a fib flag"))
         return {"fib": {"result": cur.word("a fib result"), "flags": flags}}, False
     raise TextError(token.location, "syntax", f"unknown statement or selector {word!r}")
+
+
+def _raw_payload(cur: Cursor) -> dict[str, object]:
+    """`@th,OFFSET,LENGTH`: the load nft lists when it cannot name the fields (nft_raw)."""
+    base = cur.next().text[1:]
+    bounds = []
+    for what in ("offset", "length"):
+        if not cur.is_sym(","):
+            raise cur.fail(f"expected `,` and the raw payload's bit {what}")
+        cur.next()
+        bounds.append(number(cur))
+    return {"payload": {"base": base, "offset": bounds[0], "len": bounds[1]}}
 
 
 def _rhs(cur: Cursor) -> object:

@@ -227,8 +227,9 @@ def test_bundled_examples_give_the_documented_verdicts(
     # the undeclared ones as a block, with the rule.
     (exclusive,) = [r for r in results if r["rule"] == "exclusive-inbound"]
     assert exclusive["status"] == "fail"
-    assert "icmpv6 type 0,5-127,129-132,137-255 from anywhere ipv6: accepted by INPUT rule" in (
-        exclusive["message"]
+    assert (
+        "icmpv6 type 0,5-127,129-132,137-255 from anywhere ipv6: accepted by INPUT rule"
+        in (exclusive["message"])
     )
     assert exclusive["evidence"][0]["line"] == 8
     assert status[("bastion", "baseline", "no-telnet")] == "fail"

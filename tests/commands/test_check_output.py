@@ -193,7 +193,9 @@ def test_check_on_an_evidence_run_folder_reads_its_manifest(
     assert "does not match the SHA-256 its manifest.json records" in out
     code, out, _ = _run(["check", "--policies", "policies", "--role", "lab", "hosts"], capsys)
     assert code == ExitCode.TARGET_ERROR
-    assert "hosts: [unreadable] is a folder: give the export files in it, a configuration tree" in out
+    assert (
+        "hosts: [unreadable] is a folder: give the export files in it, a configuration tree" in out
+    )
     assert "or an evidence run folder" in out
     assert "Is a directory" not in out
 

@@ -155,7 +155,6 @@ def test_log_prefix_starting_with_dash_is_its_argument() -> None:
     assert target.verdict is Verdict.CONTINUE
 
 
-
 def test_match_given_after_the_target_takes_its_options() -> None:
     """ufw's user.rules holds `-j LOG --log-prefix "[UFW BLOCK] " -m limit --limit 3/min`:
     iptables gives an option the target does not take to the matches (iptables(8): options
@@ -165,6 +164,7 @@ def test_match_given_after_the_target_takes_its_options() -> None:
     assert "--limit 3/min --limit-burst 10" in str(rule.matches)
     returns = one_rule("-m conntrack --ctstate INVALID -j RETURN -m limit --limit 3/min")
     assert returns.target.verdict is Verdict.RETURN and len(returns.matches) == 2
+
 
 @pytest.mark.parametrize(
     ("spec", "message"),

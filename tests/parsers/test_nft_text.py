@@ -16,6 +16,7 @@ import pytest
 from checker import parsers
 from checker.errors import ParseError
 from checker.model.netfilter import (
+    AnyOf,
     CtState,
     Hook,
     Iface,
@@ -218,6 +219,31 @@ def test_exthdr_presence_is_read_as_nft_json_prints_it() -> None:
     assert (second.matches, second.target.verdict) == (from_json[1].matches, Verdict.ACCEPT)
     # A header field test stays unread: only the presence form is translated.
     assert third.target.verdict is Verdict.UNKNOWN
+
+
+def test_raw_payloads_read_as_whole_fields_or_unknown() -> None:
+    """`@th`/`@nh` loads that cover whole ports or addresses are those fields (nft_raw); a
+    load across field boundaries, or `@nh` where the IP family is open, stays unknown."""
+    first, second, third, fourth, fifth = rules(parse(
+        "table inet t { chain input { type filter hook input priority 0;\n"
+        "meta l4proto udp @th,0,32 { 0x00350035, 0x007b007b } accept\n"
+        "meta nfproto ipv4 @nh,96,64 0x0a0000010a000002 accept\n"
+        "@nh,96,64 0x0a0000010a000002 accept\n"
+        "meta l4proto tcp @th,4,16 443 drop\n"
+        "@th,16,16 443 drop\n} }"
+    ))  # fmt: skip
+    ports = [Ranges("sport", ((p, p),)) for p in (53, 123)]
+    assert first.matches[1] == AnyOf(
+        ((ports[0], Ranges("dport", ((53, 53),))), (ports[1], Ranges("dport", ((123, 123),))))
+    )
+    assert second.matches[1:] == (
+        Ranges("saddr", ((0x0A000001, 0x0A000001),)),
+        Ranges("daddr", ((0x0A000002, 0x0A000002),)),
+    )
+    reasons = [str(r.matches) for r in (third, fourth, fifth)]
+    assert "open to both IP families" in reasons[0]
+    assert "does not cover whole header fields" in reasons[1]
+    assert "without a port protocol match" in reasons[2]
 
 
 def test_unread_selector_makes_the_rule_unknown_not_a_guess() -> None:
