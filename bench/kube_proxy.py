@@ -159,7 +159,7 @@ def phases(path: Path) -> dict[str, float]:
     with the command's collector settings (checker.cli.collect_rarely)."""
     from checker import pipeline
     from checker.cli import collect_rarely
-    from checker.engine import netfilter
+    from checker.engine.netfilter import engine as netfilter
     from checker.policies.loader import default_policy_paths, load_policy_set
 
     collect_rarely()
@@ -184,7 +184,8 @@ def exclusive_phases(path: Path) -> dict[str, float]:
 
     from checker import pipeline
     from checker.cli import collect_rarely
-    from checker.engine import exclusive, netfilter
+    from checker.engine.netfilter import engine as netfilter
+    from checker.engine.netfilter import exclusive
     from checker.policies.exclusive import exclusive_requirements
     from checker.policies.loader import default_policy_paths, load_policy_set
     from checker.policies.model import Direction

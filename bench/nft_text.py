@@ -80,7 +80,7 @@ def time_nft(path: Path) -> float:
 
 
 def time_fwcheck(path: Path) -> tuple[float, int]:
-    from checker.parsers import nft_text
+    from checker.parsers.netfilter import nft_text
 
     data = path.read_bytes()
     started = time.perf_counter()

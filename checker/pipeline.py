@@ -13,15 +13,16 @@ from pathlib import Path
 from types import ModuleType
 
 from checker import parsers
-from checker.engine import exclusive, exposure, settings
+from checker.engine import settings
 from checker.engine.budget import Budget
+from checker.engine.netfilter import exclusive, exposure
 from checker.engine.verdict import Verdict
 from checker.errors import ParseError, Problem, format_problem
 from checker.findings import Finding, Status
 from checker.model.host import HostAddresses
 from checker.model.listening import ListeningSockets
 from checker.model.netfilter import IpSets, NftDevices, Ruleset
-from checker.parsers import nft_text
+from checker.parsers.netfilter import nft_text
 from checker.policies.model import Requirement
 
 Source = tuple[str, bytes]
@@ -136,13 +137,13 @@ def _engine_for(models: Sequence[object]) -> tuple[ModuleType, str]:
             )
         )
     if all(isinstance(m, Ruleset | IpSets | NftDevices | HostAddresses) for m in models):
-        from checker.engine import netfilter
+        from checker.engine.netfilter import engine as netfilter
 
         return netfilter, "netfilter"
     from checker.model import windows as windows_model
 
     if all(isinstance(m, windows_model.WindowsRuleset) for m in models):
-        from checker.engine import windows
+        from checker.engine.windows import engine as windows
 
         return windows, "windows"
     kinds = sorted({type(m).__name__ for m in models})
@@ -266,7 +267,7 @@ def evaluate_target(
             for r in flows
         )
     else:
-        from checker.engine import windows_exclusive
+        from checker.engine.windows import exclusive as windows_exclusive
 
         shared = Budget(budget, deadline=deadline, deadline_s=deadline_s)
         decided.update(
@@ -282,7 +283,7 @@ def evaluate_target(
     if listening and platform == "netfilter":
         findings += [exposure_finding(name, e) for e in exposure.check(context, listening, flows)]
     if platform == "windows" and any(m.listening for m in models):  # type: ignore[attr-defined]
-        from checker.engine import windows_exposure
+        from checker.engine.windows import exposure as windows_exposure
 
         findings += [
             exposure_finding(name, e)

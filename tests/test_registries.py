@@ -14,8 +14,10 @@ from checker.reports import REPORTERS
 
 def _modules_with_name(package: object) -> dict[str, object]:
     found = {}
-    for info in pkgutil.iter_modules(package.__path__):  # type: ignore[attr-defined]
-        module = importlib.import_module(f"{package.__name__}.{info.name}")  # type: ignore[attr-defined]
+    prefix = f"{package.__name__}."  # type: ignore[attr-defined]
+    # Platform subpackages (parsers/netfilter, parsers/windows) included.
+    for info in pkgutil.walk_packages(package.__path__, prefix):  # type: ignore[attr-defined]
+        module = importlib.import_module(info.name)
         if isinstance(getattr(module, "NAME", None), str):
             found[module.NAME] = module
     return found

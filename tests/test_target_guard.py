@@ -15,7 +15,7 @@ import pytest
 from checker.cli import main
 from checker.collectors.result import CollectResult, Output
 from checker.errors import ExitCode
-from checker.parsers import iptables_save
+from checker.parsers.netfilter import iptables_save
 
 POLICY = """id: web
 title: Web

@@ -33,7 +33,7 @@ NFT_LIST = "nft-list"
 WINDOWS = "windows-json"
 IPSET = "ipset-save"
 IP_ADDR = "ip-addr"
-# The listening sockets (`ss -H -tulpn`): exposure results (checker.engine.exposure).
+# The listening sockets (`ss -H -tulpn`): exposure results (checker.engine.netfilter.exposure).
 LISTENING = "ss-listen"
 PROC_NET = "proc-net"
 # iptables-nft dumps and the nft family their tables live in (xtables-nft(8)).

@@ -3,10 +3,10 @@ on one target, as the walk of one concrete packet through the firewall, hop by h
 
 The verdict comes from the engine, exactly as `check` gives it. The walk takes the flow the
 verdict names (its counterexample, or a sample flow when it passes) and shows every chain it
-entered and every rule it matched, each with file:line (checker.engine.netfilter_trace). Windows
+entered and every rule it matched, each with file:line (checker.engine.netfilter.trace). Windows
 Defender Firewall is not first-match: its walk lists, per profile, the rules that match the flow
 in the order of precedence (authenticated bypass, block, allow) and the default action
-(checker.engine.windows_trace).
+(checker.engine.windows.trace).
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def explain_target(
         # A setting has no walk: the evidence is the registry value or chain that decides it.
         lines.extend(f"  decided by: {e.file}:{e.line}: {e.text}" for e in result.evidence)
     elif platform == "netfilter":
-        from checker.engine import netfilter_trace
+        from checker.engine.netfilter import trace as netfilter_trace
 
         traces = netfilter_trace.trace(
             cast("list[Ruleset | IpSets | NftDevices]", models), requirement
@@ -98,7 +98,7 @@ def explain_target(
             lines.append("  (no flow of the requirement meets a ruleset of the target)")
         lines.extend("  " + line for line in netfilter_trace.render(traces))
     else:
-        from checker.engine import windows_trace
+        from checker.engine.windows import trace as windows_trace
 
         windows = cast("list[WindowsRuleset]", models)
         lines.extend("  " + line for line in windows_trace.explain(windows, requirement))

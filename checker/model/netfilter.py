@@ -21,7 +21,7 @@ Conventions shared by every parser:
 ipsets (`-m set --match-set NAME src,dst`) are a `SetMatch` naming the set; the set's contents
 come from another source, the target's `ipset save` output, parsed into `IpSets`. The engine
 decides a `SetMatch` exactly when that output is supplied and the set is static and of a type it
-models, and treats it as unknown otherwise (see checker/engine/netfilter_sets.py).
+models, and treats it as unknown otherwise (see checker/engine/netfilter/sets.py).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The Windows Defender Firewall model: rules and profile settings as the exports state them.
 
 Every parser (.reg, .wfw, Registry.pol, netsh text, collector JSON) produces a `WindowsRuleset`;
-the engine (checker/engine/windows.py) decides flows on it. Values are normalized (lower-case
+the engine (checker/engine/windows/engine.py) decides flows on it. Values are normalized (lower-case
 enums, canonical keyword spellings) but never resolved: an address keyword such as LocalSubnet
 or a port keyword such as RPC stays a keyword, because only the live host knows what it holds.
 

@@ -24,18 +24,20 @@ class Parser(Protocol):
     def parse(self, data: bytes, origin: str) -> object: ...
 
 
-from checker.parsers import (  # noqa: E402
+from checker.parsers.netfilter import (  # noqa: E402
     firewalld_tree,
     ip_addr,
     ipset_save,
     iptables_save,
-    netsh_text,
     nft_json,
     nft_list,
     nft_text,
     proc_net,
     ss_listen,
-    ufw_tree,  # noqa: E402
+    ufw_tree,
+)
+from checker.parsers.windows import (  # noqa: E402
+    netsh_text,
     windows_gpreport,
     windows_json,
     windows_pol,

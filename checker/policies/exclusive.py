@@ -2,7 +2,7 @@
 
 `exclusive: [inbound]` asks that every new inbound flow the target accepts is declared by an
 `expect: allow` rule of some policy the target gets, or is infrastructure (the exemptions of
-checker.engine.exclusive). It becomes the requirement `<policy>/exclusive-inbound`, whose space
+checker.engine.netfilter.exclusive). It becomes the requirement `<policy>/exclusive-inbound`, whose space
 is every new flow of the direction: any family, protocol, port, source port, peer and local
 address (loopback out of scope, as for every rule). The engines recognise it by `exclusive`.
 """

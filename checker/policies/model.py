@@ -67,7 +67,7 @@ class Requirement:
     # and engines are not asked (checker.engine.settings decides it).
     setting: SettingSpec | None = None
     # The `exclusive-<direction>` result of a policy's `exclusive:` (format v1.1): the flows of
-    # the direction the target accepts must all be declared (checker.engine.exclusive).
+    # the direction the target accepts must all be declared (checker.engine.netfilter.exclusive).
     exclusive: bool = False
 
     @property

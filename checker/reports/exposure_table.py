@@ -1,6 +1,6 @@
 """The per-host "exposed services" table of the HTML report (docs/reports.md).
 
-One row per `exposure/<protocol>-<port>` result of a target (checker.engine.exposure): port,
+One row per `exposure/<protocol>-<port>` result of a target (checker.engine.netfilter.exposure): port,
 protocol, program, reachable from, declared by, and the result's status, so a reader sees at a
 glance what is listening and reachable and whether a policy declares it. Exposure results that
 say "allowed but unused" are not services and are left out; they stay in the result list.

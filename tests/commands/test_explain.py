@@ -13,7 +13,8 @@ import pytest
 
 from checker import parsers
 from checker.cli import main
-from checker.engine import netfilter, netfilter_trace
+from checker.engine.netfilter import engine as netfilter
+from checker.engine.netfilter import trace as netfilter_trace
 from checker.errors import ExitCode
 from checker.findings import Status
 from checker.policies.loader import load_policy_set

@@ -153,13 +153,13 @@ def dump(pair: NetnsPair, flavour: Flavour) -> list[tuple[str, bytes]]:
 def parse_dumps(flavour: Flavour, dumps: list[tuple[str, bytes]]) -> list:
     # Imported here: these modules are fwcheck's, the code under test.
     if flavour.dialect == "nft":
-        from checker.parsers import nft_json, nft_list
+        from checker.parsers.netfilter import nft_json, nft_list
 
         return [
             (nft_list if origin.endswith(".txt") else nft_json).parse(data, origin)
             for origin, data in dumps
         ]
-    from checker.parsers import iptables_save
+    from checker.parsers.netfilter import iptables_save
 
     return [iptables_save.parse(data, origin) for origin, data in dumps]
 
@@ -199,7 +199,7 @@ def probe_requirement(probe: Probe, expect: str) -> object:
 def run_case(
     pair: NetnsPair, flavour: Flavour, seed: str, spec: Spec, probes: tuple[Probe, ...]
 ) -> CaseReport:
-    from checker.engine.netfilter import check, classify_flow, new_context
+    from checker.engine.netfilter.engine import check, classify_flow, new_context
 
     loaded = load(pair, flavour, spec)
     observed = run_probes(pair, probes)

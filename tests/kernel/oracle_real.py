@@ -236,17 +236,17 @@ def export(pair: NetnsPair, kinds: tuple[str, ...]) -> list[tuple[str, bytes]]:
     ]
 
 
-def _addresses_parser():  # checker.parsers.ip_addr, once merged (issue 11 defect 7, h3)
+def _addresses_parser():  # checker.parsers.netfilter.ip_addr, once merged (issue 11 defect 7, h3)
     import importlib
     import importlib.util
 
-    if importlib.util.find_spec("checker.parsers.ip_addr") is None:
+    if importlib.util.find_spec("checker.parsers.netfilter.ip_addr") is None:
         return None
-    return importlib.import_module("checker.parsers.ip_addr")
+    return importlib.import_module("checker.parsers.netfilter.ip_addr")
 
 
 def parse_exports(dumps: list[tuple[str, bytes]]) -> list:
-    from checker.parsers import ipset_save, iptables_save, nft_json, nft_list
+    from checker.parsers.netfilter import ipset_save, iptables_save, nft_json, nft_list
 
     parsers = {"v4": iptables_save, "v6": iptables_save, "json": nft_json, "txt": nft_list}
     out = []
@@ -298,7 +298,7 @@ def _allowed_reason(message: str) -> bool:
 def compare(
     tool: str, item: Need, rulesets: list, seen: list[tuple[Probe, Observed]]
 ) -> NeedResult:
-    from checker.engine.netfilter import check, classify_flow
+    from checker.engine.netfilter.engine import check, classify_flow
 
     verdict = check(rulesets, requirement(tool, item))
     problems: list[str] = []
@@ -449,7 +449,7 @@ def run_generator(pair: NetnsPair, generator: Generator, work: Path) -> RunResul
 def _probe_and_export(
     pair: NetnsPair, generator: Generator
 ) -> tuple[list[tuple[Need, Probe]], list[Observed], list, list[tuple[str, bytes]]]:
-    from checker.engine.netfilter import check
+    from checker.engine.netfilter.engine import check
 
     pairs, ports = probes_for(generator.needs)
     observed = probe_in_rounds(pair, [p for _, p in pairs], ports)

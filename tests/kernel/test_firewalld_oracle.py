@@ -25,8 +25,8 @@ from oracle_netns import NetnsPair
 from oracle_probe import run_probes
 from oracle_topology import HOST_IFACE, host_addresses, peer_addresses
 
-from checker.engine.netfilter import classify_flow
-from checker.parsers import firewalld_tree, nft_json
+from checker.engine.netfilter.engine import classify_flow
+from checker.parsers.netfilter import firewalld_tree, nft_json
 
 IFACE = "veth0"
 PUB = [("--zone=public", f"--add-interface={IFACE}")]

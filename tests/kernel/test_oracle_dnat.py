@@ -115,8 +115,8 @@ def _connect(pair: NetnsPair, address: str, port: int) -> str:
 def test_dnat_to_a_container_agrees_with_the_kernel(
     netns: NetnsPair, name: str, ruleset: str, expected: dict[int, str]
 ) -> None:
-    from checker.engine.netfilter import classify_flow
-    from checker.parsers import ip_addr, iptables_save
+    from checker.engine.netfilter.engine import classify_flow
+    from checker.parsers.netfilter import ip_addr, iptables_save
 
     with container_behind(netns) as container:
         netns.run(netns.host, ["iptables-restore"], ruleset.encode())
@@ -197,8 +197,8 @@ def test_nft_dnat_to_a_container_agrees_with_the_kernel(
 ) -> None:
     """nft `dnat to`/`redirect to` statements, read from `nft -j list ruleset`, are followed
     like iptables' DNAT/REDIRECT: fwcheck agrees with the kernel on every probe."""
-    from checker.engine.netfilter import classify_flow
-    from checker.parsers import ip_addr, nft_json
+    from checker.engine.netfilter.engine import classify_flow
+    from checker.parsers.netfilter import ip_addr, nft_json
 
     with container_behind(netns) as container:
         netns.run(netns.host, ["nft", "-f", "-"], ruleset.encode())

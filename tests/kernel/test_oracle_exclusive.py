@@ -1,4 +1,4 @@
-"""The Linux kernel as oracle for exclusive policies (checker.engine.exclusive).
+"""The Linux kernel as oracle for exclusive policies (checker.engine.netfilter.exclusive).
 
 Each case loads a random ruleset (the generator of test_oracle_random) into a fresh namespace,
 draws a few random `expect: allow` declarations, asks fwcheck for the undeclared accepted
@@ -197,8 +197,8 @@ def test_exclusive_on_the_scenarios(netns: NetnsPair, oracle_seed: str, name: st
 def run_exclusive_case(
     netns: NetnsPair, flavour: Flavour, spec: Spec, case_seed: str, replay: str
 ) -> None:
-    from checker.engine import exclusive
-    from checker.engine.netfilter_walk import new_context
+    from checker.engine.netfilter import exclusive
+    from checker.engine.netfilter.walk import new_context
     from checker.policies.model import Direction
 
     print(f"kernel oracle seed: {case_seed}")
@@ -305,8 +305,8 @@ def run_exclusive_case(
 def test_probe_counts_cover_the_blocks() -> None:
     """The sampler's own contract, without a kernel: PER_BLOCK distinct probes inside a block
     that holds enough probeable flows."""
-    from checker.engine.exclusive import Block
-    from checker.engine.netfilter_query import dims_for
+    from checker.engine.netfilter.exclusive import Block
+    from checker.engine.netfilter.query import dims_for
     from checker.engine.space import Space
     from checker.engine.symbols import InterfaceSymbols
 

@@ -19,10 +19,10 @@ import pytest
 from oracle_netns import NetnsPair
 from oracle_topology import host_addresses, peer_addresses
 
-from checker.engine import netfilter_trace
+from checker.engine.netfilter import trace as netfilter_trace
 from checker.errors import Location
 from checker.findings import Severity
-from checker.parsers import nft_json
+from checker.parsers.netfilter import nft_json
 from checker.policies.model import Direction, Expect, Requirement
 
 RULES = """table inet fw {

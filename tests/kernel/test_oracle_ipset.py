@@ -101,7 +101,7 @@ def ipset_ready(oracle_ready: None) -> Iterator[None]:
 
 
 def _classify(models: list, probe: Probe) -> str:
-    from checker.engine.netfilter import classify_flow
+    from checker.engine.netfilter.engine import classify_flow
 
     return classify_flow(
         models,
@@ -120,7 +120,7 @@ def _classify(models: list, probe: Probe) -> str:
 def test_kernel_and_fwcheck_agree_on_ipset_matches(
     netns: NetnsPair, ipset_ready: None, flavour: Flavour
 ) -> None:
-    from checker.parsers import ipset_save, iptables_save
+    from checker.parsers.netfilter import ipset_save, iptables_save
 
     if not flavour.available():
         pytest.skip(f"{flavour.name}: {', '.join(t for _, t in flavour.restore)} not installed")

@@ -33,9 +33,9 @@ from oracle_topology import HOST_IFACE, host_addresses, peer_addresses
 from test_oracle_random import PROBES, RULESETS
 from test_oracle_scenarios import SCENARIOS, grid
 
-from checker.engine.netfilter import classify_flow
-from checker.parsers import nft_json, nft_list
-from checker.parsers import nft_text as nft_text_parser
+from checker.engine.netfilter.engine import classify_flow
+from checker.parsers.netfilter import nft_json, nft_list
+from checker.parsers.netfilter import nft_text as nft_text_parser
 
 EXAMPLES = Path("/usr/share/doc/nftables/examples")
 # Examples that need what a test machine may lack (an SELinux context, conntrack helpers,

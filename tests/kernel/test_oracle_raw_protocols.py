@@ -265,7 +265,7 @@ def _raw(pair: NetnsPair, probes: list[RawProbe]) -> list[str]:
 
 
 def _fwcheck(rulesets: list, probe: RawProbe | Probe) -> str:
-    from checker.engine.netfilter import classify_flow
+    from checker.engine.netfilter.engine import classify_flow
 
     if isinstance(probe, RawProbe):
         return classify_flow(

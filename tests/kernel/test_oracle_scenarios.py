@@ -479,7 +479,7 @@ def test_deny_holds_for_every_source_port(netns: NetnsPair) -> None:
 
     from oracle_check import dump, parse_dumps, probe_requirement
 
-    from checker.engine.netfilter import check, new_context
+    from checker.engine.netfilter.engine import check, new_context
 
     spec = ipt([ESTABLISHED, rule(proto(UDP), Cond("sport", ranges=((67, 67),)), dport(53))])
     probes = tuple(
@@ -518,7 +518,7 @@ def test_udplite_ports(netns: NetnsPair, flavour: Flavour) -> None:
     packet as NEW; the random cases leave UDP-Lite out until the engine models that."""
     from oracle_check import dump, parse_dumps, probe_requirement
 
-    from checker.engine.netfilter import check, new_context
+    from checker.engine.netfilter.engine import check, new_context
 
     accept = rule(proto(UDPLITE), dport(53))
     spec = (
@@ -575,7 +575,7 @@ def test_udplite_arrives_invalid_and_fwcheck_says_undecided(netns: NetnsPair) ->
     sysctl: it says indeterminate with that reason, never pass (or fail, for a kernel with it 0)."""
     from oracle_check import dump, parse_dumps, probe_requirement
 
-    from checker.engine.netfilter import check, classify_flow, new_context
+    from checker.engine.netfilter.engine import check, classify_flow, new_context
 
     invalid = rule(state("INVALID"), action="drop")
     accept = rule(proto(UDPLITE), dport(53))

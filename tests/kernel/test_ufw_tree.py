@@ -1,4 +1,4 @@
-"""The real ufw as oracle for reading ufw trees (checker/parsers/ufw_tree.py).
+"""The real ufw as oracle for reading ufw trees (checker/parsers/netfilter/ufw_tree.py).
 
 Each case makes a random configuration with the real `ufw` command (allow/deny/reject/limit
 rules with addresses, ports, port lists and ranges, protocols, interfaces, IPv6, logging,
@@ -37,9 +37,9 @@ from oracle_probe import run_probes
 from oracle_ruleset import ICMP, TCP
 from oracle_topology import HOST_IFACE, SERVICE_PORTS
 
-from checker.engine.netfilter import classify_flow
+from checker.engine.netfilter.engine import classify_flow
 from checker.model.netfilter import Unknown
-from checker.parsers import iptables_save, ufw_tree
+from checker.parsers.netfilter import iptables_save, ufw_tree
 
 CONFIGS = int(os.environ.get("FWCHECK_UFW_CONFIGS", "20"))
 PROBES = 40

@@ -1,0 +1,1 @@
+"""Windows Defender Firewall: semantics (one format or concept per module)."""

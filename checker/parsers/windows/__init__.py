@@ -1,0 +1,1 @@
+"""Windows Defender Firewall: parsers (one format or concept per module)."""
