@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from checker.errors import Location, ParseError, Problem
 from checker.model.netfilter import Rule, Ruleset, Unknown
-from checker.parsers.netfilter import firewalld_direct, nft_json, nft_scan
+from checker.parsers.netfilter import firewalld_direct, firewalld_forward, nft_json, nft_scan
 from checker.parsers.netfilter.firewalld_xml import Node
 
 if TYPE_CHECKING:
@@ -152,36 +152,7 @@ class _Compiler:
         ]
         for matches, verdict in base:
             out.rule("filter_INPUT", [*matches, {verdict: None}], conf, "firewalld base rule")
-        out.chain("filter_INPUT_ZONES", conf)
-        out.chain("nat_PREROUTING_ZONES", conf)
-        for name, zone in zones:
-            for source in zone.all("source"):
-                match, unknown = self._source(source, "saddr")
-                for chain, prefix in (
-                    ("filter_INPUT_ZONES", "filter_IN_"),
-                    ("nat_PREROUTING_ZONES", "nat_PRE_"),
-                ):
-                    out.rule(chain, [*match, {"goto": {"target": prefix + name}}], source.location,
-                             f"zone {name}: {source.show()}", unknown)  # fmt: skip
-        for name, zone in zones:
-            for interface in zone.all("interface"):
-                match = [_m(_meta("iifname"), interface.get("name").replace("+", "*"))]
-                for chain, prefix in (
-                    ("filter_INPUT_ZONES", "filter_IN_"),
-                    ("nat_PREROUTING_ZONES", "nat_PRE_"),
-                ):
-                    out.rule(chain, [*match, {"goto": {"target": prefix + name}}], interface.location,
-                             f"zone {name}: {interface.show()}")  # fmt: skip
-        for chain, prefix in (
-            ("filter_INPUT_ZONES", "filter_IN_"),
-            ("nat_PREROUTING_ZONES", "nat_PRE_"),
-        ):
-            out.rule(
-                chain,
-                [{"goto": {"target": prefix + default}}],
-                default_loc,
-                f"default zone {default}",
-            )
+        self._dispatch(zones, default, default_loc)
         out.rule(
             "filter_INPUT",
             [{"jump": {"target": "filter_INPUT_ZONES"}}],
@@ -197,8 +168,24 @@ class _Compiler:
             "firewalld base rule",
         )
         self._output()
+        firewalld_forward.compile_forward(self, zones, default, default_loc)
         self._direct()
         return self._finish()
+
+    def _dispatch(self, zones: list[tuple[str, Node]], default: str, default_loc: Location) -> None:
+        """The zone of a packet: its source address, else its input interface, else the default
+        zone (filter_INPUT_ZONES, nat_PREROUTING_ZONES, filter_FORWARD_ZONES: the ingress zone)."""
+        chains = (("filter_INPUT_ZONES", "filter_IN_"), ("nat_PREROUTING_ZONES", "nat_PRE_"),
+                  ("filter_FORWARD_ZONES", "filter_FWD_"))  # fmt: skip
+        for chain, _prefix in chains:
+            self.out.chain(chain, self.conf_loc)
+        for name, where, match, unknown, what in firewalld_forward.bindings(self, zones, "in"):
+            for chain, prefix in chains:
+                self.out.rule(chain, [*match, {"goto": {"target": prefix + name}}], where,
+                              f"zone {name}: {what}", unknown)  # fmt: skip
+        for chain, prefix in chains:
+            self.out.rule(chain, [{"goto": {"target": prefix + default}}], default_loc,
+                          f"default zone {default}")  # fmt: skip
 
     # --- pieces ---------------------------------------------------------------------------
 
@@ -285,10 +272,9 @@ class _Compiler:
             conf,
             "firewalld base rule",
         )
-        value, where = self.setting("RFC3964_IPv4", "yes")
-        if value.lower() in ("yes", "true"):
-            out.rule("filter_OUTPUT", [_m(_payload("ip6", "daddr"), {"set": [_addr(a) for a in RFC3964]}),
-                                       {"reject": {"type": "icmpv6", "expr": "addr-unreachable"}}], where, "RFC3964_IPv4=yes")  # fmt: skip
+        rfc3964 = self.rfc3964_reject()
+        if rfc3964 is not None:
+            out.rule("filter_OUTPUT", rfc3964[0], rfc3964[1], "RFC3964_IPv4=yes")
         out.rule(
             "filter_OUTPUT",
             [{"jump": {"target": "filter_OUTPUT_POLICIES_pre"}}],
@@ -301,6 +287,14 @@ class _Compiler:
             conf,
             "firewalld base rule",
         )
+
+    def rfc3964_reject(self) -> tuple[list[dict[str, object]], Location] | None:
+        """RFC3964_IPv4's reject of IPv6 packets to IPv4-embedding prefixes (OUTPUT, FORWARD)."""
+        value, where = self.setting("RFC3964_IPv4", "yes")
+        if value.lower() not in ("yes", "true"):
+            return None
+        return [_m(_payload("ip6", "daddr"), {"set": [_addr(a) for a in RFC3964]}),
+                {"reject": {"type": "icmpv6", "expr": "addr-unreachable"}}], where  # fmt: skip
 
     def _direct(self) -> None:
         """Passthroughs are raw iptables commands: Unknown, either way (accept or drop)."""
@@ -327,7 +321,10 @@ class _Compiler:
 
     def _policies(self) -> None:
         self.policy_jumps: dict[str, list[tuple[int, str, list[dict[str, object]], Location, str]]] = {
-            k: [] for k in ("filter_INPUT_POLICIES_pre", "filter_INPUT_POLICIES_post", "filter_OUTPUT_POLICIES_pre", "filter_OUTPUT_POLICIES_post")}  # fmt: skip
+            f"{k}_{when}": [] for k in ("filter_INPUT_POLICIES", "filter_OUTPUT_POLICIES", "filter_FORWARD_POLICIES",
+                                        "nat_POSTROUTING_POLICIES") for when in ("pre", "post")}  # fmt: skip
+        # Masquerade rules by the nat_POST_ chain of their zone or policy (firewalld_forward).
+        self.masquerade: dict[str, list[tuple[list[dict[str, object]], Location, str, str]]] = {}
         for name, policy in sorted(self.tree.policies.items()):
             ingress = [n.get("name") for n in policy.all("ingress-zone")]
             egress = [n.get("name") for n in policy.all("egress-zone")]
@@ -343,7 +340,8 @@ class _Compiler:
             elif "HOST" in ingress:
                 chain, direction, zones = f"filter_OUT_policy_{name}", "OUTPUT", egress
             else:
-                continue  # forwarded traffic: not on the host's own path
+                firewalld_forward.policy(self, name, policy, priority, ingress, egress)
+                continue
             self._body(chain, policy, f"policy {name}", policy.get("target", "CONTINUE"))
             dispatch = f"filter_{direction}_POLICIES_{when}"
             field, iface = ("saddr", "iifname") if direction == "INPUT" else ("daddr", "oifname")
@@ -390,6 +388,11 @@ class _Compiler:
         self._body(f"filter_IN_{name}", zone, f"zone {name}", target, zone=True)
         for node in zone.all("forward-port"):
             self._forward_port(chain, node, [], f"zone {name}")
+        for node in zone.all("masquerade"):
+            ipv4 = [_m(_meta("nfproto"), "ipv4")]
+            self.masquerade.setdefault(f"nat_POST_{name}", []).append(
+                (ipv4, node.location, f"zone {name}: {node.show()}", "")
+            )
 
     def _body(self, chain: str, node: Node, who: str, target: str, zone: bool = False) -> None:
         out = self.out
@@ -663,8 +666,17 @@ class _Compiler:
                     f"nat_PRE_{chain.removeprefix('filter_IN_')}", element, match, who, unknown
                 )
             return
-        if action is None or (element is not None and element.tag == "masquerade"):
-            return  # log/audit only, or masquerade (a postrouting matter): decides nothing here
+        if element is not None and element.tag == "masquerade":
+            # Source NAT where the packet leaves through the zone (or the policy's egress).
+            zone = chain.startswith("filter_IN_") and not chain.startswith("filter_IN_policy_")
+            if zone or chain.startswith("filter_FWD_policy_"):
+                owner = chain.removeprefix("filter_IN_").removeprefix("filter_FWD_")
+                self.masquerade.setdefault(f"nat_POST_{owner}", []).append(
+                    (match, rule.location, note, unknown)
+                )
+            return
+        if action is None:
+            return  # log/audit only: decides nothing
         limit = action.first("limit")
         if limit is not None:
             unknown = unknown or f"limit {limit.get('value')}: rate limits are not modelled"
