@@ -12,6 +12,7 @@ checked unchanged.
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import json
 import os
@@ -25,7 +26,13 @@ from oracle_netns import NetnsPair
 from oracle_probe import run_probes
 from oracle_topology import HOST_IFACE, host_addresses, peer_addresses
 
+from checker.engine.netfilter import query, walk
 from checker.engine.netfilter.engine import classify_flow
+from checker.engine.netfilter.match import NEW_IN
+from checker.engine.netfilter.preimage import Preimage
+from checker.engine.netfilter.walk import new_context
+from checker.engine.space import Space
+from checker.model.netfilter import Hook
 from checker.parsers.netfilter import firewalld_tree, nft_json
 
 IFACE = "veth0"
@@ -86,6 +93,49 @@ CONFIGS: dict[str, tuple[list[tuple[str, ...]], dict[str, str]]] = {
                 ("--direct", "--add-rule", "ipv4", "filter", "INPUT", "0", "-s", "198.51.100.2", "-p", "tcp", "--dport", "22", "-j", "ACCEPT"),
                 ("--direct", "--add-rule", "ipv6", "filter", "INPUT", "0", "-p", "tcp", "--dport", "80", "-j", "DROP"),
                 ("--direct", "--add-rule", "ipv4", "filter", "OUTPUT", "0", "-p", "udp", "--dport", "53", "-j", "DROP")], {}),
+    # Forwarded traffic: zones on two interfaces and a source, intra-zone forwarding, zone
+    # targets on the forward path, policies between zones (ANY, priorities, targets), masquerade.
+    "forward-intra": ([*PUB, ("--new-zone=lan",), ("--zone=lan", "--add-interface=veth1"),
+                       ("--zone=lan", "--add-source=10.9.0.0/16"), ("--zone=lan", "--add-forward"),
+                       ("--zone=public", "--add-forward"), ("--zone=public", "--add-masquerade")], {}),
+    "forward-targets": ([*PUB, ("--zone=public", "--set-target=ACCEPT"), ("--zone=drop", "--add-interface=veth1"),
+                         ("--zone=trusted", "--add-source=2001:db8:1::/64"), ("--zone=block", "--add-source=198.51.100.64/26")],
+                        {}),
+    "policy-zones": ([*PUB, ("--new-zone=lan",), ("--zone=lan", "--add-interface=veth1"), ("--zone=lan", "--add-source=10.8.0.0/16"),
+                      ("--new-policy=pub2lan",), ("--policy=pub2lan", "--add-ingress-zone=public"),
+                      ("--policy=pub2lan", "--add-egress-zone=lan"), ("--policy=pub2lan", "--add-service=http"),
+                      ("--policy=pub2lan", "--add-port=53/udp"), ("--policy=pub2lan", "--add-icmp-block=echo-request"),
+                      ("--policy=pub2lan", "--add-rich-rule=rule family=ipv4 source address=198.51.100.2 port port=22 protocol=tcp accept"),
+                      ("--new-policy=lan2any",), ("--policy=lan2any", "--add-ingress-zone=lan"),
+                      ("--policy=lan2any", "--add-egress-zone=ANY"), ("--policy=lan2any", "--set-target=ACCEPT"),
+                      ("--policy=lan2any", "--add-masquerade")], {}),
+    "policy-priorities": ([*PUB, ("--new-zone=lan",), ("--zone=lan", "--add-interface=veth1"),
+                           ("--new-policy=deny",), ("--policy=deny", "--add-ingress-zone=ANY"), ("--policy=deny", "--add-egress-zone=ANY"),
+                           ("--policy=deny", "--set-target=DROP"), ("--policy=deny", "--set-priority=100"),
+                           ("--new-policy=ssh",), ("--policy=ssh", "--add-ingress-zone=public"), ("--policy=ssh", "--add-egress-zone=lan"),
+                           ("--policy=ssh", "--add-service=ssh"), ("--policy=ssh", "--set-priority=-5"),
+                           ("--new-policy=early",), ("--policy=early", "--add-ingress-zone=ANY"), ("--policy=early", "--add-egress-zone=lan"),
+                           ("--policy=early", "--set-target=REJECT"), ("--policy=early", "--set-priority=-1"),
+                           ("--policy=early", "--add-rich-rule=rule family=ipv6 port port=80 protocol=tcp accept"),
+                           ("--policy=early", "--add-rich-rule=rule family=ipv4 source address=198.51.100.0/24 masquerade")], {}),
+    "overlapping-sources": ([*PUB, ("--new-zone=zwide",), ("--zone=zwide", "--add-source=198.51.100.0/24"),
+                             ("--zone=zwide", "--set-target=DROP"), ("--new-zone=anarrow",), ("--zone=anarrow", "--add-source=198.51.100.64/26"),
+                             ("--zone=anarrow", "--add-port=3306/tcp"), ("--zone=anarrow", "--add-port=22/tcp"),
+                             ("--zone=trusted", "--add-source=198.51.100.66"), ("--zone=work", "--add-source=2001:db8:1::/48"),
+                             ("--zone=internal", "--add-source=2001:db8:1::2"), ("--zone=internal", "--add-port=5432/tcp"),
+                             ("--zone=zwide", "--add-forward")], {}),
+    "overlapping-sources-reversed": ([*PUB, ("--new-zone=anarrow",), ("--zone=anarrow", "--add-source=198.51.100.0/24"),
+                                      ("--zone=anarrow", "--set-target=DROP"), ("--new-zone=zwide",),
+                                      ("--zone=zwide", "--add-source=198.51.100.64/26"), ("--zone=zwide", "--add-port=3306/tcp"),
+                                      ("--zone=dmz", "--add-source=198.51.100.0/25")], {}),
+    "direct-reject": ([*PUB, ("--zone=public", "--add-service=http"),
+                       ("--direct", "--add-rule", "ipv4", "filter", "INPUT", "0", "-p", "tcp", "--dport", "80", "-s", "198.51.100.0/26",
+                        "-j", "REJECT", "--reject-with", "tcp-reset"),
+                       ("--direct", "--add-rule", "ipv4", "filter", "INPUT", "1", "-p", "udp", "--dport", "53", "-j", "REJECT"),
+                       ("--direct", "--add-rule", "ipv6", "filter", "INPUT", "0", "-p", "tcp", "--dport", "22", "-s", "2001:db8:1::/64",
+                        "-j", "REJECT", "--reject-with", "icmp6-adm-prohibited"),
+                       ("--direct", "--add-rule", "ipv4", "filter", "OUTPUT", "0", "-p", "tcp", "--dport", "443", "-j", "REJECT"),
+                       ("--direct", "--add-rule", "ipv4", "filter", "FORWARD", "0", "-p", "tcp", "--dport", "8080", "-j", "REJECT")], {}),
 }  # fmt: skip
 
 SOURCES = {4: ["203.0.113.9", "198.51.100.2", "198.51.100.66", "198.51.100.70"],
@@ -117,6 +167,55 @@ def _verdict(rulesets: list, flow: tuple[int, int, str, int, str, str, int]) -> 
     source, dest = (remote, local) if direction == "inbound" else (local, remote)
     return classify_flow(rulesets, family=family, proto=proto, src=source, dst=dest, sport=999 if port == 999 else 40000,
                          dport=40000 if port == 999 else port, direction=direction, iface=iface, icmp=icmp)  # fmt: skip
+
+
+# Forwarded flows (first packet through prerouting, forward and postrouting): between the
+# oracle's interfaces, to addresses behind them (none of the host's own).
+FORWARD_IFACES = (IFACE, "veth1", "eth7")
+FORWARD_TO = {4: ["10.9.0.5", "10.8.1.1", "192.0.2.77"], 6: ["2001:db8:5::5", "2002:a00::9"]}
+FORWARD_PORTS = [(6, 22), (6, 80), (6, 8080), (17, 53), (1, 0), (58, 0)]
+
+
+def _forward_flows() -> list[tuple[int, int, str, str, int, str, str]]:
+    flows = []
+    for family, (proto, port), iif, oif in itertools.product(
+        (4, 6), FORWARD_PORTS, FORWARD_IFACES, FORWARD_IFACES
+    ):
+        if proto in ICMP.values() and proto != ICMP[family]:
+            continue
+        for src, dst in itertools.product(SOURCES[family][:3], FORWARD_TO[family]):
+            flows.append((family, proto, src, dst, port, iif, oif))
+    return flows
+
+
+def _forward_verdicts(
+    rulesets: list, flows: list[tuple[int, int, str, str, int, str, str]]
+) -> list[str]:
+    """The first packet of each forwarded flow, as the engine walks it through prerouting,
+    forward and postrouting (no route is asked: it enters on `iif` and leaves on `oif`)."""
+    context = new_context(rulesets, list(FORWARD_IFACES))
+    interfaces = context.interfaces
+    hooks = (Hook.INGRESS, Hook.PREROUTING, Hook.FORWARD, Hook.POSTROUTING, Hook.EGRESS)
+    phase = walk._forwarded(NEW_IN)
+    verdicts = []
+    for family, proto, src, dst, port, iif, oif in flows:
+        icmp = (8 if family == 4 else 128) << 8 if proto == ICMP[family] else 0
+        values = {"family": family, "proto": proto, "saddr": int(ipaddress.ip_address(src)),
+                  "daddr": int(ipaddress.ip_address(dst)), "sport": 40000, "dport": port, "icmp": icmp,
+                  "iif": interfaces.index_of(iif), "oif": interfaces.index_of(oif), "mark": 0, "ctmark": 0}  # fmt: skip
+        dims = query.dims_for(family, interfaces)
+        point = Space.where(dims, {name: [(value, value)] for name, value in values.items()})
+        result = walk.HookResult(accept_sure=point, accept_maybe=point)
+        outcome = walk._Outcome()
+        steps = context.base_chains(family, hooks)
+        walk._walk(context, family, phase, steps, point, Preimage(point), result, outcome)
+        if not Space.union_all(dims, outcome.good).intersect(point):
+            verdicts.append("drop")
+        elif Space.union_all(dims, outcome.bad).contains(values):
+            verdicts.append("indeterminate")
+        else:
+            verdicts.append("accept")
+    return verdicts
 
 
 @pytest.fixture(scope="module")
@@ -151,6 +250,12 @@ def test_tree_verdicts_equal_the_daemons(lab_ready: None, tmp_path: Path, name: 
         counts[expected] = counts.get(expected, 0) + 1
         if expected != got:
             differ.append(f"{flow}: daemon {expected}, tree {got}")
+    forwarded = _forward_flows()
+    pairs = zip(_forward_verdicts(live, forwarded), _forward_verdicts(tree, forwarded), strict=True)
+    for flow, (expected, got) in zip(forwarded, pairs, strict=True):
+        counts[f"fwd-{expected}"] = counts.get(f"fwd-{expected}", 0) + 1
+        if expected != got:
+            differ.append(f"forwarded {flow}: daemon {expected}, tree {got}")
     print(f"{name}: {sum(counts.values())} flows, {counts}")
     assert not differ, f"{name}: {len(differ)} verdicts differ:\n" + "\n".join(differ[:20])
 
@@ -167,6 +272,10 @@ PROBED = (
     "direct",
     "rich-own-actions",
     "rich-invert-icmp",
+    "overlapping-sources",
+    "overlapping-sources-reversed",
+    "direct-reject",
+    "policy-zones",
 )
 
 

@@ -16,7 +16,8 @@ Statements (libnftables-json(5) "STATEMENTS"), walked in order:
   stolen packet. To an ifb device it may come back (ifb re-injects): target UNKNOWN.
 - notrack (later chains see ct state untracked instead of new), header rewrites (`ip daddr set`),
   tproxy, synproxy and `xt` targets change what later rules or hooks see, or steal the
-  packet: target UNKNOWN with the reason, whatever verdict follows.
+  packet: target UNKNOWN with the reason, whatever verdict follows. Except the `xt` target
+  REJECT (iptables-nft's compat REJECT): a reject, whatever its options.
 - A nat statement naming a family (`dnat ip to …` in an inet table) acts on that family only:
   the rule carries that family (nft_nat_inet_eval; checked in tests/kernel).
 - `xt` matches (iptables-nft compat blobs, unreadable in JSON) are `Unknown`.
@@ -132,7 +133,7 @@ def build(
             if rewrites:
                 rewrites.append(None)
         elif kind == "xt":
-            _xt(value, rule, diverting)
+            verdict = _xt(value, rule, diverting)
         elif kind == "mangle":
             key = value.get("key") if isinstance(value, dict) else None
             if not isinstance(key, dict) or len(key) != 1:
@@ -224,17 +225,24 @@ def _nat_lookups(value: object, rule: RuleMatches) -> None:
                 )
 
 
-def _xt(value: object, rule: RuleMatches, diverting: list[tuple[str, str]]) -> None:
+def _xt(value: object, rule: RuleMatches, diverting: list[tuple[str, str]]) -> Target | None:
     if not isinstance(value, dict) or not isinstance(value.get("name"), str):
         raise BadInput('xt without a "name"')
     kind, name = value.get("type"), value["name"]
     advice = "take this table from iptables-nft-save"
     if kind == "match":
         rule.add(Unknown(f"xt match {name}: {advice}"))
+    elif kind == "target" and name in ("REJECT", "reject"):
+        # iptables-nft keeps REJECT as a compat target (firewalld's direct rules, checked in
+        # tests/kernel/test_firewalld_oracle.py). Its options are not in the JSON, but whatever
+        # error it sends back, "otherwise it is equivalent to DROP so it is a terminating
+        # TARGET" (iptables-extensions(8), REJECT); its tcp-reset needs `-p tcp` already.
+        return Target(Verdict.REJECT, "reject", detail="(xt REJECT)")
     elif kind == "target":
         diverting.append(("xt", f"xt target {name}: {advice}"))
     elif kind != "watcher":  # ebtables watchers (log, nflog) only observe
         raise BadInput(f"xt type {kind!r} is not match, target or watcher")
+    return None
 
 
 def verdict_target(value: object, chains: frozenset[str]) -> Target:

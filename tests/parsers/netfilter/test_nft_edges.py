@@ -203,6 +203,21 @@ def test_queue_and_xt_target_are_unknown_targets() -> None:
     )
 
 
+def test_xt_reject_target_is_a_reject() -> None:
+    """iptables-nft keeps REJECT as a compat target, options unreadable in JSON; it is a
+    reject whatever they are (iptables-extensions(8), REJECT: "otherwise it is equivalent to
+    DROP so it is a terminating TARGET"). firewalld's direct REJECT rules look like this."""
+    found = only_rule(
+        document(
+            rule(match(payload("udp", "dport"), 53), {"xt": {"type": "target", "name": "REJECT"}})
+        )
+    )
+    assert found.target.verdict is Verdict.REJECT
+    assert found.matches[-1] == Ranges("dport", ((53, 53),))
+    with pytest.raises(ParseError):
+        parse(document(rule({"xt": {"type": "target", "name": "REJECT"}}, {"accept": None})))
+
+
 def test_sets_whose_elements_expire_are_unknown() -> None:
     timed = {"set": {"family": "inet", "table": "t", "name": "s", "type": "ipv4_addr",
                      "elem": [{"elem": {"val": "10.0.0.1", "expires": 30}}]}}  # fmt: skip
