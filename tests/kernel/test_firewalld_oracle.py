@@ -12,7 +12,6 @@ checked unchanged.
 
 from __future__ import annotations
 
-import ipaddress
 import itertools
 import json
 import os
@@ -21,18 +20,13 @@ from pathlib import Path
 
 import firewalld_lab
 import pytest
+from netfilter_forward import forward_verdicts
 from oracle_generate import Probe
 from oracle_netns import NetnsPair
 from oracle_probe import run_probes
 from oracle_topology import HOST_IFACE, host_addresses, peer_addresses
 
-from checker.engine.netfilter import query, walk
 from checker.engine.netfilter.engine import classify_flow
-from checker.engine.netfilter.match import NEW_IN
-from checker.engine.netfilter.preimage import Preimage
-from checker.engine.netfilter.walk import new_context
-from checker.engine.space import Space
-from checker.model.netfilter import Hook
 from checker.parsers.netfilter import firewalld_tree, nft_json
 
 IFACE = "veth0"
@@ -188,36 +182,6 @@ def _forward_flows() -> list[tuple[int, int, str, str, int, str, str]]:
     return flows
 
 
-def _forward_verdicts(
-    rulesets: list, flows: list[tuple[int, int, str, str, int, str, str]]
-) -> list[str]:
-    """The first packet of each forwarded flow, as the engine walks it through prerouting,
-    forward and postrouting (no route is asked: it enters on `iif` and leaves on `oif`)."""
-    context = new_context(rulesets, list(FORWARD_IFACES))
-    interfaces = context.interfaces
-    hooks = (Hook.INGRESS, Hook.PREROUTING, Hook.FORWARD, Hook.POSTROUTING, Hook.EGRESS)
-    phase = walk._forwarded(NEW_IN)
-    verdicts = []
-    for family, proto, src, dst, port, iif, oif in flows:
-        icmp = (8 if family == 4 else 128) << 8 if proto == ICMP[family] else 0
-        values = {"family": family, "proto": proto, "saddr": int(ipaddress.ip_address(src)),
-                  "daddr": int(ipaddress.ip_address(dst)), "sport": 40000, "dport": port, "icmp": icmp,
-                  "iif": interfaces.index_of(iif), "oif": interfaces.index_of(oif), "mark": 0, "ctmark": 0}  # fmt: skip
-        dims = query.dims_for(family, interfaces)
-        point = Space.where(dims, {name: [(value, value)] for name, value in values.items()})
-        result = walk.HookResult(accept_sure=point, accept_maybe=point)
-        outcome = walk._Outcome()
-        steps = context.base_chains(family, hooks)
-        walk._walk(context, family, phase, steps, point, Preimage(point), result, outcome)
-        if not Space.union_all(dims, outcome.good).intersect(point):
-            verdicts.append("drop")
-        elif Space.union_all(dims, outcome.bad).contains(values):
-            verdicts.append("indeterminate")
-        else:
-            verdicts.append("accept")
-    return verdicts
-
-
 @pytest.fixture(scope="module")
 def lab_ready() -> None:
     reason = firewalld_lab.missing() if os.geteuid() == 0 else "needs root"
@@ -251,7 +215,8 @@ def test_tree_verdicts_equal_the_daemons(lab_ready: None, tmp_path: Path, name: 
         if expected != got:
             differ.append(f"{flow}: daemon {expected}, tree {got}")
     forwarded = _forward_flows()
-    pairs = zip(_forward_verdicts(live, forwarded), _forward_verdicts(tree, forwarded), strict=True)
+    pairs = zip(forward_verdicts(live, forwarded, FORWARD_IFACES),
+                forward_verdicts(tree, forwarded, FORWARD_IFACES), strict=True)  # fmt: skip
     for flow, (expected, got) in zip(forwarded, pairs, strict=True):
         counts[f"fwd-{expected}"] = counts.get(f"fwd-{expected}", 0) + 1
         if expected != got:

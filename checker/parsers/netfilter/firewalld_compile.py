@@ -153,6 +153,7 @@ class _Compiler:
         for matches, verdict in base:
             out.rule("filter_INPUT", [*matches, {verdict: None}], conf, "firewalld base rule")
         self._dispatch(zones, default, default_loc)
+        firewalld_forward.unmodelled_dnat(self, "filter_INPUT")
         out.rule(
             "filter_INPUT",
             [{"jump": {"target": "filter_INPUT_ZONES"}}],
@@ -325,6 +326,8 @@ class _Compiler:
                                         "nat_POSTROUTING_POLICIES") for when in ("pre", "post")}  # fmt: skip
         # Masquerade rules by the nat_POST_ chain of their zone or policy (firewalld_forward).
         self.masquerade: dict[str, list[tuple[list[dict[str, object]], Location, str, str]]] = {}
+        # DNATs not modelled (policies' forward-ports): Unknown accepts in INPUT and FORWARD.
+        self.unmodelled: list[tuple[list[dict[str, object]], Location, str, str]] = []
         for name, policy in sorted(self.tree.policies.items()):
             ingress = [n.get("name") for n in policy.all("ingress-zone")]
             egress = [n.get("name") for n in policy.all("egress-zone")]

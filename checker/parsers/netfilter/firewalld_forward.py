@@ -161,8 +161,15 @@ def policy(
         _unmodelled(compiler, port, f"policy {name}: {port.show()}")
 
 
+def unmodelled_dnat(compiler: _Compiler, chain: str) -> None:
+    """Where the filter base chain would pass a translated packet on (ct status dnat), an
+    Unknown accept of what an unmodelled DNAT concerns: possibly accepted, never surely."""
+    for expr, where, note, reason in compiler.unmodelled:
+        compiler.out.rule(chain, expr, where, note, reason)
+
+
 def _unmodelled(compiler: _Compiler, node: Node, note: str) -> None:
-    """A DNAT not modelled: what it concerns may be accepted or dropped (Unknown both ways)."""
+    """A DNAT not modelled: the packets it concerns may be sent anywhere."""
     protocol = node.get("protocol")
     if protocol not in ("tcp", "udp", "sctp", "dccp"):
         raise ParseError(
@@ -177,10 +184,7 @@ def _unmodelled(compiler: _Compiler, node: Node, note: str) -> None:
         ) from None
     match = _m({"payload": {"protocol": protocol, "field": "dport"}}, port)
     reason = f"{note}: a policy's forward-port (DNAT) is not modelled"
-    for verdict in ("accept", "drop"):
-        compiler.out.rule(
-            "filter_PREROUTING", [match, {verdict: None}], node.location, note, reason
-        )
+    compiler.unmodelled.append(([match, {"accept": None}], node.location, note, reason))
 
 
 def compile_forward(
@@ -256,6 +260,7 @@ def _base_forward(compiler: _Compiler) -> None:
     if rfc3964 is not None:
         expr, where = rfc3964
         out.rule("filter_FORWARD", expr, where, "RFC3964_IPv4=yes")
+    unmodelled_dnat(compiler, "filter_FORWARD")
     out.rule("filter_FORWARD", [{"jump": {"target": "filter_FORWARD_ZONES"}}], conf,
              "firewalld base rule")  # fmt: skip
     out.rule("filter_FORWARD", [{"reject": {"type": "icmpx", "expr": "admin-prohibited"}}], conf,
