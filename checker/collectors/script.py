@@ -7,7 +7,8 @@ session's stdin (`/bin/sh -s`, or `sudo -n -- /bin/sh -s`).
 It dumps everything that may filter packets, since legacy and nft tables both apply
 (iptables-extensions(8), "iptables-nft" in xtables-nft(8)): `nft -j list ruleset`, the legacy and
 nft variants of iptables-save and ip6tables-save, `ipset save`, and firewalld / ufw state as
-context, and the listening sockets (`ss -H -tulpn`, or /proc/net/{tcp,udp}[6] without ss:
+context (on a host where firewalld runs, also its runtime and permanent zones and policies, for
+the drift note: checker/collectors/firewalld_drift.py), and the listening sockets (`ss -H -tulpn`, or /proc/net/{tcp,udp}[6] without ss:
 exposure, docs/policy-format.md); on hosts with netdev ingress/egress chains also `nft list
 ruleset`, whose text names their devices (nft 1.0.6 leaves them out of the JSON); and `ip -j
 addr`, the host's own addresses (`-m addrtype --dst-type LOCAL`, where a DNAT'd flow goes). A
@@ -49,6 +50,10 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("ipset-save", ("ipset", "save")),
     ("ip-addr", ("ip", "-j", "addr")),
     ("firewalld", ("firewall-cmd", "--state")),
+    ("firewalld-zones", ("firewall-cmd", "--list-all-zones")),
+    ("firewalld-zones-permanent", ("firewall-cmd", "--permanent", "--list-all-zones")),
+    ("firewalld-policies", ("firewall-cmd", "--list-all-policies")),
+    ("firewalld-policies-permanent", ("firewall-cmd", "--permanent", "--list-all-policies")),
     ("ufw", ("ufw", "status", "verbose")),
     ("ss-listen", ("ss", "-H", "-tulpn")),
     (
@@ -87,7 +92,7 @@ section() {
     t0=$t_prev
     # Only the D-Bus clients can wedge (firewall-cmd waits on firewalld); the dumps read the
     # kernel directly, and the scanner's own per-host deadline still bounds them.
-    case $name in firewalld|ufw) L=$T ;; *) L= ;; esac
+    case $name in firewalld*|ufw) L=$T ;; *) L= ;; esac
     $L "$@" </dev/null >o 2>e
     rc=$?
     t1=$(now)
@@ -130,6 +135,16 @@ if have ip6tables-nft-save || have ip6tables-legacy-save; then skip ip6tables-sa
 section ipset-save ipset save
 section ip-addr ip -j addr
 section firewalld firewall-cmd --state
+# A running firewalld's runtime and permanent configuration: a scan checks the runtime ruleset
+# and notes what the next reload or reboot would change (checker/collectors/firewalld_drift.py).
+if have firewall-cmd && [ "$rc" = 0 ]; then
+  section firewalld-zones firewall-cmd --list-all-zones
+  section firewalld-zones-permanent firewall-cmd --permanent --list-all-zones
+  section firewalld-policies firewall-cmd --list-all-policies
+  section firewalld-policies-permanent firewall-cmd --permanent --list-all-policies
+else
+  for fw in firewalld-zones firewalld-zones-permanent firewalld-policies firewalld-policies-permanent; do skip "$fw"; done
+fi
 section ufw ufw status verbose
 # Without ss, the kernel's socket tables (no process names; a host without IPv6 has no tcp6).
 if have ss; then section ss-listen ss -H -tulpn; skip proc-net; else skip ss-listen; section proc-net grep -H "" /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6; fi

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from checker import __version__
-from checker.collectors import configure_logging, transport_module
+from checker.collectors import configure_logging, firewalld_drift, transport_module
 from checker.collectors.evidence import new_run_id, write_evidence
 from checker.collectors.hostkeys import KnownHosts
 from checker.collectors.result import CollectResult
@@ -316,8 +316,10 @@ def _scan_hosts(
                 from checker.waivers import apply_waivers
 
                 host_findings = apply_waivers(host_findings, waivers, today)[0]  # type: ignore[arg-type]
-            if result.notes:
-                host_notes[host.name] = result.notes
+            # A firewalld host's runtime configuration (checked) vs its permanent one.
+            drift = firewalld_drift.notes(result.outputs)
+            if result.notes or drift:
+                host_notes[host.name] = (*result.notes, *drift)
             collect_failed = collect_failed or info.error is not None
             if recorder is not None:
                 # What every report will show for this host, the invented read error included.

@@ -43,6 +43,8 @@ class Loaded:
     etc: Path
     nft: dict
     runtime: dict
+    # Outputs of the `listings` commands asked for (name -> stdout), after the runtime steps.
+    listings: dict[str, str]
 
 
 def fresh_tree(work: Path, conf: dict[str, str]) -> Path:
@@ -62,6 +64,7 @@ def load(
     conf: dict[str, str] | None = None,
     runtime: Sequence[Sequence[str]] = (),
     namespace: str | None = None,
+    listings: dict[str, Sequence[str]] | None = None,
 ) -> Loaded:
     """With `namespace` (a test's own, e.g. the kernel oracle's host side) the daemon runs there
     with CleanupOnExit=no, so its ruleset stays loaded for probes after it stops."""
@@ -74,7 +77,8 @@ def load(
         subprocess.run(["ip", "netns", "exec", namespace, "ip", "link", "set", "lo", "up"],
                        check=True, timeout=30)  # fmt: skip
         spec = {"etc": str(etc), "work": str(work),
-                "offline": [list(a) for a in offline], "runtime": [list(a) for a in runtime]}  # fmt: skip
+                "offline": [list(a) for a in offline], "runtime": [list(a) for a in runtime],
+                "listings": {k: list(v) for k, v in (listings or {}).items()}}  # fmt: skip
         result = subprocess.run(
             ["ip", "netns", "exec", namespace, "unshare", "--mount", "--propagation", "private",
              "python3", str(AGENT)],
@@ -90,4 +94,4 @@ def load(
     answer = json.loads(lines[-1])
     if "error" in answer:
         raise RuntimeError(f"{answer['error']}\n" + "\n".join(answer["log"]))
-    return Loaded(etc, answer["nft"], answer["runtime"])
+    return Loaded(etc, answer["nft"], answer["runtime"], answer["listings"])

@@ -82,7 +82,13 @@ def main() -> int:
         for step in spec.get("runtime", []):
             _run(["firewall-cmd", *step], log, 30)
         after = json.loads(_run(["nft", "-j", "list", "ruleset"], log, 30))
-        print(json.dumps({"nft": nft, "runtime": after, "log": log}), flush=True)
+        # What a scan's collection script asks firewall-cmd (checker/collectors/script.py).
+        listings = {
+            name: _run(list(argv), log, 30) for name, argv in spec.get("listings", {}).items()
+        }
+        print(
+            json.dumps({"nft": nft, "runtime": after, "listings": listings, "log": log}), flush=True
+        )
         return 0
     except (RuntimeError, OSError, subprocess.SubprocessError, ValueError) as error:
         print(json.dumps({"error": str(error), "log": log}), flush=True)
