@@ -15,11 +15,14 @@ chains, the policies ordered after zones, then its target: default = icmp accept
 %%REJECT%% reject; DROP drop; ACCEPT accept. filter_OUTPUT (priority filter + 10, policy accept)
 has established/lo accept, RFC3964_IPv4 rejects, and the HOST-ingress policies. IPv6_rpfilter
 adds a `fib` drop in filter_PREROUTING; forward-ports become redirect/dnat in nat_PREROUTING.
+The zone dispatch order, filter_FORWARD (zones' forward chains, policies between zones) and
+nat_POSTROUTING (masquerade) are firewalld_forward's.
 
 Logging (LogDenied, rich-rule log/audit) decides nothing and is left out. Unknown (indeterminate,
 with the reason), never guessed: ICMP code-level types, MAC sources, ipset types other than
-hash:ip/hash:net, icmp-block-inversion with a non-default target, rich-rule mark actions and
-direct.xml passthroughs (its rules are iptables rules: firewalld_direct), policies between two zones (forwarded traffic) are not on the host's path.
+hash:ip/hash:net, icmp-block-inversion with a non-default target, rich-rule mark actions,
+policies' forward-ports (firewalld_forward) and direct.xml passthroughs (its rules are iptables
+rules: firewalld_direct).
 """
 
 from __future__ import annotations

@@ -177,11 +177,16 @@ def _unmodelled(compiler: _Compiler, node: Node, note: str) -> None:
         )  # fmt: skip
     low, _, high = node.get("port").partition("-")
     try:
-        port: object = {"range": [int(low), int(high)]} if high else int(low)
+        numbers = [int(low)] + ([int(high)] if high else [])
     except ValueError:
+        numbers = [-1]
+    if any(n < 0 or n > 65535 for n in numbers):
         raise ParseError(
-            Problem.at(node.location, T, "forward-port port is not a number")
-        ) from None
+            Problem.at(
+                node.location, T, f"forward-port port {node.get('port')!r} is not a port or range"
+            )
+        )
+    port: object = {"range": numbers} if high else numbers[0]
     match = _m({"payload": {"protocol": protocol, "field": "dport"}}, port)
     reason = f"{note}: a policy's forward-port (DNAT) is not modelled"
     compiler.unmodelled.append(([match, {"accept": None}], node.location, note, reason))

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from netfilter_forward import forward_verdicts
 from test_firewalld_tree import defaults, rule_at, verdict, write
 
 from checker.engine import settings
-from checker.errors import Location
+from checker.errors import Location, ParseError
 from checker.findings import Severity, Status
 from checker.model.netfilter import Ruleset
 from checker.parsers.netfilter import firewalld_tree
@@ -163,3 +164,15 @@ def test_default_deny_forward_holds_for_a_firewalld_tree(tmp_path: Path) -> None
     found = settings.check([ruleset], requirement)
     assert found.status is Status.PASS, found.message
     assert "firewalld final reject" in found.evidence[0].text
+
+
+def test_bad_policy_forward_port_is_a_located_error(tmp_path: Path) -> None:
+    policy = (
+        '<policy>\n  <ingress-zone name="public"/>\n  <egress-zone name="ANY"/>\n'
+        '  <forward-port port="70000" protocol="tcp" to-port="22"/>\n</policy>\n'
+    )
+    with pytest.raises(ParseError) as caught:
+        load(tmp_path, {"public": PUBLIC}, {"fp": policy})
+    (problem,) = caught.value.problems
+    assert problem.file.endswith("policies/fp.xml") and problem.line == 5
+    assert "70000" in problem.message

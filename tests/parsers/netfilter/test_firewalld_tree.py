@@ -262,7 +262,10 @@ RICH = """\
   <forward-port port="80" protocol="tcp" to-port="8080"/>
   <source address="198.51.100.0/24"/>
   <interface name="eth+"/>
+  <forward/>
+  <masquerade/>
   <rule family="ipv4" priority="-5"><source address="10.0.0.0/8" invert="True"/><port port="5432" protocol="tcp"/><drop/></rule>
+  <rule family="ipv4"><source address="10.1.0.0/16"/><masquerade/></rule>
   <rule family="ipv6"><icmp-type name="echo-request"/><accept><limit value="3/m"/></accept></rule>
 </zone>
 """
@@ -275,6 +278,16 @@ POLICY = """\
   <egress-zone name="ANY"/>
   <service name="dns"/>
   <rule family="ipv6"><destination address="2001:db8::/32"/><port port="443" protocol="tcp"/><accept/></rule>
+</policy>
+"""
+FORWARDED = """\
+<?xml version="1.0" encoding="utf-8"?>
+<policy target="ACCEPT" priority="10">
+  <ingress-zone name="peers"/>
+  <egress-zone name="public"/>
+  <port port="80" protocol="tcp"/>
+  <masquerade/>
+  <forward-port port="2222" protocol="tcp" to-port="22" to-addr="10.9.0.5"/>
 </policy>
 """
 DIRECT = """\
@@ -293,7 +306,7 @@ IPSET = """\
   <entry>198.51.100.0/25</entry>
 </ipset>
 """
-FILES = {"zones/public.xml": RICH, "policies/out.xml": POLICY, "direct.xml": DIRECT, "ipsets/set1.xml": IPSET,
+FILES = {"zones/public.xml": RICH, "policies/out.xml": POLICY, "policies/fwd.xml": FORWARDED, "direct.xml": DIRECT, "ipsets/set1.xml": IPSET,
          "zones/peers.xml": '<zone target="ACCEPT">\n  <source ipset="set1"/>\n</zone>\n',
          "firewalld.conf": "DefaultZone=public\nIPv6_rpfilter=yes\nRFC3964_IPv4=yes\n"}  # fmt: skip
 
