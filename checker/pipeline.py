@@ -173,6 +173,7 @@ def finding(target: str, requirement: Requirement, verdict: Verdict) -> Finding:
         policy_line=requirement.origin.line,
         details=verdict.details,
         controls=requirement.controls,
+        outcome=verdict.outcome,
     )
 
 
@@ -192,6 +193,7 @@ def exposure_finding(target: str, result: exposure.ExposureResult) -> Finding:
         policy_file=result.origin.file,
         policy_line=result.origin.line,
         details=tuple(zip(names, result.row, strict=True)) if result.row else verdict.details,
+        outcome=verdict.outcome,
     )
 
 
