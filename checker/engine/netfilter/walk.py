@@ -269,7 +269,12 @@ class Walker:
                         "jump depth exceeded" if called else f"chain {rule.target.chain} not found"
                     )
                     pieces.append(
-                        Piece(Verdict.UNKNOWN, enter_sure, enter_maybe, _rule_evidence(rule, chain, table))
+                        Piece(
+                            Verdict.UNKNOWN,
+                            enter_sure,
+                            enter_maybe,
+                            _rule_evidence(rule, chain, table),
+                        )
                     )
                     self.uncertain.append((why, _rule_evidence(rule, chain, table), enter_maybe))
                 else:

@@ -46,8 +46,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from checker.engine.budget import Budget, BudgetExceeded
+from checker.engine.reasons import budget_verdict
 from checker.engine.space import Space
-from checker.engine.verdict import Verdict, format_address, format_flow
+from checker.engine.verdict import Verdict, flow_of, format_address
 from checker.engine.windows.match import (
     RuleMatch,
     Symbols,
@@ -57,7 +58,7 @@ from checker.engine.windows.match import (
 )
 from checker.engine.windows.profiles import EffectiveProfile, Setting, effective_profile
 from checker.engine.windows.stores import effective_rules
-from checker.findings import Evidence, Status
+from checker.findings import Evidence, Flow, Reason, Status
 from checker.model.net import host_chooser
 from checker.model.windows import PROFILE_NAMES, ShadowedRule, WindowsRule, WindowsRuleset
 from checker.policies.model import Direction, Expect, Requirement
@@ -78,7 +79,9 @@ _PREFERRED_V6 = {
 
 
 def rule_evidence(rule: WindowsRule) -> Evidence:
-    return Evidence(rule.origin.file, rule.origin.line, f"{rule.label()}: {rule.text}")
+    return Evidence(
+        rule.origin.file, rule.origin.line, f"{rule.label()}: {rule.text}", store=rule.store
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +113,7 @@ def check(
             Status.ERROR,
             "the requirement describes no flow (its addresses and families do not meet):"
             " fix the policy rule",
+            reason=Reason("windows.empty-requirement"),
         )
     matches = tuple(compile_rule(rule, symbols, dims) for rule in rules if rule.enabled)
     context = _Context(requirement, symbols, query, matches, budget)
@@ -120,7 +124,7 @@ def check(
             for profile in profiles
         ]
     except BudgetExceeded as exc:
-        return Verdict(Status.INDETERMINATE, exc.message, None, (), exc.details)
+        return budget_verdict(exc)
     return _warn_shadowed(_combine(verdicts), shadowed, requirement, direction)
 
 
@@ -160,8 +164,13 @@ def _warn_shadowed(
         )
         for item in relevant[:_MAX_EVIDENCE]
     )
+    reason = verdict.reason or Reason("message")
+    not_applied = tuple(item.rule.label() for item in relevant)
     return replace(
-        verdict, message=f"{verdict.message} [{note}]", evidence=verdict.evidence + extra
+        verdict,
+        message=f"{verdict.message} [{note}]",
+        evidence=verdict.evidence + extra,
+        reason=replace(reason, params=reason.params + (("not_applied", not_applied),)),
     )
 
 
@@ -200,7 +209,17 @@ def _combine(verdicts: list[tuple[str, Verdict]]) -> Verdict:
     # Profiles differ when their outcomes differ beyond the profile's own name.
     if len({(v.status, v.message.replace(p, "*")) for p, v in verdicts}) > 1:
         details = tuple((profile, f"{v.status.value}: {v.message}") for profile, v in verdicts)
-    return Verdict(status, message, first.counterexample, tuple(evidence), details)
+    reason = first.reason or Reason("message")
+    profiles = ("profiles", tuple(p for p, _ in chosen))
+    return Verdict(
+        status,
+        message,
+        first.counterexample,
+        tuple(evidence),
+        details,
+        replace(reason, params=reason.params + (profiles,)),
+        first.flow,
+    )
 
 
 def _decide(context: _Context, settings: EffectiveProfile) -> Verdict:
@@ -215,13 +234,17 @@ def _decide(context: _Context, settings: EffectiveProfile) -> Verdict:
                 Status.PASS,
                 f"{profile} profile: the firewall is off, nothing is blocked",
                 evidence=(settings.enabled.evidence,),
+                reason=Reason("windows.firewall-off", (("profile", profile),)),
             )
         point = _sample(query)
+        flow = _flow(context, point, profile)
         return Verdict(
             Status.FAIL,
-            f"{profile} profile: the firewall is off, so {_flow(context, point, profile)} is allowed",
-            counterexample=_flow(context, point, profile),
+            f"{profile} profile: the firewall is off, so {flow.text} is allowed",
+            counterexample=flow.text,
             evidence=(settings.enabled.evidence,),
+            reason=Reason("windows.firewall-off", (("profile", profile),)),
+            flow=flow,
         )
     default = settings.default_inbound if inbound else settings.default_outbound
     default_allows = default.value == "allow"
@@ -300,13 +323,17 @@ def _decide(context: _Context, settings: EffectiveProfile) -> Verdict:
     witness = _local_subnet_witness(context, active, block_upper, default_allows)
     if witness is not None:
         match, point = witness
-        flow = _flow(context, point, profile, remote_text="<an address in LocalSubnet>")
+        flow = _flow(context, point, profile, remote_set="LocalSubnet")
         return Verdict(
             Status.FAIL,
-            f"{profile} profile: {flow} is allowed by rule {match.rule.label()}: LocalSubnet is never "
+            f"{profile} profile: {flow.text} is allowed by rule {match.rule.label()}: LocalSubnet is never "
             "empty, and no block rule can match that flow whatever its remote address",
-            counterexample=flow,
+            counterexample=flow.text,
             evidence=(rule_evidence(match.rule),),
+            reason=Reason(
+                "windows.local-subnet-allowed", (("profile", profile), ("rule", match.rule.label()))
+            ),
+            flow=flow,
         )
     return _indeterminate(context, profile, active, _sample(query.intersect(possibly)), "blocked")
 
@@ -337,11 +364,21 @@ def _containing(
 def _pass_allow(context, profile, active, default, shields_up, settings) -> Verdict:  # type: ignore[no-untyped-def]
     if default.value == "allow":
         message = f"{profile} profile: no block rule matches; the {default.evidence.text.split(': ', 1)[1]} applies"
-        return Verdict(Status.PASS, message, evidence=(default.evidence,))
+        reason = Reason(
+            "windows.no-block-rule-default-allows",
+            (("profile", profile), ("setting", _setting_text(default))),
+        )
+        return Verdict(Status.PASS, message, evidence=(default.evidence,), reason=reason)
     allowing = [m for m in active if m.rule.action == "allow" and m.lower.touches(context.query)]
     names = ", ".join(m.rule.label() for m in allowing[:3])
     evidence = tuple(rule_evidence(m.rule) for m in allowing[:_MAX_EVIDENCE])
-    return Verdict(Status.PASS, f"{profile} profile: allowed by rule {names}", evidence=evidence)
+    reason = Reason(
+        "windows.allowed-by-rules",
+        (("profile", profile), ("rules", tuple(m.rule.label() for m in allowing))),
+    )
+    return Verdict(
+        Status.PASS, f"{profile} profile: allowed by rule {names}", evidence=evidence, reason=reason
+    )
 
 
 def _fail_allow(
@@ -360,16 +397,22 @@ def _fail_allow(
         rule = blockers[0].rule
         return Verdict(
             Status.FAIL,
-            f"{profile} profile: {flow} is blocked by rule {rule.label()}",
-            counterexample=flow,
+            f"{profile} profile: {flow.text} is blocked by rule {rule.label()}",
+            counterexample=flow.text,
             evidence=tuple(rule_evidence(m.rule) for m in blockers[:_MAX_EVIDENCE]),
+            reason=Reason(
+                "windows.blocked-by-rule", (("profile", profile), ("rule", rule.label()))
+            ),
+            flow=flow,
         )
     if shields_up:
         return Verdict(
             Status.FAIL,
-            f"{profile} profile: {flow} is blocked: shields up ignores every inbound allow rule",
-            counterexample=flow,
+            f"{profile} profile: {flow.text} is blocked: shields up ignores every inbound allow rule",
+            counterexample=flow.text,
             evidence=(settings.shields_up.evidence,),
+            reason=Reason("windows.shields-up", (("profile", profile),)),
+            flow=flow,
         )
     ignored = [m for m in merged_out if m.rule.action != "block" and m.upper.contains(point)]
     if ignored:
@@ -379,21 +422,35 @@ def _fail_allow(
         verb = "is" if ignored[0].lower.contains(point) else "could be"
         return Verdict(
             Status.FAIL,
-            f"{profile} profile: {flow} {verb} allowed only by local rule "
+            f"{profile} profile: {flow.text} {verb} allowed only by local rule "
             f"{ignored[0].rule.label()}, which is ignored: Group Policy sets "
             f"AllowLocalPolicyMerge=0 ({_place(merge.file, merge.line)}), so the flow falls to the "
             f"{_setting_text(default)}",
-            counterexample=flow,
+            counterexample=flow.text,
             evidence=(merge,)
             + tuple(rule_evidence(m.rule) for m in ignored[:_MAX_EVIDENCE])
             + (default.evidence,),
+            reason=Reason(
+                "windows.local-rule-ignored",
+                (
+                    ("profile", profile),
+                    ("rule", ignored[0].rule.label()),
+                    ("surely", "yes" if verb == "is" else "no"),
+                    ("setting", _setting_text(default)),
+                ),
+            ),
+            flow=flow,
         )
     return Verdict(
         Status.FAIL,
-        f"{profile} profile: {flow} matches no allow rule and falls to the "
+        f"{profile} profile: {flow.text} matches no allow rule and falls to the "
         f"{_setting_text(default)}",
-        counterexample=flow,
+        counterexample=flow.text,
         evidence=(default.evidence,),
+        reason=Reason(
+            "windows.no-allow-rule", (("profile", profile), ("setting", _setting_text(default)))
+        ),
+        flow=flow,
     )
 
 
@@ -414,17 +471,25 @@ def _fail_deny(context, profile, active, default, shields_up, settings, point) -
         rule = allowers[0].rule
         return Verdict(
             Status.FAIL,
-            f"{profile} profile: {flow} is allowed by rule {rule.label()}",
-            counterexample=flow,
+            f"{profile} profile: {flow.text} is allowed by rule {rule.label()}",
+            counterexample=flow.text,
             evidence=tuple(rule_evidence(m.rule) for m in allowers[:_MAX_EVIDENCE]),
+            reason=Reason(
+                "windows.allowed-by-rule", (("profile", profile), ("rule", rule.label()))
+            ),
+            flow=flow,
         )
     return Verdict(
         Status.FAIL,
-        f"{profile} profile: {flow} matches no block rule and falls to the "
+        f"{profile} profile: {flow.text} matches no block rule and falls to the "
         f"{default.evidence.text.split(': ', 1)[1]}",
-        counterexample=flow,
+        counterexample=flow.text,
         evidence=(default.evidence,)
         + tuple(rule_evidence(m.rule) for m in allowers[:_MAX_EVIDENCE]),
+        reason=Reason(
+            "windows.no-block-rule", (("profile", profile), ("setting", _setting_text(default)))
+        ),
+        flow=flow,
     )
 
 
@@ -448,7 +513,9 @@ def _pass_deny(
     # Dropped local allow rules matter only where no block rule would have beaten them.
     ignored = [m for m in merged_out if m.rule.action != "block" and m.upper.touches(unmatched)]
     note: tuple[str, tuple[Evidence, ...]] = ("", ())
+    ignored_param: tuple[tuple[str, str], ...] = ()
     if ignored:
+        ignored_param = (("local_rule_ignored", ignored[0].rule.label()),)
         merge = settings.allow_local_policy_merge.evidence
         note = (
             f" (local rule {ignored[0].rule.label()} would allow some of it, but Group Policy "
@@ -462,12 +529,18 @@ def _pass_deny(
             Status.PASS,
             f"{profile} profile: blocked by rule {names}{note[0]}",
             evidence=evidence + note[1],
+            reason=Reason(
+                "windows.blocked-by-rules",
+                (("profile", profile), ("rules", tuple(m.rule.label() for m in blocking)))
+                + ignored_param,
+            ),
         )
     if shields_up:
         return Verdict(
             Status.PASS,
             f"{profile} profile: shields up blocks all inbound traffic{note[0]}",
             evidence=(settings.shields_up.evidence,) + note[1],
+            reason=Reason("windows.shields-up", (("profile", profile),) + ignored_param),
         )
     # Block rules still decide where an allow rule matches too (block beats allow): name those.
     allowed = Space.empty(query.dims)
@@ -476,7 +549,20 @@ def _pass_deny(
             allowed = allowed.union(match.upper.intersect(query))
     overriding = [m for m in blocking if m.lower.touches(allowed)]
     message = f"{profile} profile: no allow rule matches; the {_setting_text(default)} applies"
+    reason = Reason(
+        "windows.no-allow-rule-default-blocks",
+        (("profile", profile), ("setting", _setting_text(default))) + ignored_param,
+    )
     if overriding:
+        reason = Reason(
+            "windows.blocked-where-allowed",
+            (
+                ("profile", profile),
+                ("rules", tuple(m.rule.label() for m in overriding)),
+                ("setting", _setting_text(default)),
+            )
+            + ignored_param,
+        )
         names = ", ".join(m.rule.label() for m in overriding[:3])
         message = (
             f"{profile} profile: blocked by rule {names} where an allow rule matches; elsewhere "
@@ -488,6 +574,7 @@ def _pass_deny(
         evidence=(default.evidence,)
         + tuple(rule_evidence(m.rule) for m in overriding[:_MAX_EVIDENCE])
         + note[1],
+        reason=reason,
     )
 
 
@@ -504,10 +591,23 @@ def _indeterminate(
     ]
     return Verdict(
         Status.INDETERMINATE,
-        f"{profile} profile: cannot tell offline whether {flow} is {outcome}: it depends on "
+        f"{profile} profile: cannot tell offline whether {flow.text} is {outcome}: it depends on "
         + ", ".join(parts),
-        counterexample=flow,
+        counterexample=flow.text,
         evidence=tuple(rule_evidence(m.rule) for m in uncertain[:_MAX_EVIDENCE]),
+        reason=Reason(
+            "windows.undecided",
+            (
+                ("profile", profile),
+                ("would_be", outcome),
+                ("rules", tuple(m.rule.label() for m in uncertain)),
+                (
+                    "conditions",
+                    tuple("; ".join(m.reasons) or "runtime condition" for m in uncertain),
+                ),
+            ),
+        ),
+        flow=flow,
     )
 
 
@@ -528,28 +628,33 @@ def _sample(space: Space) -> dict[str, int]:
 
 
 def _flow(
-    context: _Context, point: dict[str, int], profile: str, remote_text: str | None = None
-) -> str:
+    context: _Context, point: dict[str, int], profile: str, remote_set: str | None = None
+) -> Flow:
     requirement = context.requirement
     family = point["family"]
     inbound = requirement.direction == Direction.INBOUND
     extra = [f"profile {profile}"]
+    program: str | None = None
     if point["program"] == 0 and requirement.program:
         # Class 0 is every program no rule names; the required program is one of them.
-        extra.append(f"program {requirement.program}")
+        program = requirement.program
+        extra.append(f"program {program}")
     elif point["program"] == 0 and len(context.symbols.programs) > 1:
         extra.append("from a program that no rule names")
     elif requirement.program or len(context.symbols.programs) > 1:
-        extra.append(f"program {context.symbols.program_text(point['program'])}")
+        program = context.symbols.program_text(point["program"])
+        extra.append(f"program {program}")
     service = context.symbols.services[point["service"]]
     if service:
-        extra.append("service " + ("(another service)" if service == "*" else service))
+        service = "(another service)" if service == "*" else service
+        extra.append("service " + service)
     package = context.symbols.packages[point["package"]]
     if package:
-        extra.append("package " + ("(another package)" if package == "*" else package))
+        package = "(another package)" if package == "*" else package
+        extra.append("package " + package)
     icmp, described = point["icmp"], " ".join(extra)
     if inbound:
-        text = format_flow(
+        flow = flow_of(
             family,
             point["proto"],
             point["remote"],
@@ -558,9 +663,13 @@ def _flow(
             point["lport"],
             icmp=icmp,
             extra=described,
+            profile=profile,
+            program=program,
+            service=service or None,
+            package=package or None,
         )
     else:
-        text = format_flow(
+        flow = flow_of(
             family,
             point["proto"],
             point["local"],
@@ -569,8 +678,14 @@ def _flow(
             point["rport"],
             icmp=icmp,
             extra=described,
+            profile=profile,
+            program=program,
+            service=service or None,
+            package=package or None,
         )
-    if remote_text is not None:
+    if remote_set is not None:
         # The remote address is a witness of a keyword set, not a concrete value: say so.
-        text = text.replace(format_address(family, point["remote"]), remote_text, 1)
-    return text
+        shown = f"<an address in {remote_set}>"
+        text = flow.text.replace(format_address(family, point["remote"]), shown, 1)
+        flow = replace(flow, text=text, remote_set=remote_set)
+    return flow
