@@ -46,7 +46,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from checker.engine.budget import Budget, BudgetExceeded
-from checker.engine.reasons import budget_verdict
+from checker.engine.reasons import budget_verdict, render, verdict
 from checker.engine.space import Space
 from checker.engine.verdict import Verdict, flow_of, format_address
 from checker.engine.windows.match import (
@@ -109,12 +109,7 @@ def check(
     query = requirement_space(requirement, symbols, dims)
     if query.is_empty():
         # Nothing to check is no evidence of anything: an empty space never passes.
-        return Verdict(
-            Status.ERROR,
-            "the requirement describes no flow (its addresses and families do not meet):"
-            " fix the policy rule",
-            reason=Reason("windows.empty-requirement"),
-        )
+        return verdict(Status.ERROR, Reason("windows.empty-requirement"))
     matches = tuple(compile_rule(rule, symbols, dims) for rule in rules if rule.enabled)
     context = _Context(requirement, symbols, query, matches, budget)
     profiles = _profiles_to_check(rulesets, requirement)
@@ -150,12 +145,6 @@ def _warn_shadowed(
         return verdict
     first = relevant[0]
     where = first.rule.origin
-    note = (
-        f"warning: rule {first.rule.label()} at {_place(where.file, where.line)} "
-        f"is not applied: {first.reason}"
-    )
-    if len(relevant) > 1:
-        note += f" (+{len(relevant) - 1} more rule(s) not applied)"
     extra = tuple(
         Evidence(
             item.rule.origin.file,
@@ -164,13 +153,21 @@ def _warn_shadowed(
         )
         for item in relevant[:_MAX_EVIDENCE]
     )
-    reason = verdict.reason or Reason("message")
-    not_applied = tuple(item.rule.label() for item in relevant)
+    assert verdict.reason is not None  # every verdict _combine gives has its reason
+    reason = replace(
+        verdict.reason,
+        params=verdict.reason.params
+        + (
+            ("not_applied", tuple(item.rule.label() for item in relevant)),
+            ("not_applied_at", _place(where.file, where.line)),
+            ("not_applied_why", first.reason),
+        ),
+    )
     return replace(
         verdict,
-        message=f"{verdict.message} [{note}]",
+        message=render(reason, verdict.flow, verdict.evidence, verdict.status),
         evidence=verdict.evidence + extra,
-        reason=replace(reason, params=reason.params + (("not_applied", not_applied),)),
+        reason=reason,
     )
 
 
@@ -193,33 +190,19 @@ def _combine(verdicts: list[tuple[str, Verdict]]) -> Verdict:
     chosen = failing or unknown or verdicts
     status = Status.FAIL if failing else Status.INDETERMINATE if unknown else Status.PASS
     first_profile, first = chosen[0]
-    names = ", ".join(p for p, _ in chosen)
-    if status == Status.PASS:
-        message = f"{first.message} (profiles: {names})" if len(verdicts) > 1 else first.message
-    else:
-        message = first.message
-        if len(chosen) > 1:
-            message += f" (also {status.value} in: {', '.join(p for p, _ in chosen[1:])})"
     evidence: list[Evidence] = []
-    for _, verdict in chosen:
-        for item in verdict.evidence:
+    for _, one in chosen:
+        for item in one.evidence:
             if item not in evidence:
                 evidence.append(item)
     details: tuple[tuple[str, str], ...] = ()
     # Profiles differ when their outcomes differ beyond the profile's own name.
     if len({(v.status, v.message.replace(p, "*")) for p, v in verdicts}) > 1:
         details = tuple((profile, f"{v.status.value}: {v.message}") for profile, v in verdicts)
-    reason = first.reason or Reason("message")
+    assert first.reason is not None  # every verdict _decide gives has its reason
     profiles = ("profiles", tuple(p for p, _ in chosen))
-    return Verdict(
-        status,
-        message,
-        first.counterexample,
-        tuple(evidence),
-        details,
-        replace(reason, params=reason.params + (profiles,)),
-        first.flow,
-    )
+    reason = replace(first.reason, params=first.reason.params + (profiles,))
+    return verdict(status, reason, first.flow, evidence, details)
 
 
 def _decide(context: _Context, settings: EffectiveProfile) -> Verdict:
@@ -230,21 +213,17 @@ def _decide(context: _Context, settings: EffectiveProfile) -> Verdict:
     expect_allow = requirement.expect == Expect.ALLOW
     if not settings.enabled.value:
         if expect_allow:
-            return Verdict(
+            return verdict(
                 Status.PASS,
-                f"{profile} profile: the firewall is off, nothing is blocked",
-                evidence=(settings.enabled.evidence,),
-                reason=Reason("windows.firewall-off", (("profile", profile),)),
+                Reason("windows.firewall-off", (("profile", profile),)),
+                None,
+                (settings.enabled.evidence,),
             )
-        point = _sample(query)
-        flow = _flow(context, point, profile)
-        return Verdict(
+        return verdict(
             Status.FAIL,
-            f"{profile} profile: the firewall is off, so {flow.text} is allowed",
-            counterexample=flow.text,
-            evidence=(settings.enabled.evidence,),
-            reason=Reason("windows.firewall-off", (("profile", profile),)),
-            flow=flow,
+            Reason("windows.firewall-off", (("profile", profile),)),
+            _flow(context, _sample(query), profile),
+            (settings.enabled.evidence,),
         )
     default = settings.default_inbound if inbound else settings.default_outbound
     default_allows = default.value == "allow"
@@ -324,16 +303,13 @@ def _decide(context: _Context, settings: EffectiveProfile) -> Verdict:
     if witness is not None:
         match, point = witness
         flow = _flow(context, point, profile, remote_set="LocalSubnet")
-        return Verdict(
+        return verdict(
             Status.FAIL,
-            f"{profile} profile: {flow.text} is allowed by rule {match.rule.label()}: LocalSubnet is never "
-            "empty, and no block rule can match that flow whatever its remote address",
-            counterexample=flow.text,
-            evidence=(rule_evidence(match.rule),),
-            reason=Reason(
+            Reason(
                 "windows.local-subnet-allowed", (("profile", profile), ("rule", match.rule.label()))
             ),
-            flow=flow,
+            flow,
+            (rule_evidence(match.rule),),
         )
     return _indeterminate(context, profile, active, _sample(query.intersect(possibly)), "blocked")
 
@@ -363,22 +339,18 @@ def _containing(
 
 def _pass_allow(context, profile, active, default, shields_up, settings) -> Verdict:  # type: ignore[no-untyped-def]
     if default.value == "allow":
-        message = f"{profile} profile: no block rule matches; the {default.evidence.text.split(': ', 1)[1]} applies"
         reason = Reason(
             "windows.no-block-rule-default-allows",
             (("profile", profile), ("setting", _setting_text(default))),
         )
-        return Verdict(Status.PASS, message, evidence=(default.evidence,), reason=reason)
+        return verdict(Status.PASS, reason, None, (default.evidence,))
     allowing = [m for m in active if m.rule.action == "allow" and m.lower.touches(context.query)]
-    names = ", ".join(m.rule.label() for m in allowing[:3])
     evidence = tuple(rule_evidence(m.rule) for m in allowing[:_MAX_EVIDENCE])
     reason = Reason(
         "windows.allowed-by-rules",
         (("profile", profile), ("rules", tuple(m.rule.label() for m in allowing))),
     )
-    return Verdict(
-        Status.PASS, f"{profile} profile: allowed by rule {names}", evidence=evidence, reason=reason
-    )
+    return verdict(Status.PASS, reason, None, evidence)
 
 
 def _fail_allow(
@@ -395,62 +367,49 @@ def _fail_allow(
     blockers = _containing(active, point, "block", "lower")
     if blockers:
         rule = blockers[0].rule
-        return Verdict(
+        return verdict(
             Status.FAIL,
-            f"{profile} profile: {flow.text} is blocked by rule {rule.label()}",
-            counterexample=flow.text,
-            evidence=tuple(rule_evidence(m.rule) for m in blockers[:_MAX_EVIDENCE]),
-            reason=Reason(
-                "windows.blocked-by-rule", (("profile", profile), ("rule", rule.label()))
-            ),
-            flow=flow,
+            Reason("windows.blocked-by-rule", (("profile", profile), ("rule", rule.label()))),
+            flow,
+            tuple(rule_evidence(m.rule) for m in blockers[:_MAX_EVIDENCE]),
         )
     if shields_up:
-        return Verdict(
+        return verdict(
             Status.FAIL,
-            f"{profile} profile: {flow.text} is blocked: shields up ignores every inbound allow rule",
-            counterexample=flow.text,
-            evidence=(settings.shields_up.evidence,),
-            reason=Reason("windows.shields-up", (("profile", profile),)),
-            flow=flow,
+            Reason("windows.shields-up", (("profile", profile),)),
+            flow,
+            (settings.shields_up.evidence,),
         )
     ignored = [m for m in merged_out if m.rule.action != "block" and m.upper.contains(point)]
     if ignored:
         # The local allow rule is what the reader sees; the GPO setting is what overrides it
         # (MS-GPFAS 2.2.3.13 AllowLocalPolicyMerge, MS-FASP 2.2.38).
         merge = settings.allow_local_policy_merge.evidence
-        verb = "is" if ignored[0].lower.contains(point) else "could be"
-        return Verdict(
+        reason = Reason(
+            "windows.local-rule-ignored",
+            (
+                ("profile", profile),
+                ("rule", ignored[0].rule.label()),
+                ("surely", "yes" if ignored[0].lower.contains(point) else "no"),
+                ("merge_setting_at", _place(merge.file, merge.line)),
+                ("setting", _setting_text(default)),
+            ),
+        )
+        return verdict(
             Status.FAIL,
-            f"{profile} profile: {flow.text} {verb} allowed only by local rule "
-            f"{ignored[0].rule.label()}, which is ignored: Group Policy sets "
-            f"AllowLocalPolicyMerge=0 ({_place(merge.file, merge.line)}), so the flow falls to the "
-            f"{_setting_text(default)}",
-            counterexample=flow.text,
-            evidence=(merge,)
+            reason,
+            flow,
+            (merge,)
             + tuple(rule_evidence(m.rule) for m in ignored[:_MAX_EVIDENCE])
             + (default.evidence,),
-            reason=Reason(
-                "windows.local-rule-ignored",
-                (
-                    ("profile", profile),
-                    ("rule", ignored[0].rule.label()),
-                    ("surely", "yes" if verb == "is" else "no"),
-                    ("setting", _setting_text(default)),
-                ),
-            ),
-            flow=flow,
         )
-    return Verdict(
+    return verdict(
         Status.FAIL,
-        f"{profile} profile: {flow.text} matches no allow rule and falls to the "
-        f"{_setting_text(default)}",
-        counterexample=flow.text,
-        evidence=(default.evidence,),
-        reason=Reason(
+        Reason(
             "windows.no-allow-rule", (("profile", profile), ("setting", _setting_text(default)))
         ),
-        flow=flow,
+        flow,
+        (default.evidence,),
     )
 
 
@@ -469,27 +428,19 @@ def _fail_deny(context, profile, active, default, shields_up, settings, point) -
     allowers = _containing(active, point, "allow", "lower")
     if allowers and default.value != "allow":
         rule = allowers[0].rule
-        return Verdict(
+        return verdict(
             Status.FAIL,
-            f"{profile} profile: {flow.text} is allowed by rule {rule.label()}",
-            counterexample=flow.text,
-            evidence=tuple(rule_evidence(m.rule) for m in allowers[:_MAX_EVIDENCE]),
-            reason=Reason(
-                "windows.allowed-by-rule", (("profile", profile), ("rule", rule.label()))
-            ),
-            flow=flow,
+            Reason("windows.allowed-by-rule", (("profile", profile), ("rule", rule.label()))),
+            flow,
+            tuple(rule_evidence(m.rule) for m in allowers[:_MAX_EVIDENCE]),
         )
-    return Verdict(
+    return verdict(
         Status.FAIL,
-        f"{profile} profile: {flow.text} matches no block rule and falls to the "
-        f"{default.evidence.text.split(': ', 1)[1]}",
-        counterexample=flow.text,
-        evidence=(default.evidence,)
-        + tuple(rule_evidence(m.rule) for m in allowers[:_MAX_EVIDENCE]),
-        reason=Reason(
+        Reason(
             "windows.no-block-rule", (("profile", profile), ("setting", _setting_text(default)))
         ),
-        flow=flow,
+        flow,
+        (default.evidence,) + tuple(rule_evidence(m.rule) for m in allowers[:_MAX_EVIDENCE]),
     )
 
 
@@ -512,35 +463,30 @@ def _pass_deny(
     unmatched = query.subtract(covered)
     # Dropped local allow rules matter only where no block rule would have beaten them.
     ignored = [m for m in merged_out if m.rule.action != "block" and m.upper.touches(unmatched)]
-    note: tuple[str, tuple[Evidence, ...]] = ("", ())
+    # A local allow rule AllowLocalPolicyMerge=0 leaves out: named, with the setting.
     ignored_param: tuple[tuple[str, str], ...] = ()
+    merge_evidence: tuple[Evidence, ...] = ()
     if ignored:
-        ignored_param = (("local_rule_ignored", ignored[0].rule.label()),)
         merge = settings.allow_local_policy_merge.evidence
-        note = (
-            f" (local rule {ignored[0].rule.label()} would allow some of it, but Group Policy "
-            f"sets AllowLocalPolicyMerge=0 ({_place(merge.file, merge.line)}))",
-            (merge,),
+        ignored_param = (
+            ("local_rule_ignored", ignored[0].rule.label()),
+            ("merge_setting_at", _place(merge.file, merge.line)),
         )
+        merge_evidence = (merge,)
     if blocking and unmatched.is_empty():
-        names = ", ".join(m.rule.label() for m in blocking[:3])
         evidence = tuple(rule_evidence(m.rule) for m in blocking[:_MAX_EVIDENCE])
-        return Verdict(
-            Status.PASS,
-            f"{profile} profile: blocked by rule {names}{note[0]}",
-            evidence=evidence + note[1],
-            reason=Reason(
-                "windows.blocked-by-rules",
-                (("profile", profile), ("rules", tuple(m.rule.label() for m in blocking)))
-                + ignored_param,
-            ),
+        reason = Reason(
+            "windows.blocked-by-rules",
+            (("profile", profile), ("rules", tuple(m.rule.label() for m in blocking)))
+            + ignored_param,
         )
+        return verdict(Status.PASS, reason, None, evidence + merge_evidence)
     if shields_up:
-        return Verdict(
+        return verdict(
             Status.PASS,
-            f"{profile} profile: shields up blocks all inbound traffic{note[0]}",
-            evidence=(settings.shields_up.evidence,) + note[1],
-            reason=Reason("windows.shields-up", (("profile", profile),) + ignored_param),
+            Reason("windows.shields-up", (("profile", profile),) + ignored_param),
+            None,
+            (settings.shields_up.evidence,) + merge_evidence,
         )
     # Block rules still decide where an allow rule matches too (block beats allow): name those.
     allowed = Space.empty(query.dims)
@@ -548,7 +494,6 @@ def _pass_deny(
         if match.rule.action != "block":
             allowed = allowed.union(match.upper.intersect(query))
     overriding = [m for m in blocking if m.lower.touches(allowed)]
-    message = f"{profile} profile: no allow rule matches; the {_setting_text(default)} applies"
     reason = Reason(
         "windows.no-allow-rule-default-blocks",
         (("profile", profile), ("setting", _setting_text(default))) + ignored_param,
@@ -563,18 +508,13 @@ def _pass_deny(
             )
             + ignored_param,
         )
-        names = ", ".join(m.rule.label() for m in overriding[:3])
-        message = (
-            f"{profile} profile: blocked by rule {names} where an allow rule matches; elsewhere "
-            f"no allow rule matches and the {_setting_text(default)} applies"
-        )
-    return Verdict(
+    return verdict(
         Status.PASS,
-        message + note[0],
-        evidence=(default.evidence,)
+        reason,
+        None,
+        (default.evidence,)
         + tuple(rule_evidence(m.rule) for m in overriding[:_MAX_EVIDENCE])
-        + note[1],
-        reason=reason,
+        + merge_evidence,
     )
 
 
@@ -585,29 +525,20 @@ def _indeterminate(
     uncertain = [m for m in active if m.upper.contains(point) and not m.lower.contains(point)]
     if not uncertain:
         uncertain = [m for m in active if m.reasons and m.upper.touches(context.query)]
-    parts = [
-        f"rule {m.rule.label()} ({'; '.join(m.reasons) or 'runtime condition'})"
-        for m in uncertain[:3]
-    ]
-    return Verdict(
-        Status.INDETERMINATE,
-        f"{profile} profile: cannot tell offline whether {flow.text} is {outcome}: it depends on "
-        + ", ".join(parts),
-        counterexample=flow.text,
-        evidence=tuple(rule_evidence(m.rule) for m in uncertain[:_MAX_EVIDENCE]),
-        reason=Reason(
-            "windows.undecided",
-            (
-                ("profile", profile),
-                ("would_be", outcome),
-                ("rules", tuple(m.rule.label() for m in uncertain)),
-                (
-                    "conditions",
-                    tuple("; ".join(m.reasons) or "runtime condition" for m in uncertain),
-                ),
-            ),
+    reason = Reason(
+        "windows.undecided",
+        (
+            ("profile", profile),
+            ("would_be", outcome),
+            ("rules", tuple(m.rule.label() for m in uncertain)),
+            ("conditions", tuple("; ".join(m.reasons) or "runtime condition" for m in uncertain)),
         ),
-        flow=flow,
+    )
+    return verdict(
+        Status.INDETERMINATE,
+        reason,
+        flow,
+        tuple(rule_evidence(m.rule) for m in uncertain[:_MAX_EVIDENCE]),
     )
 
 
