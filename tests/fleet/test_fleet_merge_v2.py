@@ -278,3 +278,29 @@ def test_schema_names_for_each_version() -> None:
     assert fleet_merge.SCHEMAS == {1: "report-v1.schema.json", 2: "report.schema.json"}
     for name in fleet_merge.SCHEMAS.values():
         _validator(name)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("remote", ["10.0.0.0/33"], "does not read back: ValueError"),
+        ("remote", ["10.0.0.9-10.0.0.1"], "not an address range"),
+        ("remote", ["10.0.0.1-2001:db8::1"], "not an address range"),
+        ("ports", [[90, 80]], "not a port range"),
+        ("families", [], "not an fwcheck JSON report"),
+    ],
+)
+def test_v2_fields_that_do_not_read_back_name_the_file_and_rule(
+    runs: dict[str, Path], tmp_path: Path, field: str, value: object, expected: str
+) -> None:
+    document = json.loads(runs["a"].read_text())
+    rule = next(r for r in document["rules"] if r["requirement"] is not None)
+    rule["requirement"][field] = value
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(UsageError) as caught:
+        merge_reports([path])
+    (problem,) = caught.value.problems
+    assert problem.file == str(path) and expected in problem.message
+    if "read back" in expected or "range" in expected:
+        assert f"rule {rule['id']}" in problem.message
