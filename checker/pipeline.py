@@ -16,9 +16,10 @@ from checker import parsers
 from checker.engine import settings
 from checker.engine.budget import Budget
 from checker.engine.netfilter import exclusive, exposure
+from checker.engine.reasons import verdict
 from checker.engine.verdict import Verdict
 from checker.errors import ParseError, Problem, format_problem
-from checker.findings import Finding, Status
+from checker.findings import Finding, Reason, Status
 from checker.model.host import HostAddresses
 from checker.model.listening import ListeningSockets
 from checker.model.netfilter import IpSets, NftDevices, Ruleset
@@ -173,6 +174,7 @@ def finding(target: str, requirement: Requirement, verdict: Verdict) -> Finding:
         policy_line=requirement.origin.line,
         details=verdict.details,
         controls=requirement.controls,
+        outcome=verdict.outcome,
     )
 
 
@@ -192,17 +194,16 @@ def exposure_finding(target: str, result: exposure.ExposureResult) -> Finding:
         policy_file=result.origin.file,
         policy_line=result.origin.line,
         details=tuple(zip(names, result.row, strict=True)) if result.row else verdict.details,
+        outcome=verdict.outcome,
     )
 
 
 def error_findings(
     target: str, requirements: Sequence[Requirement], problems: Sequence[Problem]
 ) -> list[Finding]:
-    message = "; ".join(format_problem(p) for p in problems)
-    return [
-        finding(target, requirement, Verdict(Status.ERROR, f"target could not be read: {message}"))
-        for requirement in requirements
-    ]
+    reason = Reason("target-unreadable", (("problems", tuple(map(format_problem, problems))),))
+    unreadable = verdict(Status.ERROR, reason)
+    return [finding(target, requirement, unreadable) for requirement in requirements]
 
 
 # (findings, platform, problems): what checking one target gives (evaluate_target).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from checker.findings import Evidence, Status
+from checker.findings import MESSAGE_ONLY, Evidence, Flow, Outcome, Reason, Status
 from checker.model.net import PORT_PROTOCOL_NAMES, PORT_PROTOCOLS
 
 PROTOCOL_NAMES = {
@@ -27,6 +27,14 @@ class Verdict:
     counterexample: str | None = None
     evidence: tuple[Evidence, ...] = ()
     details: tuple[tuple[str, str], ...] = ()
+    # Structured: why (a reason code and its parameters; None: the message alone says it) and
+    # the counterexample as fields (checker.findings.Outcome).
+    reason: Reason | None = None
+    flow: Flow | None = None
+
+    @property
+    def outcome(self) -> Outcome:
+        return Outcome(self.status, self.reason or Reason(MESSAGE_ONLY), self.flow)
 
 
 def format_address(family: int, value: int) -> str:
@@ -59,3 +67,40 @@ def format_flow(
     if extra:
         text += f" {extra}"
     return text
+
+
+def flow_of(
+    family: int,
+    proto: int,
+    src: int,
+    dst: int,
+    sport: int | None = None,
+    dport: int | None = None,
+    icmp: int | None = None,
+    extra: str = "",
+    *,
+    interface: str | None = None,
+    profile: str | None = None,
+    program: str | None = None,
+    service: str | None = None,
+    package: str | None = None,
+) -> Flow:
+    """The flow as fields, its `text` written by format_flow (the same arguments)."""
+    ports = proto in PORT_PROTOCOLS and sport is not None and dport is not None
+    icmp_shown = proto in (1, 58) and icmp is not None
+    return Flow(
+        family=family,
+        protocol=proto,
+        source=str(ipaddress.IPv6Address(src) if family == 6 else ipaddress.IPv4Address(src)),
+        destination=str(ipaddress.IPv6Address(dst) if family == 6 else ipaddress.IPv4Address(dst)),
+        source_port=sport if ports else None,
+        destination_port=dport if ports else None,
+        icmp_type=icmp >> 8 if icmp_shown and icmp is not None else None,
+        icmp_code=icmp & 0xFF if icmp_shown and icmp is not None else None,
+        interface=interface,
+        profile=profile,
+        program=program,
+        service=service,
+        package=package,
+        text=format_flow(family, proto, src, dst, sport, dport, icmp, extra),
+    )

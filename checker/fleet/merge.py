@@ -1,8 +1,11 @@
 """Join the JSON reports of scan shards into one `RunReport`.
 
-Each shard's report is validated against schemas/report.schema.json and read back into
-targets, findings and requirements (requirements through checker.fleet.requirement_text, exact
-or not at all). The shards must not overlap: a host in two reports is a usage error, since one
+Each shard's report is validated against its version's schema (schemas/report.schema.json for
+version 2, report-v1.schema.json for version 1) and read back into targets, findings and
+requirements. Version 2 reports carry the requirements and outcomes as fields
+(checker.reports.json_fields): nothing is parsed from text, and a field that does not read back
+is a usage error naming the file. Version 1 reports only describe requirements in sentences,
+read back by checker.fleet.requirement_text (exact or not at all). The shards must not overlap: a host in two reports is a usage error, since one
 of its verdicts would silently win. Findings about no host (a waiver file's expired waivers,
 reported by every shard alike) are kept once. The shard notes say which shards of which
 inventory each report holds, so a merge that misses a shard says so (and is not recorded in the
@@ -21,11 +24,16 @@ import jsonschema
 
 from checker import resources
 from checker.errors import Problem, UsageError
-from checker.findings import Evidence, Finding, Severity, Status
-from checker.fleet.requirement_text import requirement_from_rule
+from checker.findings import Finding, Severity, Status
+from checker.fleet import requirement_text
 from checker.fleet.scope import parse_shard_note
 from checker.policies.model import Requirement
-from checker.reports import RunReport, TargetInfo
+from checker.reports import RunReport, TargetInfo, json_fields
+
+# Report versions merge reads, and the schema each is validated against.
+SCHEMAS = {1: "report-v1.schema.json", 2: "report.schema.json"}
+# The most of a schema error's message a usage error repeats (it quotes the offending value).
+_MAX_DETAIL = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,17 +74,31 @@ def load_report(path: str | Path) -> dict[str, Any]:
         raise _usage(where, f"cannot read: {exc.strerror or exc}") from None
     except ValueError as exc:
         raise _usage(where, f"not a JSON report: {exc}") from None
-    schema = json.loads(resources.schema_path("report.schema.json").read_text(encoding="utf-8"))
+    version = document.get("version") if isinstance(document, dict) else None
+    if isinstance(version, bool) or version not in SCHEMAS:
+        if isinstance(version, int) and not isinstance(version, bool):
+            raise _usage(
+                where,
+                f"JSON report version {version} is not one this fwcheck reads "
+                f"(versions {', '.join(map(str, SCHEMAS))})",
+            )
+        raise _usage(where, "not an fwcheck JSON report (no report version 1 or 2)")
+    schema_file = resources.schema_path(SCHEMAS[version])
+    schema = json.loads(schema_file.read_text(encoding="utf-8"))
     error = jsonschema.exceptions.best_match(
         jsonschema.Draft202012Validator(schema).iter_errors(document)
     )
     if error is not None:
         pointer = "/".join(str(p) for p in error.absolute_path)
-        raise _usage(where, f"not an fwcheck JSON report (at /{pointer}: {error.message})")
+        detail = " ".join(error.message.split())
+        if len(detail) > _MAX_DETAIL:
+            detail = detail[:_MAX_DETAIL] + "…"
+        raise _usage(where, f"not an fwcheck JSON report (at /{pointer}: {detail})")
     return document
 
 
-def _finding(result: dict[str, Any]) -> Finding:
+def _finding(result: dict[str, Any], version: int) -> Finding:
+    evidence_items = result["evidence"]
     return Finding(
         target=result["target"],
         policy=result["policy"],
@@ -86,13 +108,23 @@ def _finding(result: dict[str, Any]) -> Finding:
         message=result["message"],
         title=result.get("title", ""),
         counterexample=result["counterexample"],
-        evidence=tuple(Evidence(e["file"], e["line"], e["text"]) for e in result["evidence"]),
+        evidence=tuple(json_fields.evidence_from_json(e) for e in evidence_items),
         policy_file=result.get("policy_file"),
         policy_line=result.get("policy_line", 0),
         details=tuple((d["name"], d["value"]) for d in result.get("details", ())),
         waiver_reason=result.get("waiver_reason"),
         controls=tuple(result.get("controls", ())),
+        outcome=json_fields.outcome_from_json(result["outcome"]) if version >= 2 else None,
     )
+
+
+def _read(where: str, what: str, read: Any, *args: Any) -> Any:
+    """`read(*args)`, a malformed field becoming a usage error that names the file."""
+    try:
+        return read(*args)
+    except (KeyError, ValueError, TypeError) as exc:
+        detail = " ".join(str(exc).split())[:_MAX_DETAIL]
+        raise _usage(where, f"{what} does not read back: {type(exc).__name__}: {detail}") from None
 
 
 def _shard_set(notes: Sequence[str]) -> tuple[ShardSet, list[str]]:
@@ -135,6 +167,8 @@ def merge_reports(paths: Sequence[str | Path]) -> Merged:
     version = ""
     for path in paths:
         document = load_report(path)
+        where = str(path)
+        report_version = document["version"]
         version = version or document["tool"]["version"]
         started.append(document["started_at"])
         names = set()
@@ -157,8 +191,8 @@ def merge_reports(paths: Sequence[str | Path]) -> Merged:
                     target["error"],
                 )
             )
-        for result in document["results"]:
-            finding = _finding(result)
+        for index, result in enumerate(document["results"]):
+            finding = _read(where, f"result {index}", _finding, result, report_version)
             if finding.target not in names:
                 key = (finding.target, finding.policy, finding.rule, finding.message)
                 if key in hostless:
@@ -168,7 +202,12 @@ def merge_reports(paths: Sequence[str | Path]) -> Merged:
         for rule in document["rules"]:
             if rule["id"] in requirements or rule["id"] in unreadable_rules:
                 continue
-            requirement = requirement_from_rule(rule)
+            if report_version >= 2:
+                requirement = _read(
+                    where, f"rule {rule['id']}", json_fields.requirement_from_rule, rule
+                )
+            else:
+                requirement = requirement_text.requirement_from_rule(rule)
             if requirement is None:
                 unreadable_rules.add(rule["id"])
             else:

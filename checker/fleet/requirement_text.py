@@ -1,6 +1,8 @@
-"""Read a requirement back from the sentence a JSON report describes it with.
+"""Read a requirement back from the sentence a version 1 JSON report describes it with.
 
-A shard's JSON report keeps each rule's `description` (checker.reports.data.describe_requirement:
+Only for version 1 input: a version 2 report carries each rule's requirement as fields
+(checker.reports.json_fields), which `fwcheck merge` reads without parsing any text. A version 1
+shard's JSON report keeps each rule's `description` (checker.reports.data.describe_requirement:
 "inbound tcp to port 23 from any address over IPv4 and IPv6 must be denied"), not the resolved
 `Requirement`. `fwcheck merge` needs the Requirement for SARIF and HTML, whose texts are built
 from it. The sentence is regular, so it is parsed here; the parse is accepted only when

@@ -19,12 +19,12 @@ import dataclasses
 import hashlib
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import Enum
 from pathlib import PurePath
 from typing import Any
 
-from checker.findings import Evidence, Finding, Severity, Status
+from checker.findings import Evidence, Finding, Flow, Outcome, ParamValue, Reason, Severity, Status
 from checker.policies.model import Requirement
 
 Source = tuple[str, bytes]
@@ -112,18 +112,45 @@ def decode(
                     title=row["title"],
                     counterexample=move(row["counterexample"]),
                     evidence=tuple(
-                        Evidence(move(e["file"]) or "", e["line"], e["text"])
+                        Evidence(
+                            move(e["file"]) or "",
+                            e["line"],
+                            e["text"],
+                            e.get("chain"),
+                            e.get("table"),
+                            e.get("store"),
+                        )
                         for e in row["evidence"]
                     ),
                     policy_file=row["policy_file"],
                     policy_line=row["policy_line"],
                     details=tuple((k, move(v) or "") for k, v in row["details"]),
                     waiver_reason=row["waiver_reason"],
+                    outcome=_outcome(row.get("outcome"), move),
                 )
             )
         return findings, entry["platform"]
     except (ValueError, KeyError, TypeError):
         return None
+
+
+def _outcome(value: Any, move: Callable[[str | None], str | None]) -> Outcome | None:
+    """An outcome as `_plain` stored it; cited paths in its parameters moved like the rest."""
+    if value is None:
+        return None
+
+    def param(item: Any) -> ParamValue:
+        if isinstance(item, list):
+            return tuple(move(str(v)) or "" for v in item)
+        return move(item) if isinstance(item, str) else item
+
+    reason = value["reason"]
+    flow = value["flow"]
+    return Outcome(
+        Status(value["status"]),
+        Reason(reason["code"], tuple((name, param(v)) for name, v in reason["params"])),
+        None if flow is None else Flow(**flow),
+    )
 
 
 class VerdictCache:

@@ -69,7 +69,8 @@ def setting_spec(data: Mapping[str, Any]) -> SettingSpec:
 
 
 def to_json(spec: SettingSpec) -> dict[str, object]:
-    """The JSON report's form of a setting (read back by checker.fleet.requirement_text)."""
+    """The JSON report's form of a setting (read back by checker.reports.json_fields, and by
+    checker.fleet.requirement_text from version 1 reports)."""
     return {
         "kind": spec.kind,
         "scope": spec.scope,

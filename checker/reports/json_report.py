@@ -1,10 +1,15 @@
 """JSON report (`--json FILE`): the whole run, described by schemas/report.schema.json.
 
-Shape (version 1): ``{"version": 1, "tool": {...}, "started_at": ..., "targets": [...],
+Shape (version 2): ``{"version": 2, "tool": {...}, "started_at": ..., "targets": [...],
 "rules": [...], "results": [...], "summary": {...}, "notes": [...], "gate": {...}}``. `gate` holds --fail-on and the run's
 verdict under it; each result says whether it is `below_threshold`. Every finding is a
 result, passes included; a target that could not be read also gets an `error` result (policy
 "fwcheck", rule "read-target") so that `summary` agrees with the other formats.
+
+Version 2 adds the structured fields (checker.reports.json_fields): each rule's `requirement`
+(what the description sentence says, as fields), each result's `outcome` (the engine's
+status, reason code and parameters, the counterexample flow as fields) and each evidence
+item's chain and table or store. docs/reports.md, "JSON report v2: what changed from v1".
 """
 
 from __future__ import annotations
@@ -30,9 +35,10 @@ from checker.reports.data import (
     tally,
     unique_requirements,
 )
+from checker.reports.json_fields import evidence_to_json, outcome_to_json, requirement_to_json
 
 NAME = "json"
-VERSION = 1
+VERSION = 2
 
 
 def _target(target: TargetInfo) -> dict[str, Any]:
@@ -59,6 +65,7 @@ def _rule(req: Requirement) -> dict[str, Any]:
         "line": req.origin.line,
         "controls": list(req.controls),
         "setting": settings.to_json(req.setting) if req.setting is not None else None,
+        "requirement": requirement_to_json(req),
     }
 
 
@@ -72,13 +79,14 @@ def _result(finding: Finding, fail_on: Severity) -> dict[str, Any]:
         "severity": finding.severity.value,
         "message": finding.message,
         "counterexample": finding.counterexample,
-        "evidence": [{"file": e.file, "line": e.line, "text": e.text} for e in finding.evidence],
+        "evidence": [evidence_to_json(e) for e in finding.evidence],
         "policy_file": finding.policy_file,
         "policy_line": finding.policy_line,
         "details": [{"name": k, "value": v} for k, v in finding.details],
         "waiver_reason": finding.waiver_reason,
         "below_threshold": below_threshold(finding, fail_on),
         "controls": list(finding.controls),
+        "outcome": outcome_to_json(finding.outcome),
     }
 
 

@@ -29,7 +29,7 @@ def test_sample_validates_and_has_the_issue_3_shape(
 ) -> None:
     document = json.loads(json_report.render(sample_report()))
     validator.validate(document)
-    assert document["version"] == 1
+    assert document["version"] == 2
     assert document["tool"]["name"] == "fwcheck" and document["tool"]["version"] == "0.1.0"
     for result in document["results"]:
         assert {
@@ -51,6 +51,9 @@ def test_sample_validates_and_has_the_issue_3_shape(
         "file": "exports/web1.rules",
         "line": 12,
         "text": "[5:300] -A INPUT -p tcp -m tcp --dport 23 -j ACCEPT",
+        "chain": None,
+        "table": None,
+        "store": None,
     }
     assert document["summary"] == {
         "pass": 3,
@@ -74,7 +77,7 @@ def test_summary_counts_every_result(validator: jsonschema.Draft202012Validator)
     "mutate",
     [
         lambda d: d.pop("results"),
-        lambda d: d.__setitem__("version", 2),
+        lambda d: d.__setitem__("version", 1),
         lambda d: d["results"][0].__setitem__("status", "passed"),
         lambda d: d["results"][0].__setitem__("severity", "urgent"),
         lambda d: d["results"][0]["evidence"][0].pop("line"),

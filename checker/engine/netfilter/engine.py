@@ -57,11 +57,12 @@ from checker.engine.netfilter.walk import (
     deciding_evidence,
     new_context,
 )
+from checker.engine.reasons import budget_verdict, verdict
 from checker.engine.space import Space
 from checker.engine.symbols import InterfaceSymbols
 from checker.engine.verdict import Verdict as Verdict_
-from checker.engine.verdict import format_flow
-from checker.findings import Evidence, Status
+from checker.engine.verdict import flow_of
+from checker.findings import Evidence, Flow, Reason, Status
 from checker.model.netfilter import Hook, IpSets, Ruleset, Verdict
 from checker.policies.model import Direction, Expect, Requirement
 
@@ -114,11 +115,17 @@ def classify_flow(
 def _flow_text(
     point: dict[str, int], family: int, interfaces: InterfaceSymbols, inbound: bool
 ) -> str:
+    return _flow(point, family, interfaces, inbound).text
+
+
+def _flow(point: dict[str, int], family: int, interfaces: InterfaceSymbols, inbound: bool) -> Flow:
     extra = ""
+    interface = None
     if len(interfaces.symbols) > 3:
         side = "iif" if inbound else "oif"
-        extra = f"{'in' if inbound else 'out'} {interfaces.describe(point[side])}"
-    return format_flow(
+        interface = interfaces.describe(point[side])
+        extra = f"{'in' if inbound else 'out'} {interface}"
+    return flow_of(
         family,
         point["proto"],
         point["saddr"],
@@ -127,6 +134,7 @@ def _flow_text(
         point["dport"],
         point["icmp"],
         extra,
+        interface=interface,
     )
 
 
@@ -212,12 +220,9 @@ def _uncertainty(
 
 def empty_requirement(requirement: Requirement, families: Sequence[int]) -> Verdict_:
     """The verdict for a requirement that describes no flow: an error, never a pass."""
-    names = " and ".join(f"IPv{family}" for family in families)
-    return Verdict_(
+    return verdict(
         Status.ERROR,
-        f"the requirement describes no {names} flow (its protocol, ports, addresses and"
-        " families leave nothing to check; remote loopback and addresses no host sends from"
-        " are out of scope): fix the policy rule",
+        Reason("netfilter.empty-requirement", (("families", tuple(map(str, families))),)),
     )
 
 
@@ -242,10 +247,9 @@ def check(
     for family in sorted(requirement.families):
         if family not in covered:
             unsure.append(
-                Verdict_(
+                verdict(
                     Status.INDETERMINATE,
-                    f"no IPv{family} ruleset was supplied for this target, so IPv{family} flows cannot be judged"
-                    f" (give the {'ip6tables-save' if family == 6 else 'iptables-save'} output or nft -j too)",
+                    Reason("netfilter.no-ruleset-for-family", (("family", family),)),
                 )
             )
             continue
@@ -262,7 +266,7 @@ def check(
                 context, family, space, inbound, allow, batched
             )
         except BudgetExceeded as exc:
-            unsure.append(Verdict_(Status.INDETERMINATE, exc.message, None, (), exc.details))
+            unsure.append(budget_verdict(exc))
             continue
         preferred = query.preferred_point(requirement, family)
         choosers = query.choosers(family)
@@ -272,34 +276,27 @@ def check(
             bad, doubtful = space.intersect(sure), space.intersect(maybe)
         if bad:
             point = bad.sample(preferred, choosers) or {}
-            flow = _flow_text(point, family, interfaces, inbound)
+            flow = _flow(point, family, interfaces, inbound)
             if allow:
                 label, evidence = _denial(parts, point, family)
-                where = (
-                    f"{evidence[0].file}:{evidence[0].line}" if evidence else "no accepting rule"
-                )
-                message = f"{flow} is not accepted: {label} is dropped ({where})"
+                reason = Reason("netfilter.not-accepted", (("packet", label),))
             else:
                 evidence = _accepting(parts, point)
-                where = (
-                    ", ".join(f"{e.file}:{e.line}" for e in evidence)
-                    or "no chain filters this hook, and netfilter accepts by default"
-                )
-                message = f"{flow} is accepted ({where})"
-            failures.append(Verdict_(Status.FAIL, message, flow, tuple(evidence)))
+                reason = Reason("netfilter.accepted")
+            failures.append(verdict(Status.FAIL, reason, flow, evidence))
             continue
         if doubtful:
             point = doubtful.sample(preferred, choosers) or {}
-            flow = _flow_text(point, family, interfaces, inbound)
+            flow = _flow(point, family, interfaces, inbound)
             reasons = _uncertainty(parts, doubtful, family)
-            why = (
-                "; ".join(f"{e.file}:{e.line}: {r}" for r, e in reasons[:3])
-                or "undecidable matches"
+            conditions = (
+                ("conditions", tuple(r for r, _ in reasons)),
+                ("condition_at", tuple(f"{e.file}:{e.line}" for _, e in reasons)),
             )
             unsure.append(
-                Verdict_(
+                verdict(
                     Status.INDETERMINATE,
-                    f"cannot decide whether {flow} is accepted: {why}",
+                    Reason("netfilter.undecided", conditions),
                     flow,
                     tuple(dict.fromkeys(e for _, e in reasons)),
                 )
@@ -317,7 +314,5 @@ def check(
         return empty_requirement(requirement, empty)
     if unsure:
         return unsure[0]
-    what = "accepted" if allow else "refused"
-    return Verdict_(
-        Status.PASS, f"every flow in the requirement is {what}", None, tuple(passes[:5])
-    )
+    code = "netfilter.all-accepted" if allow else "netfilter.all-refused"
+    return verdict(Status.PASS, Reason(code), None, passes[:5])

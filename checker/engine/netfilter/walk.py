@@ -139,8 +139,9 @@ def _both(
     return operation(sure, other_sure), operation(maybe, other_maybe)
 
 
-def _rule_evidence(rule: Rule) -> Evidence:
-    return Evidence(rule.origin.file, rule.origin.line, rule.text)
+def _rule_evidence(rule: Rule, chain: Chain, table: Table) -> Evidence:
+    where = f"{table.family} {table.name}"
+    return Evidence(rule.origin.file, rule.origin.line, rule.text, chain.name, where)
 
 
 def _policy_evidence(chain: Chain, table: Table) -> Evidence:
@@ -150,6 +151,8 @@ def _policy_evidence(chain: Chain, table: Table) -> Evidence:
         origin.file,
         origin.line,
         f"chain {chain.name} policy {policy} (table {table.family} {table.name})",
+        chain.name,
+        f"{table.family} {table.name}",
     )
 
 
@@ -228,7 +231,7 @@ class Walker:
             if not enter_maybe:
                 continue
             if reasons and not enter_maybe.is_subset(match_sure):
-                evidence = _rule_evidence(rule)
+                evidence = _rule_evidence(rule, chain, table)
                 # The packets it is undecided on (a ct state match only on UDP-Lite ones).
                 doubt = enter_maybe.subtract(match_sure)
                 self.uncertain.extend((reason, evidence, doubt) for reason in reasons)
@@ -266,9 +269,14 @@ class Walker:
                         "jump depth exceeded" if called else f"chain {rule.target.chain} not found"
                     )
                     pieces.append(
-                        Piece(Verdict.UNKNOWN, enter_sure, enter_maybe, _rule_evidence(rule))
+                        Piece(
+                            Verdict.UNKNOWN,
+                            enter_sure,
+                            enter_maybe,
+                            _rule_evidence(rule, chain, table),
+                        )
                     )
-                    self.uncertain.append((why, _rule_evidence(rule), enter_maybe))
+                    self.uncertain.append((why, _rule_evidence(rule, chain, table), enter_maybe))
                 else:
                     sub_pieces, sub_sure, sub_maybe = self.chain(
                         table, called, enter_sure, enter_maybe, depth + 1
@@ -303,8 +311,8 @@ class Walker:
                     if rule.target.daddr is not None and self.compiler.local_addresses is None:
                         reason += f"; whether its new destination is this host's: {route.MISSING}"
                 if reason:
-                    self.uncertain.append((reason, _rule_evidence(rule), enter_maybe))
-                evidence = _rule_evidence(rule)
+                    self.uncertain.append((reason, _rule_evidence(rule, chain, table), enter_maybe))
+                evidence = _rule_evidence(rule, chain, table)
                 pieces.append(Piece(verdict, enter_sure, enter_maybe, evidence, to=rule.target.to))
             if certain:
                 sure = maybe = maybe.subtract(match_maybe)

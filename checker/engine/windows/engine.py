@@ -46,8 +46,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from checker.engine.budget import Budget, BudgetExceeded
+from checker.engine.reasons import budget_verdict, render, verdict
 from checker.engine.space import Space
-from checker.engine.verdict import Verdict, format_address, format_flow
+from checker.engine.verdict import Verdict, flow_of, format_address
 from checker.engine.windows.match import (
     RuleMatch,
     Symbols,
@@ -57,7 +58,7 @@ from checker.engine.windows.match import (
 )
 from checker.engine.windows.profiles import EffectiveProfile, Setting, effective_profile
 from checker.engine.windows.stores import effective_rules
-from checker.findings import Evidence, Status
+from checker.findings import Evidence, Flow, Reason, Status
 from checker.model.net import host_chooser
 from checker.model.windows import PROFILE_NAMES, ShadowedRule, WindowsRule, WindowsRuleset
 from checker.policies.model import Direction, Expect, Requirement
@@ -78,7 +79,9 @@ _PREFERRED_V6 = {
 
 
 def rule_evidence(rule: WindowsRule) -> Evidence:
-    return Evidence(rule.origin.file, rule.origin.line, f"{rule.label()}: {rule.text}")
+    return Evidence(
+        rule.origin.file, rule.origin.line, f"{rule.label()}: {rule.text}", store=rule.store
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,11 +109,7 @@ def check(
     query = requirement_space(requirement, symbols, dims)
     if query.is_empty():
         # Nothing to check is no evidence of anything: an empty space never passes.
-        return Verdict(
-            Status.ERROR,
-            "the requirement describes no flow (its addresses and families do not meet):"
-            " fix the policy rule",
-        )
+        return verdict(Status.ERROR, Reason("windows.empty-requirement"))
     matches = tuple(compile_rule(rule, symbols, dims) for rule in rules if rule.enabled)
     context = _Context(requirement, symbols, query, matches, budget)
     profiles = _profiles_to_check(rulesets, requirement)
@@ -120,7 +119,7 @@ def check(
             for profile in profiles
         ]
     except BudgetExceeded as exc:
-        return Verdict(Status.INDETERMINATE, exc.message, None, (), exc.details)
+        return budget_verdict(exc)
     return _warn_shadowed(_combine(verdicts), shadowed, requirement, direction)
 
 
@@ -146,12 +145,6 @@ def _warn_shadowed(
         return verdict
     first = relevant[0]
     where = first.rule.origin
-    note = (
-        f"warning: rule {first.rule.label()} at {_place(where.file, where.line)} "
-        f"is not applied: {first.reason}"
-    )
-    if len(relevant) > 1:
-        note += f" (+{len(relevant) - 1} more rule(s) not applied)"
     extra = tuple(
         Evidence(
             item.rule.origin.file,
@@ -160,8 +153,21 @@ def _warn_shadowed(
         )
         for item in relevant[:_MAX_EVIDENCE]
     )
+    assert verdict.reason is not None  # every verdict _combine gives has its reason
+    reason = replace(
+        verdict.reason,
+        params=verdict.reason.params
+        + (
+            ("not_applied", tuple(item.rule.label() for item in relevant)),
+            ("not_applied_at", _place(where.file, where.line)),
+            ("not_applied_why", first.reason),
+        ),
+    )
     return replace(
-        verdict, message=f"{verdict.message} [{note}]", evidence=verdict.evidence + extra
+        verdict,
+        message=render(reason, verdict.flow, verdict.evidence, verdict.status),
+        evidence=verdict.evidence + extra,
+        reason=reason,
     )
 
 
@@ -184,23 +190,19 @@ def _combine(verdicts: list[tuple[str, Verdict]]) -> Verdict:
     chosen = failing or unknown or verdicts
     status = Status.FAIL if failing else Status.INDETERMINATE if unknown else Status.PASS
     first_profile, first = chosen[0]
-    names = ", ".join(p for p, _ in chosen)
-    if status == Status.PASS:
-        message = f"{first.message} (profiles: {names})" if len(verdicts) > 1 else first.message
-    else:
-        message = first.message
-        if len(chosen) > 1:
-            message += f" (also {status.value} in: {', '.join(p for p, _ in chosen[1:])})"
     evidence: list[Evidence] = []
-    for _, verdict in chosen:
-        for item in verdict.evidence:
+    for _, one in chosen:
+        for item in one.evidence:
             if item not in evidence:
                 evidence.append(item)
     details: tuple[tuple[str, str], ...] = ()
     # Profiles differ when their outcomes differ beyond the profile's own name.
     if len({(v.status, v.message.replace(p, "*")) for p, v in verdicts}) > 1:
         details = tuple((profile, f"{v.status.value}: {v.message}") for profile, v in verdicts)
-    return Verdict(status, message, first.counterexample, tuple(evidence), details)
+    assert first.reason is not None  # every verdict _decide gives has its reason
+    profiles = ("profiles", tuple(p for p, _ in chosen))
+    reason = replace(first.reason, params=first.reason.params + (profiles,))
+    return verdict(status, reason, first.flow, evidence, details)
 
 
 def _decide(context: _Context, settings: EffectiveProfile) -> Verdict:
@@ -211,17 +213,17 @@ def _decide(context: _Context, settings: EffectiveProfile) -> Verdict:
     expect_allow = requirement.expect == Expect.ALLOW
     if not settings.enabled.value:
         if expect_allow:
-            return Verdict(
+            return verdict(
                 Status.PASS,
-                f"{profile} profile: the firewall is off, nothing is blocked",
-                evidence=(settings.enabled.evidence,),
+                Reason("windows.firewall-off", (("profile", profile),)),
+                None,
+                (settings.enabled.evidence,),
             )
-        point = _sample(query)
-        return Verdict(
+        return verdict(
             Status.FAIL,
-            f"{profile} profile: the firewall is off, so {_flow(context, point, profile)} is allowed",
-            counterexample=_flow(context, point, profile),
-            evidence=(settings.enabled.evidence,),
+            Reason("windows.firewall-off", (("profile", profile),)),
+            _flow(context, _sample(query), profile),
+            (settings.enabled.evidence,),
         )
     default = settings.default_inbound if inbound else settings.default_outbound
     default_allows = default.value == "allow"
@@ -300,13 +302,14 @@ def _decide(context: _Context, settings: EffectiveProfile) -> Verdict:
     witness = _local_subnet_witness(context, active, block_upper, default_allows)
     if witness is not None:
         match, point = witness
-        flow = _flow(context, point, profile, remote_text="<an address in LocalSubnet>")
-        return Verdict(
+        flow = _flow(context, point, profile, remote_set="LocalSubnet")
+        return verdict(
             Status.FAIL,
-            f"{profile} profile: {flow} is allowed by rule {match.rule.label()}: LocalSubnet is never "
-            "empty, and no block rule can match that flow whatever its remote address",
-            counterexample=flow,
-            evidence=(rule_evidence(match.rule),),
+            Reason(
+                "windows.local-subnet-allowed", (("profile", profile), ("rule", match.rule.label()))
+            ),
+            flow,
+            (rule_evidence(match.rule),),
         )
     return _indeterminate(context, profile, active, _sample(query.intersect(possibly)), "blocked")
 
@@ -336,12 +339,18 @@ def _containing(
 
 def _pass_allow(context, profile, active, default, shields_up, settings) -> Verdict:  # type: ignore[no-untyped-def]
     if default.value == "allow":
-        message = f"{profile} profile: no block rule matches; the {default.evidence.text.split(': ', 1)[1]} applies"
-        return Verdict(Status.PASS, message, evidence=(default.evidence,))
+        reason = Reason(
+            "windows.no-block-rule-default-allows",
+            (("profile", profile), ("setting", _setting_text(default))),
+        )
+        return verdict(Status.PASS, reason, None, (default.evidence,))
     allowing = [m for m in active if m.rule.action == "allow" and m.lower.touches(context.query)]
-    names = ", ".join(m.rule.label() for m in allowing[:3])
     evidence = tuple(rule_evidence(m.rule) for m in allowing[:_MAX_EVIDENCE])
-    return Verdict(Status.PASS, f"{profile} profile: allowed by rule {names}", evidence=evidence)
+    reason = Reason(
+        "windows.allowed-by-rules",
+        (("profile", profile), ("rules", tuple(m.rule.label() for m in allowing))),
+    )
+    return verdict(Status.PASS, reason, None, evidence)
 
 
 def _fail_allow(
@@ -358,42 +367,49 @@ def _fail_allow(
     blockers = _containing(active, point, "block", "lower")
     if blockers:
         rule = blockers[0].rule
-        return Verdict(
+        return verdict(
             Status.FAIL,
-            f"{profile} profile: {flow} is blocked by rule {rule.label()}",
-            counterexample=flow,
-            evidence=tuple(rule_evidence(m.rule) for m in blockers[:_MAX_EVIDENCE]),
+            Reason("windows.blocked-by-rule", (("profile", profile), ("rule", rule.label()))),
+            flow,
+            tuple(rule_evidence(m.rule) for m in blockers[:_MAX_EVIDENCE]),
         )
     if shields_up:
-        return Verdict(
+        return verdict(
             Status.FAIL,
-            f"{profile} profile: {flow} is blocked: shields up ignores every inbound allow rule",
-            counterexample=flow,
-            evidence=(settings.shields_up.evidence,),
+            Reason("windows.shields-up", (("profile", profile),)),
+            flow,
+            (settings.shields_up.evidence,),
         )
     ignored = [m for m in merged_out if m.rule.action != "block" and m.upper.contains(point)]
     if ignored:
         # The local allow rule is what the reader sees; the GPO setting is what overrides it
         # (MS-GPFAS 2.2.3.13 AllowLocalPolicyMerge, MS-FASP 2.2.38).
         merge = settings.allow_local_policy_merge.evidence
-        verb = "is" if ignored[0].lower.contains(point) else "could be"
-        return Verdict(
+        reason = Reason(
+            "windows.local-rule-ignored",
+            (
+                ("profile", profile),
+                ("rule", ignored[0].rule.label()),
+                ("surely", "yes" if ignored[0].lower.contains(point) else "no"),
+                ("merge_setting_at", _place(merge.file, merge.line)),
+                ("setting", _setting_text(default)),
+            ),
+        )
+        return verdict(
             Status.FAIL,
-            f"{profile} profile: {flow} {verb} allowed only by local rule "
-            f"{ignored[0].rule.label()}, which is ignored: Group Policy sets "
-            f"AllowLocalPolicyMerge=0 ({_place(merge.file, merge.line)}), so the flow falls to the "
-            f"{_setting_text(default)}",
-            counterexample=flow,
-            evidence=(merge,)
+            reason,
+            flow,
+            (merge,)
             + tuple(rule_evidence(m.rule) for m in ignored[:_MAX_EVIDENCE])
             + (default.evidence,),
         )
-    return Verdict(
+    return verdict(
         Status.FAIL,
-        f"{profile} profile: {flow} matches no allow rule and falls to the "
-        f"{_setting_text(default)}",
-        counterexample=flow,
-        evidence=(default.evidence,),
+        Reason(
+            "windows.no-allow-rule", (("profile", profile), ("setting", _setting_text(default)))
+        ),
+        flow,
+        (default.evidence,),
     )
 
 
@@ -412,19 +428,19 @@ def _fail_deny(context, profile, active, default, shields_up, settings, point) -
     allowers = _containing(active, point, "allow", "lower")
     if allowers and default.value != "allow":
         rule = allowers[0].rule
-        return Verdict(
+        return verdict(
             Status.FAIL,
-            f"{profile} profile: {flow} is allowed by rule {rule.label()}",
-            counterexample=flow,
-            evidence=tuple(rule_evidence(m.rule) for m in allowers[:_MAX_EVIDENCE]),
+            Reason("windows.allowed-by-rule", (("profile", profile), ("rule", rule.label()))),
+            flow,
+            tuple(rule_evidence(m.rule) for m in allowers[:_MAX_EVIDENCE]),
         )
-    return Verdict(
+    return verdict(
         Status.FAIL,
-        f"{profile} profile: {flow} matches no block rule and falls to the "
-        f"{default.evidence.text.split(': ', 1)[1]}",
-        counterexample=flow,
-        evidence=(default.evidence,)
-        + tuple(rule_evidence(m.rule) for m in allowers[:_MAX_EVIDENCE]),
+        Reason(
+            "windows.no-block-rule", (("profile", profile), ("setting", _setting_text(default)))
+        ),
+        flow,
+        (default.evidence,) + tuple(rule_evidence(m.rule) for m in allowers[:_MAX_EVIDENCE]),
     )
 
 
@@ -447,27 +463,30 @@ def _pass_deny(
     unmatched = query.subtract(covered)
     # Dropped local allow rules matter only where no block rule would have beaten them.
     ignored = [m for m in merged_out if m.rule.action != "block" and m.upper.touches(unmatched)]
-    note: tuple[str, tuple[Evidence, ...]] = ("", ())
+    # A local allow rule AllowLocalPolicyMerge=0 leaves out: named, with the setting.
+    ignored_param: tuple[tuple[str, str], ...] = ()
+    merge_evidence: tuple[Evidence, ...] = ()
     if ignored:
         merge = settings.allow_local_policy_merge.evidence
-        note = (
-            f" (local rule {ignored[0].rule.label()} would allow some of it, but Group Policy "
-            f"sets AllowLocalPolicyMerge=0 ({_place(merge.file, merge.line)}))",
-            (merge,),
+        ignored_param = (
+            ("local_rule_ignored", ignored[0].rule.label()),
+            ("merge_setting_at", _place(merge.file, merge.line)),
         )
+        merge_evidence = (merge,)
     if blocking and unmatched.is_empty():
-        names = ", ".join(m.rule.label() for m in blocking[:3])
         evidence = tuple(rule_evidence(m.rule) for m in blocking[:_MAX_EVIDENCE])
-        return Verdict(
-            Status.PASS,
-            f"{profile} profile: blocked by rule {names}{note[0]}",
-            evidence=evidence + note[1],
+        reason = Reason(
+            "windows.blocked-by-rules",
+            (("profile", profile), ("rules", tuple(m.rule.label() for m in blocking)))
+            + ignored_param,
         )
+        return verdict(Status.PASS, reason, None, evidence + merge_evidence)
     if shields_up:
-        return Verdict(
+        return verdict(
             Status.PASS,
-            f"{profile} profile: shields up blocks all inbound traffic{note[0]}",
-            evidence=(settings.shields_up.evidence,) + note[1],
+            Reason("windows.shields-up", (("profile", profile),) + ignored_param),
+            None,
+            (settings.shields_up.evidence,) + merge_evidence,
         )
     # Block rules still decide where an allow rule matches too (block beats allow): name those.
     allowed = Space.empty(query.dims)
@@ -475,19 +494,27 @@ def _pass_deny(
         if match.rule.action != "block":
             allowed = allowed.union(match.upper.intersect(query))
     overriding = [m for m in blocking if m.lower.touches(allowed)]
-    message = f"{profile} profile: no allow rule matches; the {_setting_text(default)} applies"
+    reason = Reason(
+        "windows.no-allow-rule-default-blocks",
+        (("profile", profile), ("setting", _setting_text(default))) + ignored_param,
+    )
     if overriding:
-        names = ", ".join(m.rule.label() for m in overriding[:3])
-        message = (
-            f"{profile} profile: blocked by rule {names} where an allow rule matches; elsewhere "
-            f"no allow rule matches and the {_setting_text(default)} applies"
+        reason = Reason(
+            "windows.blocked-where-allowed",
+            (
+                ("profile", profile),
+                ("rules", tuple(m.rule.label() for m in overriding)),
+                ("setting", _setting_text(default)),
+            )
+            + ignored_param,
         )
-    return Verdict(
+    return verdict(
         Status.PASS,
-        message + note[0],
-        evidence=(default.evidence,)
+        reason,
+        None,
+        (default.evidence,)
         + tuple(rule_evidence(m.rule) for m in overriding[:_MAX_EVIDENCE])
-        + note[1],
+        + merge_evidence,
     )
 
 
@@ -498,16 +525,20 @@ def _indeterminate(
     uncertain = [m for m in active if m.upper.contains(point) and not m.lower.contains(point)]
     if not uncertain:
         uncertain = [m for m in active if m.reasons and m.upper.touches(context.query)]
-    parts = [
-        f"rule {m.rule.label()} ({'; '.join(m.reasons) or 'runtime condition'})"
-        for m in uncertain[:3]
-    ]
-    return Verdict(
+    reason = Reason(
+        "windows.undecided",
+        (
+            ("profile", profile),
+            ("would_be", outcome),
+            ("rules", tuple(m.rule.label() for m in uncertain)),
+            ("conditions", tuple("; ".join(m.reasons) or "runtime condition" for m in uncertain)),
+        ),
+    )
+    return verdict(
         Status.INDETERMINATE,
-        f"{profile} profile: cannot tell offline whether {flow} is {outcome}: it depends on "
-        + ", ".join(parts),
-        counterexample=flow,
-        evidence=tuple(rule_evidence(m.rule) for m in uncertain[:_MAX_EVIDENCE]),
+        reason,
+        flow,
+        tuple(rule_evidence(m.rule) for m in uncertain[:_MAX_EVIDENCE]),
     )
 
 
@@ -528,28 +559,33 @@ def _sample(space: Space) -> dict[str, int]:
 
 
 def _flow(
-    context: _Context, point: dict[str, int], profile: str, remote_text: str | None = None
-) -> str:
+    context: _Context, point: dict[str, int], profile: str, remote_set: str | None = None
+) -> Flow:
     requirement = context.requirement
     family = point["family"]
     inbound = requirement.direction == Direction.INBOUND
     extra = [f"profile {profile}"]
+    program: str | None = None
     if point["program"] == 0 and requirement.program:
         # Class 0 is every program no rule names; the required program is one of them.
-        extra.append(f"program {requirement.program}")
+        program = requirement.program
+        extra.append(f"program {program}")
     elif point["program"] == 0 and len(context.symbols.programs) > 1:
         extra.append("from a program that no rule names")
     elif requirement.program or len(context.symbols.programs) > 1:
-        extra.append(f"program {context.symbols.program_text(point['program'])}")
+        program = context.symbols.program_text(point["program"])
+        extra.append(f"program {program}")
     service = context.symbols.services[point["service"]]
     if service:
-        extra.append("service " + ("(another service)" if service == "*" else service))
+        service = "(another service)" if service == "*" else service
+        extra.append("service " + service)
     package = context.symbols.packages[point["package"]]
     if package:
-        extra.append("package " + ("(another package)" if package == "*" else package))
+        package = "(another package)" if package == "*" else package
+        extra.append("package " + package)
     icmp, described = point["icmp"], " ".join(extra)
     if inbound:
-        text = format_flow(
+        flow = flow_of(
             family,
             point["proto"],
             point["remote"],
@@ -558,9 +594,13 @@ def _flow(
             point["lport"],
             icmp=icmp,
             extra=described,
+            profile=profile,
+            program=program,
+            service=service or None,
+            package=package or None,
         )
     else:
-        text = format_flow(
+        flow = flow_of(
             family,
             point["proto"],
             point["local"],
@@ -569,8 +609,14 @@ def _flow(
             point["rport"],
             icmp=icmp,
             extra=described,
+            profile=profile,
+            program=program,
+            service=service or None,
+            package=package or None,
         )
-    if remote_text is not None:
+    if remote_set is not None:
         # The remote address is a witness of a keyword set, not a concrete value: say so.
-        text = text.replace(format_address(family, point["remote"]), remote_text, 1)
-    return text
+        shown = f"<an address in {remote_set}>"
+        text = flow.text.replace(format_address(family, point["remote"]), shown, 1)
+        flow = replace(flow, text=text, remote_set=remote_set)
+    return flow

@@ -244,7 +244,7 @@ def _profile_blocks(
                     profile,
                     piece,
                     describe(box, query, symbols, inbound, profile),
-                    _flow(context, _sample(piece), profile),
+                    _flow(context, _sample(piece), profile).text,
                     evidence,
                     how,
                 )
@@ -257,7 +257,7 @@ def _profile_blocks(
                 profile,
                 piece,
                 describe(box, query, symbols, inbound, profile),
-                _flow(context, _sample(piece), profile),
+                _flow(context, _sample(piece), profile).text,
                 None,
                 "",
                 reason="; ".join(dict.fromkeys(reasons))

@@ -84,7 +84,9 @@ def effective_profile(profile: str, rulesets: Sequence[WindowsRuleset]) -> Effec
                 if value is not None:
                     where = settings.origin_of(field)
                     text = f"{profile} profile: {_describe(field, value)} ({registry_name}, {store} store)"
-                    chosen = Setting(value, Evidence(where.file, where.line, text), False)
+                    chosen = Setting(
+                        value, Evidence(where.file, where.line, text, store=store), False
+                    )
                     break
             if chosen is not None:
                 break

@@ -87,7 +87,7 @@ def explain(rulesets: Sequence[WindowsRuleset], requirement: Requirement) -> lis
             )
         active = _active(context, settings, inbound)
         point = _point(context, active, default.value == "allow")
-        lines.append(f"  flow: {_flow(context, point, profile)}")
+        lines.append(f"  flow: {_flow(context, point, profile).text}")
         decided = ""
         for number, (action, title) in enumerate(_TIERS, start=1):
             sure = [m for m in active if m.rule.action == action and m.lower.contains(point)]
