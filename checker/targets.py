@@ -137,12 +137,20 @@ def load_target_config(path: str) -> TargetConfig:
 def _expand(config: TargetConfig, entry: TargetEntry) -> list[Path]:
     found: dict[Path, None] = {}
     for pattern in entry.patterns:
-        matches = [m for m in sorted(config.root.glob(pattern)) if m.is_file() or _tree_folder(m)]
+        matches = [m for m in _glob(config.root, pattern) if m.is_file() or _tree_folder(m)]
         # A pattern that matches nothing stays in the list, so reading it fails loudly: a
         # target silently checked on half its files could pass on evidence it does not have.
         for match in matches or [config.root / pattern]:
             found[match.resolve()] = None
     return list(found)
+
+
+def _glob(root: Path, pattern: str) -> list[Path]:
+    given = Path(pattern)
+    if given.is_absolute():
+        # Path.glob takes relative patterns only: an absolute one is globbed from its anchor.
+        return sorted(Path(given.anchor).glob(str(given.relative_to(given.anchor))))
+    return sorted(root.glob(pattern))
 
 
 def _tree_folder(path: Path) -> bool:

@@ -29,3 +29,24 @@ def test_a_file_under_a_target_folder_selects_the_target(
     assert selection.unmatched == []
     assert selection.targets[0].files == ("hosts/web/etc/firewalld",)
     assert select_targets(config, ["hosts/unrelated.xml"]).unmatched == ["hosts/unrelated.xml"]
+
+
+def test_absolute_file_patterns_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`files:` may name absolute paths and absolute globs (a traceback before: Path.glob refuses
+    non-relative patterns)."""
+    elsewhere = tmp_path / "exports"
+    elsewhere.mkdir()
+    for name in ("a.iptables-save", "b.iptables-save"):
+        (elsewhere / name).write_text("*filter\nCOMMIT\n")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "fwcheck.yaml").write_text(
+        "targets:\n"
+        f"  - {{name: one, files: ['{elsewhere}/a.iptables-save'], roles: [baseline]}}\n"
+        f"  - {{name: all, files: ['{elsewhere}/*.iptables-save'], roles: [baseline]}}\n"
+    )
+    monkeypatch.chdir(repo)
+    selection = select_targets(load_target_config("fwcheck.yaml"), [])
+    files = {t.name: t.files for t in selection.targets}
+    assert [Path(f).name for f in files["one"]] == ["a.iptables-save"]
+    assert [Path(f).name for f in files["all"]] == ["a.iptables-save", "b.iptables-save"]
