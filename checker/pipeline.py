@@ -10,18 +10,16 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
 
 from checker import parsers
 from checker.engine import settings
 from checker.engine.budget import Budget
 from checker.engine.netfilter import exclusive, exposure
+from checker.engine.registry import ENGINES, Engine
 from checker.engine.verdict import Verdict
 from checker.errors import ParseError, Problem, format_problem
 from checker.findings import Finding, Status
-from checker.model.host import HostAddresses
 from checker.model.listening import ListeningSockets
-from checker.model.netfilter import IpSets, NftDevices, Ruleset
 from checker.parsers.netfilter import nft_text
 from checker.parsers.options import NO_OPTIONS, ParseOptions, number_of, texts_of
 from checker.policies.model import Requirement
@@ -123,31 +121,14 @@ def _included_fragments(
     return {origin for origin, _ in sources if os.path.realpath(origin) in read}
 
 
-def _engine_for(models: Sequence[object]) -> tuple[ModuleType, str]:
-    # An `ipset save` output (IpSets) or an `nft list ruleset` text (NftDevices) describes no
-    # firewall by itself: it travels with the target's netfilter Rulesets and gives the contents
-    # of the sets their `-m set` matches use, or the devices their netdev chains are bound to.
-    if all(isinstance(m, IpSets | NftDevices | HostAddresses) for m in models):
-        raise ParseError(
-            Problem(
-                "(target)",
-                0,
-                0,
-                "no-ruleset",
-                "only ipset save, nft list ruleset text or ip -j addr output was given: add the target's"
-                " iptables-save or nft -j output (those alone describe no firewall)",
-            )
-        )
-    if all(isinstance(m, Ruleset | IpSets | NftDevices | HostAddresses) for m in models):
-        from checker.engine.netfilter import engine as netfilter
-
-        return netfilter, "netfilter"
-    from checker.model import windows as windows_model
-
-    if all(isinstance(m, windows_model.WindowsRuleset) for m in models):
-        from checker.engine.windows import engine as windows
-
-        return windows, "windows"
+def _engine_for(models: Sequence[object]) -> tuple[Engine, str]:
+    """The engine whose platform reads all of `models` (checker.engine.registry.ENGINES)."""
+    for spec in ENGINES.values():
+        if spec.companions and all(isinstance(m, spec.companions) for m in models):
+            raise ParseError(Problem("(target)", 0, 0, "no-ruleset", spec.alone))
+    for spec in ENGINES.values():
+        if all(isinstance(m, spec.models) for m in models):
+            return spec.load(), spec.platform
     kinds = sorted({type(m).__name__ for m in models})
     raise ParseError(
         Problem(
@@ -242,7 +223,7 @@ def evaluate_target(
                     " target's firewall export (they alone describe no firewall)",
                 )
             )
-        engine, platform = _engine_for(models)
+        _, platform = _engine_for(models)
     except ParseError as exc:
         # No per-rule findings: the report writers turn the target's error into one `error`
         # result (fwcheck/read-target) naming file:line, instead of one per policy rule.
@@ -253,8 +234,11 @@ def evaluate_target(
         id(r): settings.check(models, r) for r in requirements if r.setting is not None
     }
     if platform == "netfilter":
+        from checker.engine.netfilter import engine
+
         # One context per target: rules are compiled once for all of its requirements.
-        context = engine.new_context(models)
+        # ENGINES chose netfilter: every model is one of its types (EngineSpec.models).
+        context = engine.new_context(models)  # type: ignore[arg-type]
         if budget is not None or deadline is not None:
             context.budget = Budget(budget, deadline=deadline, deadline_s=deadline_s)
         context.prepare(flows)
@@ -263,11 +247,12 @@ def evaluate_target(
                 id(r),
                 exclusive.check(models, r, flows, context=context)  # type: ignore[arg-type]
                 if r.exclusive
-                else engine.check(models, r, context=context),
+                else engine.check(models, r, context=context),  # type: ignore[arg-type]
             )
             for r in flows
         )
     else:
+        from checker.engine.windows import engine as windows_engine
         from checker.engine.windows import exclusive as windows_exclusive
 
         shared = Budget(budget, deadline=deadline, deadline_s=deadline_s)
@@ -276,7 +261,7 @@ def evaluate_target(
                 id(r),
                 windows_exclusive.check(models, r, flows)  # type: ignore[arg-type]
                 if r.exclusive
-                else engine.check(models, r, budget=shared),
+                else windows_engine.check(models, r, budget=shared),  # type: ignore[arg-type]
             )
             for r in flows
         )
