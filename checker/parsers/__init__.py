@@ -131,9 +131,9 @@ READ_OPTIONS: tuple[ParserOption, ...] = (
 )
 
 
-def options_for(command: str) -> list[ParserOption]:
-    """The parser options `command` offers: reading limits, then each format's, in registry
-    order; an option two formats share (one key) is offered once."""
+def all_options() -> list[ParserOption]:
+    """Every parser option: reading limits, then each format's, in registry order; an option
+    two formats share (one key) is listed once."""
     declared = [
         *READ_OPTIONS,
         *(option for parser in PARSERS.values() for option in parser.OPTIONS),
@@ -141,9 +141,13 @@ def options_for(command: str) -> list[ParserOption]:
     ]
     chosen: dict[str, ParserOption] = {}
     for option in declared:
-        if command in option.commands:
-            chosen.setdefault(option.key, option)
+        chosen.setdefault(option.key, option)
     return list(chosen.values())
+
+
+def options_for(command: str) -> list[ParserOption]:
+    """The parser options the subcommand `command` offers (ParserOption.commands)."""
+    return [option for option in all_options() if command in option.commands]
 
 
 def folder_parser(folder: Path) -> FolderParser:
