@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
-from checker.reports import REPORTERS, ReportOptions, RunReport, atomic, flagged
+from checker import reports
+from checker.reports import ReportOptions, RunReport, atomic, flagged
 from checker.reports import console as console_report
 from checker.reports.drift import Baseline
 
@@ -34,7 +35,7 @@ def write_reports(
         path = paths.get(name)
         if not path:
             continue
-        data = REPORTERS[name].encode(report, options, baseline)
+        data = reports.REPORTERS[name].encode(report, options, baseline)
         if path == STDOUT:
             to_stdout.append(data)
         else:
