@@ -23,6 +23,7 @@ from checker.errors import INTERRUPTED_EXIT, ExitCode, FwcheckError, UsageError,
 
 if TYPE_CHECKING:
     from checker.commands.outputs import Outputs
+    from checker.parsers.options import OptionValue
 
 
 EXIT_CODES_HELP = """exit codes:
@@ -174,14 +175,12 @@ def _mib(text: str) -> int:
     return _positive_int(text) * 2**20
 
 
-def _parse_options(
-    args: argparse.Namespace, command: str
-) -> dict[str, str | int | tuple[str, ...]]:
+def _parse_options(args: argparse.Namespace, command: str) -> dict[str, OptionValue]:
     """The parser options given (checker.parsers.options.ParseOptions); absent ones are left
     out, so a target config's own value holds."""
     from checker.parsers import options_for
 
-    given: dict[str, str | int | tuple[str, ...]] = {}
+    given: dict[str, OptionValue] = {}
     for option in options_for(command):
         value = getattr(args, option.key)
         if value:
