@@ -193,7 +193,7 @@ def _add_report_options(parser: argparse.ArgumentParser) -> None:
     from checker.reports import flagged
 
     for name, flag in flagged():
-        parser.add_argument(flag.flag, dest=f"report_{name}", metavar="FILE", help=flag.help)
+        parser.add_argument(flag.flag, dest=flag.dest, metavar="FILE", help=flag.help)
     parser.add_argument(
         "--color",
         choices=("auto", "always", "never"),
@@ -495,7 +495,7 @@ def _outputs(args: argparse.Namespace) -> Outputs:
     from checker.commands.outputs import Outputs
     from checker.reports import flagged
 
-    asked = ((name, getattr(args, f"report_{name}")) for name, _ in flagged())
+    asked = ((name, getattr(args, flag.dest)) for name, flag in flagged())
     return Outputs(
         reports=tuple((name, path) for name, path in asked if path),
         fail_on=args.fail_on,

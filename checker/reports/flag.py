@@ -15,3 +15,8 @@ class ReportFlag:
     default_file: str
     # `-` writes the report to standard output (the console summary then goes to stderr).
     stdout: bool = True
+
+    @property
+    def dest(self) -> str:
+        """The argparse attribute the flag's value lands in ("--sarif" -> "sarif")."""
+        return self.flag.lstrip("-").replace("-", "_")
