@@ -192,7 +192,7 @@ def _add_report_options(parser: argparse.ArgumentParser) -> None:
     # One flag per registered reporter (checker.reports.REPORTERS): a new one needs no edit here.
     from checker.reports import flagged
 
-    for name, flag in flagged():
+    for _, flag in flagged():
         parser.add_argument(flag.flag, dest=flag.dest, metavar="FILE", help=flag.help)
     parser.add_argument(
         "--color",
