@@ -23,6 +23,7 @@ from checker.errors import INTERRUPTED_EXIT, ExitCode, FwcheckError, UsageError,
 
 if TYPE_CHECKING:
     from checker.commands.outputs import Outputs
+    from checker.parsers.options import OptionValue
 
 
 EXIT_CODES_HELP = """exit codes:
@@ -146,28 +147,53 @@ def _add_policy_options(parser: argparse.ArgumentParser, *, control: bool = True
     )
 
 
-def _add_input_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--max-input-mib",
-        type=_positive_int,
-        metavar="MIB",
-        help="largest firewall export read for one input file (default 64; docs/limits.md)",
-    )
+def _add_parser_options(parser: argparse.ArgumentParser, command: str) -> None:
+    """The options parsers declare (checker.parsers.options): a new one needs no edit here."""
+    from checker.parsers import options_for
+
+    for option in options_for(command):
+        if option.kind == "texts":
+            parser.add_argument(
+                option.flag,
+                dest=option.key,
+                action="append",
+                default=[],
+                metavar=option.metavar,
+                help=option.help,
+            )
+        else:
+            parser.add_argument(
+                option.flag,
+                dest=option.key,
+                type=_mib if option.kind == "mib" else str,
+                metavar=option.metavar,
+                help=option.help,
+            )
 
 
-def _max_input_bytes(args: argparse.Namespace) -> int | None:
-    return args.max_input_mib * 2**20 if args.max_input_mib else None
+def _mib(text: str) -> int:
+    return _positive_int(text) * 2**20
+
+
+def _parse_options(args: argparse.Namespace, command: str) -> dict[str, OptionValue]:
+    """The parser options given (checker.parsers.options.ParseOptions); absent ones are left
+    out, so a target config's own value holds."""
+    from checker.parsers import options_for
+
+    given: dict[str, OptionValue] = {}
+    for option in options_for(command):
+        value = getattr(args, option.key)
+        if value:
+            given[option.key] = tuple(value) if isinstance(value, list) else value
+    return given
 
 
 def _add_report_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--json", metavar="FILE", help="write the JSON report (- : to stdout, summary to stderr)"
-    )
-    parser.add_argument("--junit", metavar="FILE", help="write a JUnit XML report (- : stdout)")
-    parser.add_argument("--sarif", metavar="FILE", help="write a SARIF 2.1.0 report (- : stdout)")
-    parser.add_argument(
-        "--html", metavar="FILE", help="write a self-contained HTML report (- : stdout)"
-    )
+    # One flag per registered reporter (checker.reports.REPORTERS): a new one needs no edit here.
+    from checker.reports import flagged
+
+    for _, flag in flagged():
+        parser.add_argument(flag.flag, dest=flag.dest, metavar="FILE", help=flag.help)
     parser.add_argument(
         "--color",
         choices=("auto", "always", "never"),
@@ -313,24 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RULE_ID",
         help="instead of reports, print why RULE_ID has its verdict (as `fwcheck explain`)",
     )
-    check.add_argument(
-        "--firewalld-defaults",
-        metavar="DIR",
-        help="firewalld's stock definitions (a copy of /usr/lib/firewalld) for etc/firewalld trees",
-    )
-    _add_input_options(check)
-    check.add_argument(
-        "--ufw-defaults",
-        metavar="FILE",
-        help="default/ufw of a ufw tree given as a FILE folder (default: ../default/ufw beside it)",
-    )
-    check.add_argument(
-        "--nft-include",
-        action="append",
-        default=[],
-        metavar="DIR",
-        help="folder searched for nftables.conf includes after the including file's own (as nft -I)",
-    )
+    _add_parser_options(check, "check")
     _add_report_options(check)
     _add_budget_option(check)
     check.add_argument("files", nargs="*", metavar="FILE")
@@ -372,7 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
         " inventory's timeout_s (default 60)",
     )
     _add_history_options(scan)
-    _add_input_options(scan)
+    _add_parser_options(scan, "scan")
     _add_report_options(scan)
     _add_budget_option(scan)
     scan.add_argument(
@@ -482,14 +491,13 @@ def _add_explain_parser(sub: argparse._SubParsersAction) -> None:  # type: ignor
 
 def _outputs(args: argparse.Namespace) -> Outputs:
     """The report and gate options that check, scan and merge share (_add_report_options)."""
-    # Imported here, as the commands are: `validate` and `--help` need no report writers.
+    # Imported here, as the commands are: `validate` and `--help` need no command code.
     from checker.commands.outputs import Outputs
+    from checker.reports import flagged
 
+    asked = ((name, getattr(args, flag.dest)) for name, flag in flagged())
     return Outputs(
-        json_path=args.json,
-        junit_path=args.junit,
-        sarif_path=args.sarif,
-        html_path=args.html,
+        reports=tuple((name, path) for name, path in asked if path),
         fail_on=args.fail_on,
         indeterminate_as=args.indeterminate,
         waivers_path=args.waivers,
@@ -541,10 +549,7 @@ def _run(args: argparse.Namespace) -> int:
             target_name=args.target,
             outputs=_outputs(args),
             builtin_policies=not args.no_builtin_policies,
-            max_input_bytes=_max_input_bytes(args),
-            firewalld_defaults=args.firewalld_defaults,
-            ufw_defaults=args.ufw_defaults,
-            nft_include=tuple(args.nft_include),
+            parse_options=_parse_options(args, "check"),
             controls=args.control,
             budget=args.budget,
         )
@@ -567,7 +572,7 @@ def _run(args: argparse.Namespace) -> int:
             host_timeout_s=args.host_timeout,
             outputs=_outputs(args),
             builtin_policies=not args.no_builtin_policies,
-            max_input_bytes=_max_input_bytes(args),
+            parse_options=_parse_options(args, "scan"),
             controls=args.control,
             budget=args.budget,
             use_cache=not args.no_cache,

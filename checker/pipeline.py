@@ -8,22 +8,28 @@ evidence folder, so all three give the same verdicts. A target that cannot be re
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
 
 from checker import parsers
 from checker.engine import settings
 from checker.engine.budget import Budget
 from checker.engine.netfilter import exclusive, exposure
+<<<<<<< HEAD
 from checker.engine.reasons import verdict
 from checker.engine.verdict import Verdict
 from checker.errors import ParseError, Problem, format_problem
 from checker.findings import Finding, Reason, Status
 from checker.model.host import HostAddresses
+=======
+from checker.engine.registry import ENGINES, Engine
+from checker.engine.verdict import Verdict
+from checker.errors import ParseError, Problem, format_problem
+from checker.findings import Finding, Status
+>>>>>>> h20-registries
 from checker.model.listening import ListeningSockets
-from checker.model.netfilter import IpSets, NftDevices, Ruleset
 from checker.parsers.netfilter import nft_text
+from checker.parsers.options import NO_OPTIONS, ParseOptions, number_of, texts_of
 from checker.policies.model import Requirement
 
 Source = tuple[str, bytes]
@@ -62,21 +68,25 @@ def read_source(path: str, max_bytes: int | None = None) -> bytes:
     return data
 
 
+def input_limit(options: ParseOptions) -> int:
+    """The most bytes read for one input file: `--max-input-mib`, else MAX_INPUT_BYTES."""
+    given = number_of(options, "max_input_bytes")
+    return MAX_INPUT_BYTES if given is None else given
+
+
 def parse_sources(
     sources: Sequence[Source],
     format_name: str | None = None,
-    max_bytes: int | None = None,
-    folder_options: Mapping[str, str] = {},
-    include_dirs: tuple[str, ...] = (),
+    options: ParseOptions = NO_OPTIONS,
 ) -> list[object]:
     """Parse every source; raise ParseError with the problems of all unreadable ones. A source
     that is a folder (a configuration tree such as etc/ufw or etc/firewalld) is read by its folder
-    parser. `include_dirs`: where nft text includes are looked for after the including
-    file's folder."""
-    max_bytes = MAX_INPUT_BYTES if max_bytes is None else max_bytes
+    parser. `options`: the parser options of the target (checker.parsers.options), given to
+    every parser; each reads its own."""
+    max_bytes = input_limit(options)
     parsed: list[object] = []
     problems: list[Problem] = []
-    fragments = _included_fragments(sources, format_name, include_dirs)
+    fragments = _included_fragments(sources, format_name, options)
     for origin, data in sources:
         if origin in fragments:
             continue
@@ -86,17 +96,14 @@ def parse_sources(
         try:
             if not data and Path(origin).is_dir():
                 folder = Path(origin)
-                result = parsers.folder_parser(folder).parse_folder(folder, dict(folder_options))
+                result = parsers.folder_parser(folder).parse_folder(folder, options)
                 # A tree may compile to several rulesets (firewalld: nft plus direct.xml rules).
                 parsed.extend(result if isinstance(result, tuple | list) else [result])
                 continue
             if format_name in parsers.FOLDERS:
                 raise ParseError(Problem(origin, 0, 0, "format", f"{format_name} reads a folder"))
             parser = parsers.PARSERS[format_name] if format_name else parsers.detect(data, origin)
-            if parser is nft_text:
-                parsed.append(nft_text.parse(data, origin, include_dirs))
-            else:
-                parsed.append(parser.parse(data, origin))
+            parsed.append(parser.parse(data, origin, options))
         except ParseError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -107,7 +114,7 @@ def parse_sources(
 
 
 def _included_fragments(
-    sources: Sequence[Source], format_name: str | None, include_dirs: tuple[str, ...]
+    sources: Sequence[Source], format_name: str | None, options: ParseOptions
 ) -> set[str]:
     """Sources another nft text source of the target includes: read through that include only.
     A fragment (`add rule inet filter input …`, or rules for inside a chain block) means nothing
@@ -118,35 +125,18 @@ def _included_fragments(
             continue
         if format_name != nft_text.NAME and (format_name or not nft_text.sniff(data[:65536])):
             continue
-        read |= nft_text.includes(data, origin, include_dirs)
+        read |= nft_text.includes(data, origin, texts_of(options, "nft_include"))
     return {origin for origin, _ in sources if os.path.realpath(origin) in read}
 
 
-def _engine_for(models: Sequence[object]) -> tuple[ModuleType, str]:
-    # An `ipset save` output (IpSets) or an `nft list ruleset` text (NftDevices) describes no
-    # firewall by itself: it travels with the target's netfilter Rulesets and gives the contents
-    # of the sets their `-m set` matches use, or the devices their netdev chains are bound to.
-    if all(isinstance(m, IpSets | NftDevices | HostAddresses) for m in models):
-        raise ParseError(
-            Problem(
-                "(target)",
-                0,
-                0,
-                "no-ruleset",
-                "only ipset save, nft list ruleset text or ip -j addr output was given: add the target's"
-                " iptables-save or nft -j output (those alone describe no firewall)",
-            )
-        )
-    if all(isinstance(m, Ruleset | IpSets | NftDevices | HostAddresses) for m in models):
-        from checker.engine.netfilter import engine as netfilter
-
-        return netfilter, "netfilter"
-    from checker.model import windows as windows_model
-
-    if all(isinstance(m, windows_model.WindowsRuleset) for m in models):
-        from checker.engine.windows import engine as windows
-
-        return windows, "windows"
+def _engine_for(models: Sequence[object]) -> tuple[Engine, str]:
+    """The engine whose platform reads all of `models` (checker.engine.registry.ENGINES)."""
+    for spec in ENGINES.values():
+        if spec.companions and all(isinstance(m, spec.companions) for m in models):
+            raise ParseError(Problem("(target)", 0, 0, "no-ruleset", spec.alone))
+    for spec in ENGINES.values():
+        if all(isinstance(m, spec.models) for m in models):
+            return spec.load(), spec.platform
     kinds = sorted({type(m).__name__ for m in models})
     raise ParseError(
         Problem(
@@ -216,18 +206,17 @@ def evaluate_target(
     requirements: Sequence[Requirement],
     *,
     format_name: str | None = None,
-    max_input_bytes: int | None = None,
-    folder_options: Mapping[str, str] = {},
-    include_dirs: tuple[str, ...] = (),
+    options: ParseOptions = NO_OPTIONS,
     budget: int | None = None,
     deadline: float | None = None,
     deadline_s: float = 0.0,
 ) -> Evaluation:
     """(findings, platform, problems): problems non-empty means the target could not be read.
+    `options`: the target's parser options (parse_sources).
     `budget` bounds the engine's work on this target (engine/budget.py); None: unbounded.
     `deadline` (a time.monotonic() value, standing for `deadline_s` seconds) stops it too."""
     try:
-        parsed = parse_sources(sources, format_name, max_input_bytes, folder_options, include_dirs)
+        parsed = parse_sources(sources, format_name, options)
         # Listening sockets (`ss -tulpn`) travel with the firewall export: exposure results.
         listening = [m for m in parsed if isinstance(m, ListeningSockets)]
         models = [m for m in parsed if not isinstance(m, ListeningSockets)]
@@ -242,7 +231,7 @@ def evaluate_target(
                     " target's firewall export (they alone describe no firewall)",
                 )
             )
-        engine, platform = _engine_for(models)
+        _, platform = _engine_for(models)
     except ParseError as exc:
         # No per-rule findings: the report writers turn the target's error into one `error`
         # result (fwcheck/read-target) naming file:line, instead of one per policy rule.
@@ -253,8 +242,11 @@ def evaluate_target(
         id(r): settings.check(models, r) for r in requirements if r.setting is not None
     }
     if platform == "netfilter":
+        from checker.engine.netfilter import engine
+
         # One context per target: rules are compiled once for all of its requirements.
-        context = engine.new_context(models)
+        # ENGINES chose netfilter: every model is one of its types (EngineSpec.models).
+        context = engine.new_context(models)  # type: ignore[arg-type]
         if budget is not None or deadline is not None:
             context.budget = Budget(budget, deadline=deadline, deadline_s=deadline_s)
         context.prepare(flows)
@@ -263,11 +255,12 @@ def evaluate_target(
                 id(r),
                 exclusive.check(models, r, flows, context=context)  # type: ignore[arg-type]
                 if r.exclusive
-                else engine.check(models, r, context=context),
+                else engine.check(models, r, context=context),  # type: ignore[arg-type]
             )
             for r in flows
         )
     else:
+        from checker.engine.windows import engine as windows_engine
         from checker.engine.windows import exclusive as windows_exclusive
 
         shared = Budget(budget, deadline=deadline, deadline_s=deadline_s)
@@ -276,7 +269,7 @@ def evaluate_target(
                 id(r),
                 windows_exclusive.check(models, r, flows)  # type: ignore[arg-type]
                 if r.exclusive
-                else engine.check(models, r, budget=shared),
+                else windows_engine.check(models, r, budget=shared),  # type: ignore[arg-type]
             )
             for r in flows
         )

@@ -46,7 +46,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     real = iptables_save.parse
 
-    def buggy(data: bytes, origin: str):  # type: ignore[no-untyped-def]
+    def buggy(data: bytes, origin: str, options: object = None):  # type: ignore[no-untyped-def]
         if "web-2" in origin:
             raise RuntimeError("injected parser bug")
         return real(data, origin)

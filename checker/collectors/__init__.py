@@ -1,5 +1,6 @@
 """Collectors: one transport per module (ssh, winrm, local), each `collect(host, *, deadline_s,
-known_hosts) -> CollectResult`, never raising for a host's faults.
+known_hosts) -> CollectResult` (the `Collector` protocol), never raising for a host's faults;
+`COLLECTORS` maps each transport to its module.
 
 `collect_hosts()` collects an inventory's hosts in parallel with one `KnownHosts` for the scan.
 """
@@ -8,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
 
 from checker.collectors.hostkeys import KnownHosts
 from checker.collectors.result import CollectResult
@@ -18,19 +20,47 @@ from checker.inventory.model import HostSpec, Transport
 from checker.target_guard import guarded
 
 
-def transport_module(transport: Transport):  # type: ignore[no-untyped-def]
-    # Imported on use: pywinrm (requests, NTLM) is only loaded when a WinRM host is scanned.
-    if transport is Transport.SSH:
-        from checker.collectors import ssh
+class Collector(Protocol):
+    """One transport's module (ssh.py, winrm.py, local.py)."""
 
-        return ssh
-    if transport is Transport.WINRM:
-        from checker.collectors import winrm
+    def collect(
+        self, host: HostSpec, *, deadline_s: float | None = ..., known_hosts: KnownHosts
+    ) -> CollectResult: ...
 
-        return winrm
+
+# Each transport's module, imported on use: pywinrm (requests, NTLM) is only loaded when a WinRM
+# host is scanned, paramiko only for SSH. The loaders' return type is the protocol, so mypy
+# checks each module against it.
+
+
+def _ssh() -> Collector:
+    from checker.collectors import ssh
+
+    return ssh
+
+
+def _winrm() -> Collector:
+    from checker.collectors import winrm
+
+    return winrm
+
+
+def _local() -> Collector:
     from checker.collectors import local
 
     return local
+
+
+# By transport, one line each: the inventory's `transport:` values are Transport's members.
+COLLECTORS: Mapping[Transport, Callable[[], Collector]] = {
+    Transport.SSH: _ssh,
+    Transport.WINRM: _winrm,
+    Transport.LOCAL: _local,
+}
+
+
+def transport_module(transport: Transport) -> Collector:
+    return COLLECTORS[transport]()
 
 
 def collect_host(host: HostSpec, known_hosts: KnownHosts) -> CollectResult:

@@ -11,7 +11,8 @@ from checker.commands.outputs import NO_OUTPUTS, Outputs
 from checker.errors import Problem, UsageError, format_problem
 from checker.findings import Finding
 from checker.gate import exit_code
-from checker.pipeline import Evaluation, evaluate_target
+from checker.parsers.options import NO_OPTIONS, ParseOptions
+from checker.pipeline import Evaluation, evaluate_target, input_limit
 from checker.policies.controls import no_control_matches, select
 from checker.policies.loader import load_policy_set, policy_search_paths
 from checker.policies.model import Requirement
@@ -27,11 +28,11 @@ from checker.waivers import apply_waivers, load_waivers
 
 def check_targets(
     planned: Sequence[tuple[TargetSpec, tuple[Requirement, ...]]],
-    max_input_bytes: int | None = None,
-    nft_include: tuple[str, ...] = (),
+    options: ParseOptions = NO_OPTIONS,
     budget: int | None = None,
 ) -> tuple[list[TargetInfo], list[Finding], list[Requirement]]:
-    """Read and check each target against its resolved requirements (`budget`: the work
+    """Read and check each target against its resolved requirements (`options`: the parser
+    options of the command line, over each target's own from its config; `budget`: the work
     budget of each target, engine/budget.py)."""
     infos: list[TargetInfo] = []
     findings: list[Finding] = []
@@ -43,7 +44,8 @@ def check_targets(
         def evaluate(
             target: TargetSpec = target, requirements: tuple[Requirement, ...] = requirements
         ) -> Evaluation:
-            sources, problems = read_sources(target.files, dict(target.digests), max_input_bytes)
+            given = {**dict(target.folder_options), **options}
+            sources, problems = read_sources(target.files, dict(target.digests), input_limit(given))
             if problems:
                 return [], None, problems
             return evaluate_target(
@@ -51,9 +53,7 @@ def check_targets(
                 sources,
                 requirements,
                 format_name=target.format_name,
-                max_input_bytes=max_input_bytes,
-                folder_options=dict(target.folder_options),
-                include_dirs=nft_include,
+                options=given,
                 budget=budget,
             )
 
@@ -88,26 +88,16 @@ def run(
     outputs: Outputs = NO_OUTPUTS,
     today: date | None = None,
     builtin_policies: bool = True,
-    max_input_bytes: int | None = None,
-    firewalld_defaults: str | None = None,
-    ufw_defaults: str | None = None,
-    nft_include: tuple[str, ...] = (),
+    parse_options: ParseOptions = NO_OPTIONS,
     controls: Sequence[str] = (),
     budget: int | None = None,
 ) -> int:
+    """`parse_options`: the parser options given on the command line (checker.parsers.options);
+    they win over a target config's (fwcheck.yaml `ufw_defaults:`)."""
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     notes: list[str] = []
-    # Options of folder parsers, given on the command line (fwcheck.yaml targets have their own).
-    folder_options = {
-        key: value
-        for key, value in (
-            ("ufw_defaults", ufw_defaults),
-            ("firewalld_defaults", firewalld_defaults),
-        )
-        if value
-    }
     targets, unmatched, config_policies = targets_for(
-        files, roles, params, format_name, config_path, target_name, notes, folder_options
+        files, roles, params, format_name, config_path, target_name, notes
     )
     chosen = policy_paths or config_policies
     policy_set = load_policy_set(policy_search_paths(chosen, builtin=builtin_policies))
@@ -134,7 +124,7 @@ def run(
     if controls and targets and not any(requirements for _, requirements in planned):
         raise no_control_matches(controls)
     waivers = load_waivers(outputs.waivers_path) if outputs.waivers_path else None
-    infos, findings, requirements = check_targets(planned, max_input_bytes, nft_include, budget)
+    infos, findings, requirements = check_targets(planned, parse_options, budget)
     for file in unmatched:
         infos.append(
             TargetInfo(

@@ -1,5 +1,6 @@
 """What `check`, `scan` and `merge` write and how they gate the run: one value for the report
-and gate options the three share (cli._add_report_options)."""
+and gate options the three share (cli._add_report_options). The reports are those of
+checker.reports.REPORTERS: a new reporter needs no field here."""
 
 from __future__ import annotations
 
@@ -10,15 +11,13 @@ from typing import Literal
 from checker import resources
 from checker.errors import Problem, UsageError
 from checker.findings import Severity
-from checker.reports import ReportOptions
+from checker.reports import ReportOptions, flagged
 
 
 @dataclass(frozen=True, slots=True)
 class Outputs:
-    json_path: str | None = None
-    junit_path: str | None = None
-    sarif_path: str | None = None
-    html_path: str | None = None
+    # (reporter name, file) of each report asked for, in the order given; "-": standard output.
+    reports: tuple[tuple[str, str], ...] = ()
     # The lowest severity whose fail/indeterminate makes the exit code 1.
     fail_on: str = "info"
     # How JUnit shows indeterminate results: "fail" (as failures) or "skip".
@@ -39,10 +38,18 @@ class Outputs:
         )
 
     def report_paths(self) -> dict[str, str | None]:
-        """Report format name -> the file to write it to (None: not asked for; "-": stdout).
+        """Report format name -> the file to write it to (None: not asked for; "-": stdout),
+        for every reporter a flag asks for (checker.reports.REPORTERS).
 
         Only one report may go to standard output: two would be one unparseable stream."""
         to_stdout = [name for name, path in self._paths().items() if path == "-"]
+        for name, flag in flagged():
+            if name in to_stdout and not flag.stdout:
+                raise UsageError(
+                    Problem(
+                        "fwcheck", 0, 0, "usage", f"{flag.flag} cannot write to standard output (-)"
+                    )
+                )
         if len(to_stdout) > 1:
             raise UsageError(
                 Problem(
@@ -56,12 +63,8 @@ class Outputs:
         return self._paths()
 
     def _paths(self) -> dict[str, str | None]:
-        return {
-            "json": self.json_path,
-            "junit": self.junit_path,
-            "sarif": self.sarif_path,
-            "html": self.html_path,
-        }
+        given = dict(self.reports)
+        return {name: given.get(name) for name, _ in flagged()}
 
 
 # The default of the commands' `outputs` parameter: no report files, any violation fails.

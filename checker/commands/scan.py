@@ -38,6 +38,7 @@ from checker.fleet.shard import parse_shard, select
 from checker.gate import exit_code
 from checker.inventory.model import HostSpec
 from checker.inventory.selection import open_inventory, select_hosts
+from checker.parsers.options import NO_OPTIONS, ParseOptions
 from checker.pipeline import Evaluation, error_findings, evaluate_target
 from checker.policies.controls import no_control_matches
 from checker.policies.controls import select as select_controls
@@ -59,7 +60,7 @@ def check_host(
     from_cache: list[str] | None = None,
     deadline: float | None = None,
     deadline_s: float = 0.0,
-    max_input_bytes: int | None = None,
+    parse_options: ParseOptions = NO_OPTIONS,
 ) -> tuple[TargetInfo, list[Finding]]:
     """Check one collected host; with `cache`, reuse the findings of an identical earlier
     check (its name is then appended to `from_cache`). `deadline` (time.monotonic(), standing
@@ -91,7 +92,7 @@ def check_host(
             host.name,
             sources,
             requirements,
-            max_input_bytes=max_input_bytes,
+            options=parse_options,
             budget=budget,
             deadline=deadline,
             deadline_s=deadline_s,
@@ -134,7 +135,7 @@ def run(
     scan_timeout_s: float | None = None,
     host_timeout_s: float | None = None,
     builtin_policies: bool = True,
-    max_input_bytes: int | None = None,
+    parse_options: ParseOptions = NO_OPTIONS,
     controls: Sequence[str] = (),
     budget: int | None = None,
     use_cache: bool = True,
@@ -202,7 +203,7 @@ def run(
             scan_timeout_s=scan_timeout_s,
             host_timeout_s=host_timeout_s,
             quiet=outputs.quiet,
-            max_input_bytes=max_input_bytes,
+            parse_options=parse_options,
             budget=budget,
             cache=verdicts,
         )
@@ -253,7 +254,7 @@ def _scan_hosts(
     scan_timeout_s: float | None,
     host_timeout_s: float | None,
     quiet: bool,
-    max_input_bytes: int | None = None,
+    parse_options: ParseOptions = NO_OPTIONS,
     budget: int | None = None,
     cache: verdict_cache.VerdictCache | None = None,
 ) -> tuple[list[TargetInfo], list[Finding], dict[str, Requirement], bool]:
@@ -305,7 +306,7 @@ def _scan_hosts(
                 requirements,
                 run_dir,
                 evidence_problem,
-                max_input_bytes=max_input_bytes,
+                parse_options=parse_options,
                 budget=budget,
                 cache=cache,
                 from_cache=from_cache,

@@ -1,27 +1,44 @@
-"""Parsers: one input format per module, each exposing NAME, sniff() and parse().
+"""Parsers: one input format per module, each exposing NAME, PATTERNS, OPTIONS, sniff() and
+parse() (the `Parser` protocol), or for a configuration tree read as a folder NAME,
+HOOK_PATTERNS, OPTIONS, claims(), tree_of() and parse_folder() (`FolderParser`).
 
-`PARSERS` is the registry; `detect()` picks a parser from the content; `--format` offers
-`sorted(PARSERS)`.
+`PARSERS` and `FOLDERS` are the registries, the one source of the formats: `detect()` picks a
+parser from the content, `--format` offers `format_names()`, the command line offers every
+parser's OPTIONS (`options_for()`), and the pre-commit hook and docs/formats.md are generated
+from them. Each module is registered through `_parsers()`/`_folders()`, whose parameters are the
+protocols: mypy checks every module against its protocol (a missing or mistyped function is a
+type error at the registry line).
 """
 
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Mapping
 from pathlib import Path
-from types import ModuleType
 from typing import Protocol
 
 from checker.errors import ParseError, Problem
+from checker.parsers.options import ParseOptions, ParserOption
+
+# Protocol members are read-only properties so that a module's `PATTERNS = ("*.reg",)` (a
+# tuple[str]) satisfies tuple[str, ...]: a settable member would have to match exactly.
 
 
 class Parser(Protocol):
-    NAME: str
+    @property
+    def NAME(self) -> str: ...
+
     # File-name patterns this format is usually stored under (for the pre-commit hook's files:).
-    PATTERNS: tuple[str, ...]
+    @property
+    def PATTERNS(self) -> tuple[str, ...]: ...
 
-    def sniff(self, head: bytes) -> bool: ...
+    # What the format reads from the command line / target config (checker.parsers.options).
+    @property
+    def OPTIONS(self) -> tuple[ParserOption, ...]: ...
 
-    def parse(self, data: bytes, origin: str) -> object: ...
+    def sniff(self, head: bytes, /) -> bool: ...
+
+    def parse(self, data: bytes, origin: str, options: ParseOptions, /) -> object: ...
 
 
 from checker.parsers.netfilter import (  # noqa: E402
@@ -45,29 +62,31 @@ from checker.parsers.windows import (  # noqa: E402
     windows_wfw,
 )
 
+
+def _parsers(*modules: Parser) -> Mapping[str, Parser]:
+    return {module.NAME: module for module in modules}
+
+
 # Order is the order detect() tries: binary magic first, then JSON kinds, then text.
-PARSERS: dict[str, ModuleType] = {
-    module.NAME: module
-    for module in (
-        windows_wfw,
-        windows_pol,
-        nft_json,
-        ip_addr,
-        windows_json,
-        windows_reg,
-        windows_gpreport,
-        netsh_text,
-        iptables_save,
-        nft_text,
-        nft_list,
-        ipset_save,
-        ss_listen,
-        proc_net,
-    )
-}
+PARSERS: Mapping[str, Parser] = _parsers(
+    windows_wfw,
+    windows_pol,
+    nft_json,
+    ip_addr,
+    windows_json,
+    windows_reg,
+    windows_gpreport,
+    netsh_text,
+    iptables_save,
+    nft_text,
+    nft_list,
+    ipset_save,
+    ss_listen,
+    proc_net,
+)
 
 
-def _named_like(origin: str, parser: ModuleType) -> bool:
+def _named_like(origin: str, parser: Parser) -> bool:
     name = origin.replace("\\", "/").rsplit("/", 1)[-1]
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in parser.PATTERNS)
 
@@ -75,22 +94,63 @@ def _named_like(origin: str, parser: ModuleType) -> bool:
 class FolderParser(Protocol):
     """A configuration tree given as a folder (a target "file" that is a directory)."""
 
-    NAME: str
+    @property
+    def NAME(self) -> str: ...
+
     # Globs on the end of the paths whose change re-checks the tree (pre-commit hook `files:`).
-    HOOK_PATTERNS: tuple[str, ...]
+    @property
+    def HOOK_PATTERNS(self) -> tuple[str, ...]: ...
 
-    def claims(self, folder: Path) -> bool: ...
+    @property
+    def OPTIONS(self) -> tuple[ParserOption, ...]: ...
 
-    def tree_of(self, file: Path) -> Path | None: ...
+    def claims(self, folder: Path, /) -> bool: ...
 
-    def parse_folder(self, folder: Path, options: dict[str, str]) -> object: ...
+    def tree_of(self, file: Path, /) -> Path | None: ...
+
+    def parse_folder(self, folder: Path, options: ParseOptions, /) -> object: ...
+
+
+def _folders(*modules: FolderParser) -> Mapping[str, FolderParser]:
+    return {module.NAME: module for module in modules}
 
 
 # Folder formats, one line each; the first that claims a folder reads it.
-FOLDERS: dict[str, ModuleType] = {module.NAME: module for module in (ufw_tree, firewalld_tree)}
+FOLDERS: Mapping[str, FolderParser] = _folders(ufw_tree, firewalld_tree)
+
+# Options about reading any input, not one format's: the pipeline applies them to every file.
+READ_OPTIONS: tuple[ParserOption, ...] = (
+    ParserOption(
+        "max_input_bytes",
+        "--max-input-mib",
+        "MIB",
+        "largest firewall export read for one input file (default 64; docs/limits.md)",
+        kind="mib",
+        commands=("check", "scan"),
+    ),
+)
 
 
-def folder_parser(folder: Path) -> ModuleType:
+def all_options() -> list[ParserOption]:
+    """Every parser option: reading limits, then each format's, in registry order; an option
+    two formats share (one key) is listed once."""
+    declared = [
+        *READ_OPTIONS,
+        *(option for parser in PARSERS.values() for option in parser.OPTIONS),
+        *(option for folder in FOLDERS.values() for option in folder.OPTIONS),
+    ]
+    chosen: dict[str, ParserOption] = {}
+    for option in declared:
+        chosen.setdefault(option.key, option)
+    return list(chosen.values())
+
+
+def options_for(command: str) -> list[ParserOption]:
+    """The parser options the subcommand `command` offers (ParserOption.commands)."""
+    return [option for option in all_options() if command in option.commands]
+
+
+def folder_parser(folder: Path) -> FolderParser:
     for parser in FOLDERS.values():
         if parser.claims(folder):
             return parser
@@ -122,7 +182,7 @@ def claims_folder(path: str) -> bool:
     return folder.is_dir() and any(parser.claims(folder) for parser in FOLDERS.values())
 
 
-def detect(data: bytes, origin: str) -> ModuleType:
+def detect(data: bytes, origin: str) -> Parser:
     head = data[:65536]
     for parser in PARSERS.values():
         if parser.sniff(head):

@@ -26,12 +26,15 @@ from checker.reports.data import (
     tally,
     target_order,
 )
+from checker.reports.flag import ReportFlag
 from checker.waivers import WAIVER_POLICY
 
 if TYPE_CHECKING:
     from checker.reports.drift import Baseline
 
 NAME = "console"
+# The console summary is always printed (reports/publish.print_console): no flag asks for it.
+FLAG: ReportFlag | None = None
 
 _RESET = "\x1b[0m"
 _STYLE = {
@@ -185,3 +188,9 @@ def render(
 
 def write(report: RunReport, path: Path, *, options: ReportOptions) -> None:
     atomic.write_text(path, render(report, color=False, quiet=False, fail_on=options.fail_on))
+
+
+def encode(report: RunReport, options: ReportOptions, baseline: Baseline | None) -> bytes:
+    return render(
+        report, color=False, quiet=False, baseline=baseline, fail_on=options.fail_on
+    ).encode("utf-8")

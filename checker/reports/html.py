@@ -43,12 +43,16 @@ from checker.reports.data import (
     target_order,
     unique_requirements,
 )
+from checker.reports.flag import ReportFlag
 from checker.reports.html_controls import controls_section
 
 if TYPE_CHECKING:
     from checker.reports.drift import Baseline
 
 NAME = "html"
+FLAG: ReportFlag | None = ReportFlag(
+    "--html", "write a self-contained HTML report (- : stdout)", "fwcheck.html"
+)
 # Rows per drift state in "Changed since last run"; the counts above the table stay exact.
 _MAX_CHANGE_ROWS = 500
 
@@ -399,3 +403,7 @@ def write(
     report: RunReport, path: Path, *, options: ReportOptions, baseline: Baseline | None = None
 ) -> None:
     atomic.write_text(path, render(report, baseline, options))
+
+
+def encode(report: RunReport, options: ReportOptions, baseline: Baseline | None) -> bytes:
+    return render(report, baseline, options).encode("utf-8")

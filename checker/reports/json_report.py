@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from checker.findings import Finding, Severity
 from checker.policies import settings
@@ -35,10 +35,25 @@ from checker.reports.data import (
     tally,
     unique_requirements,
 )
+<<<<<<< HEAD
 from checker.reports.json_fields import evidence_to_json, outcome_to_json, requirement_to_json
 
 NAME = "json"
 VERSION = 2
+=======
+from checker.reports.flag import ReportFlag
+
+if TYPE_CHECKING:
+    from checker.reports.drift import Baseline
+
+NAME = "json"
+FLAG: ReportFlag | None = ReportFlag(
+    "--json",
+    "write the JSON report (- : to stdout, summary to stderr)",
+    "fwcheck.json",
+)
+VERSION = 1
+>>>>>>> h20-registries
 
 
 def _target(target: TargetInfo) -> dict[str, Any]:
@@ -121,3 +136,8 @@ def render(report: RunReport, options: ReportOptions | None = None) -> str:
 
 def write(report: RunReport, path: Path, *, options: ReportOptions) -> None:
     atomic.write_text(path, render(report, options))
+
+
+def encode(report: RunReport, options: ReportOptions, baseline: Baseline | None) -> bytes:
+    # The JSON report (schema version 1) has no place for drift: `baseline` is not shown.
+    return render(report, options).encode("utf-8")

@@ -28,6 +28,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from checker.findings import Finding, Status
 from checker.reports import atomic
@@ -45,8 +46,15 @@ from checker.reports.data import (
     started_at_utc,
     target_order,
 )
+from checker.reports.flag import ReportFlag
+
+if TYPE_CHECKING:
+    from checker.reports.drift import Baseline
 
 NAME = "junit"
+FLAG: ReportFlag | None = ReportFlag(
+    "--junit", "write a JUnit XML report (- : stdout)", "fwcheck-junit.xml"
+)
 
 
 def _text(text: str) -> str:
@@ -239,3 +247,8 @@ def render(report: RunReport, options: ReportOptions) -> bytes:
 
 def write(report: RunReport, path: Path, *, options: ReportOptions) -> None:
     atomic.write_bytes(path, render(report, options))
+
+
+def encode(report: RunReport, options: ReportOptions, baseline: Baseline | None) -> bytes:
+    # JUnit has no notion of a baseline: drift is not shown.
+    return render(report, options)

@@ -10,29 +10,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
-from checker.reports import ReportOptions, RunReport, atomic, html, json_report, junit, sarif
+from checker import reports
+from checker.reports import ReportOptions, RunReport, atomic, flagged
 from checker.reports import console as console_report
 from checker.reports.drift import Baseline
 
-# Formats that show drift (the others have no place for it: JUnit has no notion of a baseline,
-# and the JSON report's schema is version 1).
-_WITH_BASELINE = frozenset({"sarif", "html"})
-
-
 # The path that means standard output (`--json -`): the console summary then goes to stderr.
 STDOUT = "-"
-
-
-def _encode(
-    name: str, report: RunReport, options: ReportOptions, baseline: Baseline | None
-) -> bytes:
-    if name == "json":
-        return json_report.render(report, options).encode("utf-8")
-    if name == "junit":
-        return junit.render(report, options)
-    if name == "sarif":
-        return sarif.render(report, options, baseline)
-    return html.render(report, baseline, options).encode("utf-8")
 
 
 def write_reports(
@@ -41,15 +25,17 @@ def write_reports(
     options: ReportOptions,
     baseline: Baseline | None,
 ) -> None:
-    """Render every asked-for report, then publish them together (atomic.write_all): a run
-    killed half way leaves the previous set whole. A path of `-` is standard output."""
+    """Render every asked-for report (`paths`: reporter name -> file, checker.reports
+    .REPORTERS), then publish them together (atomic.write_all): a run killed half way leaves the
+    previous set whole. A path of `-` is standard output. Each reporter shows the drift against
+    `baseline` if its format has a place for it."""
     files: list[tuple[Path, bytes]] = []
     to_stdout: list[bytes] = []
-    for name in ("json", "junit", "sarif", "html"):
+    for name, _ in flagged():
         path = paths.get(name)
         if not path:
             continue
-        data = _encode(name, report, options, baseline if name in _WITH_BASELINE else None)
+        data = reports.REPORTERS[name].encode(report, options, baseline)
         if path == STDOUT:
             to_stdout.append(data)
         else:

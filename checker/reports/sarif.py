@@ -61,11 +61,15 @@ from checker.reports.data import (
     requirement_index,
     started_at_utc,
 )
+from checker.reports.flag import ReportFlag
 
 if TYPE_CHECKING:
     from checker.reports.drift import Baseline
 
 NAME = "sarif"
+FLAG: ReportFlag | None = ReportFlag(
+    "--sarif", "write a SARIF 2.1.0 report (- : stdout)", "fwcheck.sarif"
+)
 SCHEMA_URI = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 )
@@ -455,3 +459,7 @@ def write(
     report: RunReport, path: Path, *, options: ReportOptions, baseline: Baseline | None = None
 ) -> None:
     atomic.write_bytes(path, render(report, options, baseline))
+
+
+def encode(report: RunReport, options: ReportOptions, baseline: Baseline | None) -> bytes:
+    return render(report, options, baseline)

@@ -71,7 +71,7 @@ def test_scan_equals_check_on_hand_exports_and_on_evidence(
         inventory=str(inventory),
         evidence_dir=str(evidence),
         policy_paths=[str(policy)],
-        outputs=Outputs(json_path=str(scan_report), quiet=True),
+        outputs=Outputs(reports=(("json", str(scan_report)),), quiet=True),
         user_known_hosts=False,
     )
     assert code == 3  # the stranger (unknown host key) could not be collected

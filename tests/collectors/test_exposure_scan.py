@@ -129,7 +129,7 @@ hosts:
             inventory=str(inventory),
             evidence_dir=str(tmp_path / "evidence"),
             policy_paths=[str(policy)],
-            outputs=Outputs(json_path=str(report), quiet=True),
+            outputs=Outputs(reports=(("json", str(report)),), quiet=True),
             user_known_hosts=False,
         )
         results = {

@@ -29,7 +29,9 @@ def test_a_file_over_the_limit_is_refused_without_reading_it_all(tmp_path: Path)
 
 def test_collected_sources_over_the_limit_are_refused_too() -> None:
     with pytest.raises(ParseError, match="too-large"):
-        pipeline.parse_sources([("host:iptables-save", RULES.encode())], max_bytes=10)
+        pipeline.parse_sources(
+            [("host:iptables-save", RULES.encode())], options={"max_input_bytes": 10}
+        )
 
 
 def test_check_reports_the_oversized_target_and_checks_the_others(
@@ -77,7 +79,11 @@ def test_scan_checks_collected_outputs_against_the_same_limit() -> None:
     output = Output("iptables-save", "iptables-save", 0, RULES.encode(), "t", 0.0)
     result = CollectResult("h", (output,), None)
     host = HostSpec("h", "h", Transport.LOCAL)
-    info, _ = check_host(host, result, (), None, None, max_input_bytes=len(RULES) - 1)
+    info, _ = check_host(
+        host, result, (), None, None, parse_options={"max_input_bytes": len(RULES) - 1}
+    )
     assert info.error is not None and "too-large" in info.error
-    info, _ = check_host(host, result, (), None, None, max_input_bytes=len(RULES))
+    info, _ = check_host(
+        host, result, (), None, None, parse_options={"max_input_bytes": len(RULES)}
+    )
     assert info.error is None

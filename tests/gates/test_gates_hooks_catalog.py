@@ -213,7 +213,7 @@ def test_repo_config_runs_ruff_and_the_local_hooks() -> None:
     )
     assert format_hook["args"] == ["--check"]
     local = {hook["id"]: hook for hook in by_repo["local"]["hooks"]}
-    assert set(local) == {"fwcheck-validate-policies", "hooks-catalog", "mypy"}
+    assert set(local) == {"fwcheck-validate-policies", "hooks-catalog", "formats-doc", "mypy"}
     # The type check covers the whole package whatever file changed (pyproject [tool.mypy]).
     assert local["mypy"]["entry"] == "python3 -m mypy checker"
     assert local["mypy"]["pass_filenames"] is False

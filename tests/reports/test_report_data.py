@@ -25,7 +25,7 @@ def test_registry_covers_every_format_module() -> None:
     folder = Path(reports.__file__).parent
     helpers = {
         "__init__", "data", "atomic", "taxonomies", "html_controls", "exposure_table", "drift",
-        "publish", "json_fields",
+        "publish", "json_fields", "flag",
     }  # fmt: skip
     modules = {p.stem for p in folder.glob("*.py")} - helpers
     assert {m.__name__.rsplit(".", 1)[1] for m in reports.REPORTERS.values()} == modules

@@ -17,7 +17,7 @@ nowhere, a DefaultZone that does not exist.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,8 +25,17 @@ from checker.errors import Location, ParseError, Problem
 from checker.model.netfilter import Ruleset
 from checker.parsers.netfilter import firewalld_builtin, firewalld_xml
 from checker.parsers.netfilter.firewalld_xml import Node
+from checker.parsers.options import ParseOptions, ParserOption, text_of
 
 NAME = "firewalld-tree"
+OPTIONS: tuple[ParserOption, ...] = (
+    ParserOption(
+        "firewalld_defaults",
+        "--firewalld-defaults",
+        "DIR",
+        "firewalld's stock definitions (a copy of /usr/lib/firewalld) for etc/firewalld trees",
+    ),
+)
 # Files under these folders belong to a firewalld tree (pre-commit's `files:` regex is built from
 # PATTERNS; the folder itself is the target's file).
 PATTERNS = ("firewalld/firewalld.conf", "firewalld/direct.xml", "firewalld/*/*.xml")
@@ -64,10 +73,10 @@ def tree_of(file: Path) -> Path | None:
     return folder if etc_dir(folder) == folder else None
 
 
-def parse_folder(folder: Path, options: Mapping[str, str]) -> tuple[Ruleset, ...]:
+def parse_folder(folder: Path, options: ParseOptions) -> tuple[Ruleset, ...]:
     """The tree's rulesets; `options["firewalld_defaults"]` names firewalld's stock definitions
     (--firewalld-defaults or a target's `firewalld_defaults:`)."""
-    return parse_tree(str(folder), options.get("firewalld_defaults"))
+    return parse_tree(str(folder), text_of(options, "firewalld_defaults"))
 
 
 def parse_tree(

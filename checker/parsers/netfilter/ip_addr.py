@@ -17,8 +17,10 @@ import re
 
 from checker.errors import ParseError, Problem
 from checker.model.host import HostAddress, HostAddresses
+from checker.parsers.options import NO_OPTIONS, ParseOptions, ParserOption
 
 NAME = "ip-addr"
+OPTIONS: tuple[ParserOption, ...] = ()  # reads no option
 PATTERNS = ("ip-addr.json", "*.ip-addr.json")
 
 _SNIFF = re.compile(rb'\A\s*\[\s*\{[^\]]*?"ifname"')
@@ -29,7 +31,7 @@ def sniff(head: bytes) -> bool:
     return _SNIFF.match(head) is not None and b'"addr_info"' in head
 
 
-def parse(data: bytes, origin: str) -> HostAddresses:
+def parse(data: bytes, origin: str, options: ParseOptions = NO_OPTIONS) -> HostAddresses:
     def fail(message: str) -> ParseError:
         return ParseError(Problem(origin, 1, 0, "ip-addr", message))
 

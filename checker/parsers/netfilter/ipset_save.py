@@ -38,8 +38,10 @@ from checker.model.net import IPSET_PORT_PROTOCOLS
 from checker.model.netfilter import IpSet, IpSetElement, IpSets
 from checker.parsers.netfilter import iptables_values as values
 from checker.parsers.netfilter.iptables_lexer import LineError
+from checker.parsers.options import NO_OPTIONS, ParseOptions, ParserOption
 
 NAME = "ipset-save"
+OPTIONS: tuple[ParserOption, ...] = ()  # reads no option
 PATTERNS = ("*.ipset", "*.ipsets", "ipset-save*", "ipsets*", "ipset.save", "ipset.txt")
 
 _TYPE = re.compile(r"^(hash|bitmap|list):([a-z]+(?:,[a-z]+)*)$")
@@ -85,7 +87,7 @@ def sniff(head: bytes) -> bool:
     return False
 
 
-def parse(data: bytes, origin: str) -> IpSets:
+def parse(data: bytes, origin: str, options: ParseOptions = NO_OPTIONS) -> IpSets:
     if b"\x00" in data:
         raise ParseError(
             Problem(origin, 1, 0, "ipset-binary", "binary data, not ipset save output")

@@ -66,8 +66,10 @@ from checker.parsers.netfilter.iptables_targets import (
     nat_to,
 )
 from checker.parsers.netfilter.iptables_values import c_number
+from checker.parsers.options import NO_OPTIONS, ParseOptions, ParserOption
 
 NAME = "iptables-save"
+OPTIONS: tuple[ParserOption, ...] = ()  # reads no option
 # Names firewall exports are kept under; broad names (*.rules, iptables*) would also catch udev
 # rules and notes, so those are left to content detection (`fwcheck check --format`).
 PATTERNS = (
@@ -158,7 +160,7 @@ def empty_dump(data: bytes, origin: str) -> bool:
     return not data.strip() and _family_of_name(origin) is not None
 
 
-def parse(data: bytes, origin: str) -> Ruleset:
+def parse(data: bytes, origin: str, options: ParseOptions = NO_OPTIONS) -> Ruleset:
     text = _decode(data, origin)
     if not text.strip():
         family = _family_of_name(origin)

@@ -53,8 +53,10 @@ from checker.model.netfilter import Chain, Hook, Rule, Ruleset, Table, Verdict
 from checker.parsers.netfilter import nft_rule, nft_scan
 from checker.parsers.netfilter.nft_match import NamedSet
 from checker.parsers.netfilter.nft_values import BadInput, priority
+from checker.parsers.options import NO_OPTIONS, ParseOptions, ParserOption
 
 NAME = "nft-json"
+OPTIONS: tuple[ParserOption, ...] = ()  # reads no option
 PATTERNS = ("*.nft.json", "*.nftables.json", "nft*.json", "ruleset.json")
 
 FAMILIES = frozenset({"ip", "ip6", "inet", "arp", "bridge", "netdev"})
@@ -72,7 +74,7 @@ def sniff(head: bytes) -> bool:
     return _SNIFF.match(head) is not None
 
 
-def parse(data: bytes, origin: str) -> Ruleset:
+def parse(data: bytes, origin: str, options: ParseOptions = NO_OPTIONS) -> Ruleset:
     try:
         text = nft_scan.decode(data, origin)
         items = nft_scan.elements(text, origin)

@@ -19,8 +19,10 @@ import re
 
 from checker.errors import ParseError, Problem
 from checker.model.netfilter import NftDevices
+from checker.parsers.options import NO_OPTIONS, ParseOptions, ParserOption
 
 NAME = "nft-list"
+OPTIONS: tuple[ParserOption, ...] = ()  # reads no option
 PATTERNS = ("nft-list.txt", "*.nft-list.txt")
 
 _NAME = r'("[^"]*"|[^\s{"]+)'
@@ -41,7 +43,7 @@ def _unquote(name: str) -> str:
     return name[1:-1] if len(name) >= 2 and name[0] == name[-1] == '"' else name
 
 
-def parse(data: bytes, origin: str) -> NftDevices:
+def parse(data: bytes, origin: str, options: ParseOptions = NO_OPTIONS) -> NftDevices:
     def fail(line: int, message: str) -> ParseError:
         return ParseError(Problem(origin, line, 0, "nft-list", message))
 

@@ -33,8 +33,18 @@ from checker.parsers.netfilter.nft_text_cursor import Cursor, TextError
 from checker.parsers.netfilter.nft_text_lex import Token
 from checker.parsers.netfilter.nft_text_source import Settings, SourceError, included_files, load
 from checker.parsers.netfilter.nft_values import BadInput, priority
+from checker.parsers.options import NO_OPTIONS, ParseOptions, ParserOption, texts_of
 
 NAME = "nft-text"
+OPTIONS: tuple[ParserOption, ...] = (
+    ParserOption(
+        "nft_include",
+        "--nft-include",
+        "DIR",
+        "folder searched for nftables.conf includes after the including file's own (as nft -I)",
+        kind="texts",
+    ),
+)
 PATTERNS = ("nftables.conf", "*.nft", "nftables*.conf", "nftables.d/*.conf")
 
 FAMILIES = frozenset({"ip", "ip6", "inet", "arp", "bridge", "netdev"})
@@ -58,7 +68,10 @@ def sniff(head: bytes) -> bool:
     return _SHEBANG.match(head) is not None or _SNIFF.match(head) is not None
 
 
-def parse(data: bytes, origin: str, include_dirs: tuple[str, ...] = ()) -> Ruleset:
+def parse(data: bytes, origin: str, options: ParseOptions = NO_OPTIONS) -> Ruleset:
+    """`options["nft_include"]`: where includes are looked for after the including file's
+    folder (as `nft -I`)."""
+    include_dirs = texts_of(options, "nft_include")
     try:
         text = data.decode("utf-8", errors="replace")
         jinja = _JINJA.search(text)

@@ -24,8 +24,10 @@ import re
 
 from checker.errors import Location, ParseError, Problem
 from checker.model.listening import ListeningSocket, ListeningSockets
+from checker.parsers.options import NO_OPTIONS, ParseOptions, ParserOption
 
 NAME = "proc-net"
+OPTIONS: tuple[ParserOption, ...] = ()  # reads no option
 PATTERNS = ("proc-net*.txt",)
 
 _LINE = re.compile(
@@ -51,7 +53,7 @@ def _address(hex_text: str) -> int:
     return value
 
 
-def parse(data: bytes, origin: str) -> ListeningSockets:
+def parse(data: bytes, origin: str, options: ParseOptions = NO_OPTIONS) -> ListeningSockets:
     text = data.decode("utf-8", errors="replace")
     sockets: list[ListeningSocket] = []
     problems: list[Problem] = []

@@ -23,8 +23,10 @@ import re
 
 from checker.errors import Location, ParseError, Problem
 from checker.model.listening import ListeningSocket, ListeningSockets
+from checker.parsers.options import NO_OPTIONS, ParseOptions, ParserOption
 
 NAME = "ss-listen"
+OPTIONS: tuple[ParserOption, ...] = ()  # reads no option
 PATTERNS = ("*ss-tulpn*", "ss-listen*.txt")
 
 _LINE = re.compile(
@@ -106,7 +108,7 @@ def parse_line(line: str, where: Location) -> ListeningSocket | None:
     )
 
 
-def parse(data: bytes, origin: str) -> ListeningSockets:
+def parse(data: bytes, origin: str, options: ParseOptions = NO_OPTIONS) -> ListeningSockets:
     text = data.decode("utf-8", errors="replace")
     sockets: list[ListeningSocket] = []
     problems: list[Problem] = []

@@ -42,15 +42,23 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from checker.errors import Location, ParseError, Problem
 from checker.model.netfilter import Rule, Ruleset, Table
 from checker.parsers.netfilter import iptables_save, ufw_command, ufw_logging
+from checker.parsers.options import ParseOptions, ParserOption, text_of
 
 NAME = "ufw"
+OPTIONS: tuple[ParserOption, ...] = (
+    ParserOption(
+        "ufw_defaults",
+        "--ufw-defaults",
+        "FILE",
+        "default/ufw of a ufw tree given as a FILE folder (default: ../default/ufw beside it)",
+    ),
+)
 # Files of a ufw tree (tree_of maps each to its tree).
 TREE_FILES = (
     "user.rules",
@@ -307,10 +315,10 @@ class _Config:
     policies: dict[str, Setting]
 
 
-def _config(folder: Path, options: Mapping[str, str]) -> _Config:
+def _config(folder: Path, options: ParseOptions) -> _Config:
     conf_path = str(folder / "ufw.conf")
     conf = read_settings(conf_path, _read(conf_path, "ufw-init reads ufw.conf (ENABLED)"))
-    given = options.get("ufw_defaults")
+    given = text_of(options, "ufw_defaults")
     defaults_path = given or os.path.normpath(folder.parent / "default" / "ufw")
     if not given and not Path(defaults_path).is_file():
         raise ParseError(
@@ -409,7 +417,7 @@ def _nonempty(path: str, needed_by: str) -> bytes:
     return data
 
 
-def parse_folder(folder: Path, options: Mapping[str, str]) -> Ruleset:
+def parse_folder(folder: Path, options: ParseOptions) -> Ruleset:
     """The ruleset (both families) that `ufw enable` loads from the tree in `folder`."""
     config = _config(folder, options)
     warnings = list(_init_warnings(folder))

@@ -31,8 +31,10 @@ from checker.model.windows import (
     parse_port,
     parse_protocol,
 )
+from checker.parsers.options import NO_OPTIONS, ParseOptions, ParserOption
 
 NAME = "netsh-text"
+OPTIONS: tuple[ParserOption, ...] = ()  # reads no option
 PATTERNS = ("*.netsh.txt", "netsh-*.txt")
 
 _DASHES = "-" * 20
@@ -93,7 +95,7 @@ def sniff(head: bytes) -> bool:
     return "Rule Name:" in text and _DASHES in text
 
 
-def parse(data: bytes, origin: str) -> WindowsRuleset:
+def parse(data: bytes, origin: str, options: ParseOptions = NO_OPTIONS) -> WindowsRuleset:
     text = data.decode("utf-8-sig", errors="replace")
     if "\x00" in text:
         raise ParseError(Problem(origin, 1, 0, "netsh-text", "binary data, not netsh text output"))

@@ -34,9 +34,11 @@ from xml.parsers import expat
 
 from checker.errors import Location, ParseError, Problem
 from checker.model.windows import WindowsRuleset
+from checker.parsers.options import NO_OPTIONS, ParseOptions, ParserOption
 from checker.parsers.windows.windows_registry import RegistryValue, ruleset_from_values
 
 NAME = "windows-gpreport"
+OPTIONS: tuple[ParserOption, ...] = ()  # reads no option
 PATTERNS = ("gpreport.xml", "*gpreport*.xml")
 
 _SETTINGS = "http://www.microsoft.com/GroupPolicy/Settings"
@@ -143,7 +145,7 @@ def _read_tree(data: bytes, origin: str) -> _Element:
     return root[0]
 
 
-def parse(data: bytes, origin: str) -> WindowsRuleset:
+def parse(data: bytes, origin: str, options: ParseOptions = NO_OPTIONS) -> WindowsRuleset:
     root = _read_tree(data, origin)
     if (root.namespace, root.name) != (_SETTINGS, "GPO"):
         raise _fail(

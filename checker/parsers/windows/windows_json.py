@@ -37,8 +37,10 @@ from checker.model.windows import (
     parse_port,
     parse_protocol,
 )
+from checker.parsers.options import NO_OPTIONS, ParseOptions, ParserOption
 
 NAME = "windows-json"
+OPTIONS: tuple[ParserOption, ...] = ()  # reads no option
 PATTERNS = ("*.windows.json", "*-windows-collect.json")
 SCHEMA = "windows-collect.schema.json"
 
@@ -74,7 +76,7 @@ def _listening(item: dict, text: str, origin: str, index: int) -> ListeningSocke
     )
 
 
-def parse(data: bytes, origin: str) -> WindowsRuleset:
+def parse(data: bytes, origin: str, options: ParseOptions = NO_OPTIONS) -> WindowsRuleset:
     try:
         text = data.decode("utf-8-sig")
         document = numbers.json_loads(text)

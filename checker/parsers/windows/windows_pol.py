@@ -19,9 +19,11 @@ import struct
 
 from checker.errors import Location, ParseError, Problem
 from checker.model.windows import WindowsRuleset
+from checker.parsers.options import NO_OPTIONS, ParseOptions, ParserOption
 from checker.parsers.windows.windows_registry import RegistryValue, ruleset_from_values
 
 NAME = "windows-pol"
+OPTIONS: tuple[ParserOption, ...] = ()  # reads no option
 PATTERNS = ("*.pol", "Registry.pol", "registry.pol")
 
 _SIGNATURE = b"PReg\x01\x00\x00\x00"
@@ -43,7 +45,7 @@ def sniff(head: bytes) -> bool:
     return head.startswith(_SIGNATURE)
 
 
-def parse(data: bytes, origin: str) -> WindowsRuleset:
+def parse(data: bytes, origin: str, options: ParseOptions = NO_OPTIONS) -> WindowsRuleset:
     if not data.startswith(_SIGNATURE):
         raise ParseError(
             Problem(

@@ -20,9 +20,11 @@ import re
 
 from checker.errors import Location, ParseError, Problem
 from checker.model.windows import WindowsRuleset
+from checker.parsers.options import NO_OPTIONS, ParseOptions, ParserOption
 from checker.parsers.windows.windows_registry import RegistryValue, ruleset_from_values
 
 NAME = "windows-reg"
+OPTIONS: tuple[ParserOption, ...] = ()  # reads no option
 PATTERNS = ("*.reg",)
 
 _HEADERS = ("windows registry editor version 5.00", "regedit4")
@@ -52,7 +54,7 @@ def sniff(head: bytes) -> bool:
     return text.lstrip("\ufeff \r\n\t").lower().startswith(_HEADERS)
 
 
-def parse(data: bytes, origin: str) -> WindowsRuleset:
+def parse(data: bytes, origin: str, options: ParseOptions = NO_OPTIONS) -> WindowsRuleset:
     try:
         text = _decode(data)
     except UnicodeDecodeError as error:

@@ -18,9 +18,11 @@ import tempfile
 
 from checker.errors import Location, ParseError, Problem
 from checker.model.windows import WindowsRuleset
+from checker.parsers.options import NO_OPTIONS, ParseOptions, ParserOption
 from checker.parsers.windows.windows_registry import RegistryValue, ruleset_from_values
 
 NAME = "windows-wfw"
+OPTIONS: tuple[ParserOption, ...] = ()  # reads no option
 PATTERNS = ("*.wfw",)
 
 _REGF = b"regf"
@@ -30,7 +32,7 @@ def sniff(head: bytes) -> bool:
     return head.startswith(_REGF)
 
 
-def parse(data: bytes, origin: str) -> WindowsRuleset:
+def parse(data: bytes, origin: str, options: ParseOptions = NO_OPTIONS) -> WindowsRuleset:
     if not data.startswith(_REGF):
         raise ParseError(
             Problem(origin, 0, 0, "windows-wfw", "not a registry hive (no 'regf' signature)")

@@ -272,7 +272,9 @@ def test_includes_relative_glob_and_include_dirs(tmp_path: Path) -> None:
         "table inet t { chain input { type filter hook input priority 0; policy $policy; } }\n"
         'include "nftables.d/*.nft"\ninclude "nothing/*.nft"\n'
     )
-    ruleset = nft_text.parse(main.read_bytes(), str(main), include_dirs=(str(tmp_path / "lib"),))
+    ruleset = nft_text.parse(
+        main.read_bytes(), str(main), {"nft_include": (str(tmp_path / "lib"),)}
+    )
     found = rules(ruleset)
     assert ruleset.tables[0].chains[0].policy is Verdict.DROP
     assert [str(r.origin) for r in found] == [
