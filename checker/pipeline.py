@@ -15,18 +15,11 @@ from checker import parsers
 from checker.engine import settings
 from checker.engine.budget import Budget
 from checker.engine.netfilter import exclusive, exposure
-<<<<<<< HEAD
 from checker.engine.reasons import verdict
-from checker.engine.verdict import Verdict
-from checker.errors import ParseError, Problem, format_problem
-from checker.findings import Finding, Reason, Status
-from checker.model.host import HostAddresses
-=======
 from checker.engine.registry import ENGINES, Engine
 from checker.engine.verdict import Verdict
 from checker.errors import ParseError, Problem, format_problem
-from checker.findings import Finding, Status
->>>>>>> h20-registries
+from checker.findings import Finding, Reason, Status
 from checker.model.listening import ListeningSockets
 from checker.parsers.netfilter import nft_text
 from checker.parsers.options import NO_OPTIONS, ParseOptions, number_of, texts_of

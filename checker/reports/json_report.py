@@ -35,13 +35,8 @@ from checker.reports.data import (
     tally,
     unique_requirements,
 )
-<<<<<<< HEAD
-from checker.reports.json_fields import evidence_to_json, outcome_to_json, requirement_to_json
-
-NAME = "json"
-VERSION = 2
-=======
 from checker.reports.flag import ReportFlag
+from checker.reports.json_fields import evidence_to_json, outcome_to_json, requirement_to_json
 
 if TYPE_CHECKING:
     from checker.reports.drift import Baseline
@@ -52,8 +47,7 @@ FLAG: ReportFlag | None = ReportFlag(
     "write the JSON report (- : to stdout, summary to stderr)",
     "fwcheck.json",
 )
-VERSION = 1
->>>>>>> h20-registries
+VERSION = 2
 
 
 def _target(target: TargetInfo) -> dict[str, Any]:
