@@ -23,6 +23,9 @@ priority order, and a drop in any of them is final, while an accept ends only th
 gives it (nftables wiki, "Configuring chains", base chain priority and the traversal of several
 base chains on one hook: a drop is instant, an accepted packet goes on to the next base chain).
 A family no export describes is indeterminate.
+
+Loopback (`loopback: accept`, `spoofed_loopback: drop`) is decided by the engine's walk on the
+loopback packets alone: checker.engine.netfilter.loopback.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from checker.engine.netfilter import loopback, walk
 from checker.engine.verdict import Verdict
 from checker.findings import Evidence, Status
 from checker.model import netfilter as nf
@@ -103,6 +107,10 @@ def check(models: Sequence[object], requirement: Requirement) -> Verdict:
     rulesets_nf = [m for m in models if isinstance(m, nf.Ruleset)]
     if not rulesets_nf:
         return _not_applicable(spec, "a netfilter hook, but the target has no netfilter ruleset")
+    if spec.name in ("loopback", "spoofed_loopback"):
+        # Asked of the engine's walk, on this one space (checker.engine.netfilter.loopback).
+        context = walk.new_context(models)  # type: ignore[arg-type]
+        return loopback.check(context, spec, loopback.families_covered(context))
     return _netfilter(spec, rulesets_nf)
 
 
