@@ -249,7 +249,10 @@ def evaluate_target(
     # Settings requirements (policy `setting:`) ask about one value, not flows: no engine walk.
     flows = [r for r in requirements if r.setting is None]
     decided: dict[int, Verdict] = {
-        id(r): settings.check(models, r) for r in requirements if r.setting is not None
+        # The listening sockets too: `open_ports` asks about them.
+        id(r): settings.check([*models, *listening], r)
+        for r in requirements
+        if r.setting is not None
     }
     if platform == "netfilter":
         # One context per target: rules are compiled once for all of its requirements.

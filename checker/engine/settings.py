@@ -24,8 +24,9 @@ gives it (nftables wiki, "Configuring chains", base chain priority and the trave
 base chains on one hook: a drop is instant, an accepted packet goes on to the next base chain).
 A family no export describes is indeterminate.
 
-Loopback (`loopback: accept`, `spoofed_loopback: drop`) is decided by the engine's walk on the
-loopback packets alone: checker.engine.netfilter.loopback.
+Loopback (`loopback: accept`, `spoofed_loopback: drop`) and open ports (`open_ports:
+accepted_by_rule`) are decided by the engine's walk on their own packets:
+checker.engine.netfilter.loopback and .open_ports.
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from checker.engine.netfilter import loopback, walk
+from checker.engine.netfilter import loopback, open_ports, walk
 from checker.engine.verdict import Verdict
 from checker.findings import Evidence, Status
 from checker.model import netfilter as nf
+from checker.model.listening import ListeningSockets
 from checker.model.windows import ProfileSettings, WindowsRuleset
 from checker.policies.model import Requirement
 from checker.policies.settings import SettingSpec
@@ -107,10 +109,15 @@ def check(models: Sequence[object], requirement: Requirement) -> Verdict:
     rulesets_nf = [m for m in models if isinstance(m, nf.Ruleset)]
     if not rulesets_nf:
         return _not_applicable(spec, "a netfilter hook, but the target has no netfilter ruleset")
-    if spec.name in ("loopback", "spoofed_loopback"):
-        # Asked of the engine's walk, on this one space (checker.engine.netfilter.loopback).
+    if spec.name in ("loopback", "spoofed_loopback", "open_ports"):
+        # Asked of the engine's walk on their own packets (checker.engine.netfilter.loopback,
+        # .open_ports); open ports come from the listening sockets among the models.
         context = walk.new_context(models)  # type: ignore[arg-type]
-        return loopback.check(context, spec, loopback.families_covered(context))
+        covered = loopback.families_covered(context)
+        if spec.name == "open_ports":
+            listening = [m for m in models if isinstance(m, ListeningSockets)]
+            return open_ports.check(context, spec, listening, covered)
+        return loopback.check(context, spec, covered)
     return _netfilter(spec, rulesets_nf)
 
 

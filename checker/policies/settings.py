@@ -30,8 +30,14 @@ WINDOWS_SETTINGS = (
 )
 HOOKS = ("input", "forward", "output")
 # The netfilter settings and the one value each asks for (docs/controls.md): the hook's default,
-# loopback traffic on `lo`, and loopback-source packets arriving on any other interface.
-NETFILTER_SETTINGS = {"default": "deny", "loopback": "accept", "spoofed_loopback": "drop"}
+# loopback traffic on `lo`, loopback-source packets arriving on any other interface, and a rule
+# accepting connections to every open port.
+NETFILTER_SETTINGS = {
+    "default": "deny",
+    "loopback": "accept",
+    "spoofed_loopback": "drop",
+    "open_ports": "accepted_by_rule",
+}
 _FAMILIES = {"ipv4": (4,), "ipv6": (6,), "any": (4, 6)}
 
 
@@ -59,6 +65,8 @@ class SettingSpec:
                     f"netfilter {self.scope} hook ({fams}): loopback-source packets arriving"
                     " on other interfaces dropped"
                 )
+            if self.name == "open_ports":
+                return f"netfilter {self.scope} hook ({fams}): a rule accepts every open port"
             return f"netfilter {self.scope} hook ({fams}): default {self.value}"
         shown = str(self.value).lower() if isinstance(self.value, bool) else str(self.value)
         if self.name == "log_size_at_least_kb":

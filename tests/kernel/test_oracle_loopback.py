@@ -89,6 +89,16 @@ CASES: dict[str, tuple[Flavour, dict[int, str] | str, str, str]] = {
         "pass",
         "fail",
     ),
+    # `-m addrtype --src-type LOCAL` matches a loopback source (127.0.0.0/8 is a local route).
+    "iptables-addrtype-local-drop": (
+        IPTABLES_NFT,
+        _iptables(
+            LO + "-A INPUT -m addrtype --src-type LOCAL -j DROP\n" + EST + OPEN,
+            LO + SPOOF6 + EST + OPEN,
+        ),
+        "pass",
+        "pass",
+    ),
     "nft-cis": (
         NFT,
         "table inet f {\n"
