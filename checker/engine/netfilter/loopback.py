@@ -12,10 +12,14 @@ first packet of a connection (ct state NEW) and its later ones (ESTABLISHED).
 `spoofed_loopback: drop` holds for a family when no packet with a loopback source (127.0.0.0/8,
 ::1) arriving on any interface but lo is possibly accepted at the input hook: any destination
 this host may own (its unicast addresses and loopback, reachable from outside with
-net.ipv4.conf.*.route_localnet=1), every protocol and port, ct state NEW and ESTABLISHED (a
-spoofed packet that matches a loopback connection conntrack tracks is ESTABLISHED, and an
-"established accept" before the spoofing drop lets it in). `-m addrtype` finds such a source
-LOCAL, as the kernel's route lookup does.
+net.ipv4.conf.*.route_localnet=1), every protocol and port, in each conntrack state a spoofed
+packet can have: NEW (ICMP only for the types conntrack takes as new: echo, timestamp,
+information, address mask requests), ESTABLISHED (a spoofed packet that matches a loopback
+connection conntrack tracks, let in by an "established accept" placed before the spoofing drop;
+ICMP only the tracked requests and replies), RELATED (an ICMP error about such a connection)
+and INVALID (an ICMP error no connection explains; a TCP one is asked with ACK set).
+UNTRACKED (a raw-table notrack rule) is not asked about. `-m
+addrtype` finds such a source LOCAL, as the kernel's route lookup does.
 
 What the kernel drops by itself is part of the answer only where no setting turns it off:
 - IPv6: ip6_rcv_core drops every packet with source or destination ::1 arriving on a device
@@ -48,6 +52,21 @@ _INPUT = (
     replace(NEW_IN, name="lo-new-in", both_local=True),
     replace(ACK_IN, name="lo-est-in", both_local=True),
 )
+# A spoofed packet conntrack finds INVALID: an ICMP error or reply no connection of this host
+# explains, a TCP segment out of any window. nat chains do not see it (no conntrack entry); a
+# TCP one is asked with ACK set (its flags are the sender's choice).
+_INVALID_IN = replace(
+    ACK_IN, name="lo-invalid-in", ctstate="INVALID", sees_nat=False, both_local=True
+)
+# An ICMP error about a connection conntrack tracks (or a helper's expected connection).
+_RELATED_IN = replace(ACK_IN, name="lo-related-in", ctstate="RELATED", both_local=True)
+# ICMP types conntrack tracks as connections (nf_conntrack_proto_icmp, _icmpv6): the requests
+# that open one (echo, timestamp, information, address mask; ICMPv6 echo, node information
+# query) and, ESTABLISHED, their replies. Any other ICMP message is RELATED or INVALID.
+_ICMP_TRACKED = {
+    "NEW": {4: (1, (8, 13, 15, 17)), 6: (58, (128, 139))},
+    "ESTABLISHED": {4: (1, (0, 8, 13, 14, 15, 16, 17, 18)), 6: (58, (128, 129, 139, 140))},
+}
 _OUTPUT = (
     replace(NEW_OUT, name="lo-new-out", both_local=True),
     replace(ACK_OUT, name="lo-est-out", both_local=True),
@@ -67,6 +86,16 @@ IPV4_MARTIAN_NOTE = (
     "; only the kernel's martian-source check stops it, and not where"
     " net.ipv4.conf.<device>.route_localnet=1"
 )
+
+
+def _in_state(space: Space, family: int, state: str) -> Space:
+    """`space` without the ICMP messages conntrack never gives `state` (NEW, ESTABLISHED)."""
+    if state not in _ICMP_TRACKED:
+        return space
+    proto, types = _ICMP_TRACKED[state][family]
+    icmp = space.restrict("proto", [(proto, proto)])
+    allowed = icmp.restrict("icmp", [(t << 8, (t << 8) | 0xFF) for t in types])
+    return space.subtract(icmp).union(allowed)
 
 
 def _space(context: Context, family: int, spoofed: bool, inbound: bool) -> Space:
@@ -134,9 +163,10 @@ def check(context: Context, spec: SettingSpec, covered: frozenset[int]) -> Verdi
         if family not in covered:
             unknown.append(family)
             continue
-        space = _space(context, family, spoofed, inbound)
-        for phase in phases:
-            state = "a new connection's first packet" if phase.ctstate == "NEW" else "ESTABLISHED"
+        whole = _space(context, family, spoofed, inbound)
+        for phase in (*phases, _RELATED_IN, _INVALID_IN) if spoofed else phases:
+            state = {"NEW": "a new connection's first packet"}.get(phase.ctstate, phase.ctstate)
+            space = _in_state(whole, family, phase.ctstate)
             try:
                 hook = evaluate_hook(context, family, phase, space)
             except BudgetExceeded as exc:
@@ -147,7 +177,8 @@ def check(context: Context, spec: SettingSpec, covered: frozenset[int]) -> Verdi
             else:
                 bad, doubtful = space.subtract(hook.accept_maybe), space.subtract(hook.accept_sure)
             preferred = {
-                "proto": 6,
+                # A spoofed counterexample reads best as UDP (no handshake to forge).
+                "proto": 17 if spoofed else 6,
                 "sport": 40000,
                 "dport": 22,
                 "saddr": net.LOOPBACK[family][0][0] + 1,

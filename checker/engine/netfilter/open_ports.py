@@ -128,6 +128,25 @@ def _one(context: Context, socket: ListeningSocket, covered: frozenset[int]) -> 
     return Verdict(Status.PASS, f"{socket.label()}: nothing to check", None, ())
 
 
+def open_sockets(
+    listening: Sequence[ListeningSockets], families: Sequence[int]
+) -> list[ListeningSocket]:
+    """The open ports: listening sockets of the families asked about, not loopback-only."""
+    sockets: dict[str, ListeningSocket] = {}
+    for model in listening:
+        for socket in model.sockets:
+            if not socket.loopback_only and (socket.families & frozenset(families)):
+                sockets.setdefault(socket.label(), socket)
+    return list(sockets.values())
+
+
+def per_socket(
+    context: Context, sockets: Sequence[ListeningSocket], covered: frozenset[int]
+) -> list[tuple[ListeningSocket, Verdict]]:
+    """Each open port's own verdict (the kernel oracle probes each)."""
+    return [(socket, _one(context, socket, covered)) for socket in sockets]
+
+
 def check(
     context: Context,
     spec: SettingSpec,
@@ -140,18 +159,14 @@ def check(
             f"{spec.describe()}: which ports are open is not known: give the target's"
             " `ss -tulpn` output (or /proc/net) with its firewall export",
         )
-    sockets: dict[str, ListeningSocket] = {}
-    for model in listening:
-        for socket in model.sockets:
-            if not socket.loopback_only and (socket.families & frozenset(spec.families)):
-                sockets.setdefault(socket.label(), socket)
+    sockets = open_sockets(listening, spec.families)
     if not sockets:
         return Verdict(
             Status.PASS,
             f"{spec.describe()}: holds: no socket listens beyond loopback",
             evidence=(Evidence(listening[0].origin, 0, "no socket listens beyond loopback"),),
         )
-    verdicts = [_one(context, socket, covered) for socket in sockets.values()]
+    verdicts = [verdict for _, verdict in per_socket(context, sockets, covered)]
     order = {Status.FAIL: 0, Status.INDETERMINATE: 1, Status.PASS: 2}
     worst = min(verdicts, key=lambda v: order.get(v.status, 1))
     if worst.status is Status.PASS:

@@ -164,3 +164,18 @@ def test_open_ports_need_the_listening_sockets(listening: str | None, expected: 
     if listening:
         files["ss_txt"] = _ss(listening)
     assert _check(_models(**files), **OPEN).status is expected
+
+
+def test_icmp_errors_are_never_new_but_are_asked_as_related_and_invalid() -> None:
+    # Conntrack takes an ICMP error as RELATED (to a connection it tracks) or INVALID, never
+    # NEW (nf_conntrack_proto_icmp): a stateless accept of type 3 before the drop lets it in.
+    rules = "-A INPUT -i lo -j ACCEPT\n-A INPUT -p icmp --icmp-type 3 -j ACCEPT\n" + CIS
+    verdict = _check(_models(v4_rules=_v4(rules)), **SPOOF)
+    assert verdict.status is Status.FAIL
+    assert "(RELATED) is accepted" in verdict.message and "type 3" in verdict.message
+    # Dropping RELATED and INVALID first closes it; an echo request (type 8) is NEW, still asked.
+    invalid = "-A INPUT -m conntrack --ctstate INVALID,RELATED -j DROP\n"
+    assert _check(_models(v4_rules=_v4(invalid + rules)), **SPOOF).status is Status.PASS
+    echo = "-A INPUT -m conntrack --ctstate INVALID -j DROP\n-A INPUT -p icmp --icmp-type 8 -j ACCEPT\n"
+    verdict = _check(_models(v4_rules=_v4(echo + CIS)), **SPOOF)
+    assert verdict.status is Status.FAIL and "type 8" in verdict.message
