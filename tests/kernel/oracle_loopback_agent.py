@@ -15,8 +15,9 @@ only.
     sport, dport, tcp flags], ...], "accepted": [[src, port], ...]}: the datagrams the port
     received, the IPv4 packets the raw sockets saw, the TCP connections accepted.
   send (the peer): stdin {"iface", "src_mac", "dst_mac", "packets": [{"family", "src", "dst",
-    "sport", "dport", "tag", optional "proto": 6 for a TCP SYN, 1 with "type" for ICMP,
-    another number for a bare payload}]}: each packet as a whole
+    "sport", "dport", "tag", optional "proto": 6 for a TCP SYN, 1 with "type", "code" and
+    "inner" (hex: the packet an ICMP error is about) for ICMP, another number for a bare
+    payload}]}: each packet as a whole
     Ethernet frame on an AF_PACKET socket, so its source address (127.0.0.x, ::1) is whatever
     the test wants and the sender's own IP stack (routing, source checks) never sees it;
     stdout {"sent": n}.
@@ -62,6 +63,14 @@ def _tcp_syn(packet: dict, src: bytes, dst: bytes) -> bytes:
     return segment[:16] + struct.pack("!H", _checksum(pseudo + segment)) + segment[18:]
 
 
+def inner_udp(src: str, dst: str, sport: int, dport: int) -> str:
+    """The IPv4 header and UDP header of a datagram, as an ICMP error quotes them (hex)."""
+    a, b = ipaddress.ip_address(src).packed, ipaddress.ip_address(dst).packed
+    header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 28, 1, 0x4000, 64, UDP, 0, a, b)
+    header = header[:10] + struct.pack("!H", _checksum(header)) + header[12:]
+    return (header + struct.pack("!HHHH", sport, dport, 8, 0)).hex()
+
+
 def _frame(packet: dict, src_mac: bytes, dst_mac: bytes) -> bytes:
     payload = packet["tag"].encode()
     src = ipaddress.ip_address(packet["src"]).packed
@@ -72,7 +81,9 @@ def _frame(packet: dict, src_mac: bytes, dst_mac: bytes) -> bytes:
         if proto == TCP:
             body = _tcp_syn(packet, src, dst)
         elif proto == ICMP:
-            body = struct.pack("!BBHI", packet.get("type", 8), 0, 0, 1) + payload
+            # An error carries the packet it is about ("inner", hex: IP header + 8 bytes).
+            inner = bytes.fromhex(packet.get("inner", "")) or payload
+            body = struct.pack("!BBHI", packet.get("type", 8), packet.get("code", 0), 0, 1) + inner
             body = body[:2] + struct.pack("!H", _checksum(body)) + body[4:]
         elif proto != UDP:
             body = payload  # a protocol without ports (EXPERIMENT 253, RFC 3692; GRE)
