@@ -98,7 +98,12 @@ _DEFAULTS: dict[str, bool | int | str] = {
 }
 
 
-def check(models: Sequence[object], requirement: Requirement) -> Verdict:
+def check(
+    models: Sequence[object], requirement: Requirement, context: walk.Context | None = None
+) -> Verdict:
+    """The verdict of a settings requirement. The loopback and open-ports settings walk the
+    rules: pass the target's `walk.new_context(models)` (its compiled rules and budget) when
+    checking several; None builds one, unbounded."""
     spec = requirement.setting
     assert spec is not None
     if spec.kind == "windows":
@@ -112,7 +117,7 @@ def check(models: Sequence[object], requirement: Requirement) -> Verdict:
     if spec.name in ("loopback", "spoofed_loopback", "open_ports"):
         # Asked of the engine's walk on their own packets (checker.engine.netfilter.loopback,
         # .open_ports); open ports come from the listening sockets among the models.
-        context = walk.new_context(models)  # type: ignore[arg-type]
+        context = context or walk.new_context(models)  # type: ignore[arg-type]
         covered = loopback.families_covered(context)
         if spec.name == "open_ports":
             listening = [m for m in models if isinstance(m, ListeningSockets)]

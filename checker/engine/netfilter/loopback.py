@@ -52,6 +52,9 @@ _INPUT = (
     replace(NEW_IN, name="lo-new-in", both_local=True),
     replace(ACK_IN, name="lo-est-in", both_local=True),
 )
+# A packet on lo was made here: its connection's nat was decided in OUTPUT, and the nat chains
+# of PREROUTING do not see it when it comes back in through lo (nat sees a connection once).
+_LO_INPUT = (replace(_INPUT[0], name="lo-local-new-in", sees_nat=False), _INPUT[1])
 # A spoofed packet conntrack finds INVALID: an ICMP error or reply no connection of this host
 # explains, a TCP segment out of any window. nat chains do not see it (no conntrack entry); a
 # TCP one is asked with ACK set (its flags are the sender's choice).
@@ -152,7 +155,7 @@ def check(context: Context, spec: SettingSpec, covered: frozenset[int]) -> Verdi
     """Decide a `loopback` or `spoofed_loopback` setting on one target's rules."""
     spoofed = spec.name == "spoofed_loopback"
     inbound = spec.scope == "input"
-    phases = _INPUT if inbound else _OUTPUT
+    phases = (_INPUT if spoofed else _LO_INPUT) if inbound else _OUTPUT
     passes: list[Evidence] = []
     unknown: list[int] = []
     unsure: list[Verdict] = []
@@ -187,7 +190,9 @@ def check(context: Context, spec: SettingSpec, covered: frozenset[int]) -> Verdi
                 else net.LOOPBACK[family][0][0] + 1,
             }
             # A loopback source is never an ordinary host address: no chooser steers it away.
-            choose = {"daddr": query.choosers(family)["daddr"]} if spoofed else {}
+            choose = (
+                {"daddr": query.choosers(family)["daddr"]} if spoofed else query.choosers(family)
+            )
             if bad:
                 point = bad.sample(preferred, choose) or {}
                 flow = _flow(point, family, context, inbound)
