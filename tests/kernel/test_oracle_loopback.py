@@ -109,6 +109,17 @@ CASES: dict[str, tuple[Flavour, dict[int, str] | str, str, str]] = {
         "pass",
         "pass",
     ),
+    # Locally made traffic gets its nat in OUTPUT: PREROUTING's nat chain does not see it
+    # when it comes back in through lo, so this redirect never moves the lo datagram.
+    "nft-prerouting-nat-on-lo": (
+        NFT,
+        "table ip n {\n chain pre { type nat hook prerouting priority -100;\n"
+        f"  iif lo udp dport {LO_PORT} redirect to :5999\n }}\n}}\n"
+        "table inet f {\n chain input { type filter hook input priority 0; policy drop;\n"
+        f"  iif lo accept\n  ip saddr 127.0.0.0/8 drop\n  udp dport {PORT} accept\n }}\n}}\n",
+        "pass",
+        "pass",
+    ),
     "nft-accept-everything": (
         NFT,
         "table inet f {\n chain input { type filter hook input priority 0; policy accept; }\n}\n",
