@@ -229,11 +229,10 @@ def evaluate_target(
         # No per-rule findings: the report writers turn the target's error into one `error`
         # result (fwcheck/read-target) naming file:line, instead of one per policy rule.
         return [], None, list(exc.problems)
-    # Settings requirements (policy `setting:`) ask about one value, not flows: no engine walk.
+    # Settings requirements (policy `setting:`) ask about one value or one fixed set of packets.
     flows = [r for r in requirements if r.setting is None]
-    decided: dict[int, Verdict] = {
-        id(r): settings.check(models, r) for r in requirements if r.setting is not None
-    }
+    decided: dict[int, Verdict] = {}
+    context = None
     if platform == "netfilter":
         from checker.engine.netfilter import engine
 
@@ -266,8 +265,15 @@ def evaluate_target(
             )
             for r in flows
         )
+    # After the flows, on the same context and what is left of the budget: the loopback and
+    # open-ports settings walk the rules too (and `open_ports` reads the listening sockets).
+    decided.update(
+        (id(r), settings.check([*models, *listening], r, context=context))
+        for r in requirements
+        if r.setting is not None
+    )
     findings = [finding(name, r, decided[id(r)]) for r in requirements]
-    if listening and platform == "netfilter":
+    if listening and context is not None:
         findings += [exposure_finding(name, e) for e in exposure.check(context, listening, flows)]
     if platform == "windows" and any(m.listening for m in models):  # type: ignore[attr-defined]
         from checker.engine.windows import exposure as windows_exposure

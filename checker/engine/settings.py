@@ -23,6 +23,10 @@ priority order, and a drop in any of them is final, while an accept ends only th
 gives it (nftables wiki, "Configuring chains", base chain priority and the traversal of several
 base chains on one hook: a drop is instant, an accepted packet goes on to the next base chain).
 A family no export describes is indeterminate.
+
+Loopback (`loopback: accept`, `spoofed_loopback: drop`) and open ports (`open_ports:
+accepted_by_rule`) are decided by the engine's walk on their own packets:
+checker.engine.netfilter.loopback and .open_ports.
 """
 
 from __future__ import annotations
@@ -30,9 +34,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from checker.engine.netfilter import loopback, open_ports, walk
 from checker.engine.verdict import Verdict
 from checker.findings import Evidence, Status
 from checker.model import netfilter as nf
+from checker.model.listening import ListeningSockets
 from checker.model.windows import ProfileSettings, WindowsRuleset
 from checker.policies.model import Requirement
 from checker.policies.settings import SettingSpec
@@ -92,7 +98,12 @@ _DEFAULTS: dict[str, bool | int | str] = {
 }
 
 
-def check(models: Sequence[object], requirement: Requirement) -> Verdict:
+def check(
+    models: Sequence[object], requirement: Requirement, context: walk.Context | None = None
+) -> Verdict:
+    """The verdict of a settings requirement. The loopback and open-ports settings walk the
+    rules: pass the target's `walk.new_context(models)` (its compiled rules and budget) when
+    checking several; None builds one, unbounded."""
     spec = requirement.setting
     assert spec is not None
     if spec.kind == "windows":
@@ -103,6 +114,15 @@ def check(models: Sequence[object], requirement: Requirement) -> Verdict:
     rulesets_nf = [m for m in models if isinstance(m, nf.Ruleset)]
     if not rulesets_nf:
         return _not_applicable(spec, "a netfilter hook, but the target has no netfilter ruleset")
+    if spec.name in ("loopback", "spoofed_loopback", "open_ports"):
+        # Asked of the engine's walk on their own packets (checker.engine.netfilter.loopback,
+        # .open_ports); open ports come from the listening sockets among the models.
+        context = context or walk.new_context(models)  # type: ignore[arg-type]
+        covered = loopback.families_covered(context)
+        if spec.name == "open_ports":
+            listening = [m for m in models if isinstance(m, ListeningSockets)]
+            return open_ports.check(context, spec, listening, covered)
+        return loopback.check(context, spec, covered)
     return _netfilter(spec, rulesets_nf)
 
 

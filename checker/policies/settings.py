@@ -29,6 +29,15 @@ WINDOWS_SETTINGS = (
     "log_allowed",
 )
 HOOKS = ("input", "forward", "output")
+# The netfilter settings and the one value each asks for (docs/controls.md): the hook's default,
+# loopback traffic on `lo`, loopback-source packets arriving on any other interface, and a rule
+# accepting connections to every open port.
+NETFILTER_SETTINGS = {
+    "default": "deny",
+    "loopback": "accept",
+    "spoofed_loopback": "drop",
+    "open_ports": "accepted_by_rule",
+}
 _FAMILIES = {"ipv4": (4,), "ipv6": (6,), "any": (4, 6)}
 
 
@@ -36,8 +45,8 @@ _FAMILIES = {"ipv4": (4,), "ipv6": (6,), "any": (4, 6)}
 class SettingSpec:
     """One setting to check. kind "windows": `scope` is the profile, `name` one of
     WINDOWS_SETTINGS, `value` what it must be (at least, for log_size_at_least_kb). kind
-    "netfilter": `scope` is the hook, `name` is "default", `value` "deny", `families` those
-    asked about."""
+    "netfilter": `scope` is the hook, `name` one of NETFILTER_SETTINGS with its value,
+    `families` those asked about."""
 
     kind: str
     scope: str
@@ -48,6 +57,16 @@ class SettingSpec:
     def describe(self) -> str:
         if self.kind == "netfilter":
             fams = "/".join(f"IPv{f}" for f in self.families)
+            if self.name == "loopback":
+                side = "arriving on" if self.scope == "input" else "leaving through"
+                return f"netfilter {self.scope} hook ({fams}): packets {side} lo accepted"
+            if self.name == "spoofed_loopback":
+                return (
+                    f"netfilter {self.scope} hook ({fams}): loopback-source packets arriving"
+                    " on other interfaces dropped"
+                )
+            if self.name == "open_ports":
+                return f"netfilter {self.scope} hook ({fams}): a rule accepts every open port"
             return f"netfilter {self.scope} hook ({fams}): default {self.value}"
         shown = str(self.value).lower() if isinstance(self.value, bool) else str(self.value)
         if self.name == "log_size_at_least_kb":
@@ -59,11 +78,12 @@ def setting_spec(data: Mapping[str, Any]) -> SettingSpec:
     if "windows_profile" in data:
         name = next(key for key in data if key != "windows_profile")
         return SettingSpec("windows", str(data["windows_profile"]), name, data[name])
+    name = next(key for key in NETFILTER_SETTINGS if key in data)
     return SettingSpec(
         "netfilter",
         str(data["netfilter_hook"]),
-        "default",
-        str(data["default"]),
+        name,
+        str(data[name]),
         _FAMILIES[data.get("family", "any")],
     )
 

@@ -62,6 +62,10 @@ class Phase:
     # A packet a DNAT sent through FORWARD: neither address is surely this host's, so address
     # types come from the host's addresses (netfilter_route).
     forwarded: bool = False
+    # A packet whose both addresses are this host's: loopback traffic (on `lo`), or a
+    # loopback-source packet arriving on another device (checker.engine.netfilter.loopback).
+    # `-m addrtype` then finds the source LOCAL too (127.0.0.0/8 and ::1 are local routes).
+    both_local: bool = False
 
 
 NEW_IN = Phase("syn-in", "NEW", frozenset({"SYN"}), True, True)
@@ -225,6 +229,8 @@ class MatchCompiler:
         if isinstance(match, AddrType):
             source_is_local = not self.phase.inbound
             local = source_is_local if match.which == "src" else not source_is_local
+            if self.phase.both_local and match.which in ("src", "dst"):
+                local = True
             types = _LOCAL_TYPES if local else _REMOTE_TYPES
             return self._negate(self._const(bool(types & match.types)), match.negated)
         if isinstance(match, AnyOf):
