@@ -79,6 +79,44 @@ rules:
 """
 
 
+def _write_config(ssh_lab: sshlab.SshLab, folder: Path) -> tuple[Path, Path]:
+    """The policy and an inventory of the one lab host (roles: lab)."""
+    policy = folder / "lab.yaml"
+    policy.write_text(POLICY)
+    inventory = folder / "inventory.yaml"
+    inventory.write_text(
+        f"""\
+version: 1
+known_hosts: {ssh_lab.known_hosts}
+defaults:
+  timeout_s: 20
+  roles: [lab]
+  ssh: {{user: root, key_file: {ssh_lab.client_key}, use_agent: false}}
+hosts:
+  lab1: {{address: {ssh_lab.address}, port: 2222}}
+"""
+    )
+    return policy, inventory
+
+
+def _start_agent(netns: str, listeners: tuple) -> subprocess.Popen:
+    agent = subprocess.Popen(
+        ["ip", "netns", "exec", netns, sys.executable, "-c", AGENT, json.dumps(listeners)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert agent.stdout is not None
+    assert agent.stdout.readline().strip() == "ready", agent.stderr.read() if agent.stderr else ""
+    return agent
+
+
+def _stop(agent: subprocess.Popen) -> None:
+    if agent.poll() is None:
+        agent.kill()
+    agent.communicate(timeout=10)
+
+
 def _table_rows(html_text: str) -> dict[str, tuple[str, ...]]:
     """The HTML report's exposed-services rows, `tcp-8080` -> (status, port, protocol, program,
     reachable from, declared by), read back from the page as a reader sees it."""
@@ -117,33 +155,10 @@ def test_exposure_matches_probes(ssh_lab: sshlab.SshLab, tmp_path: Path) -> None
     sshlab.run(
         "ip", "-6", "addr", "add", f"{LAB6}/64", "dev", lab_dev, "nodad", netns=ssh_lab.netns
     )
-    agent = subprocess.Popen(
-        ["ip", "netns", "exec", ssh_lab.netns, sys.executable, "-c", AGENT, json.dumps(LISTENERS)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    agent = _start_agent(ssh_lab.netns, LISTENERS)
     try:
-        assert agent.stdout is not None
-        assert agent.stdout.readline().strip() == "ready", (
-            agent.stderr.read() if agent.stderr else ""
-        )
         time.sleep(0.5)  # IPv6 addresses without DAD are usable at once; routes settle
-        policy = tmp_path / "lab.yaml"
-        policy.write_text(POLICY)
-        inventory = tmp_path / "inventory.yaml"
-        inventory.write_text(
-            f"""\
-version: 1
-known_hosts: {ssh_lab.known_hosts}
-defaults:
-  timeout_s: 20
-  roles: [lab]
-  ssh: {{user: root, key_file: {ssh_lab.client_key}, use_agent: false}}
-hosts:
-  lab1: {{address: {ssh_lab.address}, port: 2222}}
-"""
-        )
+        policy, inventory = _write_config(ssh_lab, tmp_path)
         report = tmp_path / "scan.json"
         page = tmp_path / "scan.html"
         scan.run(
@@ -216,6 +231,45 @@ hosts:
     # Declared, nothing listens on 443: info.
     unused = results["unused-lab-exposure-https"]
     assert unused["status"] == "pass" and unused["severity"] == "info"
+
+
+def test_new_exposure_since_last_run(
+    ssh_lab: sshlab.SshLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two scans of the lab with one history, as two nights would be: between them a UDP
+    service starts on 5360 (IPv4 accepts it, no policy declares it). The second run's HTML
+    report and console name it, and only it, as new exposure since the last run; the sshd
+    ports, open in both runs, are not new."""
+    policy, inventory = _write_config(ssh_lab, tmp_path)
+    history = str(tmp_path / "history.sqlite")
+
+    def night(name: str) -> str:
+        capsys.readouterr()
+        scan.run(
+            inventory=str(inventory),
+            evidence_dir=str(tmp_path / "evidence"),
+            policy_paths=[str(policy)],
+            outputs=Outputs(html_path=str(tmp_path / f"{name}.html")),
+            user_known_hosts=False,
+            history_path=history,
+        )
+        return capsys.readouterr().out
+
+    first = night("first")
+    assert "new exposure since last run" not in first  # no earlier run: nothing to compare
+    agent = _start_agent(ssh_lab.netns, (("udp", 4, "0.0.0.0", 5360),))
+    try:
+        second = night("second")
+    finally:
+        _stop(agent)
+    page = (tmp_path / "second.html").read_text(encoding="utf-8")
+    found = re.search(
+        r'<p class="new-exposure" id="new-exposure" data-count="(\d+)">(.*?)</p>', page
+    )
+    assert found is not None, page[:2000]
+    assert found.group(1) == "1" and "lab1 udp-5360" in html.unescape(found.group(2))
+    assert "new exposure since last run: 1 (lab1 udp-5360)" in second
+    assert "udp-5360" in _table_rows(page)
 
 
 def test_probe_helper_refuses_closed_ports() -> None:
