@@ -17,26 +17,24 @@ from checker.errors import PolicyError
 from checker.findings import Severity
 from checker.policies.loader import load_policy_set
 
-LAB = """\
+
+def role_policy(role: str, severity: str) -> str:
+    """A v1.1 policy for `role` that declares SSH from the management network (which the
+    export allows, so the policy's own result passes) and sets the role's exposure severity."""
+    return f"""\
 version: 1.1
-id: lab
-title: Lab machines
-roles: [lab]
-exposure_severity: low
+id: {role}
+title: {role} machines
+roles: [{role}]
+exposure_severity: {severity}
 rules:
-  - {id: ssh, title: SSH, expect: allow, direction: inbound, protocol: tcp, port: 22,
-     remote: 10.0.0.0/8}
+  - {{id: ssh, title: SSH, expect: allow, direction: inbound, protocol: tcp, port: 22,
+     remote: 10.0.0.0/8}}
 """
-DB = """\
-version: 1.1
-id: db
-title: Database servers
-roles: [db]
-exposure_severity: critical
-rules:
-  - {id: ssh, title: SSH, expect: allow, direction: inbound, protocol: tcp, port: 22,
-     remote: 10.0.0.0/8}
-"""
+
+
+LAB = role_policy("lab", "low")
+DB = role_policy("db", "critical")
 PLAIN = """\
 version: 1
 id: plain
