@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from checker.errors import Problem
+from checker.findings import Severity
 from checker.policies.exclusive import directions
 from checker.policies.model import Policy
 from checker.policies.rules import RuleSpec
@@ -90,14 +91,15 @@ def read_policy(doc: YamlDoc) -> tuple[PolicyDoc | None, list[Problem]]:
                 "controls is new in format v1.1: write version: 1.1",
             )
         )
-    if "exclusive" in data and data.get("version") == 1:
-        problems.append(
-            Problem.at(
-                doc.location(("exclusive",)),
-                "version",
-                "exclusive is new in format v1.1: write version: 1.1",
+    for key in ("exclusive", "exposure_severity"):
+        if key in data and data.get("version") == 1:
+            problems.append(
+                Problem.at(
+                    doc.location((key,)),
+                    "version",
+                    f"{key} is new in format v1.1: write version: 1.1",
+                )
             )
-        )
     if not rules and not data.get("include") and not data.get("exclusive"):
         problems.append(
             Problem.at(
@@ -116,5 +118,8 @@ def read_policy(doc: YamlDoc) -> tuple[PolicyDoc | None, list[Problem]]:
         origin=doc.location(("id",)),
         controls=tuple(data.get("controls", ())),
         exclusive=directions(data.get("exclusive")),
+        exposure_severity=Severity(data["exposure_severity"])
+        if "exposure_severity" in data
+        else None,
     )
     return PolicyDoc(policy, rules, doc), problems

@@ -8,7 +8,7 @@ set problems (duplicate policy ids, unknown includes, include cycles).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 
@@ -122,12 +122,18 @@ class PolicySet:
                 name: coerce_override(params[name], default) if name in params else default
                 for name, default in policy.params
             }
+            own: list[Requirement] = []
             for spec in self.policy_docs[policy.id].rules:
                 try:
-                    requirements.append(resolve_rule(spec, policy, values))
+                    own.append(resolve_rule(spec, policy, values))
                 except PolicyError as exc:
                     problems.extend(exc.problems)
-            requirements.extend(exclusive_requirements(policy))
+            own.extend(exclusive_requirements(policy))
+            # The policy's exposure severity travels with its rules to the engine, which sees
+            # requirements only (checker.engine.netfilter.exposure.severity_of).
+            if policy.exposure_severity is not None:
+                own = [replace(r, exposure_severity=policy.exposure_severity) for r in own]
+            requirements.extend(own)
         if problems:
             raise PolicyError(*problems)
         return tuple(requirements)

@@ -69,6 +69,9 @@ class Requirement:
     # The `exclusive-<direction>` result of a policy's `exclusive:` (format v1.1): the flows of
     # the direction the target accepts must all be declared (checker.engine.netfilter.exclusive).
     exclusive: bool = False
+    # v1.1 `exposure_severity` of the rule's policy (None: unset): the severity of the target's
+    # exposure results (checker.engine.netfilter.exposure.severity_of).
+    exposure_severity: Severity | None = None
 
     @property
     def key(self) -> str:
@@ -87,3 +90,5 @@ class Policy:
     controls: tuple[str, ...] = ()
     # Format v1.1 `exclusive:` directions ("both" expanded).
     exclusive: tuple[Direction, ...] = ()
+    # Format v1.1 `exposure_severity:` for the targets of its roles (None: unset).
+    exposure_severity: Severity | None = None

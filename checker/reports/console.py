@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from checker.findings import Finding, Severity, Status
-from checker.reports import atomic
+from checker.reports import atomic, exposure_table
 from checker.reports.data import (
     Cause,
     ReportOptions,
@@ -181,6 +181,9 @@ def render(
         lines.append(
             f"since {_clean(baseline.describe_previous())}: {baseline.counts(findings).summary()}"
         )
+        new = exposure_table.new_since(findings, baseline)
+        if new:
+            lines.append(f"new exposure since last run: {_clean(exposure_table.new_text(new))}")
     verdict = gate_summary(findings, fail_on)
     lines.append(_paint(f"{counts.summary()}; {verdict}", summary_style, color))
     return "\n".join(lines) + "\n"

@@ -210,6 +210,7 @@ def _changes(findings: tuple[Finding, ...], baseline: Baseline) -> list[str]:
         f'<p class="drift" data-new="{counts.new}" data-fixed="{counts.fixed}" '
         f'data-absent="{counts.absent}" data-unchanged="{counts.unchanged}">'
         f"Compared with {_e(baseline.describe_previous())}: {_e(counts.summary())}.</p>",
+        *exposure_table.new_paragraph(findings, baseline, _e),
     ]
     rows: list[tuple[str, str, str, str, str, str]] = []
     for state in (DriftState.NEW, DriftState.FIXED):

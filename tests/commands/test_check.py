@@ -233,6 +233,21 @@ def test_bundled_examples_give_the_documented_verdicts(
     )
     assert exclusive["evidence"][0]["line"] == 8
     assert status[("bastion", "baseline", "no-telnet")] == "fail"
+    # Exposure (the targets' `ss -tulpn` outputs): web-1's nginx and sshd are reachable and
+    # declared by web-server; the bastion's sshd and telnetd are reachable and undeclared;
+    # sockets the firewall refuses (9100, 8080) or on loopback (631, 323, 25) give no result.
+    exposure = {(t, r): s for (t, p, r), s in status.items() if p == "exposure"}
+    assert exposure == {
+        ("web-1", "tcp-80"): "pass",
+        ("web-1", "tcp-443"): "pass",
+        ("web-1", "tcp-22"): "pass",
+        ("bastion", "tcp-22"): "fail",
+        ("bastion", "tcp-23"): "fail",
+    }
+    (telnet,) = [r for r in results if r["target"] == "bastion" and r["rule"] == "tcp-23"]
+    assert "in.telnetd" in telnet["message"] and "no allow rule declares it" in telnet["message"]
+    details = {d["name"]: d["value"] for d in telnet["details"]}
+    assert details["reachable from"] == "anywhere (ipv4)" and details["declared by"] == "-"
     # No ip6tables-save for the bastion: the IPv6 half of an SSH rule cannot pass.
     assert status[("bastion", "baseline", "no-ssh-outside-mgmt")] == "fail"
     assert status[("bastion", "baseline", "no-vnc")] == "indeterminate"

@@ -21,6 +21,7 @@ The rest is grouped into blocks: the surely accepted flows by the accepting rule
 deciding chain (the last base chain of the hook to accept by a rule, normally the filter
 table's INPUT/OUTPUT), each block one box of the compacted remainder, with a sample flow. Flows
 only possibly accepted (an undecidable match) become indeterminate blocks with the reason.
+What a block says and how blocks make the verdict is shared with Windows (checker.engine.blocks).
 """
 
 from __future__ import annotations
@@ -29,6 +30,20 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from checker.engine.blocks import (
+    DHCP,
+    ERROR_TYPES,
+    ICMP,
+    ICMPV6,
+    INFRASTRUCTURE_TEXT,
+    MAX_BLOCKS,
+    ND_TYPES,
+    UDP,
+    icmp_types,
+    protocols,
+    ranges,
+    verdict,
+)
 from checker.engine.netfilter import query
 from checker.engine.netfilter.engine import _flow_text
 from checker.engine.netfilter.walk import (
@@ -41,48 +56,20 @@ from checker.engine.netfilter.walk import (
 )
 from checker.engine.space import Box, Dim, IntervalSet, Space, iset, iset_subtract
 from checker.engine.symbols import InterfaceSymbols
-from checker.engine.verdict import PROTOCOL_NAMES, Verdict
+from checker.engine.verdict import Verdict
 from checker.findings import Evidence, Status
 from checker.model import net
 from checker.model.netfilter import IpSets, Ruleset
 from checker.policies.model import Direction, Expect, Requirement
 
-# The blocks a message lists; every block goes to the details and the evidence.
-LISTED = 5
-# Past this many blocks the rest is counted, not listed (a report stays readable).
-MAX_BLOCKS = 50
-
-UDP, ICMP, ICMPV6 = 17, 1, 58
-
-
-def _icmp(*types: int) -> list[tuple[int, int]]:
-    return [(t << 8, (t << 8) | 0xFF) for t in types]
-
-
-# (family, inbound) -> the exempt flows, each as dimension constraints. Sources:
-# DHCP client: RFC 2131 section 4.1 (server 67 -> client 68), DHCPv6: RFC 8415 section 7.2
-# (server 547 -> client 546). ICMP errors: RFC 792 (3 destination unreachable, 11 time
-# exceeded, 12 parameter problem), ICMPv6 errors: RFC 4443 section 2.1 (types 1-4). Neighbour
-# discovery: RFC 4861 section 4 (133 router solicitation, 134 advertisement, 135 neighbour
-# solicitation, 136 advertisement).
-_ERRORS = {4: (ICMP, _icmp(3, 11, 12)), 6: (ICMPV6, _icmp(1, 2, 3, 4))}
-_ND = _icmp(133, 134, 135, 136)
-_DHCP = {
-    (4, True): (67, 68),
-    (4, False): (68, 67),
-    (6, True): (547, 546),
-    (6, False): (546, 547),
-}
-INFRASTRUCTURE_TEXT = (
-    "replies and related packets (not new flows), the DHCP client (udp 67->68, DHCPv6 547->546),"
-    " ICMP errors (types 3, 11, 12; ICMPv6 1-4), IPv6 neighbour discovery (ICMPv6 133-136)"
-    " and loopback"
-)
-
 
 def infrastructure(dims: tuple[Dim, ...], family: int, inbound: bool) -> Space:
-    sport, dport = _DHCP[(family, inbound)]
-    proto, errors = _ERRORS[family]
+    """The exempt flows of checker.engine.blocks in this family's dimensions: inbound the
+    DHCP server's port opens toward the client's, outbound the other way round."""
+    server, client = DHCP[family]
+    sport, dport = (server, client) if inbound else (client, server)
+    proto, types = ERROR_TYPES[family]
+    errors = icmp_types(*types)
     pieces = [
         Space.where(
             dims,
@@ -97,7 +84,9 @@ def infrastructure(dims: tuple[Dim, ...], family: int, inbound: bool) -> Space:
     ]
     if family == 6:
         pieces.append(
-            Space.where(dims, {"family": [(6, 6)], "proto": [(ICMPV6,) * 2], "icmp": _ND})
+            Space.where(
+                dims, {"family": [(6, 6)], "proto": [(ICMPV6,) * 2], "icmp": icmp_types(*ND_TYPES)}
+            )
         )
     return Space.union_all(dims, pieces)
 
@@ -150,13 +139,6 @@ class Block:
 # --- describing a box ------------------------------------------------------------------------
 
 
-def _ranges(values: IntervalSet, limit: int = 6) -> str:
-    parts = [str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in values[:limit]]
-    if len(values) > limit:
-        parts.append(f"… ({len(values) - limit} more)")
-    return ",".join(parts)
-
-
 def _addresses(family: int, values: IntervalSet, limit: int = 4) -> str:
     cls = ipaddress.IPv4Address if family == 4 else ipaddress.IPv6Address
     networks: list[str] = []
@@ -166,14 +148,6 @@ def _addresses(family: int, values: IntervalSet, limit: int = 4) -> str:
             break
     shown = ",".join(networks[:limit])
     return shown + (", …" if len(networks) > limit else "")
-
-
-def _protocols(values: IntervalSet) -> str:
-    if values == ((0, 255),):
-        return "any protocol"
-    if len(values) <= 4 and all(lo == hi for lo, hi in values):
-        return ",".join(PROTOCOL_NAMES.get(lo, f"proto-{lo}") for lo, _ in values)
-    return f"protocols {_ranges(values)}"
 
 
 def describe(
@@ -188,16 +162,19 @@ def describe(
     def whole(name: str) -> bool:
         return not iset_subtract(full[name], value[name])
 
-    protocols = value["proto"]
-    text = _protocols(protocols)
+    proto_values = value["proto"]
+    text = protocols(proto_values)
     if all(
-        lo in net.PORT_PROTOCOLS and hi in net.PORT_PROTOCOLS and lo == hi for lo, hi in protocols
+        lo in net.PORT_PROTOCOLS and hi in net.PORT_PROTOCOLS and lo == hi
+        for lo, hi in proto_values
     ):
-        sports = "any" if whole("sport") else _ranges(value["sport"])
-        dports = "any" if whole("dport") else _ranges(value["dport"])
+        sports = "any" if whole("sport") else ranges(value["sport"])
+        dports = "any" if whole("dport") else ranges(value["dport"])
         text += f" {sports} -> {dports}"
-    elif all(p in (ICMP, ICMPV6) for lo, hi in protocols for p in (lo, hi)) and not whole("icmp"):
-        text += f" type {_ranges(iset((lo >> 8, hi >> 8) for lo, hi in value['icmp']))}"
+    elif all(p in (ICMP, ICMPV6) for lo, hi in proto_values for p in (lo, hi)) and not whole(
+        "icmp"
+    ):
+        text += f" type {ranges(iset((lo >> 8, hi >> 8) for lo, hi in value['icmp']))}"
     remote, local = ("saddr", "daddr") if inbound else ("daddr", "saddr")
     peer = "anywhere" if whole(remote) else _addresses(family, value[remote])
     text += f" {'from' if inbound else 'to'} {peer}"
@@ -329,18 +306,6 @@ def _preferred(family: int, inbound: bool) -> dict[str, int]:
     }
 
 
-def block_evidence(blocks: Sequence[Block]) -> tuple[Evidence, ...]:
-    """One item per listed block: its accepting rule, named with the block, so that SARIF
-    gives each block its own location."""
-    return tuple(
-        dict.fromkeys(
-            Evidence(b.evidence.file, b.evidence.line, f"block {b.description}: {b.evidence.text}")
-            for b in blocks[:MAX_BLOCKS]
-            if b.evidence is not None
-        )
-    )
-
-
 def check(
     rulesets: Sequence[Ruleset | IpSets],
     requirement: Requirement,
@@ -356,37 +321,9 @@ def check(
     missing = [f for f in (4, 6) if f not in covered]
     results = [undeclared(context, requirement, requirements, f) for f in (4, 6) if f in covered]
     blocks = [b for r in results for b in r.blocks]
-    sure = [b for b in blocks if b.sure]
-    unsure = [b for b in blocks if not b.sure]
-    details = tuple(
-        (f"block {i}", b.text() + f" (e.g. {b.counterexample})")
-        for i, b in enumerate((sure + unsure)[:MAX_BLOCKS], 1)
-    )
-    if len(blocks) > MAX_BLOCKS:
-        details += (("blocks not listed", str(len(blocks) - MAX_BLOCKS)),)
-    evidence = block_evidence(sure + unsure)
-    if sure:
-        listed = "; ".join(b.text() for b in sure[:LISTED])
-        more = f"; and {len(sure) - LISTED} more block(s)" if len(sure) > LISTED else ""
-        also = f" ({len(unsure)} more undecidable)" if unsure else ""
-        return Verdict(
-            Status.FAIL,
-            f"{len(sure)} block(s) of new {direction} flows are accepted that no allow rule"
-            f" declares{also}: {listed}{more}",
-            sure[0].counterexample,
-            evidence,
-            details,
-        )
-    if unsure:
-        listed = "; ".join(b.text() for b in unsure[:LISTED])
-        return Verdict(
-            Status.INDETERMINATE,
-            f"cannot decide whether {len(unsure)} block(s) of undeclared new {direction} flows"
-            f" are accepted: {listed}",
-            unsure[0].counterexample,
-            evidence,
-            details,
-        )
+    found = verdict(blocks, direction, "accepted")
+    if found is not None:
+        return found
     if missing:
         names = " and ".join(f"IPv{f}" for f in missing)
         return Verdict(

@@ -9,7 +9,9 @@ checker.engine.netfilter.engine):
 - surely accepted for some flow: the socket is **exposed**. The result (`exposure/tcp-8080`)
   passes when an `expect: allow` rule of the target's policies describes some of those flows
   (the service is declared; which peers may reach it is the exclusive check's business), and
-  fails otherwise (severity high), with a flow that gets in, the accepting rule and the socket.
+  fails otherwise, with a flow that gets in, the accepting rule and the socket. Its severity is
+  the target's exposure severity (severity_of: the highest `exposure_severity` of the policies
+  its roles get, default high).
 - possibly accepted only: indeterminate, with the reason.
 - refused: not exposed; no result (the socket is listed in the details of nothing).
 
@@ -81,6 +83,13 @@ def rule_id(socket: ListeningSocket) -> str:
     return f"{PROTOCOL_NAMES.get(socket.protocol, str(socket.protocol))}-{socket.port}"
 
 
+def severity_of(requirements: Sequence[Requirement]) -> Severity:
+    """The severity of a target's exposure results: the highest `exposure_severity` its
+    policies set (a role that asks for critical is not lowered by another's low), else high."""
+    chosen = [r.exposure_severity for r in requirements if r.exposure_severity is not None]
+    return max(chosen, key=lambda s: s.rank) if chosen else Severity.HIGH
+
+
 def _declaring(
     requirements: Sequence[Requirement], flows: Space, family: int, context: Context
 ) -> list[str]:
@@ -108,7 +117,10 @@ def _socket_evidence(socket: ListeningSocket) -> Evidence:
 
 
 def exposed(
-    context: Context, socket: ListeningSocket, requirements: Sequence[Requirement]
+    context: Context,
+    socket: ListeningSocket,
+    requirements: Sequence[Requirement],
+    severity: Severity = Severity.HIGH,
 ) -> ExposureResult | None:
     covered = frozenset().union(*(r.families for r in context.rulesets))
     requirement = socket_requirement(socket)
@@ -156,9 +168,7 @@ def exposed(
                     flow,
                     evidence,
                 )
-                return ExposureResult(
-                    rule_id(socket), title, Severity.HIGH, verdict, socket.origin, row
-                )
+                return ExposureResult(rule_id(socket), title, severity, verdict, socket.origin, row)
             verdict = Verdict(
                 Status.FAIL,
                 f"{socket.label()} is exposed and no allow rule declares it: {flow} is accepted"
@@ -166,9 +176,7 @@ def exposed(
                 flow,
                 evidence,
             )
-            return ExposureResult(
-                rule_id(socket), title, Severity.HIGH, verdict, socket.origin, row
-            )
+            return ExposureResult(rule_id(socket), title, severity, verdict, socket.origin, row)
         if maybe:
             point = maybe.sample(preferred, choosers) or {}
             flow = _flow_text(point, family, interfaces, True)
@@ -186,7 +194,7 @@ def exposed(
                 )
             )
     if unsure:
-        return ExposureResult(rule_id(socket), title, Severity.HIGH, unsure[0], socket.origin)
+        return ExposureResult(rule_id(socket), title, severity, unsure[0], socket.origin)
     return None
 
 
@@ -232,6 +240,7 @@ def check(
     sockets = [s for model in listening for s in model.sockets]
     seen: dict[str, ListeningSocket] = {}
     results: list[ExposureResult] = []
+    severity = severity_of(requirements)
     for socket in sockets:
         if socket.loopback_only:
             continue
@@ -239,7 +248,7 @@ def check(
         if key in seen:
             continue
         seen[key] = socket
-        result = exposed(context, socket, requirements)
+        result = exposed(context, socket, requirements, severity)
         if result is not None:
             results.append(result)
     # Two sockets on one protocol and port (IPv4 and IPv6, or two addresses) share a rule id:

@@ -18,7 +18,8 @@ is out of scope.
 Blocks: the surely allowed undeclared flows grouped by the first allow rule (in export order)
 that surely matches them, else by the profile setting that allows them (default action Allow,
 firewall off); each one box, with a sample flow and the profile. Flows only possibly allowed
-(rule conditions only the live host resolves) are indeterminate blocks.
+(rule conditions only the live host resolves) are indeterminate blocks. What a block says and
+how blocks make the verdict is shared with netfilter (checker.engine.blocks).
 """
 
 from __future__ import annotations
@@ -26,12 +27,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from checker.engine.netfilter.exclusive import (
+from checker.engine.blocks import (
+    DHCP,
+    ERROR_TYPES,
     INFRASTRUCTURE_TEXT,
-    LISTED,
-    MAX_BLOCKS,
-    _protocols,
-    _ranges,
+    ND_TYPES,
+    UDP,
+    icmp_types,
+    protocols,
+    ranges,
+    verdict,
 )
 from checker.engine.space import Box, Dim, Space, iset_subtract
 from checker.engine.verdict import Verdict
@@ -52,19 +57,13 @@ from checker.model import net
 from checker.model.windows import PROFILE_NAMES, WindowsRuleset
 from checker.policies.model import Direction, Expect, Requirement
 
-UDP, ICMP, ICMPV6 = 17, 1, 58
-
-
-def _icmp(*types: int) -> list[tuple[int, int]]:
-    return [(t << 8, (t << 8) | 0xFF) for t in types]
-
 
 def infrastructure(dims: tuple[Dim, ...], inbound: bool) -> Space:
-    """The exempt flows in the Windows engine's dimensions (sources: checker.engine.netfilter.exclusive)."""
+    """The exempt flows in the Windows engine's dimensions (sources: checker.engine.blocks)."""
     # The initiator's port is the remote port inbound, the local one outbound.
     initiator, service = ("rport", "lport") if inbound else ("lport", "rport")
     pieces = []
-    for family, client, server in ((4, 68, 67), (6, 546, 547)):
+    for family, (server, client) in DHCP.items():
         # DHCP: inbound the server (67/547) opens toward the client port (68/546).
         first, second = (server, client) if inbound else (client, server)
         pieces.append(
@@ -78,19 +77,15 @@ def infrastructure(dims: tuple[Dim, ...], inbound: bool) -> Space:
                 },
             )
         )
-    pieces.append(
-        Space.where(dims, {"family": [(4, 4)], "proto": [(ICMP,) * 2], "icmp": _icmp(3, 11, 12)})
-    )
-    pieces.append(
-        Space.where(
-            dims,
-            {
-                "family": [(6, 6)],
-                "proto": [(ICMPV6,) * 2],
-                "icmp": _icmp(1, 2, 3, 4, 133, 134, 135, 136),
-            },
+    for family, (proto, types) in ERROR_TYPES.items():
+        # IPv6 neighbour discovery is ICMPv6 too (the family's error protocol).
+        exempt = types + (ND_TYPES if family == 6 else ())
+        pieces.append(
+            Space.where(
+                dims,
+                {"family": [(family,) * 2], "proto": [(proto,) * 2], "icmp": icmp_types(*exempt)},
+            )
         )
-    )
     return Space.union_all(dims, pieces)
 
 
@@ -143,12 +138,12 @@ def describe(box: Box, universe: Space, symbols: Symbols, inbound: bool, profile
     def whole(name: str) -> bool:
         return not iset_subtract(full[name], value[name])
 
-    protocols = value["proto"]
-    text = _protocols(protocols)
+    proto_values = value["proto"]
+    text = protocols(proto_values)
     initiator, service = ("rport", "lport") if inbound else ("lport", "rport")
-    if all(lo == hi and lo in net.PORT_PROTOCOLS for lo, hi in protocols):
-        sports = "any" if whole(initiator) else _ranges(value[initiator])
-        dports = "any" if whole(service) else _ranges(value[service])
+    if all(lo == hi and lo in net.PORT_PROTOCOLS for lo, hi in proto_values):
+        sports = "any" if whole(initiator) else ranges(value[initiator])
+        dports = "any" if whole(service) else ranges(value[service])
         text += f" {sports} -> {dports}"
     families = value["family"]
     text += f" {'from' if inbound else 'to'} " + ("anywhere" if whole("remote") else "some peers")
@@ -304,40 +299,9 @@ def check(
     direction = requirement.direction.value
     if not query:
         return Verdict(Status.ERROR, f"no {direction} flow to check")
-    sure = [b for b in blocks if b.sure]
-    unsure = [b for b in blocks if not b.sure]
-    details = tuple(
-        (f"block {i}", f"{b.text()} (e.g. {b.counterexample})")
-        for i, b in enumerate((sure + unsure)[:MAX_BLOCKS], 1)
-    )
-    evidence = tuple(
-        dict.fromkeys(
-            Evidence(b.evidence.file, b.evidence.line, f"block {b.description}: {b.evidence.text}")
-            for b in (sure + unsure)[:MAX_BLOCKS]
-            if b.evidence is not None
-        )
-    )
-    if sure:
-        listed = "; ".join(b.text() for b in sure[:LISTED])
-        more = f"; and {len(sure) - LISTED} more block(s)" if len(sure) > LISTED else ""
-        return Verdict(
-            Status.FAIL,
-            f"{len(sure)} block(s) of new {direction} flows are allowed that no allow rule"
-            f" declares: {listed}{more}",
-            sure[0].counterexample,
-            evidence,
-            details,
-        )
-    if unsure:
-        listed = "; ".join(b.text() for b in unsure[:LISTED])
-        return Verdict(
-            Status.INDETERMINATE,
-            f"cannot decide whether {len(unsure)} block(s) of undeclared new {direction} flows"
-            f" are allowed: {listed}",
-            unsure[0].counterexample,
-            evidence,
-            details,
-        )
+    found = verdict(blocks, direction, "allowed")
+    if found is not None:
+        return found
     return Verdict(
         Status.PASS,
         f"every new {direction} flow allowed in every profile is declared by an allow rule or"

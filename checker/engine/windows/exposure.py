@@ -18,7 +18,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from checker.engine.netfilter.exposure import ExposureResult, rule_id, socket_requirement, unused
+from checker.engine.netfilter.exposure import (
+    ExposureResult,
+    rule_id,
+    severity_of,
+    socket_requirement,
+    unused,
+)
 from checker.engine.verdict import PROTOCOL_NAMES, Verdict
 from checker.engine.windows import engine as windows
 from checker.engine.windows.match import normalize_program, program_file_name
@@ -60,7 +66,10 @@ def declaring(socket: ListeningSocket, requirements: Sequence[Requirement]) -> l
 
 
 def exposed(
-    rulesets: Sequence[WindowsRuleset], socket: ListeningSocket, requirements: Sequence[Requirement]
+    rulesets: Sequence[WindowsRuleset],
+    socket: ListeningSocket,
+    requirements: Sequence[Requirement],
+    severity: Severity = Severity.HIGH,
 ) -> ExposureResult | None:
     asked = replace(socket_requirement(socket), program=socket.program, service=socket.service)
     verdict = windows.check(list(rulesets), asked)
@@ -71,7 +80,7 @@ def exposed(
         return ExposureResult(
             rule_id(socket),
             title,
-            Severity.HIGH,
+            severity,
             Verdict(
                 verdict.status,
                 f"cannot decide whether {socket.label()} is reachable: {verdict.message}",
@@ -100,7 +109,7 @@ def exposed(
     return ExposureResult(
         rule_id(socket),
         title,
-        Severity.HIGH,
+        severity,
         Verdict(status, message, verdict.counterexample, verdict.evidence),
         socket.origin,
         row,
@@ -113,10 +122,11 @@ def check(
     sockets = [s for r in rulesets for s in r.listening]
     results: dict[str, ExposureResult] = {}
     order = {Status.FAIL: 0, Status.INDETERMINATE: 1, Status.PASS: 2}
+    severity = severity_of(requirements)
     for socket in sockets:
         if socket.loopback_only:
             continue
-        result = exposed(rulesets, socket, requirements)
+        result = exposed(rulesets, socket, requirements, severity)
         if result is None:
             continue
         kept = results.get(result.rule)
