@@ -120,16 +120,8 @@ class _Script:
     # --- the script, command by command -------------------------------------------------
 
     def run(self, tokens: list[Token]) -> None:
-        cur = Cursor(tokens)
-        while True:
-            cur.skip_ends()
-            if cur.at_end():
-                return
-            if cur.is_sym("}"):
-                raise cur.fail("closing brace without an open block")
-            end = cur.statement_end()
-            self._command(Cursor(tokens, cur.i, end))
-            cur.i = end
+        for command in Cursor(tokens).statements():
+            self._command(command)
 
     def _command(self, cur: Cursor) -> None:
         at = cur.where()
@@ -218,8 +210,6 @@ class _Script:
                 item.i = item.stop
             else:
                 raise TextError(at, "syntax", f"unexpected {word!r} in a table")
-            if cur.is_sym("}") and cur.i < cur.stop:
-                raise cur.fail("closing brace without an open block")
 
     def _chain_command(self, verb: str, cur: Cursor, at: Location) -> None:
         family, (table_name, name) = self._spec(cur, 2)

@@ -138,6 +138,8 @@ class Cursor:
             self.skip_ends()
             if self.at_end():
                 return
+            if self.is_sym("}"):
+                raise self.fail("closing brace without an open block")
             stop = self.statement_end()
             item = Cursor(self.items, self.i, stop)
             yield item
