@@ -31,13 +31,11 @@ from pathlib import Path
 from oracle_generate import Probe
 from oracle_generators import ICMP, TCP, UDP, Backend, Generator, Need
 from oracle_netns import COMMAND_TIMEOUT_S, NetnsPair
-from oracle_probe import Observed, _Agent, run_probes
+from oracle_probe import ECHO_REQUEST, Observed, _Agent, fwcheck_verdict, run_probes
 from oracle_topology import HOST_IFACE, host_addresses
 
 CONFINE = Path(__file__).with_name("oracle_confine.py")
 START_TIMEOUT_S = 240
-# ICMP echo request types (RFC 792, RFC 4443).
-ECHO_REQUEST = {4: 8, 6: 128}
 PRIVILEGED_SPORTS = (53, 67, 123)
 # Words in fwcheck's indeterminate message that name a reason the export cannot settle.
 ALLOWED_UNDECIDABLE = ("recent", "limit", "hashlimit", "connlimit", "fib", "rpfilter", "xt ")
@@ -298,25 +296,13 @@ def _allowed_reason(message: str) -> bool:
 def compare(
     tool: str, item: Need, rulesets: list, seen: list[tuple[Probe, Observed]]
 ) -> NeedResult:
-    from checker.engine.netfilter.engine import check, classify_flow
+    from checker.engine.netfilter.engine import check
 
     verdict = check(rulesets, requirement(tool, item))
     problems: list[str] = []
     rows = []
     for probe, observed in seen:
-        ping = probe.proto == ICMP[probe.family]
-        flow = classify_flow(
-            rulesets,
-            family=probe.family,
-            proto=probe.proto,
-            src=probe.src,
-            dst=probe.dst,
-            sport=probe.sport,
-            dport=probe.dport,
-            direction=probe.direction,
-            iface=HOST_IFACE,
-            icmp=ECHO_REQUEST[probe.family] << 8 if ping else 0,
-        )
+        flow = fwcheck_verdict(rulesets, probe)
         rows.append((probe, observed, flow))
         what = (
             f"{label(probe)}: kernel {observed.kernel} (client {observed.client}), fwcheck {flow}"

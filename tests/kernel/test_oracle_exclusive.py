@@ -26,7 +26,7 @@ import pytest
 from oracle_check import IPTABLES_LEGACY, IPTABLES_NFT, NFT, Flavour, dump, load, parse_dumps
 from oracle_generate import CLIENT_BANDS, Probe, generate, probes
 from oracle_netns import NetnsPair
-from oracle_probe import run_probes
+from oracle_probe import ECHO_REQUEST, run_probes
 from oracle_ruleset import ICMP, TCP, UDP, Spec, flow_packets, predict
 from oracle_topology import (
     HOST_IFACE,
@@ -35,8 +35,6 @@ from oracle_topology import (
     peer_addresses,
 )
 from test_oracle_scenarios import SCENARIOS
-
-ECHO_REQUEST = {4: 8, 6: 128}
 
 
 def env_int(name: str, default: int) -> int:
