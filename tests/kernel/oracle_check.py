@@ -25,7 +25,7 @@ from oracle_generate import Probe
 from oracle_netns import NetnsPair
 from oracle_probe import Observed, fwcheck_verdict, run_probes
 from oracle_render import iptables_text, nft_text
-from oracle_ruleset import ICMP, Prediction, Spec, flow_packets, predict
+from oracle_ruleset import ICMP, Prediction, Spec, predict
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,15 +205,7 @@ def run_case(
     context = new_context(rulesets)
     outcomes = []
     for probe, seen in zip(probes, observed, strict=True):
-        packets = flow_packets(
-            probe.family,
-            probe.proto,
-            int(ipaddress.ip_address(probe.src)),
-            int(ipaddress.ip_address(probe.dst)),
-            probe.sport,
-            probe.dport,
-            probe.direction,
-        )
+        packets = probe.packets()
         verdict = fwcheck_verdict(rulesets, probe)
         answers = {"deny": "", "allow": ""}
         if probe.proto != ICMP[probe.family]:
