@@ -29,7 +29,7 @@ from oracle_generate import Probe, generate, probes
 from oracle_netns import COMMAND_TIMEOUT_S, NetnsPair
 from oracle_probe import fwcheck_verdict
 from oracle_render import nft_text
-from oracle_ruleset import ICMP, TCP, UDP
+from oracle_ruleset import ICMP, TCP, UDP, Action, Chain, Cond, Rule, Spec, Table
 from oracle_topology import host_addresses, peer_addresses
 from test_oracle_random import PROBES, RULESETS
 from test_oracle_scenarios import SCENARIOS, grid
@@ -88,6 +88,42 @@ def test_scenario_text_equals_json_and_kernel(netns: NetnsPair, name: str) -> No
     print(f"nft-text scenario {name}: {len(report.outcomes)} probes, {len(problems)} disagreements")
     if problems:
         pytest.fail(report.message(name) + "\n" + "\n".join(problems), pytrace=False)
+
+
+# `th` ports in rules that let other protocols through: nft adds no protocol test to `th`, and
+# lists `th sport 4001 th dport 22` (one merged 32-bit load) as `@th,0,32 0xfa10016`.
+OPEN_TH = Spec("nft", (Table("inet", "filter", (
+    Chain("input", (
+        Rule((Cond("ctstate", names=("ESTABLISHED", "RELATED")),), Action("accept")),
+        Rule((Cond("sport", ranges=((4001, 4001),)), Cond("dport", ranges=((22, 22),))),
+             Action("accept")),
+        Rule((Cond("dport", ranges=((80, 80),)),), Action("accept")),
+        Rule((Cond("l4proto", ranges=((TCP, TCP),), negated=True),
+              Cond("dport", ranges=((53, 53),))), Action("accept")),
+    ), "input", 0, "drop"),
+)),))  # fmt: skip
+
+
+def test_th_ports_open_to_other_protocols(netns: NetnsPair) -> None:
+    """TCP and UDP flows meet `th` port matches in rules open to protocols without ports (no
+    protocol test, `meta l4proto != tcp`): fwcheck decides them from nft -j (where the merged
+    `th sport … th dport …` is a raw load) and from the text, as the kernel does. Before, such
+    a rule was unknown as a whole, and every flow reaching it indeterminate. No pings: what
+    `th dport` reads from an ICMP header is its checksum, which neither side can know."""
+    flows = [
+        Probe(family, proto, src, dst, sport, dport, "inbound")
+        for family in (4, 6)
+        for src, dst in [(peer_addresses(family)[0], host_addresses(family)[0])]
+        for proto in (TCP, UDP)
+        # Source ports the peer does not listen on (SERVICE_PORTS), each used once.
+        for sport, dport in ((4001, 22), (4002, 22), (4003, 53), (20000, 80), (20001, 53))
+    ]
+    report = run_case(netns, NFT, "open th", OPEN_TH, tuple(flows))
+    problems = report.problems() + compare_text(nft_text(OPEN_TH), "open-th.nft", report.outcomes)
+    assert "@th,0,32 0xfa10016" in report.dumped, "nft no longer merges the two th loads"
+    assert {o.fwcheck for o in report.outcomes} == {"accept", "drop"}
+    if problems:
+        pytest.fail(report.message("open th") + "\n" + "\n".join(problems), pytrace=False)
 
 
 def example_files() -> list[Path]:
