@@ -38,7 +38,7 @@ ICMP = {4: 1, 6: 58}
 ECHO = {4: (8, 0), 6: (128, 129)}
 
 
-def _normal(addr: str) -> str:
+def normal(addr: str) -> str:
     return str(ipaddress.ip_address(addr.split("%")[0]))
 
 
@@ -75,17 +75,17 @@ def _serve(listeners: list, seen: list, stop: threading.Event) -> None:
                 if proto == TCP:
                     conn, peer = sock.accept()
                     conn.close()
-                    seen.append([proto, family, _normal(peer[0]), peer[1], port])
+                    seen.append([proto, family, normal(peer[0]), peer[1], port])
                 else:
                     while True:
                         _, peer = sock.recvfrom(2048)
-                        seen.append([proto, family, _normal(peer[0]), peer[1], port])
+                        seen.append([proto, family, normal(peer[0]), peer[1], port])
             except (BlockingIOError, InterruptedError):
                 continue
     selector.close()
 
 
-def _checksum(data: bytes) -> int:
+def checksum(data: bytes) -> int:
     """The Internet checksum (RFC 1071)."""
     if len(data) % 2:
         data += b"\0"
@@ -103,7 +103,7 @@ def _ping(probe: dict, timeout_s: float) -> str:
     payload = b"fwcheck-oracle"
     message = struct.pack("!BBHHH", request, 0, 0, ident, 1) + payload
     if v4:  # the kernel fills in ICMPv6 checksums of raw sockets itself (RFC 3542), not ICMP's
-        message = message[:2] + struct.pack("!H", _checksum(message)) + message[4:]
+        message = message[:2] + struct.pack("!H", checksum(message)) + message[4:]
     family = socket.AF_INET if v4 else socket.AF_INET6
     proto = socket.IPPROTO_ICMP if v4 else socket.IPPROTO_ICMPV6
     with socket.socket(family, socket.SOCK_RAW, proto) as sock:
@@ -121,7 +121,7 @@ def _ping(probe: dict, timeout_s: float) -> str:
                 break
             if v4:  # raw IPv4 sockets see the IP header too
                 data = data[(data[0] & 0x0F) * 4 :]
-            if len(data) < 8 or _normal(peer[0]) != _normal(probe["dst"]):
+            if len(data) < 8 or normal(peer[0]) != normal(probe["dst"]):
                 continue
             kind, _, _, got_ident, _ = struct.unpack("!BBHHH", data[:8])
             if kind == reply and got_ident == ident:

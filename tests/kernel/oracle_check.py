@@ -23,13 +23,9 @@ from dataclasses import dataclass
 
 from oracle_generate import Probe
 from oracle_netns import NetnsPair
-from oracle_probe import Observed, run_probes
+from oracle_probe import Observed, fwcheck_verdict, run_probes
 from oracle_render import iptables_text, nft_text
-from oracle_ruleset import ICMP, Prediction, Spec, flow_packets, predict
-from oracle_topology import HOST_IFACE
-
-# ICMP echo request types (RFC 792, RFC 4443); a ping probe asks about this type, code 0.
-ECHO_REQUEST = {4: 8, 6: 128}
+from oracle_ruleset import ICMP, Prediction, Spec, predict
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +195,7 @@ def probe_requirement(probe: Probe, expect: str) -> object:
 def run_case(
     pair: NetnsPair, flavour: Flavour, seed: str, spec: Spec, probes: tuple[Probe, ...]
 ) -> CaseReport:
-    from checker.engine.netfilter.engine import check, classify_flow, new_context
+    from checker.engine.netfilter.engine import check, new_context
 
     loaded = load(pair, flavour, spec)
     observed = run_probes(pair, probes)
@@ -209,27 +205,8 @@ def run_case(
     context = new_context(rulesets)
     outcomes = []
     for probe, seen in zip(probes, observed, strict=True):
-        packets = flow_packets(
-            probe.family,
-            probe.proto,
-            int(ipaddress.ip_address(probe.src)),
-            int(ipaddress.ip_address(probe.dst)),
-            probe.sport,
-            probe.dport,
-            probe.direction,
-        )
-        verdict = classify_flow(
-            rulesets,
-            family=probe.family,
-            proto=probe.proto,
-            src=probe.src,
-            dst=probe.dst,
-            sport=probe.sport,
-            dport=probe.dport,
-            direction=probe.direction,
-            iface=HOST_IFACE,
-            icmp=ECHO_REQUEST[probe.family] << 8 if probe.proto == ICMP[probe.family] else 0,
-        )
+        packets = probe.packets()
+        verdict = fwcheck_verdict(rulesets, probe)
         answers = {"deny": "", "allow": ""}
         if probe.proto != ICMP[probe.family]:
             for expect in answers:

@@ -13,33 +13,26 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from oracle_netns import COMMAND_TIMEOUT_S, NetnsPair
+from oracle_netns import COMMAND_TIMEOUT_S, NetnsPair, ip, veth
 
 CONTAINER_IFACE = "ctr0"
 HOST_SIDE = "192.0.2.1"
 CONTAINER = "192.0.2.2"
 
 
-def _ip(*argv: str) -> None:
-    result = subprocess.run(["ip", *argv], capture_output=True, timeout=COMMAND_TIMEOUT_S)
-    if result.returncode != 0:
-        raise RuntimeError(f"ip {' '.join(argv)}: {result.stderr.decode(errors='replace').strip()}")
-
-
 @contextmanager
 def container_behind(pair: NetnsPair) -> Iterator[str]:
     """Yield the container namespace's name."""
     name = f"fwck-c-{secrets.token_hex(4)}"
-    _ip("netns", "add", name)
+    ip("netns", "add", name)
     try:
-        _ip("link", "add", CONTAINER_IFACE, "netns", pair.host, "type", "veth", "peer", "name",
-            "eth0", "netns", name)  # fmt: skip
-        _ip("-n", pair.host, "addr", "add", f"{HOST_SIDE}/24", "dev", CONTAINER_IFACE)
-        _ip("-n", pair.host, "link", "set", CONTAINER_IFACE, "up")
-        _ip("-n", name, "link", "set", "lo", "up")
-        _ip("-n", name, "addr", "add", f"{CONTAINER}/24", "dev", "eth0")
-        _ip("-n", name, "link", "set", "eth0", "up")
-        _ip("-n", name, "route", "add", "default", "via", HOST_SIDE)
+        veth(pair.host, CONTAINER_IFACE, name, "eth0")
+        ip("-n", pair.host, "addr", "add", f"{HOST_SIDE}/24", "dev", CONTAINER_IFACE)
+        ip("-n", pair.host, "link", "set", CONTAINER_IFACE, "up")
+        ip("-n", name, "link", "set", "lo", "up")
+        ip("-n", name, "addr", "add", f"{CONTAINER}/24", "dev", "eth0")
+        ip("-n", name, "link", "set", "eth0", "up")
+        ip("-n", name, "route", "add", "default", "via", HOST_SIDE)
         pair.run(pair.host, ["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])
         yield name
     finally:

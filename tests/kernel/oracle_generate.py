@@ -10,10 +10,25 @@ A few rulesets carry an undecidable match (`-m limit` / nft `limit`) on purpose.
 
 from __future__ import annotations
 
+import ipaddress
 import random
 from dataclasses import dataclass
 
-from oracle_ruleset import ICMP, TCP, UDP, UDPLITE, Action, Chain, Cond, NamedSet, Rule, Spec, Table
+from oracle_ruleset import (
+    ICMP,
+    TCP,
+    UDP,
+    UDPLITE,
+    Action,
+    Chain,
+    Cond,
+    NamedSet,
+    Packet,
+    Rule,
+    Spec,
+    Table,
+    flow_packets,
+)
 from oracle_topology import (
     HOST_IFACE,
     SERVICE_PORTS,
@@ -87,6 +102,13 @@ class Probe:
             return f"{self.direction} ping {self.src} -> {self.dst} (echo id {self.sport})"
         name = {TCP: "tcp", UDP: "udp", UDPLITE: "udplite"}[self.proto]
         return f"{self.direction} {name} {self.src}:{self.sport} -> {self.dst}:{self.dport}"
+
+    def packets(self) -> tuple[Packet, ...]:
+        """The packets of this probe's connection, as the reference walk (predict) takes them."""
+        src, dst = int(ipaddress.ip_address(self.src)), int(ipaddress.ip_address(self.dst))
+        return flow_packets(
+            self.family, self.proto, src, dst, self.sport, self.dport, self.direction
+        )  # fmt: skip
 
 
 class _Builder:

@@ -51,43 +51,37 @@ class NetnsPair:
         return result
 
 
-def _ip(*argv: str) -> None:
+def ip(*argv: str) -> None:
+    """`ip ARGV…`, bounded; its error text raised as a RuntimeError."""
     result = subprocess.run(["ip", *argv], capture_output=True, timeout=COMMAND_TIMEOUT_S)
     if result.returncode != 0:
         raise RuntimeError(f"ip {' '.join(argv)}: {result.stderr.decode(errors='replace').strip()}")
 
 
+def veth(namespace: str, iface: str, other_namespace: str, other_iface: str) -> None:
+    """A veth pair made directly inside the two namespaces, so fixed names cannot clash in the
+    root namespace."""
+    ip("link", "add", iface, "netns", namespace, "type", "veth", "peer", "name", other_iface,
+       "netns", other_namespace)  # fmt: skip
+
+
 def _configure(pair: NetnsPair) -> None:
-    # Created directly inside the namespaces, so fixed names cannot clash in the root namespace.
-    _ip(
-        "link",
-        "add",
-        HOST_IFACE,
-        "netns",
-        pair.host,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        PEER_IFACE,
-        "netns",
-        pair.peer,
-    )
+    veth(pair.host, HOST_IFACE, pair.peer, PEER_IFACE)
     sides = (
         (pair.host, HOST_IFACE, HOST_MAC, host_addresses, peer_addresses, PEER_MAC),
         (pair.peer, PEER_IFACE, PEER_MAC, peer_addresses, host_addresses, HOST_MAC),
     )
     for namespace, iface, mac, mine, theirs, their_mac in sides:
-        _ip("-n", namespace, "link", "set", "lo", "up")
-        _ip("-n", namespace, "link", "set", iface, "address", mac)
+        ip("-n", namespace, "link", "set", "lo", "up")
+        ip("-n", namespace, "link", "set", iface, "address", mac)
         for address in mine(4):
-            _ip("-n", namespace, "addr", "add", f"{address}/24", "dev", iface)
+            ip("-n", namespace, "addr", "add", f"{address}/24", "dev", iface)
         for address in mine(6):
-            _ip("-n", namespace, "addr", "add", f"{address}/64", "dev", iface, "nodad")
-        _ip("-n", namespace, "link", "set", iface, "up")
+            ip("-n", namespace, "addr", "add", f"{address}/64", "dev", iface, "nodad")
+        ip("-n", namespace, "link", "set", iface, "up")
         for family in (4, 6):
             for address in theirs(family):
-                _ip(
+                ip(
                     "-n",
                     namespace,
                     "neigh",
@@ -126,7 +120,7 @@ def netns_pair() -> Iterator[NetnsPair]:
     created: list[str] = []
     try:
         for name in (pair.host, pair.peer):
-            _ip("netns", "add", name)
+            ip("netns", "add", name)
             created.append(name)
         _configure(pair)
         yield pair

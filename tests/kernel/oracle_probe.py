@@ -21,13 +21,15 @@ from pathlib import Path
 from oracle_generate import Probe
 from oracle_netns import NetnsPair
 from oracle_ruleset import ICMP
-from oracle_topology import SERVICE_PORTS
+from oracle_topology import HOST_IFACE, SERVICE_PORTS
 
 AGENT = Path(__file__).with_name("oracle_agent.py")
 TIMEOUT_S = 0.5
 # After the last probe returns: time for queued accepts and datagrams to reach the listeners.
 GRACE_S = 0.2
 AGENT_DEADLINE_S = 30
+# ICMP echo request types (RFC 792, RFC 4443); a ping probe asks about this type, code 0.
+ECHO_REQUEST = {4: 8, 6: 128}
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,3 +142,22 @@ def run_probes(
             verdict = "accept" if (*key, probe.dport) in seen or alone else "drop"
         observed.append(Observed(verdict, client))
     return observed
+
+
+def fwcheck_verdict(rulesets: list, probe: Probe) -> str:
+    """fwcheck's answer for the connection `probe` makes over the host's veth: "accept", "drop"
+    or "indeterminate" (a ping asks whether its echo reply gets back)."""
+    from checker.engine.netfilter.engine import classify_flow
+
+    return classify_flow(
+        rulesets,
+        family=probe.family,
+        proto=probe.proto,
+        src=probe.src,
+        dst=probe.dst,
+        sport=probe.sport,
+        dport=probe.dport,
+        direction=probe.direction,
+        iface=HOST_IFACE,
+        icmp=ECHO_REQUEST[probe.family] << 8 if probe.proto == ICMP[probe.family] else 0,
+    )

@@ -15,7 +15,6 @@ protocol carries the bytes as they are. Standard library only.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import selectors
 import socket
@@ -23,19 +22,7 @@ import struct
 import sys
 import time
 
-
-def _checksum(data: bytes) -> int:
-    """The Internet checksum (RFC 1071)."""
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
-
-
-def _normal(addr: str) -> str:
-    return str(ipaddress.ip_address(addr.split("%")[0]))
+from oracle_agent import checksum, normal
 
 
 def _family(family: int) -> socket.AddressFamily:
@@ -44,7 +31,7 @@ def _family(family: int) -> socket.AddressFamily:
 
 def listen(config: dict) -> int:
     selector = selectors.DefaultSelector()
-    wanted = {_normal(a) for a in config["from"]}
+    wanted = {normal(a) for a in config["from"]}
     for family, proto in config["sockets"]:
         sock = socket.socket(_family(family), socket.SOCK_RAW, proto)
         sock.setblocking(False)
@@ -63,8 +50,8 @@ def listen(config: dict) -> int:
             data, peer = key.fileobj.recvfrom(4096)
             if family == 4:  # raw IPv4 sockets see the IP header too
                 data = data[(data[0] & 0x0F) * 4 :]
-            if data and _normal(peer[0]) in wanted:
-                seen.append([family, proto, data[0], _normal(peer[0])])
+            if data and normal(peer[0]) in wanted:
+                seen.append([family, proto, data[0], normal(peer[0])])
     print(json.dumps({"seen": seen}), flush=True)
     return 0
 
@@ -74,7 +61,7 @@ def send(config: dict) -> int:
     for packet in config["packets"]:
         message = struct.pack("!BBHI", packet["type"], 0, 0, 0) + b"fwcheck-oracle-raw"
         if packet["family"] == 4 and packet["proto"] == 1:
-            message = message[:2] + struct.pack("!H", _checksum(message)) + message[4:]
+            message = message[:2] + struct.pack("!H", checksum(message)) + message[4:]
         with socket.socket(_family(packet["family"]), socket.SOCK_RAW, packet["proto"]) as sock:
             sock.bind((packet["src"], 0))
             try:

@@ -30,14 +30,12 @@ from pathlib import Path
 
 from oracle_generate import Probe
 from oracle_generators import ICMP, TCP, UDP, Backend, Generator, Need
-from oracle_netns import COMMAND_TIMEOUT_S, NetnsPair
-from oracle_probe import Observed, _Agent, run_probes
+from oracle_netns import COMMAND_TIMEOUT_S, NetnsPair, ip, veth
+from oracle_probe import ECHO_REQUEST, Observed, _Agent, fwcheck_verdict, run_probes
 from oracle_topology import HOST_IFACE, host_addresses
 
 CONFINE = Path(__file__).with_name("oracle_confine.py")
 START_TIMEOUT_S = 240
-# ICMP echo request types (RFC 792, RFC 4443).
-ECHO_REQUEST = {4: 8, 6: 128}
 PRIVILEGED_SPORTS = (53, 67, 123)
 # Words in fwcheck's indeterminate message that name a reason the export cannot settle.
 ALLOWED_UNDECIDABLE = ("recent", "limit", "hashlimit", "connlimit", "fib", "rpfilter", "xt ")
@@ -298,25 +296,13 @@ def _allowed_reason(message: str) -> bool:
 def compare(
     tool: str, item: Need, rulesets: list, seen: list[tuple[Probe, Observed]]
 ) -> NeedResult:
-    from checker.engine.netfilter.engine import check, classify_flow
+    from checker.engine.netfilter.engine import check
 
     verdict = check(rulesets, requirement(tool, item))
     problems: list[str] = []
     rows = []
     for probe, observed in seen:
-        ping = probe.proto == ICMP[probe.family]
-        flow = classify_flow(
-            rulesets,
-            family=probe.family,
-            proto=probe.proto,
-            src=probe.src,
-            dst=probe.dst,
-            sport=probe.sport,
-            dport=probe.dport,
-            direction=probe.direction,
-            iface=HOST_IFACE,
-            icmp=ECHO_REQUEST[probe.family] << 8 if ping else 0,
-        )
+        flow = fwcheck_verdict(rulesets, probe)
         rows.append((probe, observed, flow))
         what = (
             f"{label(probe)}: kernel {observed.kernel} (client {observed.client}), fwcheck {flow}"
@@ -359,12 +345,6 @@ def compare(
     return NeedResult(item, status, verdict.message, kernel, tuple(rows), tuple(problems))
 
 
-def _ip(*argv: str) -> None:
-    result = subprocess.run(["ip", *argv], capture_output=True, timeout=COMMAND_TIMEOUT_S)
-    if result.returncode != 0:
-        raise RuntimeError(f"ip {' '.join(argv)}: {result.stderr.decode(errors='replace').strip()}")
-
-
 @contextmanager
 def backend_namespace(pair: NetnsPair, backend: Backend | None) -> Iterator[None]:
     """The namespace behind the host, with a listening agent, for the probes' duration."""
@@ -372,32 +352,19 @@ def backend_namespace(pair: NetnsPair, backend: Backend | None) -> Iterator[None
         yield
         return
     name = pair.host.replace("fwck-h-", "fwck-b-")
-    _ip("netns", "add", name)
+    ip("netns", "add", name)
     agent = None
     try:
-        _ip(
-            "link",
-            "add",
-            backend.host_iface,
-            "netns",
-            pair.host,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            backend.backend_iface,
-            "netns",
-            name,
-        )
-        _ip("-n", pair.host, "addr", "add", backend.host_cidr, "dev", backend.host_iface)
-        _ip("-n", pair.host, "link", "set", backend.host_iface, "up")
-        _ip("-n", name, "link", "set", "lo", "up")
+        veth(pair.host, backend.host_iface, name, backend.backend_iface)
+        ip("-n", pair.host, "addr", "add", backend.host_cidr, "dev", backend.host_iface)
+        ip("-n", pair.host, "link", "set", backend.host_iface, "up")
+        ip("-n", name, "link", "set", "lo", "up")
         for cidr in backend.addresses:
-            _ip("-n", name, "addr", "add", cidr, "dev", backend.backend_iface)
-        _ip("-n", name, "link", "set", backend.backend_iface, "up")
-        _ip("-n", name, "route", "add", "default", "via", backend.host_cidr.split("/")[0])
+            ip("-n", name, "addr", "add", cidr, "dev", backend.backend_iface)
+        ip("-n", name, "link", "set", backend.backend_iface, "up")
+        ip("-n", name, "route", "add", "default", "via", backend.host_cidr.split("/")[0])
         for route in backend.peer_routes:
-            _ip("-n", pair.peer, "route", "add", route, "via", host_addresses(4)[0])
+            ip("-n", pair.peer, "route", "add", route, "via", host_addresses(4)[0])
         pair.run(pair.host, ["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])
         agent = _Agent(pair, name, [], backend.ports)
         if agent.receive() != {"ready": True}:

@@ -35,8 +35,8 @@ import pytest
 from oracle_check import IPTABLES_LEGACY, IPTABLES_NFT, NFT, Flavour, dump, load, parse_dumps
 from oracle_generate import CLIENT_BANDS, Probe, generate, probes
 from oracle_netns import NetnsPair
-from oracle_probe import run_probes
-from oracle_ruleset import ICMP, TCP, UDP, Spec, flow_packets, predict
+from oracle_probe import ECHO_REQUEST, run_probes
+from oracle_ruleset import ICMP, TCP, UDP, Spec, predict
 from oracle_topology import (
     HOST_IFACE,
     SERVICE_PORTS,
@@ -44,8 +44,6 @@ from oracle_topology import (
     peer_addresses,
 )
 from test_oracle_scenarios import SCENARIOS
-
-ECHO_REQUEST = {4: 8, 6: 128}
 
 
 def env_int(name: str, default: int) -> int:
@@ -347,15 +345,7 @@ def run_exclusive_case(
     observed = run_probes(netns, every, ports)
     problems = []
     for probe, seen in zip(every, observed, strict=True):
-        packets = flow_packets(
-            probe.family,
-            probe.proto,
-            int(ipaddress.ip_address(probe.src)),
-            int(ipaddress.ip_address(probe.dst)),
-            probe.sport,
-            probe.dport,
-            probe.direction,
-        )
+        packets = probe.packets()
         predicted = predict(spec, packets)
         facts = f"{probe.label()} ipv{probe.family}: kernel {seen.kernel} ({seen.client})"
         if seen.client.startswith("bind-failed"):
@@ -381,15 +371,7 @@ def run_exclusive_case(
         if seen.kernel == "accept":
             tally.kernel_accepted_in_blocks += 1
             continue
-        packets = flow_packets(
-            probe.family,
-            probe.proto,
-            int(ipaddress.ip_address(probe.src)),
-            int(ipaddress.ip_address(probe.dst)),
-            probe.sport,
-            probe.dport,
-            probe.direction,
-        )
+        packets = probe.packets()
         first = predict(spec, packets[:1])
         if probe.proto == UDP or first.kernel != "accept":
             problems.append(f"BLOCK REFUSED BY THE KERNEL {facts}")

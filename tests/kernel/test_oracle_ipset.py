@@ -20,8 +20,8 @@ import pytest
 from oracle_check import IPTABLES_LEGACY, IPTABLES_NFT, Flavour
 from oracle_generate import Probe
 from oracle_netns import NetnsPair
-from oracle_probe import run_probes
-from oracle_topology import HOST_IFACE, address
+from oracle_probe import fwcheck_verdict, run_probes
+from oracle_topology import address
 
 TCP = 6
 UDP = 17
@@ -100,22 +100,6 @@ def ipset_ready(oracle_ready: None) -> Iterator[None]:
     yield
 
 
-def _classify(models: list, probe: Probe) -> str:
-    from checker.engine.netfilter.engine import classify_flow
-
-    return classify_flow(
-        models,
-        family=4,
-        proto=probe.proto,
-        src=probe.src,
-        dst=probe.dst,
-        sport=probe.sport,
-        dport=probe.dport,
-        direction=probe.direction,
-        iface=HOST_IFACE,
-    )
-
-
 @pytest.mark.parametrize("flavour", [IPTABLES_NFT, IPTABLES_LEGACY], ids=lambda f: f.name)
 def test_kernel_and_fwcheck_agree_on_ipset_matches(
     netns: NetnsPair, ipset_ready: None, flavour: Flavour
@@ -150,13 +134,13 @@ def test_kernel_and_fwcheck_agree_on_ipset_matches(
                 f"HARNESS: the kernel did {seen.kernel} for {probe.label()}, the test expects "
                 f"{EXPECTED[key]}"
             )
-        exact = _classify([rules, sets], probe)
+        exact = fwcheck_verdict([rules, sets], probe)
         if exact != seen.kernel:
             problems.append(
                 f"DISAGREEMENT {probe.label()}: kernel {seen.kernel} (client {seen.client}), "
                 f"fwcheck with ipset save {exact}"
             )
-        alone = _classify([rules], probe)
+        alone = fwcheck_verdict([rules], probe)
         if seen.kernel == "accept":
             accepted_by_sets += 1
             if alone != "indeterminate":

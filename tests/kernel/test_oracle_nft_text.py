@@ -24,16 +24,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from oracle_check import ECHO_REQUEST, NFT, run_case
+from oracle_check import NFT, run_case
 from oracle_generate import Probe, generate, probes
 from oracle_netns import COMMAND_TIMEOUT_S, NetnsPair
+from oracle_probe import fwcheck_verdict
 from oracle_render import nft_text
-from oracle_ruleset import ICMP, TCP, UDP
-from oracle_topology import HOST_IFACE, host_addresses, peer_addresses
+from oracle_ruleset import ICMP, TCP, UDP, Action, Chain, Cond, Rule, Spec, Table
+from oracle_topology import host_addresses, peer_addresses
 from test_oracle_random import PROBES, RULESETS
 from test_oracle_scenarios import SCENARIOS, grid
 
-from checker.engine.netfilter.engine import classify_flow
 from checker.parsers.netfilter import nft_json, nft_list
 from checker.parsers.netfilter import nft_text as nft_text_parser
 
@@ -48,27 +48,12 @@ PRELUDE = {"sets_and_maps.nft": b"add table ip filter\n"}
 EXAMPLE_DEVICES = (("eth0", "eth1"), ("eth2", "eth3"), ("bond0", "bond1"))
 
 
-def verdict(rulesets: Sequence[object], probe: Probe) -> str:
-    return classify_flow(
-        rulesets,  # type: ignore[arg-type]
-        family=probe.family,
-        proto=probe.proto,
-        src=probe.src,
-        dst=probe.dst,
-        sport=probe.sport,
-        dport=probe.dport,
-        direction=probe.direction,
-        iface=HOST_IFACE,
-        icmp=ECHO_REQUEST[probe.family] << 8 if probe.proto == ICMP[probe.family] else 0,
-    )
-
-
 def compare_text(text: str, origin: str, report_outcomes: Sequence[object]) -> list[str]:
     ruleset = nft_text_parser.parse(text.encode(), origin)
     found = []
     for outcome in report_outcomes:
         probe = outcome.probe  # type: ignore[attr-defined]
-        from_text = verdict([ruleset], probe)
+        from_text = fwcheck_verdict([ruleset], probe)
         if from_text != outcome.fwcheck:  # type: ignore[attr-defined]
             found.append(
                 f"TEXT DISAGREES {probe.label()} ipv{probe.family}: from the text {from_text}, "
@@ -103,6 +88,42 @@ def test_scenario_text_equals_json_and_kernel(netns: NetnsPair, name: str) -> No
     print(f"nft-text scenario {name}: {len(report.outcomes)} probes, {len(problems)} disagreements")
     if problems:
         pytest.fail(report.message(name) + "\n" + "\n".join(problems), pytrace=False)
+
+
+# `th` ports in rules that let other protocols through: nft adds no protocol test to `th`, and
+# lists `th sport 4001 th dport 22` (one merged 32-bit load) as `@th,0,32 0xfa10016`.
+OPEN_TH = Spec("nft", (Table("inet", "filter", (
+    Chain("input", (
+        Rule((Cond("ctstate", names=("ESTABLISHED", "RELATED")),), Action("accept")),
+        Rule((Cond("sport", ranges=((4001, 4001),)), Cond("dport", ranges=((22, 22),))),
+             Action("accept")),
+        Rule((Cond("dport", ranges=((80, 80),)),), Action("accept")),
+        Rule((Cond("l4proto", ranges=((TCP, TCP),), negated=True),
+              Cond("dport", ranges=((53, 53),))), Action("accept")),
+    ), "input", 0, "drop"),
+)),))  # fmt: skip
+
+
+def test_th_ports_open_to_other_protocols(netns: NetnsPair) -> None:
+    """TCP and UDP flows meet `th` port matches in rules open to protocols without ports (no
+    protocol test, `meta l4proto != tcp`): fwcheck decides them from nft -j (where the merged
+    `th sport … th dport …` is a raw load) and from the text, as the kernel does. Before, such
+    a rule was unknown as a whole, and every flow reaching it indeterminate. No pings: what
+    `th dport` reads from an ICMP header is its checksum, which neither side can know."""
+    flows = [
+        Probe(family, proto, src, dst, sport, dport, "inbound")
+        for family in (4, 6)
+        for src, dst in [(peer_addresses(family)[0], host_addresses(family)[0])]
+        for proto in (TCP, UDP)
+        # Source ports the peer does not listen on (SERVICE_PORTS), each used once.
+        for sport, dport in ((4001, 22), (4002, 22), (4003, 53), (20000, 80), (20001, 53))
+    ]
+    report = run_case(netns, NFT, "open th", OPEN_TH, tuple(flows))
+    problems = report.problems() + compare_text(nft_text(OPEN_TH), "open-th.nft", report.outcomes)
+    assert "@th,0,32 0xfa10016" in report.dumped, "nft no longer merges the two th loads"
+    assert {o.fwcheck for o in report.outcomes} == {"accept", "drop"}
+    if problems:
+        pytest.fail(report.message("open th") + "\n" + "\n".join(problems), pytrace=False)
 
 
 def example_files() -> list[Path]:
@@ -170,7 +191,10 @@ def test_debian_example_text_equals_json(netns: NetnsPair, path: Path, tmp_path:
     grid_flows = flow_grid()
     problems = []
     for probe in grid_flows:
-        json_verdict, text_verdict = verdict(from_json, probe), verdict(from_text, probe)
+        json_verdict, text_verdict = (
+            fwcheck_verdict(from_json, probe),
+            fwcheck_verdict(from_text, probe),
+        )
         if json_verdict != text_verdict:
             problems.append(
                 f"{probe.label()} ipv{probe.family}: text {text_verdict}, json {json_verdict}"
@@ -188,6 +212,8 @@ def test_listing_is_a_full_source(netns: NetnsPair) -> None:
     from_json = [nft_json.parse(exported, "nft.json"), nft_list.parse(listing, "nft-list.txt")]
     from_text = [nft_text_parser.parse(listing, "listing.nft")]
     flows = flow_grid()
-    differ = [p.label() for p in flows if verdict(from_json, p) != verdict(from_text, p)]
+    differ = [
+        p.label() for p in flows if fwcheck_verdict(from_json, p) != fwcheck_verdict(from_text, p)
+    ]
     assert not differ, "\n".join(differ) + "\n" + listing.decode(errors="replace")
     assert ipaddress.ip_address(flows[0].src)

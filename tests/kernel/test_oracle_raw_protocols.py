@@ -21,7 +21,7 @@ import pytest
 from oracle_check import IPTABLES_NFT, NFT, Flavour, dump, parse_dumps
 from oracle_generate import Probe
 from oracle_netns import NetnsPair
-from oracle_probe import run_probes
+from oracle_probe import fwcheck_verdict, run_probes
 from oracle_ruleset import TCP
 from oracle_topology import HOST_IFACE, host_addresses, peer_addresses
 
@@ -280,17 +280,7 @@ def _fwcheck(rulesets: list, probe: RawProbe | Probe) -> str:
             iface=HOST_IFACE,
             icmp=probe.kind << 8,
         )
-    return classify_flow(
-        rulesets,
-        family=probe.family,
-        proto=probe.proto,
-        src=probe.src,
-        dst=probe.dst,
-        sport=probe.sport,
-        dport=probe.dport,
-        direction=probe.direction,
-        iface=HOST_IFACE,
-    )
+    return fwcheck_verdict(rulesets, probe)
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))

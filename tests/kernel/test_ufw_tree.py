@@ -30,14 +30,12 @@ from pathlib import Path
 
 import pytest
 import ufw_lab
-from oracle_check import ECHO_REQUEST
 from oracle_generate import probes
 from oracle_netns import NetnsPair
-from oracle_probe import run_probes
+from oracle_probe import fwcheck_verdict, run_probes
 from oracle_ruleset import ICMP, TCP
 from oracle_topology import HOST_IFACE, SERVICE_PORTS
 
-from checker.engine.netfilter.engine import classify_flow
 from checker.model.netfilter import Unknown
 from checker.parsers.netfilter import iptables_save, ufw_tree
 
@@ -229,21 +227,6 @@ def _limited(commands: list[list[str]], probe) -> bool:
     return False
 
 
-def _verdict(models, probe) -> str:
-    return classify_flow(
-        models,
-        family=probe.family,
-        proto=probe.proto,
-        src=probe.src,
-        dst=probe.dst,
-        sport=probe.sport,
-        dport=probe.dport,
-        direction=probe.direction,
-        iface=HOST_IFACE,
-        icmp=ECHO_REQUEST[probe.family] << 8 if probe.proto == ICMP[probe.family] else 0,
-    )
-
-
 @pytest.mark.parametrize("case", range(CONFIGS))
 def test_tree_equals_what_ufw_loaded(
     netns: NetnsPair, oracle_seed: str, case: int, tmp_path: Path
@@ -273,7 +256,7 @@ def test_tree_equals_what_ufw_loaded(
     observed = run_probes(netns, cases)
     problems = []
     for probe, seen in zip(cases, observed, strict=True):
-        from_tree, from_live = _verdict([tree], probe), _verdict(live, probe)
+        from_tree, from_live = fwcheck_verdict([tree], probe), fwcheck_verdict(live, probe)
         if from_tree != from_live:
             problems.append(f"{probe.label()}: tree {from_tree}, live export {from_live}")
         elif from_tree == "indeterminate":
@@ -285,7 +268,7 @@ def test_tree_equals_what_ufw_loaded(
             )
     assert not problems, replay + "\n" + "\n".join(problems)
     refused = json.loads((tmp_path / "out" / "refused.json").read_text())
-    verdicts = Counter(_verdict([tree], probe) for probe in cases)
+    verdicts = Counter(fwcheck_verdict([tree], probe) for probe in cases)
     rules = sum(len(c.rules) for t in tree.tables for c in t.chains)
     # The oracle's counts, shown with `pytest -s` (docs/ufw.md quotes a run).
     print(
@@ -304,6 +287,6 @@ def test_limit_rule_is_indeterminate_for_its_port_only(netns: NetnsPair, tmp_pat
     peer, host = "198.51.100.2", "198.51.100.1"
     limited = Probe(4, TCP, peer, host, 40001, 22, "inbound")
     other = Probe(4, TCP, peer, host, 40002, 80, "inbound")
-    assert _verdict([tree], limited) == "indeterminate"
-    assert _verdict([tree], other) == "drop"
+    assert fwcheck_verdict([tree], limited) == "indeterminate"
+    assert fwcheck_verdict([tree], other) == "drop"
     assert [o.kernel for o in run_probes(netns, (limited, other))] == ["accept", "drop"]

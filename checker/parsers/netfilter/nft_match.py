@@ -31,7 +31,9 @@ NONE` lists as) is `(value & right) == 0`, the opposite of the implicit `in` (`n
 raw payloads that are not whole known header fields (nft_raw),
 bitwise tests other than tcp flags and ct state, fib lookups other than a plain `fib saddr|daddr
 type`, lookups in sets the packet path updates (dynamic/timeout flags, `add @set` statements),
-`th` ports without a transport protocol match, and symbols missing from our tables.
+and symbols missing from our tables. `th` ports in a rule open to protocols without ports (no
+protocol test, `meta l4proto != tcp`) are the ports under tcp/udp/udplite/sctp/dccp and
+unknown under other headers, whose bytes at those offsets the model does not hold.
 """
 
 from __future__ import annotations
@@ -104,6 +106,9 @@ class Left:
     parts: tuple[Left, ...] = ()
     # kind "exthdr": the IPv6 Next Header value of the header whose presence is tested.
     header: int = 0
+    # kind "range" on `th` ports the rule's protocols do not restrict to port protocols: why
+    # the same bytes are unknown under other transport headers.
+    elsewhere: str = ""
 
 
 @dataclass
@@ -212,7 +217,8 @@ def _payload(body: object, rule: RuleMatches) -> Left:
             if protocol == "th":
                 known = rule.protocols()
                 if known is None or not known <= PORT_PROTOCOLS:
-                    return Left("unknown", reason=f"th {name} without a port protocol match")
+                    why = f"th {name} without a port protocol match"
+                    return Left("range", name, "port", deps, elsewhere=why)
             return Left("range", name, "port", deps)
         return Left("unknown", deps=deps, reason=f"{protocol} {name} is not modelled")
     if protocol in ("icmp", "icmpv6") and name in ("type", "code"):
@@ -371,7 +377,7 @@ def _split_raw(expr: dict[str, dict[str, object]], op: str, right: object,
     if op not in ("==", "!=", "in"):
         raise nft_raw.NotSplit(f"raw payload compared with {op}")
     family = nft_raw.family_of(rule.family, rule.families())
-    layout = nft_raw.fields(expr["payload"], family, rule.protocols())
+    layout = nft_raw.fields(expr["payload"], family)
     if isinstance(right, dict) and set(right) == {"set"} and isinstance(right["set"], list):
         right = {"set": [nft_raw.value(item, layout) for item in right["set"]]}
     else:
@@ -395,13 +401,28 @@ def build(side: Left, op: str, right: object, rule: RuleMatches) -> tuple[Match,
     if volatile:
         return (Unknown(f"{_set_name(right)}: {volatile}"),)
     try:
+        if side.kind == "range" and side.elsewhere:
+            return (_th_ports((_ranges(side, op, items),), side.elsewhere),)
         if side.kind == "range":
             return (_ranges(side, op, items),)
+        open_th = next((part.elsewhere for part in side.parts if part.elsewhere), "")
+        if side.kind == "concat" and open_th:
+            return (_th_ports(_concat(side, op, items, rule.family), open_th),)
         if side.kind == "concat":
             return _concat(side, op, items, rule.family)
         return (_single(side, op, items),)
     except UnknownValue as unknown:
         return (Unknown(str(unknown)),)
+
+
+def _th_ports(ports: tuple[Match, ...], reason: str) -> AnyOf:
+    """`th sport|dport` in a rule open to other transport protocols: nft adds no protocol test
+    (nft(8) RAW PAYLOAD EXPRESSION: `th` is the transport header, whatever it is), so the match
+    is the ports under a port protocol's header, where the RFC 768/793 layouts put them, and
+    unknown bytes under any other header."""
+    spans = values.normalize((p, p) for p in PORT_PROTOCOLS)
+    others = values.complement(spans, values.SCALAR_MAX["proto"])
+    return AnyOf(((Ranges("proto", spans), *ports), (Ranges("proto", others), Unknown(reason))))
 
 
 def _fragment_offset(side: Left, op: str, items: tuple[object, ...]) -> tuple[Match, ...]:

@@ -9,15 +9,14 @@ such a load reads are fixed by the header layouts (RFC 768/793 ports at transpor
 and 16 bits; IPv4 addresses at network offsets 96 and 128, IPv6 at 64 and 192), so a raw
 match whose bits line up with whole fields is exactly a concatenation of those fields.
 
-What does not line up with whole fields, a raw network-header load whose IP family the rule
-leaves open, and transport loads without a port-protocol match stay unknown.
+What does not line up with whole fields and a raw network-header load whose IP family the rule
+leaves open stay unknown; a transport load in a rule open to other protocols than those with
+ports is those ports for port protocols and unknown for the others (as `th` is, nft_match).
 """
 
 from __future__ import annotations
 
 import ipaddress
-
-from checker.model.net import PORT_PROTOCOLS
 
 # base -> (IP family or None, (bit offset, bit length, payload protocol, field name)).
 _LAYOUTS: dict[tuple[str, int | None], tuple[tuple[int, int, str, str], ...]] = {
@@ -32,16 +31,13 @@ class NotSplit(Exception):
     """A raw payload match that is not a whole number of known header fields."""
 
 
-def fields(
-    body: dict[str, object], family: int | None, protocols: frozenset[int] | None
-) -> tuple[tuple[int, str, str], ...]:
+def fields(body: dict[str, object], family: int | None) -> tuple[tuple[int, str, str], ...]:
     """The (bit length, payload protocol, field) the raw load `body` reads, in order."""
     base, offset, length = body.get("base"), body.get("offset"), body.get("len")
     if not (isinstance(base, str) and type(offset) is int and type(length) is int):
         raise NotSplit("raw payload without base, offset and len")
     if base == "th":
-        if protocols is None or not protocols <= PORT_PROTOCOLS:
-            raise NotSplit(f"@th,{offset},{length} without a port protocol match")
+        # Ports under a port protocol's header; under others nft_match keeps the bytes unknown.
         layout = _LAYOUTS[("th", None)]
     elif base == "nh" and family is not None:
         layout = _LAYOUTS[("nh", family)]

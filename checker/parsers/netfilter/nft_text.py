@@ -133,16 +133,8 @@ class _Script:
     # --- the script, command by command -------------------------------------------------
 
     def run(self, tokens: list[Token]) -> None:
-        cur = Cursor(tokens)
-        while True:
-            cur.skip_ends()
-            if cur.at_end():
-                return
-            if cur.is_sym("}"):
-                raise cur.fail("closing brace without an open block")
-            end = cur.statement_end()
-            self._command(Cursor(tokens, cur.i, end))
-            cur.i = end
+        for command in Cursor(tokens).statements():
+            self._command(command)
 
     def _command(self, cur: Cursor) -> None:
         at = cur.where()
@@ -208,17 +200,10 @@ class _Script:
             raise TextError(at, "exists", f"table {family} {name} already exists")
         table = self.tables.setdefault(key, _Table(at))
         if cur.is_sym("{"):
-            end = cur.block_end()
-            self._table_body(Cursor(cur.items, cur.i + 1, end), family, name, table)
-            cur.i = end + 1
+            self._table_body(cur.block(), family, name, table)
 
     def _table_body(self, cur: Cursor, family: str, name: str, table: _Table) -> None:
-        while True:
-            cur.skip_ends()
-            if cur.at_end():
-                return
-            end = cur.statement_end()
-            item = Cursor(cur.items, cur.i, end)
+        for item in cur.statements():
             at = item.where()
             word = item.word("chain, set, map, flags or comment")
             if word == "chain":
@@ -238,11 +223,6 @@ class _Script:
                 item.i = item.stop
             else:
                 raise TextError(at, "syntax", f"unexpected {word!r} in a table")
-            if not item.at_end():
-                raise item.fail("unexpected text")
-            cur.i = end
-            if cur.is_sym("}") and cur.i < cur.stop:
-                raise cur.fail("closing brace without an open block")
 
     def _chain_command(self, verb: str, cur: Cursor, at: Location) -> None:
         family, (table_name, name) = self._spec(cur, 2)
@@ -273,22 +253,14 @@ class _Script:
     def _chain_block(self, cur: Cursor, family: str, table: str, name: str, chain: _Chain) -> None:
         if not cur.is_sym("{"):
             return
-        end = cur.block_end()
-        body = Cursor(cur.items, cur.i + 1, end)
-        cur.i = end + 1
-        while True:
-            body.skip_ends()
-            if body.at_end():
-                return
-            stop = body.statement_end()
-            item = Cursor(body.items, body.i, stop)
+        for item in cur.block().statements():
             word = item.text()
             if word == "type":
                 self._base(item, family, chain)
             elif word == "policy":
                 item.next()
                 chain.base["policy"] = item.word("accept or drop")
-            elif word == "comment" and stop - item.i == 2 and _is_string(item.peek(1)):
+            elif word == "comment" and item.stop - item.i == 2 and _is_string(item.peek(1)):
                 item.i = item.stop
             elif word == "devices":
                 item.next()
@@ -298,9 +270,6 @@ class _Script:
                 item.i = item.stop
             else:
                 self._add_rule(item, family, table, name, chain, insert=False, index=None)
-            if not item.at_end():
-                raise item.fail("unexpected text")
-            body.i = stop
 
     def _base(self, cur: Cursor, family: str, chain: _Chain) -> None:
         cur.next()
@@ -360,17 +329,7 @@ class _Script:
     def _set_block(self, cur: Cursor, family: str, kind: str, table: _Table, name: str,
                    at: Location) -> None:  # fmt: skip
         target = table.sets.setdefault(name, _Set(kind, at))
-        if not cur.is_sym("{"):
-            raise cur.fail(f"expected `{{` after the {kind} name")
-        end = cur.block_end()
-        body = Cursor(cur.items, cur.i + 1, end)
-        cur.i = end + 1
-        while True:
-            body.skip_ends()
-            if body.at_end():
-                return
-            stop = body.statement_end()
-            item = Cursor(body.items, body.i, stop)
+        for item in cur.block(f"`{{` after the {kind} name").statements():
             word = item.word("a set property")
             if word in ("type", "typeof"):
                 words = [t.text for t in item.items[item.i : item.stop]]
@@ -386,13 +345,7 @@ class _Script:
                 target.body["timeout"] = item.word("a timeout")
             elif word == "elements":
                 item.expect("=")
-                if not item.is_sym("{"):
-                    raise item.fail("expected `{`")
-                close = item.block_end()
-                target.elements.extend(
-                    nft_text_rule.elements(Cursor(item.items, item.i + 1, close))
-                )
-                item.i = close + 1
+                target.elements.extend(nft_text_rule.elements(item.block()))
             elif word in ("size", "gc-interval", "policy", "comment"):
                 item.name(f"a {word}")
             elif word in ("counter", "auto-merge"):
@@ -400,19 +353,12 @@ class _Script:
             else:
                 raise TextError(item.items[item.i - 1].location, "syntax",
                                 f"unexpected {word!r} in a {kind}")  # fmt: skip
-            if not item.at_end():
-                raise item.fail("unexpected text")
-            body.i = stop
 
     def _element_command(self, verb: str, cur: Cursor) -> None:
         at = cur.where()
         family, (table_name, name) = self._spec(cur, 2)
         target = self._set_of(self._table_of(cur, family, table_name, at), name, at)
-        if not cur.is_sym("{"):
-            raise cur.fail("expected `{`")
-        close = cur.block_end()
-        items = nft_text_rule.elements(Cursor(cur.items, cur.i + 1, close))
-        cur.i = close + 1
+        items = nft_text_rule.elements(cur.block())
         if verb in ("add", "create"):
             target.elements.extend(items)
         elif verb in ("delete", "destroy"):

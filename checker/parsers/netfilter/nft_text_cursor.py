@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from checker.errors import Location
 from checker.parsers.netfilter.nft_text_lex import Token
 
@@ -118,3 +120,29 @@ class Cursor:
                     return j
             j += 1
         raise TextError(self.where(), "syntax", "block opened here is not closed")
+
+    def block(self, what: str = "`{`") -> Cursor:
+        """The inside of the `{ … }` block starting here (braces excluded); this cursor moves
+        past its `}`."""
+        if not self.is_sym("{"):
+            raise self.fail(f"expected {what}")
+        end = self.block_end()
+        inside = Cursor(self.items, self.i + 1, end)
+        self.i = end + 1
+        return inside
+
+    def statements(self) -> Iterator[Cursor]:
+        """One cursor per statement from here to the stop (empty lines skipped); each must be
+        read to its end by the caller before the next is given."""
+        while True:
+            self.skip_ends()
+            if self.at_end():
+                return
+            if self.is_sym("}"):
+                raise self.fail("closing brace without an open block")
+            stop = self.statement_end()
+            item = Cursor(self.items, self.i, stop)
+            yield item
+            if not item.at_end():
+                raise item.fail("unexpected text")
+            self.i = stop

@@ -443,11 +443,7 @@ def atom(cur: Cursor, verdicts: bool = False) -> object:
         return token.text
     if token.kind == "sym" and token.text == "{":
         cur.i -= 1
-        end = cur.block_end()
-        inner = Cursor(cur.items, cur.i + 1, end)
-        content = elements(inner)
-        cur.i = end + 1
-        return {"set": content}
+        return {"set": elements(cur.block())}
     if token.kind == "sym" and token.text == "(":
         items: list[object] = []
         while not cur.is_sym(")"):

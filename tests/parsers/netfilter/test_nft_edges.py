@@ -11,6 +11,7 @@ import pytest
 
 from checker.errors import ParseError, Problem, format_problem
 from checker.model.netfilter import (
+    AnyOf,
     CtState,
     Hook,
     Iface,
@@ -285,9 +286,18 @@ def test_chain_variants() -> None:
 
 
 def test_match_corner_cases() -> None:
+    # `th dport` with no protocol test: the port under a port protocol's header (RFC 768/793
+    # put it at transport offset 16 bits), unknown bytes under any other header.
     dport = payload("th", "dport")
+    port_protocols = ((6, 6), (17, 17), (33, 33), (132, 132), (136, 136))
+    others = ((0, 5), (7, 16), (18, 32), (34, 131), (133, 135), (137, 255))
     assert only_rule(document(rule(match(dport, 53), {"accept": None}))).matches == (
-        Unknown("th dport without a port protocol match"),
+        AnyOf(
+            (
+                (Ranges("proto", port_protocols), Ranges("dport", ((53, 53),))),
+                (Ranges("proto", others), Unknown("th dport without a port protocol match")),
+            )
+        ),
     )
     iif = only_rule(document(rule(match({"meta": {"key": "iif"}}, 7), {"accept": None})))
     assert iif.matches == (Unknown("meta iif 7: interface index without a name"),)

@@ -223,14 +223,18 @@ def test_exthdr_presence_is_read_as_nft_json_prints_it() -> None:
 
 def test_raw_payloads_read_as_whole_fields_or_unknown() -> None:
     """`@th`/`@nh` loads that cover whole ports or addresses are those fields (nft_raw); a
-    load across field boundaries, or `@nh` where the IP family is open, stays unknown."""
-    first, second, third, fourth, fifth = rules(parse(
+    load across field boundaries, or `@nh` where the IP family is open, stays unknown. `@th`
+    in a rule open to protocols without ports (`th sport 4001 th dport 22` with no protocol
+    test, which nft lists as `@th,0,32 0xfa10016`) is the ports under a port protocol's header
+    and unknown under others."""
+    first, second, third, fourth, fifth, sixth = rules(parse(
         "table inet t { chain input { type filter hook input priority 0;\n"
         "meta l4proto udp @th,0,32 { 0x00350035, 0x007b007b } accept\n"
         "meta nfproto ipv4 @nh,96,64 0x0a0000010a000002 accept\n"
         "@nh,96,64 0x0a0000010a000002 accept\n"
         "meta l4proto tcp @th,4,16 443 drop\n"
-        "@th,16,16 443 drop\n} }"
+        "@th,16,16 443 drop\n"
+        "@th,0,32 0xfa10016 accept\n} }"
     ))  # fmt: skip
     ports = [Ranges("sport", ((p, p),)) for p in (53, 123)]
     assert first.matches[1] == AnyOf(
@@ -240,10 +244,27 @@ def test_raw_payloads_read_as_whole_fields_or_unknown() -> None:
         Ranges("saddr", ((0x0A000001, 0x0A000001),)),
         Ranges("daddr", ((0x0A000002, 0x0A000002),)),
     )
-    reasons = [str(r.matches) for r in (third, fourth, fifth)]
+    reasons = [str(r.matches) for r in (third, fourth)]
     assert "open to both IP families" in reasons[0]
     assert "does not cover whole header fields" in reasons[1]
-    assert "without a port protocol match" in reasons[2]
+    port_protocols = Ranges("proto", ((6, 6), (17, 17), (33, 33), (132, 132), (136, 136)))
+    others = Ranges("proto", ((0, 5), (7, 16), (18, 32), (34, 131), (133, 135), (137, 255)))
+    assert fifth.matches == (
+        AnyOf(
+            (
+                (port_protocols, Ranges("dport", ((443, 443),))),
+                (others, Unknown("th dport without a port protocol match")),
+            )
+        ),
+    )
+    assert sixth.matches == (
+        AnyOf(
+            (
+                (port_protocols, Ranges("sport", ((4001, 4001),)), Ranges("dport", ((22, 22),))),
+                (others, Unknown("th sport without a port protocol match")),
+            )
+        ),
+    )
 
 
 def test_unread_selector_makes_the_rule_unknown_not_a_guess() -> None:
