@@ -195,3 +195,17 @@ def literal_exit_codes() -> list[str]:
 
 def test_no_literal_exit_code() -> None:
     assert literal_exit_codes() == []
+
+
+def test_test_module_names_are_unique() -> None:
+    """Test folders have no __init__.py (pytest's prepend import mode), so two test modules
+    with one basename cannot both be collected: the second fails with "import file mismatch"."""
+    seen: dict[str, Path] = {}
+    clashes = []
+    for path in sorted(Path(__file__).parent.rglob("*.py")):
+        if "data" in path.parts or path.name in ("__init__.py", "conftest.py"):
+            continue
+        if path.name in seen:
+            clashes.append(f"{seen[path.name]} and {path}")
+        seen[path.name] = path
+    assert clashes == []

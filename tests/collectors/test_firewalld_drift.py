@@ -1,6 +1,6 @@
 """firewalld's runtime vs permanent configuration, as `firewall-cmd --list-all-zones` /
 `--list-all-policies` print them (the texts below are in the shape firewalld 1.3.3 prints;
-tests/kernel/test_firewalld_drift.py runs the real daemon and the real collection script)."""
+tests/kernel/test_firewalld_drift_live.py runs the real daemon and the real collection script)."""
 
 from __future__ import annotations
 
