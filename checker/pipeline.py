@@ -11,11 +11,11 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from checker import parsers
 from checker.engine import settings
 from checker.engine.budget import Budget
-from checker.engine.netfilter import exclusive, exposure
 from checker.engine.verdict import Verdict
 from checker.errors import ParseError, Problem, format_problem
 from checker.findings import Finding, Status
@@ -24,6 +24,9 @@ from checker.model.listening import ListeningSockets
 from checker.model.netfilter import IpSets, NftDevices, Ruleset
 from checker.parsers.netfilter import nft_text
 from checker.policies.model import Requirement
+
+if TYPE_CHECKING:
+    from checker.engine.netfilter import exposure
 
 Source = tuple[str, bytes]
 
@@ -177,6 +180,10 @@ def finding(target: str, requirement: Requirement, verdict: Verdict) -> Finding:
 
 
 def exposure_finding(target: str, result: exposure.ExposureResult) -> Finding:
+    # Exclusive and exposure checks are imported where used: a pre-commit run of a plain
+    # policy does not load them (issue 16, bench/pre_commit.py).
+    from checker.engine.netfilter import exposure
+
     verdict = result.verdict
     names = ("port", "protocol", "program", "reachable from", "declared by")
     return Finding(
@@ -257,6 +264,8 @@ def evaluate_target(
         if budget is not None or deadline is not None:
             context.budget = Budget(budget, deadline=deadline, deadline_s=deadline_s)
         context.prepare(flows)
+        if any(r.exclusive for r in flows):
+            from checker.engine.netfilter import exclusive
         decided.update(
             (
                 id(r),
@@ -281,6 +290,8 @@ def evaluate_target(
         )
     findings = [finding(name, r, decided[id(r)]) for r in requirements]
     if listening and platform == "netfilter":
+        from checker.engine.netfilter import exposure
+
         findings += [exposure_finding(name, e) for e in exposure.check(context, listening, flows)]
     if platform == "windows" and any(m.listening for m in models):  # type: ignore[attr-defined]
         from checker.engine.windows import exposure as windows_exposure

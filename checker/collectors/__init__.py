@@ -10,12 +10,17 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
-from checker.collectors.hostkeys import KnownHosts
 from checker.collectors.result import CollectResult
 from checker.errors import Problem
 from checker.inventory.model import HostSpec, Transport
 from checker.target_guard import guarded
+
+if TYPE_CHECKING:
+    # hostkeys imports paramiko (about as long as python's own start): `fwcheck check`, which
+    # reads evidence folders through this package, never needs it.
+    from checker.collectors.hostkeys import KnownHosts
 
 
 def transport_module(transport: Transport):  # type: ignore[no-untyped-def]
