@@ -9,10 +9,11 @@ with the shipped policies of its roles). pre-commit's own start-up and git calls
 for every hook and are not counted. Both commands run `--repeat` times, alternated so machine
 load hits both alike; the medians of wall and of CPU time (user + system, which a loaded
 machine distorts less) and their ratios are printed (target <= 2.0), with the load.
-`--importtime` prints the 15 slowest imports of one fwcheck run (python -X importtime).
+`--importtime` prints the 15 slowest imports of one fwcheck run (python -X importtime);
+`--before DIR` times another tree's fwcheck alike (before/after in the same run).
 Not a test: run it by hand on an otherwise idle machine.
 
-Usage: python bench/pre_commit.py [--repeat 15] [--rules 500] [--importtime]
+Usage: python bench/pre_commit.py [--repeat 15] [--rules 500] [--importtime] [--before DIR]
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--rules", type=int, default=500)
     parser.add_argument("--importtime", action="store_true")
+    parser.add_argument("--before", type=Path, help="another fwcheck tree, timed alike")
     args = parser.parse_args()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     with tempfile.TemporaryDirectory(prefix="fwcheck-pre-commit-bench-") as name:
@@ -98,27 +100,32 @@ def main() -> int:
             str(changed.relative_to(folder)),
         ]  # fmt: skip
         floor = [sys.executable, "-c", "import yaml, jsonschema"]
-        timed(hook, folder, env)  # warm the page cache and the .pyc files
-        hooks: list[tuple[float, float]] = []
-        floors: list[tuple[float, float]] = []
+        trees = {"fwcheck hook": REPO, **({"before tree": args.before} if args.before else {})}
+        envs = {label: {**os.environ, "PYTHONPATH": str(tree)} for label, tree in trees.items()}
+        for label in trees:
+            timed(hook, folder, envs[label])  # warm the page cache and the .pyc files
+        runs: dict[str, list[tuple[float, float]]] = {"floor": [], **{label: [] for label in trees}}
         load_before = os.getloadavg()[0]
         for _ in range(args.repeat):
-            floors.append(timed(floor, folder, env))
-            hooks.append(timed(hook, folder, env))
+            runs["floor"].append(timed(floor, folder, env))
+            for label in trees:
+                runs[label].append(timed(hook, folder, envs[label]))
         load_after = os.getloadavg()[0]
         print(
             f"pre-commit bench: {count} iptables rules in the changed export, {args.repeat} runs"
             f" each, {os.cpu_count()} CPUs, load {load_before:.1f} -> {load_after:.1f}"
         )
-        for label, index in (("wall", 0), ("CPU", 1)):
-            hook_s = statistics.median(h[index] for h in hooks)
-            floor_s = statistics.median(f[index] for f in floors)
-            ratio = hook_s / floor_s
-            print(
-                f"  {label:4s} median: import yaml, jsonschema {floor_s * 1000:7.1f} ms | fwcheck"
-                f" hook {hook_s * 1000:7.1f} ms | ratio {ratio:.2f} (target <= 2.0:"
-                f" {'met' if ratio <= 2.0 else 'NOT met'})"
-            )
+        for kind, index in (("wall", 0), ("CPU", 1)):
+            floor_s = statistics.median(run[index] for run in runs["floor"])
+            line = f"  {kind:4s} median: import yaml, jsonschema {floor_s * 1000:6.1f} ms"
+            for label in trees:
+                hook_s = statistics.median(run[index] for run in runs[label])
+                ratio = hook_s / floor_s
+                verdict = "met" if ratio <= 2.0 else "NOT met"
+                line += f" | {label} {hook_s * 1000:6.1f} ms, ratio {ratio:.2f}"
+                if label == "fwcheck hook":
+                    line += f" (target <= 2.0: {verdict})"
+            print(line)
         if args.importtime:
             done = subprocess.run(
                 [sys.executable, "-X", "importtime", *hook[1:]],
