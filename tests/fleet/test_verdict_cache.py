@@ -5,6 +5,7 @@ collected outputs are given as a CollectResult (what a collector returns)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -108,10 +109,23 @@ def test_any_change_misses(history: History, tmp_path: Path, monkeypatch) -> Non
     assert run(history, reqs, collected())[1]
 
 
+def counter_digits(data: bytes) -> set[int]:
+    """Positions of the digits of chain policy counters (":INPUT DROP [0:0]"): traffic, not
+    rules; the key reads them as [0:0] (test_chain_policy_counters_do_not_miss)."""
+    found: set[int] = set()
+    for match in re.finditer(rb"^:[^ \n]+ [^ \n]+ \[(\d+):(\d+)\]$", data, re.M):
+        for group in (1, 2):
+            found.update(range(match.start(group), match.end(group)))
+    return found
+
+
 def test_key_changes_with_every_input(tmp_path: Path) -> None:
     reqs = requirements(tmp_path)
     base = verdict_cache.key([("h:a.txt", RULES)], reqs, version="1", budget=10)
+    counters = counter_digits(RULES)
     for i in range(len(RULES)):
+        if i in counters and bytes([RULES[i] ^ 1]).isdigit():
+            continue
         flipped = RULES[:i] + bytes([RULES[i] ^ 1]) + RULES[i + 1 :]
         assert verdict_cache.key([("h:a.txt", flipped)], reqs, version="1", budget=10) != base
     assert verdict_cache.key([("h:a.txt", RULES)], reqs, version="2", budget=10) != base
@@ -169,5 +183,24 @@ def test_the_dump_date_of_iptables_save_does_not_miss(history: History, tmp_path
     for i in range(len(tonight)):
         if any(start <= i < start + 24 for start in date_at) or tonight[i : i + 1] == b"\n":
             continue
+        if i in counter_digits(tonight) and bytes([tonight[i] ^ 1]).isdigit():
+            continue
         flipped = tonight[:i] + bytes([tonight[i] ^ 1]) + tonight[i + 1 :]
         assert verdict_cache.key([("h:a.txt", flipped)], reqs, version="1", budget=10) != base, i
+
+
+def test_chain_policy_counters_do_not_miss(history: History, tmp_path: Path) -> None:
+    """iptables-save prints each built-in chain's policy counters, which traffic moves between
+    two nights; an unchanged firewall must still hit, and a changed policy must not."""
+    reqs = requirements(tmp_path)
+    busy = RULES.replace(b":OUTPUT ACCEPT [0:0]", b":OUTPUT ACCEPT [60:41595]")
+    first, hit, _ = run(history, reqs, collected(busy))
+    assert not hit
+    busier = RULES.replace(b":OUTPUT ACCEPT [0:0]", b":OUTPUT ACCEPT [133:92512]")
+    again, hit, _ = run(history, reqs, collected(busier))
+    assert hit and [f.status for f in again] == [f.status for f in first]
+    # The policy itself is still part of the key.
+    opened = busier.replace(b":INPUT DROP", b":INPUT ACCEPT")
+    findings, hit, _ = run(history, reqs, collected(opened))
+    assert not hit
+    assert {f.rule: f.status.value for f in findings}["no-telnet"] == "fail"
