@@ -8,8 +8,8 @@ Setup (root; everything inside one network namespace this script creates and del
   - N SSH targets: real Debian sshd processes, each listening on 16 loopback addresses
     (127.1.x.y:22; sshd keeps at most 16 listen sockets, MAX_LISTEN_SOCKS), so N = 500 is 32
     sshd processes. Every target is a separate (address, host key entry) and a separate SSH
-    connection; all of them dump the namespace's firewall (identical rulesets: with the verdict
-    cache on, one host's result serves the others, so the first night is measured --no-cache).
+    connection; all of them dump the namespace's firewall (identical rulesets; the verdict
+    cache's key holds each source's cited name, which names the host, so hosts never share).
 Measured, one after the other, in this one run, for each N (default 500):
   - floor: `xargs -P C ssh root@HOST iptables-save` over every host (OpenSSH client, the same
     parallelism C as fwcheck's --concurrency), measured before and after the fwcheck runs (the
@@ -19,8 +19,7 @@ Measured, one after the other, in this one run, for each N (default 500):
   - first night: `fwcheck scan --concurrency C --json ... --history ... --no-cache` (the
     shipped baseline policy; every host parsed and checked, as in a fleet of distinct rulesets)
     and its peak RSS (wait4's ru_maxrss);
-  - first night with the cache on (the default): the hosts' dumps are identical here (one
-    namespace), so one host is checked and the others reuse its result: printed, not a target;
+  - first night with the cache on (the default, filling the cache): printed, not a target;
   - second night: the same scan again on the history the previous run filled, rulesets
     unchanged: every host's result comes from the verdict cache.
 `--rss-hosts 2000` adds, for each such N, only the first night (no floors) and prints its peak
@@ -436,7 +435,7 @@ def main() -> int:
             shared_hits = reused(fleet)
             print(
                 f"  first night, cache on {shared[0]:6.2f} s ({shared_hits} of {hosts} reused"
-                f" from identical hosts) | {load()}",
+                f" from the cache) | {load()}",
                 flush=True,
             )
             second = fwcheck(fleet, args.concurrency, history="cached.sqlite")
