@@ -8,24 +8,33 @@ Setup (root; everything inside one network namespace this script creates and del
   - N SSH targets: real Debian sshd processes, each listening on 16 loopback addresses
     (127.1.x.y:22; sshd keeps at most 16 listen sockets, MAX_LISTEN_SOCKS), so N = 500 is 32
     sshd processes. Every target is a separate (address, host key entry) and a separate SSH
-    connection; all of them dump the namespace's firewall (identical rulesets: fwcheck parses
-    and checks each host's dump anew, nothing is cached across hosts).
-Measured, one after the other, in this one run, for each N (default 50, 200, 500):
+    connection; all of them dump the namespace's firewall (identical rulesets; the verdict
+    cache's key holds each source's cited name, which names the host, so hosts never share).
+Measured, one after the other, in this one run, for each N (default 500):
   - floor: `xargs -P C ssh root@HOST iptables-save` over every host (OpenSSH client, the same
-    parallelism C as fwcheck's --concurrency);
+    parallelism C as fwcheck's --concurrency), measured before and after the fwcheck runs (the
+    mean is the floor: on a shared machine the load drifts);
   - script floor: the same, but ssh runs fwcheck's own collection script (what fwcheck's round
     trip costs on the target: nft -j, iptables-nft/legacy-save, ip6tables twins, ipset ...);
-  - fwcheck: `fwcheck scan --concurrency C --json ... --history ...` (the shipped baseline
-    policy, history on as by default) and its peak RSS (wait4's ru_maxrss).
-Prints wall times, the ratio fwcheck / floor (target <= 1.5) and the peak RSS (< 300 MB at 500).
+  - first night: `fwcheck scan --concurrency C --json ... --history ... --no-cache` (the
+    shipped baseline policy; every host parsed and checked, as in a fleet of distinct rulesets)
+    and its peak RSS (wait4's ru_maxrss);
+  - first night with the cache on (the default, filling the cache): printed, not a target;
+  - second night: the same scan again on the history the previous run filled, rulesets
+    unchanged: every host's result comes from the verdict cache.
+`--rss-hosts 2000` adds, for each such N, only the first night (no floors) and prints its peak
+RSS against the first N's (target <= 1.2x). `--before DIR` also runs the first night with the
+fwcheck of another tree (e.g. `git archive OLD | tar -x -C DIR`): before/after in the same run.
+Ratios are printed against the floor measured in the same run; the load average is printed at
+each step (the machine may be shared: ratios, not seconds, are comparable).
 Before the fleet, the collection script's own cost on the target: --script-repeat runs of it in
 the namespace (no ssh), as shipped (only the dumps that can show something) and with every dump
 forced (as before issue 16), with their ratio. `--nft-only` loads only the native nft table (an
 nft-only host: the iptables-nft and legacy dumps have nothing to show); `--script-only` stops there.
 Not a test: run it by hand, as root, on an otherwise idle machine.
 
-Usage: python bench/fleet.py [--hosts 50,200,500] [--concurrency 32] [--rules 300] [--nft-only]
-       [--script-repeat 20] [--script-only]
+Usage: python bench/fleet.py [--hosts 500] [--rss-hosts 2000] [--concurrency 32] [--rules 300]
+       [--nft-only] [--script-repeat 20] [--script-only] [--before DIR]
 """
 
 from __future__ import annotations
@@ -289,8 +298,14 @@ def floor(fleet: Fleet, concurrency: int, *, script: bool) -> float:
     return wall
 
 
-def fwcheck(fleet: Fleet, concurrency: int) -> tuple[float, int, int, float]:
-    history = fleet.dir / "history.sqlite"
+def fwcheck(
+    fleet: Fleet,
+    concurrency: int,
+    *,
+    history: str,
+    cache: bool = True,
+    tree: Path = REPO,
+) -> tuple[float, int, int, float]:
     argv = [
         "ip", "netns", "exec", fleet.netns,
         sys.executable, "-m", "checker", "scan",
@@ -298,13 +313,30 @@ def fwcheck(fleet: Fleet, concurrency: int) -> tuple[float, int, int, float]:
         "--no-user-known-hosts",
         "--concurrency", str(concurrency),
         "--json", str(fleet.dir / "report.json"),
-        "--history", str(history),
+        "--history", str(fleet.dir / history),
         "--quiet",
     ]  # fmt: skip
-    wall, code, rss_kib, cpu_s = timed(argv, cwd=REPO, stdout=subprocess.DEVNULL)
+    if not cache:
+        argv.append("--no-cache")
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    wall, code, rss_kib, cpu_s = timed(argv, cwd=tree, stdout=subprocess.DEVNULL, env=env)
     if code not in (0, 1):
         raise RuntimeError(f"fwcheck scan exited {code}")
     return wall, code, rss_kib, cpu_s
+
+
+def reused(fleet: Fleet) -> int:
+    """How many hosts the last scan took from the verdict cache (its report's note)."""
+    import json
+
+    for note in json.loads((fleet.dir / "report.json").read_text())["notes"]:
+        if note.startswith("verdict cache: "):
+            return int(note.split()[2])
+    return 0
+
+
+def load() -> str:
+    return f"load {os.getloadavg()[0]:.1f}"
 
 
 def every_dump_script() -> str:
@@ -334,54 +366,115 @@ def script_cost(fleet: Fleet, repeat: int) -> tuple[float, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--hosts", default="50,200,500")
+    parser.add_argument("--hosts", default="500")
+    parser.add_argument("--rss-hosts", default="", help="e.g. 2000: first night only, peak RSS")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rules", type=int, default=300)
     parser.add_argument("--nft-only", action="store_true")
     parser.add_argument("--script-repeat", type=int, default=20)
     parser.add_argument("--script-only", action="store_true")
+    parser.add_argument("--before", type=Path, help="another fwcheck tree, run as 'before'")
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("needs root (network namespace, sshd)", file=sys.stderr)
         return 2
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    print(f"fleet bench: concurrency {args.concurrency}, {os.cpu_count()} CPUs")
+    print(f"fleet bench: concurrency {args.concurrency}, {os.cpu_count()} CPUs, {load()}")
     rows = []
-    for hosts in (int(n) for n in args.hosts.split(",")):
+    rss_rows: list[tuple[int, int, int | None]] = []
+    sizes = [int(n) for n in args.hosts.split(",")]
+    big = [int(n) for n in args.rss_hosts.split(",") if n]
+    for hosts in sizes + big:
         fleet = Fleet(hosts, args.rules, args.nft_only)
+        print(
+            f"N={hosts}: {len(fleet.sshds)} sshd processes x {LISTEN_PER_SSHD} loopback addresses,"
+            f" {hosts} SSH targets (one connection each), {fleet.rule_lines} iptables rules/host",
+            flush=True,
+        )
         try:
+            if hosts in big:
+                _w, _c, rss, _cpu = fwcheck(
+                    fleet, args.concurrency, history="rss.sqlite", cache=False
+                )
+                old = None
+                if args.before:
+                    old = fwcheck(
+                        fleet, args.concurrency, history="old.sqlite", cache=False, tree=args.before
+                    )[2]
+                rss_rows.append((hosts, rss, old))
+                print(
+                    f"  first night (no cache): peak RSS {rss / 1024:6.1f} MB"
+                    + (f" (before: {old / 1024:6.1f} MB)" if old else "")
+                    + f" | {load()}",
+                    flush=True,
+                )
+                continue
             shipped, forced = script_cost(fleet, args.script_repeat)
             kind = "nft-only host" if args.nft_only else "iptables-nft + ip6tables-nft + nft host"
             print(
-                f"collection script on the target ({kind}), {args.script_repeat} runs: shipped"
+                f"  collection script on the target ({kind}), {args.script_repeat} runs: shipped"
                 f" {shipped:6.2f} s | every dump {forced:6.2f} s | ratio {shipped / forced:4.2f}",
                 flush=True,
             )
             if args.script_only:
                 continue
-            base = floor(fleet, args.concurrency, script=False)
+            base_a = floor(fleet, args.concurrency, script=False)
+            print(f"  floor ssh iptables-save {base_a:6.2f} s | {load()}", flush=True)
             scripted = floor(fleet, args.concurrency, script=True)
-            wall, code, rss, cpu_s = fwcheck(fleet, args.concurrency)
+            print(f"  ssh + collection script {scripted:6.2f} s | {load()}", flush=True)
+            first = fwcheck(fleet, args.concurrency, history="first.sqlite", cache=False)
+            print(f"  first night (--no-cache) {first[0]:6.2f} s | {load()}", flush=True)
+            old = None
+            if args.before:
+                old = fwcheck(
+                    fleet, args.concurrency, history="old.sqlite", cache=False, tree=args.before
+                )
+                print(f"  first night, before tree {old[0]:6.2f} s | {load()}", flush=True)
+            shared = fwcheck(fleet, args.concurrency, history="cached.sqlite")
+            shared_hits = reused(fleet)
+            print(
+                f"  first night, cache on {shared[0]:6.2f} s ({shared_hits} of {hosts} reused"
+                f" from the cache) | {load()}",
+                flush=True,
+            )
+            second = fwcheck(fleet, args.concurrency, history="cached.sqlite")
+            second_hits = reused(fleet)
+            print(
+                f"  second night {second[0]:6.2f} s ({second_hits} of {hosts} from the cache)"
+                f" | {load()}",
+                flush=True,
+            )
+            base_b = floor(fleet, args.concurrency, script=False)
+            print(f"  floor again {base_b:6.2f} s | {load()}", flush=True)
         finally:
             fleet.stop()
-        rows.append((hosts, fleet.rule_lines, base, scripted, wall, rss))
+        base = (base_a + base_b) / 2
+        rows.append((hosts, base, scripted, first, second, second_hits))
+        rss_rows.append((hosts, first[2], old[2] if old else None))
         print(
-            f"N={hosts:4d} ({fleet.rule_lines} iptables rules/host): floor ssh iptables-save "
-            f"{base:6.2f} s | ssh + collection script {scripted:6.2f} s | fwcheck scan {wall:6.2f} s "
-            f"(exit {code}) | ratio {wall / base:4.2f} (vs script floor {wall / scripted:4.2f}) | "
-            f"peak RSS {rss / 1024:6.1f} MB | fwcheck CPU {cpu_s:5.1f} s",
+            f"N={hosts:4d}: floor {base:6.2f} s (mean of {base_a:.2f}, {base_b:.2f}) | ssh + script"
+            f" {scripted:6.2f} s\n"
+            f"  first night  {first[0]:6.2f} s: {first[0] / base:4.2f}x floor (target <= 1.25),"
+            f" {first[0] / scripted:4.2f}x ssh + script (target <= 1.05) | peak RSS"
+            f" {first[2] / 1024:6.1f} MB | fwcheck CPU {first[3]:5.1f} s\n"
+            + (
+                f"  before tree  {old[0]:6.2f} s: {old[0] / base:4.2f}x floor,"
+                f" {old[0] / scripted:4.2f}x ssh + script | peak RSS {old[2] / 1024:6.1f} MB\n"
+                if old
+                else ""
+            )
+            + f"  second night {second[0]:6.2f} s: {second[0] / base:4.2f}x floor (target <= 1.1),"
+            f" {second_hits} of {hosts} hosts from the cache | fwcheck CPU {second[3]:5.1f} s",
             flush=True,
         )
-    if not rows:
-        return 0
-    worst = max(w / b for _, _, b, _, w, _ in rows)
-    last_rss = rows[-1][5] / 1024
-    print(
-        f"targets: ratio <= 1.5 (worst {worst:.2f}: {'met' if worst <= 1.5 else 'NOT met'}); "
-        f"peak RSS < 300 MB at N={rows[-1][0]} ({last_rss:.0f} MB: "
-        f"{'met' if last_rss < 300 else 'NOT met'})"
-    )
+    if len(rss_rows) > 1:
+        (n0, rss0, old0), (n1, rss1, old1) = rss_rows[0], rss_rows[-1]
+        print(
+            f"peak RSS N={n1} / N={n0} (first night, no cache): {rss1 / 1024:.1f} / {rss0 / 1024:.1f}"
+            f" MB = {rss1 / rss0:.2f}x (target <= 1.2)"
+            + (f"; before: {old1 / old0:.2f}x" if old0 and old1 else "")
+        )
     return 0
 
 

@@ -342,6 +342,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_parser_options(check, "check")
     _add_report_options(check)
     _add_budget_option(check)
+    check.add_argument(
+        "--cache",
+        metavar="FILE",
+        help="verdict cache: reuse the results of targets whose files, policies, params and"
+        " fwcheck are unchanged since an earlier check with the same FILE (a history database,"
+        " as scan's --history); default: no cache",
+    )
+    check.add_argument(
+        "--no-cache", action="store_true", help="check every target even when --cache is given"
+    )
     check.add_argument("files", nargs="*", metavar="FILE")
 
     scan = sub.add_parser(
@@ -552,6 +562,7 @@ def _run(args: argparse.Namespace) -> int:
             parse_options=_parse_options(args, "check"),
             controls=args.control,
             budget=args.budget,
+            cache_path=None if args.no_cache else args.cache,
         )
     if args.command == "scan":
         from checker.commands import scan

@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from checker import parsers
 from checker.engine import settings
 from checker.engine.budget import Budget
-from checker.engine.netfilter import exclusive, exposure
 from checker.engine.reasons import verdict
 from checker.engine.registry import ENGINES, Engine
 from checker.engine.verdict import Verdict
@@ -24,6 +24,9 @@ from checker.model.listening import ListeningSockets
 from checker.parsers.netfilter import nft_text
 from checker.parsers.options import NO_OPTIONS, ParseOptions, number_of, texts_of
 from checker.policies.model import Requirement
+
+if TYPE_CHECKING:
+    from checker.engine.netfilter import exposure
 
 Source = tuple[str, bytes]
 
@@ -162,6 +165,10 @@ def finding(target: str, requirement: Requirement, verdict: Verdict) -> Finding:
 
 
 def exposure_finding(target: str, result: exposure.ExposureResult) -> Finding:
+    # Exclusive and exposure checks are imported where used: a pre-commit run of a plain
+    # policy does not load them (issue 16, bench/pre_commit.py).
+    from checker.engine.netfilter import exposure
+
     verdict = result.verdict
     names = ("port", "protocol", "program", "reachable from", "declared by")
     return Finding(
@@ -242,6 +249,8 @@ def evaluate_target(
         if budget is not None or deadline is not None:
             context.budget = Budget(budget, deadline=deadline, deadline_s=deadline_s)
         context.prepare(flows)
+        if any(r.exclusive for r in flows):
+            from checker.engine.netfilter import exclusive
         decided.update(
             (
                 id(r),
@@ -274,6 +283,8 @@ def evaluate_target(
     )
     findings = [finding(name, r, decided[id(r)]) for r in requirements]
     if listening and context is not None:
+        from checker.engine.netfilter import exposure
+
         findings += [exposure_finding(name, e) for e in exposure.check(context, listening, flows)]
     if platform == "windows" and any(m.listening for m in models):  # type: ignore[attr-defined]
         from checker.engine.windows import exposure as windows_exposure

@@ -31,6 +31,9 @@ def _evidence_targets(
     """FILEs that are evidence run folders (`scan --evidence`, `collect`): one target per run,
     read from the sources its manifest.json names, as the scan checked them. None when no FILE
     is an evidence run folder."""
+    if not any(Path(f).is_dir() for f in files):
+        # Export files only (a pre-commit run): the collectors are not loaded.
+        return None
     from checker.collectors.evidence import MANIFEST, read_manifest
 
     # A folder without a manifest stays an unreadable FILE of its target (exit 3, a message

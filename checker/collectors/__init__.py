@@ -11,13 +11,17 @@ import logging
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from checker.collectors.hostkeys import KnownHosts
 from checker.collectors.result import CollectResult
 from checker.errors import Problem
 from checker.inventory.model import HostSpec, Transport
 from checker.target_guard import guarded
+
+if TYPE_CHECKING:
+    # hostkeys imports paramiko (about as long as python's own start): `fwcheck check`, which
+    # reads evidence folders through this package, never needs it.
+    from checker.collectors.hostkeys import KnownHosts
 
 
 class Collector(Protocol):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from checker import __version__
 from checker.commands.outputs import NO_OUTPUTS, Outputs
@@ -12,7 +12,7 @@ from checker.errors import Problem, UsageError, format_problem
 from checker.findings import Finding
 from checker.gate import exit_code
 from checker.parsers.options import NO_OPTIONS, ParseOptions
-from checker.pipeline import Evaluation, evaluate_target, input_limit
+from checker.pipeline import Evaluation, Source, evaluate_target, input_limit
 from checker.policies.controls import no_control_matches, select
 from checker.policies.loader import load_policy_set, policy_search_paths
 from checker.policies.model import Requirement
@@ -25,15 +25,30 @@ from checker.target_selection import targets_for
 from checker.targets import TargetSpec
 from checker.waivers import apply_waivers, load_waivers
 
+if TYPE_CHECKING:
+    # Imported when a cache is used: `check` without one (a pre-commit run) skips sqlite3.
+    from checker.fleet.verdict_cache import VerdictCache
+
+
+def _cacheable(sources: Sequence[Source]) -> bool:
+    """Whether the sources' bytes are everything the parsers will read. A configuration tree
+    (a folder: its files are read by the folder parser) and an nft file that may include others
+    read more than their bytes; such targets are always checked anew."""
+    return all(data and b"include" not in data for _, data in sources)
+
 
 def check_targets(
     planned: Sequence[tuple[TargetSpec, tuple[Requirement, ...]]],
     options: ParseOptions = NO_OPTIONS,
     budget: int | None = None,
+    cache: VerdictCache | None = None,
+    from_cache: list[str] | None = None,
 ) -> tuple[list[TargetInfo], list[Finding], list[Requirement]]:
     """Read and check each target against its resolved requirements (`options`: the parser
     options of the command line, over each target's own from its config; `budget`: the work
-    budget of each target, engine/budget.py)."""
+    budget of each target, engine/budget.py). With `cache`, a target whose sources, resolved
+    requirements, budget and format are those of an earlier check reuses its findings (its name
+    is then appended to `from_cache`); see checker/fleet/verdict_cache.py."""
     infos: list[TargetInfo] = []
     findings: list[Finding] = []
     seen: dict[str, Requirement] = {}
@@ -48,7 +63,24 @@ def check_targets(
             sources, problems = read_sources(target.files, dict(target.digests), input_limit(given))
             if problems:
                 return [], None, problems
-            return evaluate_target(
+            cache_key = None
+            if cache is not None and _cacheable(sources):
+                from checker.fleet import verdict_cache
+
+                cache_key = verdict_cache.key(
+                    sources,
+                    requirements,
+                    version=__version__,
+                    budget=budget,
+                    format_name=target.format_name,
+                )
+                stored = cache.get(cache_key)
+                reused = verdict_cache.decode(stored, target.name, target.files) if stored else None
+                if reused is not None:
+                    if from_cache is not None:
+                        from_cache.append(target.name)
+                    return reused[0], reused[1], []
+            found, platform, problems = evaluate_target(
                 target.name,
                 sources,
                 requirements,
@@ -56,6 +88,11 @@ def check_targets(
                 options=given,
                 budget=budget,
             )
+            if cache is not None and cache_key is not None and not problems:
+                from checker.fleet import verdict_cache
+
+                cache.put(cache_key, verdict_cache.encode(target.files, platform, found))
+            return found, platform, problems
 
         target_findings, platform, problems = guarded(
             target.name, evaluate, lambda problem: ([], None, [problem])
@@ -91,9 +128,11 @@ def run(
     parse_options: ParseOptions = NO_OPTIONS,
     controls: Sequence[str] = (),
     budget: int | None = None,
+    cache_path: str | None = None,
 ) -> int:
     """`parse_options`: the parser options given on the command line (checker.parsers.options);
-    they win over a target config's (fwcheck.yaml `ufw_defaults:`)."""
+    they win over a target config's (fwcheck.yaml `ufw_defaults:`). `cache_path`: a history
+    database whose verdict cache is read and filled (None: none)."""
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     notes: list[str] = []
     targets, unmatched, config_policies = targets_for(
@@ -124,7 +163,23 @@ def run(
     if controls and targets and not any(requirements for _, requirements in planned):
         raise no_control_matches(controls)
     waivers = load_waivers(outputs.waivers_path) if outputs.waivers_path else None
-    infos, findings, requirements = check_targets(planned, parse_options, budget)
+    from_cache: list[str] = []
+    if cache_path is None:
+        infos, findings, requirements = check_targets(planned, parse_options, budget)
+    else:
+        from checker.fleet.history import History
+
+        with History.open(cache_path) as history:
+            cache = history.verdict_cache((today or date.today()).isoformat())
+            infos, findings, requirements = check_targets(
+                planned, parse_options, budget, cache, from_cache
+            )
+            cache.flush()
+    if from_cache:
+        notes.append(
+            f"verdict cache: {len(from_cache)} of {len(planned)} targets unchanged since an"
+            f" earlier check, their results reused (--no-cache to re-check): {', '.join(from_cache)}"
+        )
     for file in unmatched:
         infos.append(
             TargetInfo(

@@ -32,9 +32,10 @@ from checker.fleet import scope as scopes
 from checker.fleet import verdict_cache
 from checker.fleet.history import History, RunRecorder
 from checker.fleet.progress import progress_for
-from checker.fleet.publish import finish
+from checker.fleet.publish import finish, finish_streamed, streamable
 from checker.fleet.runner import DEFAULT_CONCURRENCY, collect_stream
 from checker.fleet.shard import parse_shard, select
+from checker.fleet.spool import HostSpool, summary_view
 from checker.gate import exit_code
 from checker.inventory.model import HostSpec
 from checker.inventory.selection import open_inventory, select_hosts
@@ -188,8 +189,9 @@ def run(
     verdicts = None
     if history is not None and use_cache:
         verdicts = history.verdict_cache((today or date.today()).isoformat())
+    spool: HostSpool | None = None
     try:
-        infos, findings, seen, collect_failed = _scan_hosts(
+        spool, seen, collect_failed = _scan_hosts(
             selected,
             requirements_for,
             known_hosts,
@@ -209,28 +211,55 @@ def run(
         )
         if verdicts is not None:
             verdicts.flush()
+        trailing: list[Finding] = []
         if waivers is not None:
             from checker.waivers import apply_waivers
 
-            extra = apply_waivers([], waivers, today or date.today())[1]
-            findings.extend(extra)
+            trailing = apply_waivers([], waivers, today or date.today())[1]
             if recorder is not None:
-                for target in dict.fromkeys(f.target for f in extra):
-                    recorder.add(target, None, None, [f for f in extra if f.target == target])
-        report = RunReport(
-            __version__, started, tuple(infos), tuple(findings), tuple(seen.values()), tuple(notes)
-        )
+                for target in dict.fromkeys(f.target for f in trailing):
+                    recorder.add(target, None, None, [f for f in trailing if f.target == target])
+        head = (__version__, started, tuple(spool.infos()))
         options = outputs.report_options()
-        finish(
-            report,
-            outputs.report_paths(),
-            options,
-            recorder,
-            quiet=outputs.quiet,
-            started_monotonic=started_monotonic,
-            color=outputs.color,
-        )
+        paths = outputs.report_paths()
+        if streamable(paths):
+            # Reports are written from the spool host by host (memory flat in the fleet's size).
+            report = RunReport(
+                *head,
+                tuple(spool.summary() + [summary_view(f) for f in trailing]),
+                tuple(seen.values()),
+                tuple(notes),
+            )
+            finish_streamed(
+                report,
+                spool,
+                trailing,
+                paths,
+                options,
+                recorder,
+                quiet=outputs.quiet,
+                started_monotonic=started_monotonic,
+                color=outputs.color,
+            )
+        else:
+            report = RunReport(
+                *head,
+                (*spool.findings(), *trailing),
+                tuple(seen.values()),
+                tuple(notes),
+            )
+            finish(
+                report,
+                paths,
+                options,
+                recorder,
+                quiet=outputs.quiet,
+                started_monotonic=started_monotonic,
+                color=outputs.color,
+            )
     finally:
+        if spool is not None:
+            spool.close()
         if history is not None:
             history.close()
     code = exit_code(effective_findings(report), outputs.fail_on, report.targets)
@@ -257,12 +286,13 @@ def _scan_hosts(
     parse_options: ParseOptions = NO_OPTIONS,
     budget: int | None = None,
     cache: verdict_cache.VerdictCache | None = None,
-) -> tuple[list[TargetInfo], list[Finding], dict[str, Requirement], bool]:
-    """Collect and check every host as results arrive; return infos and findings in inventory
-    order, the requirements seen, and whether any host failed to be collected."""
+) -> tuple[HostSpool, dict[str, Requirement], bool]:
+    """Collect and check every host as results arrive, each host's results spooled to disk as
+    soon as they exist; return the spool, the requirements seen, and whether any host failed to
+    be collected."""
     by_name = {host.name: host for host in selected}
     order = {host.name: index for index, host in enumerate(selected)}
-    per_host: dict[str, tuple[TargetInfo, list[Finding]]] = {}
+    spool = HostSpool(order)
     seen: dict[str, Requirement] = {}
     host_notes: dict[str, tuple[str, ...]] = {}
     collect_failed = False
@@ -326,23 +356,21 @@ def _scan_hosts(
                 # What every report will show for this host, the invented read error included.
                 shown = effective_findings(RunReport("", "", (info,), tuple(host_findings), ()))
                 recorder.add(info.name, info.platform, info.error, shown)
-            per_host[host.name] = (info, host_findings)
+            spool.add(info, host_findings)
             progress.advance(failed=info.error is not None)
-            # `result` (raw outputs) and the parsed models die here, before the next host.
-            del result
+            # `result` (raw outputs), the parsed models and the findings die here.
+            del result, host_findings
+    except BaseException:
+        spool.close()
+        raise
     finally:
         progress.close()
-    infos: list[TargetInfo] = []
-    findings: list[Finding] = []
-    for name in sorted(per_host, key=order.__getitem__):
-        info, host_findings = per_host[name]
-        infos.append(info)
-        findings.extend(host_findings)
+    for name in spool.names():
         notes.extend(f"{name}: {note}" for note in host_notes.get(name, ()))
     if from_cache:
         reused = sorted(from_cache, key=order.__getitem__)
         notes.append(
-            f"verdict cache: {len(reused)} of {len(per_host)} targets unchanged since an earlier"
+            f"verdict cache: {len(reused)} of {len(spool)} targets unchanged since an earlier"
             f" scan, their results reused (--no-cache to re-check): {', '.join(reused)}"
         )
-    return infos, findings, seen, collect_failed
+    return spool, seen, collect_failed

@@ -16,6 +16,7 @@ from checker.reports.data import (
     Cause,
     ReportOptions,
     RunReport,
+    TargetInfo,
     below_threshold,
     capped,
     effective_findings,
@@ -144,33 +145,73 @@ def render(
     infos = {t.name: t for t in report.targets}
     lines: list[str] = []
     for name in target_order(report, findings):
-        own = by_target.get(name, [])
-        if own and all(f.policy == WAIVER_POLICY for f in own) and name not in infos:
-            if not quiet:
-                lines.append(f"waiver problems in {_clean(name)}: {len(own)}")
-            lines.extend(("" if quiet else "  ") + _waiver_line(f, with_target=quiet) for f in own)
-            continue
-        # A cause that many results share (a host that could not be collected, no IPv6
-        # ruleset) is said once, not once per rule.
-        causes, single = shared_causes(own)
-        problems = [f for f in single if f.status in _PROBLEMS]
-        said = [cause_line(c, color=color, with_target=quiet, fail_on=fail_on) for c in causes] + [
-            finding_line(f, color=color, with_target=quiet, fail_on=fail_on) for f in problems
-        ]
-        if quiet:
-            lines.extend(said)
-            continue
-        info = infos.get(name)
-        files = f" ({_clean(', '.join(info.files))})" if info and info.files else ""
-        lines.append(
-            f"{_paint(_clean(name), chr(27) + '[1m', color)}{files}: {tally(own).summary()}"
-        )
-        lines.extend("  " + line for line in said)
         lines.extend(
-            "  " + finding_line(f, color=color, with_target=False, fail_on=fail_on)
-            for f in own
-            if f.status is Status.WAIVED
+            target_lines(
+                name,
+                by_target.get(name, []),
+                infos.get(name),
+                color=color,
+                quiet=quiet,
+                fail_on=fail_on,
+            )
         )
+    lines.extend(
+        summary_lines(
+            report, findings, color=color, quiet=quiet, baseline=baseline, fail_on=fail_on
+        )
+    )
+    return "\n".join(lines) + "\n"
+
+
+def target_lines(
+    name: str,
+    own: list[Finding],
+    info: TargetInfo | None,
+    *,
+    color: bool,
+    quiet: bool,
+    fail_on: Severity,
+) -> list[str]:
+    """The lines of one target (`own`: its findings in report order; `info`: None for a name
+    only findings give, e.g. a waiver file). Streamed fleet runs print these per host."""
+    lines: list[str] = []
+    if own and all(f.policy == WAIVER_POLICY for f in own) and info is None:
+        if not quiet:
+            lines.append(f"waiver problems in {_clean(name)}: {len(own)}")
+        lines.extend(("" if quiet else "  ") + _waiver_line(f, with_target=quiet) for f in own)
+        return lines
+    # A cause that many results share (a host that could not be collected, no IPv6
+    # ruleset) is said once, not once per rule.
+    causes, single = shared_causes(own)
+    problems = [f for f in single if f.status in _PROBLEMS]
+    said = [cause_line(c, color=color, with_target=quiet, fail_on=fail_on) for c in causes] + [
+        finding_line(f, color=color, with_target=quiet, fail_on=fail_on) for f in problems
+    ]
+    if quiet:
+        return said
+    files = f" ({_clean(', '.join(info.files))})" if info and info.files else ""
+    lines.append(f"{_paint(_clean(name), chr(27) + '[1m', color)}{files}: {tally(own).summary()}")
+    lines.extend("  " + line for line in said)
+    lines.extend(
+        "  " + finding_line(f, color=color, with_target=False, fail_on=fail_on)
+        for f in own
+        if f.status is Status.WAIVED
+    )
+    return lines
+
+
+def summary_lines(
+    report: RunReport,
+    findings: tuple[Finding, ...] | list[Finding],
+    *,
+    color: bool,
+    quiet: bool,
+    baseline: Baseline | None,
+    fail_on: Severity,
+) -> list[str]:
+    """The notes, the drift line and the run's summary. Only statuses, severities and result
+    keys of `findings` are read (a streamed run passes their summary view)."""
+    lines: list[str] = []
     if not quiet:
         lines.extend(f"note: {_clean(note)}" for note in report.notes)
     counts = tally(findings)
@@ -186,7 +227,7 @@ def render(
             lines.append(f"new exposure since last run: {_clean(exposure_table.new_text(new))}")
     verdict = gate_summary(findings, fail_on)
     lines.append(_paint(f"{counts.summary()}; {verdict}", summary_style, color))
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def write(report: RunReport, path: Path, *, options: ReportOptions) -> None:

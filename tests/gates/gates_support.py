@@ -116,3 +116,51 @@ def hook_config(hook_repo: Path, rev: str, hook_ids: Sequence[str]) -> str:
     generates, but with a fixed repo and rev so one hook environment serves every test."""
     hooks = "\n".join(f"      - id: {hook_id}" for hook_id in hook_ids)
     return f"repos:\n  - repo: {hook_repo}\n    rev: {rev}\n    hooks:\n{hooks}\n"
+
+
+# The web policy the hook tests commit (IPv4 only: the iptables exports hold no ip6tables half).
+WEB_POLICY = """id: web
+title: Web server exposure
+roles: [web]
+rules:
+  - id: no-telnet
+    title: No inbound Telnet
+    expect: deny
+    direction: inbound
+    protocol: tcp
+    port: 23
+    family: ipv4
+    severity: critical
+  - id: https-open
+    title: HTTPS is reachable
+    expect: allow
+    direction: inbound
+    protocol: tcp
+    port: 443
+    family: ipv4
+    severity: high
+"""
+
+
+def commit(repo: Path, hook_repo: HookRepo, message: str, *paths: str) -> Result:
+    """Stage `paths` and run a plain `git commit` (the installed hooks run)."""
+    must(["git", "add", "--", *paths], repo, hook_repo.env)
+    return run(["git", "commit", "-m", message], repo, hook_repo.env)
+
+
+def hooked_repo(
+    repo: Path,
+    hook_repo: HookRepo,
+    files: Mapping[str, str],
+    hook_ids: Sequence[str] = ("fwcheck",),
+) -> Result:
+    """A new git repo at `repo` holding `files` and a .pre-commit-config.yaml with this
+    checkout's `hook_ids`, the hooks installed, everything committed through them. Returns the
+    first commit's result (the caller asserts on it). `repo` may already hold files."""
+    git_init(repo, hook_repo.env)
+    write(
+        repo,
+        {**files, ".pre-commit-config.yaml": hook_config(hook_repo.path, hook_repo.rev, hook_ids)},
+    )
+    must(pre_commit("install"), repo, hook_repo.env)
+    return commit(repo, hook_repo, "initial", ".")

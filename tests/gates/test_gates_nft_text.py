@@ -10,18 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gates_support import (
-    HookRepo,
-    Result,
-    git_init,
-    head,
-    hook_config,
-    must,
-    pre_commit,
-    run,
-    write,
-)
-from test_gates_pre_commit import POLICY
+from gates_support import WEB_POLICY, HookRepo, commit, head, hooked_repo, write
 
 TARGET_CONFIG = """version: 1
 policies: [policies]
@@ -50,27 +39,16 @@ ADMIN = "# rules added by the admin team\nadd rule inet filter input tcp dport 2
 TELNET = ADMIN + "add rule inet filter input tcp dport 23 accept\n"
 
 
-def commit(repo: Path, hook_repo: HookRepo, message: str, *paths: str) -> Result:
-    must(["git", "add", "--", *paths], repo, hook_repo.env)
-    return run(["git", "commit", "-m", message], repo, hook_repo.env)
-
-
 @pytest.fixture
 def nft_repo(tmp_path: Path, hook_repo: HookRepo) -> Path:
     repo = tmp_path / "nft-firewalls"
-    git_init(repo, hook_repo.env)
-    write(
-        repo,
-        {
-            "fwcheck.yaml": TARGET_CONFIG,
-            "policies/web.yaml": POLICY,
-            "nftables.conf": MAIN,
-            "nftables.d/10-admin.conf": ADMIN,
-            ".pre-commit-config.yaml": hook_config(hook_repo.path, hook_repo.rev, ["fwcheck"]),
-        },
-    )
-    must(pre_commit("install"), repo, hook_repo.env)
-    first = commit(repo, hook_repo, "initial", ".")
+    files = {
+        "fwcheck.yaml": TARGET_CONFIG,
+        "policies/web.yaml": WEB_POLICY,
+        "nftables.conf": MAIN,
+        "nftables.d/10-admin.conf": ADMIN,
+    }
+    first = hooked_repo(repo, hook_repo, files)
     assert first.returncode == 0, first.output
     return repo
 

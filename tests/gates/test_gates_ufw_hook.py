@@ -9,17 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from gates_support import (
-    HookRepo,
-    Result,
-    git_init,
-    head,
-    hook_config,
-    must,
-    pre_commit,
-    run,
-    write,
-)
+from gates_support import HookRepo, commit, head, hooked_repo
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ufw" / "etc"
 
@@ -57,26 +47,12 @@ TELNET = """
 """
 
 
-def commit(repo: Path, hook_repo: HookRepo, message: str, *paths: str) -> Result:
-    must(["git", "add", "--", *paths], repo, hook_repo.env)
-    return run(["git", "commit", "-m", message], repo, hook_repo.env)
-
-
 @pytest.fixture
 def ufw_repo(tmp_path: Path, hook_repo: HookRepo) -> Path:
     repo = tmp_path / "firewalls"
-    git_init(repo, hook_repo.env)
     shutil.copytree(EXAMPLE, repo / "etc")
-    write(
-        repo,
-        {
-            "fwcheck.yaml": TARGET_CONFIG,
-            "policies/web.yaml": POLICY,
-            ".pre-commit-config.yaml": hook_config(hook_repo.path, hook_repo.rev, ["fwcheck"]),
-        },
-    )
-    must(pre_commit("install"), repo, hook_repo.env)
-    first = commit(repo, hook_repo, "initial", ".")
+    files = {"fwcheck.yaml": TARGET_CONFIG, "policies/web.yaml": POLICY}
+    first = hooked_repo(repo, hook_repo, files)
     assert first.returncode == 0, first.output
     return repo
 
