@@ -75,7 +75,8 @@ def load_report(path: str | Path) -> dict[str, Any]:
     except ValueError as exc:
         raise _usage(where, f"not a JSON report: {exc}") from None
     version = document.get("version") if isinstance(document, dict) else None
-    if isinstance(version, bool) or version not in SCHEMAS:
+    # `type(...) is int`: a dict or list version (unhashable) and True (== 1) are no versions.
+    if type(version) is not int or version not in SCHEMAS:
         if isinstance(version, int) and not isinstance(version, bool):
             raise _usage(
                 where,

@@ -264,7 +264,7 @@ def test_mutated_reports_give_one_line_naming_the_file(
     capsys.readouterr()
     code = main(["merge", str(report), "--no-history", "--json", str(folder / "out.json"), "-q"])
     captured = capsys.readouterr()
-    assert "Traceback" not in captured.err
+    assert "Traceback" not in captured.err, captured.err[-1500:]
     if code == 2:
         lines = captured.err.strip().splitlines()
         assert len(lines) == 1 and str(report) in lines[0], captured.err
@@ -304,3 +304,15 @@ def test_v2_fields_that_do_not_read_back_name_the_file_and_rule(
     assert problem.file == str(path) and expected in problem.message
     if "read back" in expected or "range" in expected:
         assert f"rule {rule['id']}" in problem.message
+
+
+@pytest.mark.parametrize("version", [{}, [], True, "2", 3])
+def test_a_version_that_is_no_number_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], version: object
+) -> None:
+    """`{"version": {}}` raised TypeError (unhashable) in the lookup of the schema: a bug exit."""
+    report = tmp_path / "shard.json"
+    report.write_text(json.dumps({"version": version}))
+    assert main(["merge", str(report), "--no-history", "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(report) in err[0]
