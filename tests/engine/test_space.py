@@ -67,3 +67,21 @@ def test_interval_sets(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> No
     assert {v for lo, hi in iset_subtract(x, y) for v in range(lo, hi + 1)} == xs - ys
     for lo, hi in y:
         assert iset_overlaps(x, lo, hi) == bool(xs & set(range(lo, hi + 1)))
+
+
+many_spaces = st.lists(boxes, min_size=8, max_size=30).map(
+    lambda bs: Space(DIMS, [b for box in bs for b in Space.where(DIMS, box).boxes])
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(spaces, many_spaces)
+def test_subtracting_many_boxes_at_once_is_exact(x: Space, y: Space) -> None:
+    """Space.subtract_many cuts 8 or more boxes out together (box_subtract_many), sweeping one
+    dimension at a time: the same set as cutting them out one by one."""
+    result = x.subtract_many(y)
+    assert members(result) == members(x) - members(y)
+    one_by_one = x
+    for box in y.boxes:
+        one_by_one = one_by_one.subtract(Space(DIMS, (box,)))
+    assert members(result) == members(one_by_one)

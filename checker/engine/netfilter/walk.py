@@ -13,11 +13,20 @@ from dataclasses import dataclass, field, replace
 
 from checker.engine.budget import Budget
 from checker.engine.netfilter import marks, query, route
+from checker.engine.netfilter.cuts import Cuts
 from checker.engine.netfilter.match import MatchCompiler, Phase
 from checker.engine.netfilter.preimage import Preimage, Rewrite, Translated
 from checker.engine.netfilter.route import HostView
 from checker.engine.netfilter.sets import SetIndex, build_index
-from checker.engine.space import Interval, IntervalSet, Space, hulls_overlap, iset_subtract
+from checker.engine.space import (
+    Interval,
+    IntervalSet,
+    Space,
+    box_covers,
+    hulls_overlap,
+    iset_subtract,
+    split_order,
+)
 from checker.engine.symbols import InterfaceSymbols
 from checker.findings import Evidence
 from checker.model.netfilter import (
@@ -179,6 +188,7 @@ class Walker:
         ] = {}
         # The hook of the base chain being walked.
         self.hook: Hook | None = None
+        self._order = split_order(compiler.dims)
         # Rules whose destination rewrite surely sends a packet elsewhere (Context.rerouted).
         self.rerouted: frozenset[int] = frozenset()
 
@@ -215,12 +225,30 @@ class Walker:
         if self.transparent(chain):
             return pieces, sure, maybe
         ret_sure, ret_maybe = self.compiler.none, self.compiler.none
+        # Decided matches passed but not yet cut out of sure and maybe (cuts.py): the packets
+        # that reach a rule are (sure, maybe) minus these, computed for its match only.
+        cuts = Cuts(self.compiler.dims)
+        order = self._order
         for rule in chain.rules:
             if not maybe:
                 break
             (match_sure, match_maybe), reasons = self.compiler.rule(rule)
             if not match_maybe.touches(maybe):
                 continue
+            verdict = rule.target.verdict
+            deferred = (
+                match_sure is match_maybe
+                and not reasons
+                and len(match_maybe.boxes) == 1
+                and not rule.target.marks
+            )
+            if deferred and verdict is Verdict.CONTINUE:
+                continue  # a decided match, no mark written: the rule changes nothing
+            if cuts and not deferred:
+                sure, maybe = self._cut(sure, maybe, cuts)
+                cuts = Cuts(self.compiler.dims)
+                if not match_maybe.touches(maybe):
+                    continue
             if self._budget is not None:
                 # Cutting the packets by the match costs (and may make) the product.
                 self._budget.spend(len(maybe.boxes) * len(match_maybe.boxes))
@@ -228,6 +256,12 @@ class Walker:
             certain = sure is maybe and match_sure is match_maybe
             enter_maybe = maybe.intersect(match_maybe)
             enter_sure = enter_maybe if certain else sure.intersect(match_sure)
+            if cuts and enter_maybe:
+                passed = cuts.touching(match_maybe.boxes[0], order)
+                if passed:
+                    earlier = Space(self.compiler.dims, passed)
+                    enter_maybe = enter_maybe.subtract(earlier)
+                    enter_sure = enter_maybe if certain else enter_sure.subtract(earlier)
             if not enter_maybe:
                 continue
             if reasons and not enter_maybe.is_subset(match_sure):
@@ -235,7 +269,6 @@ class Walker:
                 # The packets it is undecided on (a ct state match only on UDP-Lite ones).
                 doubt = enter_maybe.subtract(match_sure)
                 self.uncertain.extend((reason, evidence, doubt) for reason in reasons)
-            verdict = rule.target.verdict
             if verdict is Verdict.CONTINUE:
                 ops = rule.target.marks
                 if ops:
@@ -314,13 +347,38 @@ class Walker:
                     self.uncertain.append((reason, _rule_evidence(rule, chain, table), enter_maybe))
                 evidence = _rule_evidence(rule, chain, table)
                 pieces.append(Piece(verdict, enter_sure, enter_maybe, evidence, to=rule.target.to))
-            if certain:
+            if deferred:
+                box = match_maybe.boxes[0]
+                cuts.add(box)
+                # Cut now when packets come back from a called chain (they go on from the next
+                # rule, not through the passed ones), when the match takes every packet, or when
+                # the index would be scanned rather than searched.
+                if (
+                    extra_maybe
+                    or cuts.crowded
+                    or (len(maybe.boxes) <= 8 and all(box_covers(box, a) for a in maybe.boxes))
+                ):
+                    sure, maybe = self._cut(sure, maybe, cuts)
+                    cuts = Cuts(self.compiler.dims)
+            elif certain:
                 sure = maybe = maybe.subtract(match_maybe)
             else:
                 sure, maybe = sure.subtract(match_maybe), maybe.subtract(match_sure)
             sure, maybe = _both(Space.union, sure, maybe, extra_sure, extra_maybe)
+        if cuts:
+            sure, maybe = self._cut(sure, maybe, cuts)
         ret_sure, ret_maybe = _both(Space.union, ret_sure, ret_maybe, sure, maybe)
         return pieces, ret_sure, ret_maybe
+
+    def _cut(self, sure: Space, maybe: Space, cuts: Cuts) -> tuple[Space, Space]:
+        """(sure, maybe) with every kept box cut out, at once."""
+        if self._budget is not None:
+            self._budget.spend(len(maybe.boxes) * len(cuts.boxes))
+        passed = Space(self.compiler.dims, cuts.boxes)
+        if sure is maybe:
+            sure = maybe = maybe.subtract_many(passed)
+            return sure, maybe
+        return sure.subtract_many(passed), maybe.subtract_many(passed)
 
     def reads_source(self, table: Table, chain: Chain) -> bool:
         """Whether any rule the chain can reach (through jumps) may look at the packet's source
