@@ -8,13 +8,10 @@ checker.hooks_catalog renders the pre-commit hook. A test fails while the file i
 
 from __future__ import annotations
 
-import argparse
-import difflib
-import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from checker.errors import ExitCode
+from checker import generated_file
 
 DOC_PATH = Path("docs") / "formats.md"
 GENERATOR = "python -m checker.formats_doc"
@@ -99,35 +96,13 @@ def render() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog=GENERATOR, description="Render docs/formats.md from the registries."
+    return generated_file.main(
+        argv,
+        prog=GENERATOR,
+        description="Render docs/formats.md from the registries.",
+        default_path=Path(__file__).resolve().parents[1] / DOC_PATH,
+        render=render,
     )
-    parser.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
-    parser.add_argument(
-        "--output",
-        default=str(Path(__file__).resolve().parents[1] / DOC_PATH),
-        help=f"path (default: {DOC_PATH} of this checkout)",
-    )
-    args = parser.parse_args(argv)
-    wanted = render()
-    path = Path(args.output)
-    current = path.read_text(encoding="utf-8") if path.is_file() else ""
-    if args.check:
-        if current == wanted:
-            return ExitCode.OK
-        sys.stdout.writelines(
-            difflib.unified_diff(
-                current.splitlines(keepends=True),
-                wanted.splitlines(keepends=True),
-                str(path),
-                f"{path} (regenerated)",
-            )
-        )
-        print(f"{path} is stale: run `{GENERATOR}`", file=sys.stderr)
-        return ExitCode.VIOLATIONS
-    if current != wanted:
-        path.write_text(wanted, encoding="utf-8")
-    return ExitCode.OK
 
 
 if __name__ == "__main__":

@@ -15,15 +15,12 @@ each glob becomes a regex for the last path component.
 
 from __future__ import annotations
 
-import argparse
-import difflib
 import json
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from checker.errors import ExitCode
+from checker import generated_file
 
 MANIFEST_NAME = ".pre-commit-hooks.yaml"
 GENERATOR = "python -m checker.hooks_catalog"
@@ -226,35 +223,13 @@ def render_manifest(specs: Sequence[HookSpec] | None = None) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog=GENERATOR, description="Render .pre-commit-hooks.yaml from the parser registry."
+    return generated_file.main(
+        argv,
+        prog=GENERATOR,
+        description="Render .pre-commit-hooks.yaml from the parser registry.",
+        default_path=Path(__file__).resolve().parents[1] / MANIFEST_NAME,
+        render=render_manifest,
     )
-    parser.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
-    parser.add_argument(
-        "--output",
-        default=str(Path(__file__).resolve().parents[1] / MANIFEST_NAME),
-        help=f"manifest path (default: {MANIFEST_NAME} of this checkout)",
-    )
-    args = parser.parse_args(argv)
-    wanted = render_manifest()
-    path = Path(args.output)
-    current = path.read_text(encoding="utf-8") if path.is_file() else ""
-    if args.check:
-        if current == wanted:
-            return ExitCode.OK
-        sys.stdout.writelines(
-            difflib.unified_diff(
-                current.splitlines(keepends=True),
-                wanted.splitlines(keepends=True),
-                str(path),
-                f"{path} (regenerated)",
-            )
-        )
-        print(f"{path} is stale: run `{GENERATOR}`", file=sys.stderr)
-        return ExitCode.VIOLATIONS
-    if current != wanted:
-        path.write_text(wanted, encoding="utf-8")
-    return ExitCode.OK
 
 
 if __name__ == "__main__":
