@@ -22,7 +22,7 @@ info: a candidate to close, never a gate failure).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from checker.engine.netfilter import query
@@ -112,8 +112,33 @@ def _peers(reachable: Space, asked: Space, family: int) -> str:
     return _addresses(family, sources)
 
 
-def _socket_evidence(socket: ListeningSocket) -> Evidence:
+def socket_evidence(socket: ListeningSocket) -> Evidence:
     return Evidence(socket.origin.file, socket.origin.line, f"listening: {socket.label()}")
+
+
+def asked_spaces(
+    context: Context, socket: ListeningSocket, covered: frozenset[int]
+) -> Iterator[tuple[int, Space | Verdict]]:
+    """Per IP family the socket listens on, the new inbound connections a remote peer could open
+    to it (an empty one is left out), or an indeterminate verdict where no ruleset of that
+    family was supplied."""
+    requirement = socket_requirement(socket)
+    interfaces = context.interfaces
+    for family in sorted(socket.families):
+        if family not in covered:
+            yield (
+                family,
+                Verdict(
+                    Status.INDETERMINATE,
+                    f"{socket.label()} listens on IPv{family}, and no IPv{family} ruleset was supplied",
+                ),
+            )
+            continue
+        space = query.requirement_space(requirement, family, interfaces)
+        if socket.device:
+            space = space.restrict("iif", [(interfaces.index_of(socket.device),) * 2])
+        if space:
+            yield family, space
 
 
 def exposed(
@@ -127,20 +152,9 @@ def exposed(
     interfaces = context.interfaces
     title = f"{socket.label()} is reachable only if declared"
     unsure: list[Verdict] = []
-    for family in sorted(socket.families):
-        if family not in covered:
-            unsure.append(
-                Verdict(
-                    Status.INDETERMINATE,
-                    f"{socket.label()} listens on IPv{family}, and no IPv{family} ruleset was"
-                    " supplied",
-                )
-            )
-            continue
-        space = query.requirement_space(requirement, family, interfaces)
-        if socket.device:
-            space = space.restrict("iif", [(interfaces.index_of(socket.device),) * 2])
-        if not space:
+    for family, space in asked_spaces(context, socket, covered):
+        if isinstance(space, Verdict):
+            unsure.append(space)
             continue
         sure, maybe, parts = connection_accepted(context, family, space, True, False)
         preferred = query.preferred_point(requirement, family)
@@ -149,7 +163,7 @@ def exposed(
             point = sure.sample(preferred, choosers) or {}
             flow = _flow_text(point, family, interfaces, True)
             accepting = _accepting(parts, point)
-            evidence = (*accepting, _socket_evidence(socket))
+            evidence = (*accepting, socket_evidence(socket))
             declaring = _declaring(requirements, sure, family, context)
             where = ", ".join(f"{e.file}:{e.line}" for e in accepting) or "no chain filters INPUT"
             peers = _peers(sure, space, family)
@@ -190,7 +204,7 @@ def exposed(
                     Status.INDETERMINATE,
                     f"cannot decide whether {socket.label()} is reachable ({flow}): {why}",
                     flow,
-                    (*dict.fromkeys(e for _, e in reasons), _socket_evidence(socket)),
+                    (*dict.fromkeys(e for _, e in reasons), socket_evidence(socket)),
                 )
             )
     if unsure:

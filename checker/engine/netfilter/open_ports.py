@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from checker.engine.budget import BudgetExceeded
 from checker.engine.netfilter import query
 from checker.engine.netfilter.engine import _accepting, _flow_text
-from checker.engine.netfilter.exposure import socket_requirement
+from checker.engine.netfilter.exposure import asked_spaces, socket_evidence, socket_requirement
 from checker.engine.netfilter.walk import ACCEPTING, Context, HookResult, connection_accepted
 from checker.engine.space import Space
 from checker.engine.verdict import Verdict
@@ -49,29 +49,14 @@ def _rule_accepted(hook: HookResult, asked: Space) -> Space:
     return found
 
 
-def _socket_evidence(socket: ListeningSocket) -> Evidence:
-    return Evidence(socket.origin.file, socket.origin.line, f"listening: {socket.label()}")
-
-
 def _one(context: Context, socket: ListeningSocket, covered: frozenset[int]) -> Verdict:
     requirement = socket_requirement(socket)
     interfaces = context.interfaces
     unsure: list[Verdict] = []
     refused: list[Verdict] = []
-    for family in sorted(socket.families):
-        if family not in covered:
-            unsure.append(
-                Verdict(
-                    Status.INDETERMINATE,
-                    f"{socket.label()} listens on IPv{family}, and no IPv{family} ruleset was"
-                    " supplied",
-                )
-            )
-            continue
-        space = query.requirement_space(requirement, family, interfaces)
-        if socket.device:
-            space = space.restrict("iif", [(interfaces.index_of(socket.device),) * 2])
-        if not space:
+    for family, space in asked_spaces(context, socket, covered):
+        if isinstance(space, Verdict):
+            unsure.append(space)
             continue
         try:
             sure, maybe, parts = connection_accepted(context, family, space, True, False)
@@ -84,7 +69,7 @@ def _one(context: Context, socket: ListeningSocket, covered: frozenset[int]) -> 
         if by_rule:
             point = by_rule.sample(preferred, choosers) or {}
             flow = _flow_text(point, family, interfaces, True)
-            evidence = (*_accepting(parts, point), _socket_evidence(socket))
+            evidence = (*_accepting(parts, point), socket_evidence(socket))
             where = ", ".join(f"{e.file}:{e.line}" for e in evidence[:-1])
             return Verdict(
                 Status.PASS, f"{socket.label()}: a rule accepts {flow} ({where})", flow, evidence
@@ -92,7 +77,7 @@ def _one(context: Context, socket: ListeningSocket, covered: frozenset[int]) -> 
         if sure:
             point = sure.sample(preferred, choosers) or {}
             flow = _flow_text(point, family, interfaces, True)
-            evidence = (*_accepting(parts, point), _socket_evidence(socket))
+            evidence = (*_accepting(parts, point), socket_evidence(socket))
             where = ", ".join(f"{e.file}:{e.line}" for e in evidence[:-1]) or "no chain"
             return Verdict(
                 Status.FAIL,
@@ -108,7 +93,7 @@ def _one(context: Context, socket: ListeningSocket, covered: frozenset[int]) -> 
                     f"cannot decide whether a rule accepts connections to {socket.label()}:"
                     " undecidable matches stand in the way",
                     None,
-                    (_socket_evidence(socket),),
+                    (socket_evidence(socket),),
                 )
             )
             continue
@@ -118,7 +103,7 @@ def _one(context: Context, socket: ListeningSocket, covered: frozenset[int]) -> 
                 f"{socket.label()} has no firewall rule: no rule accepts a connection to it"
                 f" (IPv{family}), the firewall drops every one",
                 None,
-                (_socket_evidence(socket),),
+                (socket_evidence(socket),),
             )
         )
     if unsure:
