@@ -584,36 +584,25 @@ def _flow(
         package = "(another package)" if package == "*" else package
         extra.append("package " + package)
     icmp, described = point["icmp"], " ".join(extra)
-    if inbound:
-        flow = flow_of(
-            family,
-            point["proto"],
-            point["remote"],
-            point["local"],
-            point["rport"],
-            point["lport"],
-            icmp=icmp,
-            extra=described,
-            profile=profile,
-            program=program,
-            service=service or None,
-            package=package or None,
-        )
-    else:
-        flow = flow_of(
-            family,
-            point["proto"],
-            point["local"],
-            point["remote"],
-            point["lport"],
-            point["rport"],
-            icmp=icmp,
-            extra=described,
-            profile=profile,
-            program=program,
-            service=service or None,
-            package=package or None,
-        )
+    # Inbound flows go from the remote end to this host, outbound ones the other way.
+    ends = (
+        ("remote", "local", "rport", "lport") if inbound else ("local", "remote", "lport", "rport")
+    )
+    src, dst, sport, dport = (point[end] for end in ends)
+    flow = flow_of(
+        family,
+        point["proto"],
+        src,
+        dst,
+        sport,
+        dport,
+        icmp=icmp,
+        extra=described,
+        profile=profile,
+        program=program,
+        service=service or None,
+        package=package or None,
+    )
     if remote_set is not None:
         # The remote address is a witness of a keyword set, not a concrete value: say so.
         shown = f"<an address in {remote_set}>"
