@@ -15,17 +15,14 @@ packets, and at the end of the chain.
 
 Finding the kept boxes a match touches is an index lookup, not a scan: each box is filed under
 the first of daddr, saddr, dport, sport on which it is one narrow interval (a /32, a port;
-what generated chains key their rules on), in a list sorted by the interval's start, so a
-lookup is a binary search per field. Boxes narrow on none of them are kept in a short list
+what generated chains key their rules on), in an IntervalIndex per field, so a lookup is a
+binary search per field. Boxes narrow on none of them are kept in a short list
 that is scanned; when it grows past WIDE_MAX the walk cuts everything out and starts afresh.
-A hash map on exact values would miss ranges and prefixes; an interval tree is more code for
-the same answer on these intervals, which are short.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
-
+from checker.engine.interval_index import IntervalIndex
 from checker.engine.space import Box, Dim, box_touches
 
 # Fields boxes are filed under, in this order of preference.
@@ -34,30 +31,6 @@ INDEXED = ("daddr", "saddr", "dport", "sport")
 NARROW_SHIFT = 8
 # Wide boxes scanned on each lookup before the walk cuts them out.
 WIDE_MAX = 32
-
-
-class _Field:
-    """Boxes filed under one field, by the start of their interval on it."""
-
-    __slots__ = ("starts", "entries", "widest")
-
-    def __init__(self) -> None:
-        self.starts: list[int] = []
-        self.entries: list[tuple[int, Box]] = []
-        self.widest = 0
-
-    def add(self, lo: int, hi: int, box: Box) -> None:
-        at = bisect_right(self.starts, lo)
-        self.starts.insert(at, lo)
-        self.entries.insert(at, (hi, box))
-        if hi - lo > self.widest:
-            self.widest = hi - lo
-
-    def near(self, lo: int, hi: int) -> list[Box]:
-        """The filed boxes whose interval meets [lo, hi]."""
-        first = bisect_left(self.starts, lo - self.widest)
-        last = bisect_right(self.starts, hi)
-        return [box for end, box in self.entries[first:last] if end >= lo]
 
 
 class Cuts:
@@ -72,7 +45,7 @@ class Cuts:
             for name in INDEXED
             if name in positions
         ]
-        self._fields = [_Field() for _ in self._limits]
+        self._fields: list[IntervalIndex[Box]] = [IntervalIndex() for _ in self._limits]
         self._wide: list[Box] = []
         self.boxes: list[Box] = []
 

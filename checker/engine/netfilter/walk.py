@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from checker.engine.budget import Budget
+from checker.engine.interval_index import HullIndex
 from checker.engine.netfilter import marks, query, route
 from checker.engine.netfilter.cuts import Cuts
 from checker.engine.netfilter.match import MatchCompiler, Phase
@@ -19,11 +20,10 @@ from checker.engine.netfilter.preimage import Preimage, Rewrite, Translated
 from checker.engine.netfilter.route import HostView
 from checker.engine.netfilter.sets import SetIndex, build_index
 from checker.engine.space import (
-    Interval,
+    Dim,
     IntervalSet,
     Space,
     box_covers,
-    hulls_overlap,
     iset_subtract,
     split_order,
 )
@@ -107,7 +107,7 @@ class HookResult:
     chains: list[ChainResult] = field(default_factory=list)
     # Why some packets' fate is unknown: (reason, rule, the packets it concerns).
     uncertain: list[tuple[str, Evidence, Space]] = field(default_factory=list)
-    _uncertain_hulls: list[tuple[Interval, ...]] | None = None
+    _uncertain_index: HullIndex[tuple[str, Evidence, Space]] | None = None
     # DNAT/REDIRECT rules followed on the first packet (inbound NEW phase).
     translations: list[Translation] = field(default_factory=list)
     # The asked packets that possibly went on untranslated past a followed DNAT's chain.
@@ -117,20 +117,39 @@ class HookResult:
 
     def uncertain_touching(self, flows: Space) -> Iterator[tuple[str, Evidence]]:
         """The reasons (and rules), in walk order, of the unknowns that concern `flows`. A
-        kube-proxy walk leaves thousands, one per service; their hulls rule most out cheaply."""
-        if self._uncertain_hulls is None:
-            self._uncertain_hulls = [concerned.hull() for _, _, concerned in self.uncertain]
+        kube-proxy walk leaves thousands, one per service, each narrow on a /32 and a port:
+        an index of their hulls finds the few a requirement's flows meet (a scan of 25,000
+        hulls per requirement was most of a narrow requirement's time)."""
         # The walk writes marks: the flows' packets, whatever marks they carry by then.
         flows = marks.forget(flows)
-        wanted = flows.hull()
-        for (reason, evidence, concerned), hull in zip(
-            self.uncertain, self._uncertain_hulls, strict=True
-        ):
-            if hulls_overlap(hull, wanted) and concerned.touches(flows):
+        if not flows:
+            return
+        if self._uncertain_index is None:
+            self._uncertain_index = HullIndex(_indexed_fields(flows.dims))
+            for entry in self.uncertain:
+                if entry[2]:
+                    self._uncertain_index.add(entry[2].hull(), entry)
+        for reason, evidence, concerned in self._uncertain_index.meeting(flows.hull()):
+            if concerned.touches(flows):
                 yield reason, evidence
         for reason, evidence, concerned, preimage in self.translated_uncertain:
             if preimage(concerned).touches(flows):
                 yield reason, evidence
+
+
+# Fields a hull index files an unknown under (the first it is narrow on), and how narrow:
+# what generated chains key their rules on (a /32, a port).
+_HULL_FIELDS = ("daddr", "saddr", "dport", "sport")
+_NARROW_SHIFT = 8
+
+
+def _indexed_fields(dims: tuple[Dim, ...]) -> list[tuple[int, int]]:
+    return [
+        (d, (hi - lo) >> _NARROW_SHIFT)
+        for name in _HULL_FIELDS
+        for d, (dim_name, lo, hi) in enumerate(dims)
+        if dim_name == name
+    ]
 
 
 def _both(

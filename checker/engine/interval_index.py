@@ -1,0 +1,95 @@
+"""Items filed by one interval each, for "which items meet [lo, hi]?" by binary search.
+
+Generated rulesets key their rules on one narrow field (kube-proxy: a /32 and a port per
+service), so the walk's deferred cuts (netfilter/cuts.py) and a hook's thousands of unknowns
+(walk.HookResult.uncertain_touching) are looked up here instead of scanned. Items are kept in a
+list sorted by their interval's start; a lookup bisects to the first start that can still reach
+`lo` (the widest interval filed bounds how far back that is) and stops after the last start
+<= `hi`. A hash map on exact values would miss ranges and prefixes; an interval tree is more
+code for the same answer on these intervals, which are short.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from typing import Generic, TypeVar
+
+from checker.engine.space import hulls_overlap
+
+Item = TypeVar("Item")
+
+
+class IntervalIndex(Generic[Item]):
+    """Items, each filed under one interval [lo, hi]."""
+
+    __slots__ = ("starts", "entries", "widest")
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.entries: list[tuple[int, Item]] = []
+        self.widest = 0
+
+    def add(self, lo: int, hi: int, item: Item) -> None:
+        at = bisect_right(self.starts, lo)
+        self.starts.insert(at, lo)
+        self.entries.insert(at, (hi, item))
+        if hi - lo > self.widest:
+            self.widest = hi - lo
+
+    def near(self, lo: int, hi: int) -> list[Item]:
+        """The items whose interval meets [lo, hi]."""
+        first = bisect_left(self.starts, lo - self.widest)
+        last = bisect_right(self.starts, hi)
+        return [item for end, item in self.entries[first:last] if end >= lo]
+
+
+Hull = tuple[tuple[int, int], ...]
+
+
+class HullIndex(Generic[Item]):
+    """Items with a hull (one range per dimension, Space.hull), for "which items' hulls meet
+    this hull?", answered in the order the items were added. Each item is filed, for each of
+    `fields` (dimension position, widest interval filed), in that field's index when its hull is
+    narrow there and in the field's wide list otherwise; a lookup uses the one field on which the
+    asked hull is narrowest (a port, when the question is to any address), so it reads the items
+    near that value and the items wide on it, not all of them."""
+
+    __slots__ = ("_fields", "_indexes", "_wide", "_count", "_unindexed")
+
+    def __init__(self, fields: list[tuple[int, int]]) -> None:
+        self._fields = fields
+        self._indexes: list[IntervalIndex[tuple[int, Hull, Item]]] = [
+            IntervalIndex() for _ in fields
+        ]
+        self._wide: list[list[tuple[int, Hull, Item]]] = [[] for _ in fields]
+        self._count = 0
+        # With no field to file under, every item is scanned.
+        self._unindexed: list[tuple[int, Hull, Item]] = []
+
+    def add(self, hull: Hull, item: Item) -> None:
+        entry = (self._count, hull, item)
+        self._count += 1
+        if not self._fields:
+            self._unindexed.append(entry)
+        for (d, limit), index, wide in zip(self._fields, self._indexes, self._wide, strict=True):
+            lo, hi = hull[d]
+            if hi - lo <= limit:
+                index.add(lo, hi, entry)
+            else:
+                wide.append(entry)
+
+    def meeting(self, hull: Hull) -> list[Item]:
+        """The items whose hull meets `hull`, in the order they were added."""
+        if not self._fields:
+            return [item for _, other, item in self._unindexed if hulls_overlap(other, hull)]
+        best = min(
+            range(len(self._fields)),
+            key=lambda i: (
+                (hull[self._fields[i][0]][1] - hull[self._fields[i][0]][0])
+                / (self._fields[i][1] + 1)
+            ),
+        )
+        lo, hi = hull[self._fields[best][0]]
+        found = self._indexes[best].near(lo, hi) + self._wide[best]
+        found.sort(key=lambda entry: entry[0])
+        return [item for _, other, item in found if hulls_overlap(other, hull)]

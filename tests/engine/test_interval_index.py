@@ -1,0 +1,42 @@
+"""HullIndex and IntervalIndex answer exactly what a scan answers, in insertion order."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from checker.engine.interval_index import HullIndex, IntervalIndex
+from checker.engine.space import hulls_overlap
+
+_RANGE = st.tuples(st.integers(0, 1000), st.integers(0, 60)).map(lambda p: (p[0], p[0] + p[1]))
+_WIDE_OR_NARROW = st.one_of(_RANGE, st.just((0, 1023)))
+_HULL = st.tuples(_WIDE_OR_NARROW, _WIDE_OR_NARROW, _WIDE_OR_NARROW)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_HULL, max_size=40), _HULL)
+def test_hull_index_finds_what_a_scan_finds(hulls: list, asked: tuple) -> None:
+    # Two indexed fields (positions 0 and 2) narrow up to 63 wide; position 1 is not indexed.
+    index: HullIndex[int] = HullIndex([(0, 63), (2, 63)])
+    for number, hull in enumerate(hulls):
+        index.add(hull, number)
+    expected = [n for n, hull in enumerate(hulls) if hulls_overlap(hull, asked)]
+    assert index.meeting(asked) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_RANGE, max_size=40), _RANGE)
+def test_interval_index_finds_what_a_scan_finds(ranges: list, asked: tuple) -> None:
+    index: IntervalIndex[int] = IntervalIndex()
+    for number, (lo, hi) in enumerate(ranges):
+        index.add(lo, hi, number)
+    lo, hi = asked
+    expected = {n for n, (a, b) in enumerate(ranges) if a <= hi and lo <= b}
+    assert set(index.near(lo, hi)) == expected
+
+
+def test_no_indexed_field_scans_every_item() -> None:
+    index: HullIndex[str] = HullIndex([])
+    index.add(((0, 1),), "x")
+    index.add(((5, 9),), "y")
+    assert index.meeting(((0, 1),)) == ["x"]
