@@ -80,16 +80,23 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _budget(text: str) -> int | str:
+    from checker.engine.budget import AUTO
+
+    return AUTO if text.strip() == AUTO else _positive_int(text)
+
+
 def _add_budget_option(parser: argparse.ArgumentParser) -> None:
-    from checker.engine.budget import DEFAULT_BUDGET
+    from checker.engine.budget import AUTO, DEFAULT_BUDGET, PER_RULE
 
     parser.add_argument(
         "--budget",
-        type=_positive_int,
-        default=DEFAULT_BUDGET,
+        type=_budget,
+        default=AUTO,
         metavar="N",
         help="work budget per target: what is not decided within N steps is indeterminate"
-        f" ('too complex to decide within N steps'); default: {DEFAULT_BUDGET}",
+        f" ('too complex to decide within N steps'); default ({AUTO}): {DEFAULT_BUDGET}"
+        f" plus {PER_RULE} per rule of the target",
     )
 
 

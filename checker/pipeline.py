@@ -14,13 +14,15 @@ from typing import TYPE_CHECKING
 
 from checker import parsers
 from checker.engine import settings
-from checker.engine.budget import Budget
+from checker.engine.budget import Budget, BudgetSetting, limit_for
 from checker.engine.reasons import verdict
 from checker.engine.registry import ENGINES, Engine
 from checker.engine.verdict import Verdict
 from checker.errors import ParseError, Problem, format_problem
 from checker.findings import Finding, Reason, Status
 from checker.model.listening import ListeningSockets
+from checker.model.netfilter import Ruleset
+from checker.model.windows import WindowsRuleset
 from checker.parsers.netfilter import nft_text
 from checker.parsers.options import NO_OPTIONS, ParseOptions, number_of, texts_of
 from checker.policies.model import Requirement
@@ -200,6 +202,17 @@ def error_findings(
 Evaluation = tuple[list[Finding], str | None, list[Problem]]
 
 
+def _rule_count(models: Sequence[object]) -> int:
+    """The rules of a target's rulesets (what the default work budget grows with)."""
+    count = 0
+    for model in models:
+        if isinstance(model, Ruleset):
+            count += sum(len(chain.rules) for table in model.tables for chain in table.chains)
+        elif isinstance(model, WindowsRuleset):
+            count += len(model.rules)
+    return count
+
+
 def evaluate_target(
     name: str,
     sources: Sequence[Source],
@@ -207,13 +220,14 @@ def evaluate_target(
     *,
     format_name: str | None = None,
     options: ParseOptions = NO_OPTIONS,
-    budget: int | None = None,
+    budget: BudgetSetting = None,
     deadline: float | None = None,
     deadline_s: float = 0.0,
 ) -> Evaluation:
     """(findings, platform, problems): problems non-empty means the target could not be read.
     `options`: the target's parser options (parse_sources).
-    `budget` bounds the engine's work on this target (engine/budget.py); None: unbounded.
+    `budget` bounds the engine's work on this target (engine/budget.py: a number of units,
+    "auto" for one that grows with the target's rules, None: unbounded).
     `deadline` (a time.monotonic() value, standing for `deadline_s` seconds) stops it too."""
     try:
         parsed = parse_sources(sources, format_name, options)
@@ -238,6 +252,7 @@ def evaluate_target(
         return [], None, list(exc.problems)
     # Settings requirements (policy `setting:`) ask about one value or one fixed set of packets.
     flows = [r for r in requirements if r.setting is None]
+    limit = limit_for(budget, _rule_count(models))
     decided: dict[int, Verdict] = {}
     context = None
     if platform == "netfilter":
@@ -246,8 +261,8 @@ def evaluate_target(
         # One context per target: rules are compiled once for all of its requirements.
         # ENGINES chose netfilter: every model is one of its types (EngineSpec.models).
         context = engine.new_context(models)  # type: ignore[arg-type]
-        if budget is not None or deadline is not None:
-            context.budget = Budget(budget, deadline=deadline, deadline_s=deadline_s)
+        if limit is not None or deadline is not None:
+            context.budget = Budget(limit, deadline=deadline, deadline_s=deadline_s)
         context.prepare(flows)
         if any(r.exclusive for r in flows):
             from checker.engine.netfilter import exclusive
@@ -264,7 +279,7 @@ def evaluate_target(
         from checker.engine.windows import engine as windows_engine
         from checker.engine.windows import exclusive as windows_exclusive
 
-        shared = Budget(budget, deadline=deadline, deadline_s=deadline_s)
+        shared = Budget(limit, deadline=deadline, deadline_s=deadline_s)
         decided.update(
             (
                 id(r),
@@ -302,6 +317,6 @@ def check_target(
     requirements: Sequence[Requirement],
     *,
     format_name: str | None = None,
-    budget: int | None = None,
+    budget: BudgetSetting = None,
 ) -> list[Finding]:
     return evaluate_target(name, sources, requirements, format_name=format_name, budget=budget)[0]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, cast
 
 from checker import __version__
 from checker.commands.outputs import NO_OUTPUTS, Outputs
+from checker.engine.budget import BudgetSetting
 from checker.errors import Problem, UsageError, format_problem
 from checker.findings import Finding
 from checker.gate import exit_code
@@ -40,7 +41,7 @@ def _cacheable(sources: Sequence[Source]) -> bool:
 def check_targets(
     planned: Sequence[tuple[TargetSpec, tuple[Requirement, ...]]],
     options: ParseOptions = NO_OPTIONS,
-    budget: int | None = None,
+    budget: BudgetSetting = None,
     cache: VerdictCache | None = None,
     from_cache: list[str] | None = None,
 ) -> tuple[list[TargetInfo], list[Finding], list[Requirement]]:
@@ -127,7 +128,7 @@ def run(
     builtin_policies: bool = True,
     parse_options: ParseOptions = NO_OPTIONS,
     controls: Sequence[str] = (),
-    budget: int | None = None,
+    budget: BudgetSetting = None,
     cache_path: str | None = None,
 ) -> int:
     """`parse_options`: the parser options given on the command line (checker.parsers.options);

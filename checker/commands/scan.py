@@ -25,7 +25,7 @@ from checker.collectors.hostkeys import KnownHosts
 from checker.collectors.result import CollectResult
 from checker.collectors.sources import sources_for
 from checker.commands.outputs import NO_OUTPUTS, Outputs
-from checker.engine.budget import DEADLINE_DETAIL
+from checker.engine.budget import DEADLINE_DETAIL, BudgetSetting
 from checker.errors import CollectError, ExitCode, Problem, format_problem
 from checker.findings import Finding
 from checker.fleet import scope as scopes
@@ -56,7 +56,7 @@ def check_host(
     requirements: Sequence[Requirement],
     evidence_run: Path | None,
     evidence_problem: Problem | None = None,
-    budget: int | None = None,
+    budget: BudgetSetting = None,
     cache: verdict_cache.VerdictCache | None = None,
     from_cache: list[str] | None = None,
     deadline: float | None = None,
@@ -138,7 +138,7 @@ def run(
     builtin_policies: bool = True,
     parse_options: ParseOptions = NO_OPTIONS,
     controls: Sequence[str] = (),
-    budget: int | None = None,
+    budget: BudgetSetting = None,
     use_cache: bool = True,
 ) -> int:
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -284,7 +284,7 @@ def _scan_hosts(
     host_timeout_s: float | None,
     quiet: bool,
     parse_options: ParseOptions = NO_OPTIONS,
-    budget: int | None = None,
+    budget: BudgetSetting = None,
     cache: verdict_cache.VerdictCache | None = None,
 ) -> tuple[HostSpool, dict[str, Requirement], bool]:
     """Collect and check every host as results arrive, each host's results spooled to disk as

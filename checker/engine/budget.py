@@ -18,11 +18,32 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Final, Literal
 
 # Measured with bench/wide.py on a 2-core machine under load: about 25,000 units a second, so
-# about 4 s there (2 s unloaded). A kube-proxy ruleset of 55,000 rules under every shipped
-# policy spends about 45,000; the corpus files under every shipped policy at most 12,000.
+# about 4 s there (2 s unloaded). The corpus files under every shipped policy spend at most
+# 12,000.
 DEFAULT_BUDGET = 100_000
+# The default budget grows with the target's rules: a large ruleset walked once per question
+# costs work in proportion to its size however narrow the questions are (a kube-proxy file of
+# 55,000 rules spends about 20 units a rule under every shipped policy, 1.1 million in all), and
+# a fixed budget turned such linear work into "too complex" findings. What the budget guards
+# against, a question whose boxes multiply, still hits a bound linear in the input.
+PER_RULE = 50
+AUTO: Final = "auto"
+# What a command asks for: a fixed number of units, AUTO (DEFAULT_BUDGET + PER_RULE per rule
+# of the target), or None (unbounded: tests and benches).
+BudgetSetting = int | Literal["auto"] | None
+
+
+def limit_for(setting: BudgetSetting, rules: int) -> int | None:
+    """The units one target with `rules` rules may spend under `setting`."""
+    if setting == AUTO:
+        return DEFAULT_BUDGET + PER_RULE * rules
+    assert not isinstance(setting, str)
+    return setting
+
+
 # The detail a finding cut short by a deadline carries (verdict caches skip such findings).
 DEADLINE_DETAIL = "deadline_s"
 

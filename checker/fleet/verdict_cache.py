@@ -28,6 +28,7 @@ from enum import Enum
 from pathlib import PurePath
 from typing import Any
 
+from checker.engine.budget import BudgetSetting
 from checker.findings import Evidence, Finding, Flow, Outcome, ParamValue, Reason, Severity, Status
 from checker.policies.model import Requirement
 
@@ -83,7 +84,7 @@ def key(
     requirements: Sequence[Requirement],
     *,
     version: str,
-    budget: int | None,
+    budget: BudgetSetting,
     format_name: str | None = None,
 ) -> str:
     digest = hashlib.sha256()

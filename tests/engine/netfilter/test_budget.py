@@ -108,3 +108,22 @@ def test_check_budget_option(tmp_path: Path, capsys) -> None:
     assert result["status"] == "fail"
     assert main(["check", "--budget", "0", str(rules)]) == 2
     capsys.readouterr()
+
+
+def test_the_default_budget_grows_with_the_rules_so_linear_work_is_decided() -> None:
+    """A kube-proxy file of 2,000 services (22,000 rules) walked once for a wide outbound
+    question spends more than the fixed 100,000 units in proportion to its size: under the
+    default ("auto": DEFAULT_BUDGET + PER_RULE per rule) it is decided, under a fixed
+    DEFAULT_BUDGET it is cut short, and the finding names the budget that was spent."""
+    from iptables_kube_proxy import kube_proxy_save
+
+    from checker.engine.budget import AUTO
+
+    data = kube_proxy_save(2000).encode()
+    wide = [req(direction="outbound", protocol=None, ports=None)]
+    (fixed,) = _verdicts(data, wide, budget=DEFAULT_BUDGET)
+    assert fixed.status is Status.INDETERMINATE
+    assert ("budget", str(DEFAULT_BUDGET)) in fixed.details
+    (auto,) = _verdicts(data, wide, budget=AUTO)
+    assert not any(name == "budget" for name, _ in auto.details)
+    assert "too complex" not in auto.message
