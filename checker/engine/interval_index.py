@@ -12,11 +12,29 @@ code for the same answer on these intervals, which are short.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+from functools import cache
 from typing import Generic, TypeVar
 
-from checker.engine.space import hulls_overlap
+from checker.engine.space import Dim, hulls_overlap
 
 Item = TypeVar("Item")
+
+# Fields generated chains key their rules on (a /32, a port), in the order boxes are filed
+# under them; an interval is narrow on a field when it spans at most 1/2**NARROW_SHIFT of it.
+KEY_FIELDS = ("daddr", "saddr", "dport", "sport")
+NARROW_SHIFT = 8
+
+
+@cache
+def narrow_fields(dims: tuple[Dim, ...]) -> tuple[tuple[int, int], ...]:
+    """(position, widest narrow interval) of each of KEY_FIELDS among `dims`, in that order."""
+    positions = {name: d for d, (name, _, _) in enumerate(dims)}
+    return tuple(
+        (positions[name], (dims[positions[name]][2] - dims[positions[name]][1]) >> NARROW_SHIFT)
+        for name in KEY_FIELDS
+        if name in positions
+    )
 
 
 class IntervalIndex(Generic[Item]):
@@ -56,7 +74,7 @@ class HullIndex(Generic[Item]):
 
     __slots__ = ("_fields", "_indexes", "_wide", "_count", "_unindexed")
 
-    def __init__(self, fields: list[tuple[int, int]]) -> None:
+    def __init__(self, fields: Sequence[tuple[int, int]]) -> None:
         self._fields = fields
         self._indexes: list[IntervalIndex[tuple[int, Hull, Item]]] = [
             IntervalIndex() for _ in fields

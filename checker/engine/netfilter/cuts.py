@@ -22,13 +22,9 @@ that is scanned; when it grows past WIDE_MAX the walk cuts everything out and st
 
 from __future__ import annotations
 
-from checker.engine.interval_index import IntervalIndex
+from checker.engine.interval_index import IntervalIndex, narrow_fields
 from checker.engine.space import Box, Dim, box_touches
 
-# Fields boxes are filed under, in this order of preference.
-INDEXED = ("daddr", "saddr", "dport", "sport")
-# A box is narrow on a field when its one interval spans at most this fraction of the field.
-NARROW_SHIFT = 8
 # Wide boxes scanned on each lookup before the walk cuts them out.
 WIDE_MAX = 32
 
@@ -39,13 +35,10 @@ class Cuts:
     __slots__ = ("boxes", "_fields", "_limits", "_wide")
 
     def __init__(self, dims: tuple[Dim, ...]) -> None:
-        positions = {name: d for d, (name, _, _) in enumerate(dims)}
-        self._limits = [
-            (positions[name], (dims[positions[name]][2] - dims[positions[name]][1]) >> NARROW_SHIFT)
-            for name in INDEXED
-            if name in positions
-        ]
-        self._fields: list[IntervalIndex[Box]] = [IntervalIndex() for _ in self._limits]
+        # A walk makes one per rule it cannot defer, most of them never filled: the fields are
+        # worked out once per dims, their indexes made on the first box.
+        self._limits = narrow_fields(dims)
+        self._fields: list[IntervalIndex[Box]] = []
         self._wide: list[Box] = []
         self.boxes: list[Box] = []
 
@@ -58,6 +51,8 @@ class Cuts:
 
     def add(self, box: Box) -> None:
         self.boxes.append(box)
+        if not self._fields:
+            self._fields = [IntervalIndex() for _ in self._limits]
         for (d, limit), field in zip(self._limits, self._fields, strict=True):
             values = box[d]
             if len(values) == 1 and values[0][1] - values[0][0] <= limit:
@@ -68,7 +63,8 @@ class Cuts:
     def touching(self, box: Box, order: tuple[int, ...]) -> list[Box]:
         """The kept boxes that meet `box`."""
         found: dict[int, Box] = {}
-        for (d, _), field in zip(self._limits, self._fields, strict=True):
+        # No index yet when no box was added (strict=False: then there is nothing to find).
+        for (d, _), field in zip(self._limits, self._fields, strict=False):
             if not field.entries:
                 continue
             for lo, hi in box[d]:

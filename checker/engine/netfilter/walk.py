@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from checker.engine.budget import Budget
-from checker.engine.interval_index import HullIndex
+from checker.engine.interval_index import HullIndex, narrow_fields
 from checker.engine.netfilter import marks, query, route
 from checker.engine.netfilter.cuts import Cuts
 from checker.engine.netfilter.match import MatchCompiler, Phase
@@ -20,7 +20,6 @@ from checker.engine.netfilter.preimage import Preimage, Rewrite, Translated
 from checker.engine.netfilter.route import HostView
 from checker.engine.netfilter.sets import SetIndex, build_index
 from checker.engine.space import (
-    Dim,
     IntervalSet,
     Space,
     box_covers,
@@ -125,7 +124,7 @@ class HookResult:
         if not flows:
             return
         if self._uncertain_index is None:
-            self._uncertain_index = HullIndex(_indexed_fields(flows.dims))
+            self._uncertain_index = HullIndex(narrow_fields(flows.dims))
             for entry in self.uncertain:
                 if entry[2]:
                     self._uncertain_index.add(entry[2].hull(), entry)
@@ -135,21 +134,6 @@ class HookResult:
         for reason, evidence, concerned, preimage in self.translated_uncertain:
             if preimage(concerned).touches(flows):
                 yield reason, evidence
-
-
-# Fields a hull index files an unknown under (the first it is narrow on), and how narrow:
-# what generated chains key their rules on (a /32, a port).
-_HULL_FIELDS = ("daddr", "saddr", "dport", "sport")
-_NARROW_SHIFT = 8
-
-
-def _indexed_fields(dims: tuple[Dim, ...]) -> list[tuple[int, int]]:
-    return [
-        (d, (hi - lo) >> _NARROW_SHIFT)
-        for name in _HULL_FIELDS
-        for d, (dim_name, lo, hi) in enumerate(dims)
-        if dim_name == name
-    ]
 
 
 def _both(
@@ -279,8 +263,9 @@ class Walker:
                 passed = cuts.touching(match_maybe.boxes[0], order)
                 if passed:
                     earlier = Space(self.compiler.dims, passed)
-                    enter_maybe = enter_maybe.subtract(earlier)
-                    enter_sure = enter_maybe if certain else enter_sure.subtract(earlier)
+                    # Many narrow boxes at once (a wide rule after a generated chain's /32s).
+                    enter_maybe = enter_maybe.subtract_many(earlier)
+                    enter_sure = enter_maybe if certain else enter_sure.subtract_many(earlier)
             if not enter_maybe:
                 continue
             if reasons and not enter_maybe.is_subset(match_sure):
