@@ -344,6 +344,87 @@ def box_subtract_many(a: Box, others: Sequence[Box], order: Sequence[int]) -> li
     return out
 
 
+# Below this many boxes touching one box, box_subtract_split cuts them out one by one.
+SPLIT_LEAF = 16
+
+
+def _best_split(box: Box, cutting: Sequence[Box]) -> tuple[int, int] | None:
+    """(dimension, value) splitting `box` into values < value and >= value such that the
+    fewest of `cutting` straddle it (ties: the most even split), or None when every split
+    leaves every box on both sides (no progress)."""
+    best: tuple[int, int, int, int] | None = None  # (straddling, imbalance, d, value)
+    count = len(cutting)
+    for d in range(len(box)):
+        low, high = box[d][0][0], box[d][-1][1]
+        if low == high:
+            continue
+        starts = sorted(max(b[d][0][0], low) for b in cutting)
+        value = starts[count // 2]
+        if value <= low:
+            # Half of the boxes start at the box's lowest value: split after the lowest end.
+            value = min(min(b[d][-1][1], high) for b in cutting) + 1
+            if value > high:
+                continue
+        left = sum(1 for b in cutting if b[d][-1][1] < value)
+        right = sum(1 for b in cutting if b[d][0][0] >= value)
+        straddling = count - left - right
+        if straddling == count:
+            continue
+        candidate = (straddling, abs(left - right), d, value)
+        if best is None or candidate < best:
+            best = candidate
+    return None if best is None else (best[2], best[3])
+
+
+def box_subtract_split(a: Box, others: Sequence[Box], order: Sequence[int]) -> list[Box]:
+    """a − (the union of `others`), every one of which touches a, as disjoint boxes.
+
+    Cut out one after the other, thousands of small boxes (a hook's accepted packets on a
+    kube-proxy file: one box per service, each a /32, a port and a few source holes) leave a
+    remainder of thousands of pieces that every next box is tested against: quadratic, seconds
+    for one subtraction. box_subtract_many's sweep is no better when the boxes' values differ
+    on every dimension (each service's own source holes). Here `a` is halved, k-d tree
+    fashion, on the dimension and value that fewest boxes straddle, and each half goes on with
+    only the boxes that meet it; a half no box meets is a piece of the result as it is, and
+    a few boxes are cut out one by one."""
+    out: list[Box] = []
+    stack: list[tuple[Box, Sequence[Box]]] = [(a, others)]
+    while stack:
+        box, cutting = stack.pop()
+        if not cutting:
+            out.append(box)
+            continue
+        split = _best_split(box, cutting) if len(cutting) > SPLIT_LEAF else None
+        if split is None:
+            pieces = [box]
+            for b in cutting:
+                pieces = [p for piece in pieces for p in box_subtract(piece, b, order)]
+                if not pieces:
+                    break
+            out.extend(pieces)
+            continue
+        d, value = split
+        low, high = box[d][0][0], box[d][-1][1]
+        for part in (_clip(box[d], low, value - 1), _clip(box[d], value, high)):
+            if not part:
+                continue
+            piece = box[:d] + (part,) + box[d + 1 :]
+            first, last = part[0][0], part[-1][1]
+            stack.append(
+                (
+                    piece,
+                    [
+                        b
+                        for b in cutting
+                        if b[d][0][0] <= last
+                        and b[d][-1][1] >= first
+                        and iset_intersect(b[d], part)
+                    ],
+                )
+            )
+    return out
+
+
 def hulls_overlap(a: Sequence[Interval], b: Sequence[Interval]) -> bool:
     """Whether two hulls (Space.hull) meet: a cheap necessary condition for spaces to touch."""
     if not a or not b:
@@ -473,6 +554,13 @@ class Space:
     def subtract(self, other: Space) -> Space:
         boxes: list[Box] = list(self.boxes)
         order = _split_order(self.dims)
+        if len(other.boxes) > SPLIT_LEAF:
+            pieces: list[Box] = []
+            for a in boxes:
+                touching = [b for b in other.boxes if box_touches(a, b, order)]
+                pieces.extend(box_subtract_split(a, touching, order))
+            result = Space(self.dims, pieces)
+            return result.compact() if len(pieces) > COMPACT_ABOVE else result
         for b in other.boxes:
             if not boxes:
                 break
@@ -581,20 +669,36 @@ class Space:
         boxes = list(dict.fromkeys(self.boxes))
         if len(boxes) < 2:
             return Space(self.dims, boxes)
+        # Boxes are grouped by their other dimensions once per dimension and pass: keyed by
+        # the interval sets themselves, every grouping re-hashed sets of hundreds of intervals
+        # (an address set with a hole per cluster IP), most of a large compaction's time. Each
+        # distinct set gets a small number once, and keys are tuples of those numbers.
+        numbers: dict[IntervalSet, int] = {}
+        codes = [tuple(numbers.setdefault(values, len(numbers)) for values in box) for box in boxes]
         changed = True
         while changed and len(boxes) > 1:
             changed = False
             for d in range(len(self.dims)):
-                groups: dict[tuple[IntervalSet, ...], list[IntervalSet]] = {}
-                for box in boxes:
-                    key = box[:d] + box[d + 1 :]
-                    groups.setdefault(key, []).append(box[d])
-                if len(groups) < len(boxes):
-                    changed = True
-                    boxes = [
-                        key[:d] + (iset(r for s in sets for r in s),) + key[d:]
-                        for key, sets in groups.items()
-                    ]
+                groups: dict[tuple[int, ...], list[int]] = {}
+                for i, code in enumerate(codes):
+                    groups.setdefault(code[:d] + code[d + 1 :], []).append(i)
+                if len(groups) == len(boxes):
+                    continue
+                changed = True
+                merged_boxes: list[Box] = []
+                merged_codes: list[tuple[int, ...]] = []
+                for key, members in groups.items():
+                    first = boxes[members[0]]
+                    if len(members) == 1:
+                        merged_boxes.append(first)
+                        merged_codes.append(codes[members[0]])
+                        continue
+                    values = iset(r for i in members for r in boxes[i][d])
+                    merged_boxes.append(first[:d] + (values,) + first[d + 1 :])
+                    merged_codes.append(
+                        key[:d] + (numbers.setdefault(values, len(numbers)),) + key[d:]
+                    )
+                boxes, codes = merged_boxes, merged_codes
         return Space(self.dims, boxes)
 
     def __repr__(self) -> str:

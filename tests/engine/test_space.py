@@ -85,3 +85,26 @@ def test_subtracting_many_boxes_at_once_is_exact(x: Space, y: Space) -> None:
     for box in y.boxes:
         one_by_one = one_by_one.subtract(Space(DIMS, (box,)))
     assert members(result) == members(one_by_one)
+
+
+crowded_spaces = st.lists(boxes, min_size=17, max_size=40).map(
+    lambda bs: Space(DIMS, [b for box in bs for b in Space.where(DIMS, box).boxes])
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(spaces, crowded_spaces, st.sampled_from([1, 2, 16]))
+def test_subtracting_a_crowded_space_by_halving_is_exact(
+    x: Space, y: Space, leaf: int
+) -> None:
+    """Space.subtract halves each box k-d fashion when more than SPLIT_LEAF boxes are cut out
+    (box_subtract_split): the same set as cutting them out one by one, for any leaf size."""
+    import checker.engine.space as space_module
+
+    saved = space_module.SPLIT_LEAF
+    space_module.SPLIT_LEAF = leaf
+    try:
+        result = x.subtract(y)
+    finally:
+        space_module.SPLIT_LEAF = saved
+    assert members(result) == members(x) - members(y)
