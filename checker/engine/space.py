@@ -425,6 +425,24 @@ def box_subtract_split(a: Box, others: Sequence[Box], order: Sequence[int]) -> l
     return out
 
 
+def _compact_few(boxes: list[Box], dims: int) -> list[Box]:
+    """Space.compact for a few boxes: grouped by their other interval sets directly."""
+    changed = True
+    while changed and len(boxes) > 1:
+        changed = False
+        for d in range(dims):
+            groups: dict[tuple[IntervalSet, ...], list[IntervalSet]] = {}
+            for box in boxes:
+                groups.setdefault(box[:d] + box[d + 1 :], []).append(box[d])
+            if len(groups) < len(boxes):
+                changed = True
+                boxes = [
+                    key[:d] + (iset(r for s in sets for r in s),) + key[d:]
+                    for key, sets in groups.items()
+                ]
+    return boxes
+
+
 def hulls_overlap(a: Sequence[Interval], b: Sequence[Interval]) -> bool:
     """Whether two hulls (Space.hull) meet: a cheap necessary condition for spaces to touch."""
     if not a or not b:
@@ -587,6 +605,8 @@ class Space:
         """The smallest single range per dimension holding the space (empty: no ranges)."""
         if not self.boxes:
             return ()
+        if len(self.boxes) == 1:
+            return tuple((values[0][0], values[-1][1]) for values in self.boxes[0])
         return tuple(
             (min(box[d][0][0] for box in self.boxes), max(box[d][-1][1] for box in self.boxes))
             for d in range(len(self.dims))
@@ -669,6 +689,8 @@ class Space:
         boxes = list(dict.fromkeys(self.boxes))
         if len(boxes) < 2:
             return Space(self.dims, boxes)
+        if len(boxes) <= COMPACT_ABOVE:
+            return Space(self.dims, _compact_few(boxes, len(self.dims)))
         # Boxes are grouped by their other dimensions once per dimension and pass: keyed by
         # the interval sets themselves, every grouping re-hashed sets of hundreds of intervals
         # (an address set with a hole per cluster IP), most of a large compaction's time. Each

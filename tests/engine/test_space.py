@@ -108,3 +108,13 @@ def test_subtracting_a_crowded_space_by_halving_is_exact(
     finally:
         space_module.SPLIT_LEAF = saved
     assert members(result) == members(x) - members(y)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(boxes, min_size=33, max_size=60))
+def test_compacting_many_boxes_keeps_the_set(raw: list) -> None:
+    """Above COMPACT_ABOVE boxes, compact groups boxes by numbered interval sets."""
+    many = Space(DIMS, [b for box in raw for b in Space.where(DIMS, box).boxes])
+    compacted = many.compact()
+    assert members(compacted) == members(many)
+    assert len(compacted.boxes) <= len(set(many.boxes))
