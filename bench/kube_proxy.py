@@ -157,10 +157,13 @@ def best_of(repeat: int, command: list[str], stdin_path: Path | None = None) -> 
 
 def phases(path: Path) -> dict[str, float]:
     """Seconds spent loading the policies, parsing `path` and evaluating, in this process,
-    with the command's collector settings (checker.cli.collect_rarely)."""
+    with the command's collector settings (checker.cli.collect_rarely) and its default work
+    budget: the evaluation is the command's own (pipeline.evaluate_models: flow requirements
+    through the netfilter engine, settings through engine/settings.py)."""
     from checker import pipeline
     from checker.cli import collect_rarely
-    from checker.engine.netfilter import engine as netfilter
+    from checker.engine.budget import AUTO
+    from checker.model.listening import ListeningSockets
     from checker.policies.loader import default_policy_paths, load_policy_set
 
     collect_rarely()
@@ -170,12 +173,18 @@ def phases(path: Path) -> dict[str, float]:
     loaded = time.perf_counter()
     models = pipeline.parse_sources([(str(path), path.read_bytes())])
     parsed = time.perf_counter()
-    context = netfilter.new_context(models)
-    context.prepare(requirements)
-    for requirement in requirements:
-        netfilter.check(models, requirement, context=context)
+    listening = [m for m in models if isinstance(m, ListeningSockets)]
+    findings = pipeline.evaluate_models(
+        path.name, models, listening, "netfilter", requirements, budget=AUTO
+    )
     done = time.perf_counter()
-    return {"policies": loaded - start, "parse": parsed - loaded, "evaluate": done - parsed}
+    cut_short = sum(1 for f in findings if any(name == "budget" for name, _ in f.details))
+    return {
+        "policies": loaded - start,
+        "parse": parsed - loaded,
+        "evaluate": done - parsed,
+        "cut_short": cut_short,
+    }
 
 
 def exclusive_phases(path: Path) -> dict[str, float]:
@@ -263,6 +272,7 @@ def measure(
     print(
         f"{'':>23}of which: policies {split['policies']:.3f} s, parse {split['parse']:.3f} s, "
         f"evaluate {split['evaluate']:.3f} s; parse+evaluate {inner:.3f} s, ratio {inner / reference:5.2f}"
+        f" ({split['cut_short']:.0f} findings cut short by the work budget)"
     )
     if with_exclusive:
         done = subprocess.run(

@@ -250,6 +250,32 @@ def evaluate_target(
         # No per-rule findings: the report writers turn the target's error into one `error`
         # result (fwcheck/read-target) naming file:line, instead of one per policy rule.
         return [], None, list(exc.problems)
+    findings = evaluate_models(
+        name,
+        models,
+        listening,
+        platform,
+        requirements,
+        budget=budget,
+        deadline=deadline,
+        deadline_s=deadline_s,
+    )
+    return findings, platform, []
+
+
+def evaluate_models(
+    name: str,
+    models: Sequence[object],
+    listening: Sequence[ListeningSockets],
+    platform: str,
+    requirements: Sequence[Requirement],
+    *,
+    budget: BudgetSetting = None,
+    deadline: float | None = None,
+    deadline_s: float = 0.0,
+) -> list[Finding]:
+    """The findings of one parsed target (evaluate_target after parsing; bench/kube_proxy.py
+    times it apart from the parse)."""
     # Settings requirements (policy `setting:`) ask about one value or one fixed set of packets.
     flows = [r for r in requirements if r.setting is None]
     limit = limit_for(budget, _rule_count(models))
@@ -308,7 +334,7 @@ def evaluate_target(
             exposure_finding(name, e)
             for e in windows_exposure.check(models, flows)  # type: ignore[arg-type]
         ]
-    return findings, platform, []
+    return findings
 
 
 def check_target(

@@ -23,8 +23,9 @@ of those values it holds for (iptables-extensions(8) mark: `(mark & mask) == val
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import cache
 
-from checker.engine.space import Box, Space, iset
+from checker.engine.space import Box, Dim, Space, iset
 from checker.model.netfilter import AnyOf, MarkMatch, MarkOp, Match, Ruleset
 
 MARK_MAX = 0xFFFFFFFF
@@ -115,7 +116,7 @@ def apply(space: Space, ops: Sequence[MarkOp]) -> Space:
     """The packets of `space` after the writes `ops` (in order)."""
     if not ops or not space:
         return space
-    index = {name: space.index(name) for name in FIELDS}
+    index = _positions(space.dims)
     boxes: list[Box] = []
     for box in space.boxes:
         marks = _points(box[index["mark"]])
@@ -139,7 +140,15 @@ def apply(space: Space, ops: Sequence[MarkOp]) -> Space:
             out[index["mark"]] = ((m, m),)
             out[index["ctmark"]] = ((c, c),)
             boxes.append(tuple(out))
+    if len(boxes) == 1:
+        return Space(space.dims, boxes)
     return Space(space.dims, boxes).compact()
+
+
+@cache
+def _positions(dims: tuple[Dim, ...]) -> dict[str, int]:
+    """Where the mark fields are among `dims` (apply runs once per mark-writing rule met)."""
+    return {name: d for d, (name, _, _) in enumerate(dims) if name in FIELDS}
 
 
 def forget(space: Space) -> Space:
