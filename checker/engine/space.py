@@ -346,6 +346,9 @@ def box_subtract_many(a: Box, others: Sequence[Box], order: Sequence[int]) -> li
 
 # Below this many boxes touching one box, box_subtract_split cuts them out one by one.
 SPLIT_LEAF = 16
+# Space.subtract of more than SPLIT_LEAF boxes cuts them out one by one until it has tested
+# this many remainder pieces per box, then halves instead.
+SEQUENTIAL_WORK = 8
 
 
 def _best_split(box: Box, cutting: Sequence[Box]) -> tuple[int, int] | None:
@@ -423,24 +426,6 @@ def box_subtract_split(a: Box, others: Sequence[Box], order: Sequence[int]) -> l
                 )
             )
     return out
-
-
-def _compact_few(boxes: list[Box], dims: int) -> list[Box]:
-    """Space.compact for a few boxes: grouped by their other interval sets directly."""
-    changed = True
-    while changed and len(boxes) > 1:
-        changed = False
-        for d in range(dims):
-            groups: dict[tuple[IntervalSet, ...], list[IntervalSet]] = {}
-            for box in boxes:
-                groups.setdefault(box[:d] + box[d + 1 :], []).append(box[d])
-            if len(groups) < len(boxes):
-                changed = True
-                boxes = [
-                    key[:d] + (iset(r for s in sets for r in s),) + key[d:]
-                    for key, sets in groups.items()
-                ]
-    return boxes
 
 
 def hulls_overlap(a: Sequence[Interval], b: Sequence[Interval]) -> bool:
@@ -572,22 +557,33 @@ class Space:
     def subtract(self, other: Space) -> Space:
         boxes: list[Box] = list(self.boxes)
         order = _split_order(self.dims)
-        if len(other.boxes) > SPLIT_LEAF:
-            pieces: list[Box] = []
-            for a in boxes:
-                touching = [b for b in other.boxes if box_touches(a, b, order)]
-                pieces.extend(box_subtract_split(a, touching, order))
-            result = Space(self.dims, pieces)
-            return result.compact() if len(pieces) > COMPACT_ABOVE else result
+        # One box after the other is quickest while the remainder stays a few pieces (narrow
+        # holes in one address set). When it fragments (each of thousands of boxes leaves
+        # pieces every next one is tested against: quadratic), the work done so far is
+        # dropped and each box of self is halved instead (box_subtract_split).
+        allowance = SEQUENTIAL_WORK * len(other.boxes) if len(other.boxes) > SPLIT_LEAF else None
+        work = 0
         for b in other.boxes:
             if not boxes:
                 break
+            if allowance is not None:
+                work += len(boxes)
+                if work > allowance:
+                    return self._subtract_split(other, order)
             next_boxes: list[Box] = []
             for a in boxes:
                 next_boxes.extend(box_subtract(a, b, order))
             boxes = next_boxes
         result = Space(self.dims, boxes)
         return result.compact() if len(boxes) > COMPACT_ABOVE else result
+
+    def _subtract_split(self, other: Space, order: Sequence[int]) -> Space:
+        pieces: list[Box] = []
+        for a in self.boxes:
+            touching = [b for b in other.boxes if box_touches(a, b, order)]
+            pieces.extend(box_subtract_split(a, touching, order))
+        result = Space(self.dims, pieces)
+        return result.compact() if len(pieces) > COMPACT_ABOVE else result
 
     def complement(self) -> Space:
         return Space.full(self.dims).subtract(self)
@@ -687,40 +683,20 @@ class Space:
     def compact(self) -> Space:
         """Merge boxes that differ in one dimension only, and drop duplicates."""
         boxes = list(dict.fromkeys(self.boxes))
-        if len(boxes) < 2:
-            return Space(self.dims, boxes)
-        if len(boxes) <= COMPACT_ABOVE:
-            return Space(self.dims, _compact_few(boxes, len(self.dims)))
-        # Boxes are grouped by their other dimensions once per dimension and pass: keyed by
-        # the interval sets themselves, every grouping re-hashed sets of hundreds of intervals
-        # (an address set with a hole per cluster IP), most of a large compaction's time. Each
-        # distinct set gets a small number once, and keys are tuples of those numbers.
-        numbers: dict[IntervalSet, int] = {}
-        codes = [tuple(numbers.setdefault(values, len(numbers)) for values in box) for box in boxes]
         changed = True
         while changed and len(boxes) > 1:
             changed = False
             for d in range(len(self.dims)):
-                groups: dict[tuple[int, ...], list[int]] = {}
-                for i, code in enumerate(codes):
-                    groups.setdefault(code[:d] + code[d + 1 :], []).append(i)
-                if len(groups) == len(boxes):
-                    continue
-                changed = True
-                merged_boxes: list[Box] = []
-                merged_codes: list[tuple[int, ...]] = []
-                for key, members in groups.items():
-                    first = boxes[members[0]]
-                    if len(members) == 1:
-                        merged_boxes.append(first)
-                        merged_codes.append(codes[members[0]])
-                        continue
-                    values = iset(r for i in members for r in boxes[i][d])
-                    merged_boxes.append(first[:d] + (values,) + first[d + 1 :])
-                    merged_codes.append(
-                        key[:d] + (numbers.setdefault(values, len(numbers)),) + key[d:]
-                    )
-                boxes, codes = merged_boxes, merged_codes
+                groups: dict[tuple[IntervalSet, ...], list[IntervalSet]] = {}
+                for box in boxes:
+                    key = box[:d] + box[d + 1 :]
+                    groups.setdefault(key, []).append(box[d])
+                if len(groups) < len(boxes):
+                    changed = True
+                    boxes = [
+                        key[:d] + (iset(r for s in sets for r in s),) + key[d:]
+                        for key, sets in groups.items()
+                    ]
         return Space(self.dims, boxes)
 
     def __repr__(self) -> str:
