@@ -85,7 +85,7 @@ def _requirements(names: list[str]) -> list[object]:
     return [table[name]() for name in names]
 
 
-def child(path: str, names: list[str], budget: int) -> None:
+def child(path: str, names: list[str], budget: int | str) -> None:
     """Parse `path`, answer the requirements `names` on it, print one JSON line."""
     resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY, CHILD_MEMORY))
     from checker import pipeline
@@ -96,17 +96,22 @@ def child(path: str, names: list[str], budget: int) -> None:
     started = time.perf_counter()
     statuses: list[str] = []
     if requirements:
-        findings, _platform, problems = pipeline.evaluate_target(
-            "bench", [(path, data)], requirements, budget=budget or None
+        from checker.model.listening import ListeningSockets
+
+        rules = [m for m in models if not isinstance(m, ListeningSockets)]
+        listening = [m for m in models if isinstance(m, ListeningSockets)]
+        _, platform = pipeline.engine_for(rules)
+        findings = pipeline.evaluate_models(
+            "bench", rules, listening, platform, requirements, budget=budget or None
         )
-        statuses = [f.status.value for f in findings] or ["error: " + str(problems)[:80]]
+        statuses = [f.status.value for f in findings] or ["error: no finding"]
     seconds = time.perf_counter() - started
     del models
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"seconds": seconds, "rss_mb": peak, "statuses": statuses}))
 
 
-def measure(path: Path, names: list[str], budget: int, timeout: float) -> dict[str, object]:
+def measure(path: Path, names: list[str], budget: int | str, timeout: float) -> dict[str, object]:
     argv = [sys.executable, __file__, "--child", str(path), ",".join(names), str(budget)]
     started = time.perf_counter()
     try:
@@ -163,13 +168,14 @@ def main() -> int:
     args = parser.parse_args()
     if args.child:
         path, names, budget = args.child
-        child(path, [n for n in names.split(",") if n], int(budget))
+        child(path, [n for n in names.split(",") if n], budget if budget == "auto" else int(budget))
         return 0
     sys.path.insert(0, str(REPO))
-    from checker.engine.budget import DEFAULT_BUDGET
+    from checker.engine.budget import AUTO
 
-    budget = DEFAULT_BUDGET if args.budget is None else args.budget
-    print(f"budget: {budget or 'none'} work units per target; each case in its own process")
+    budget: int | str = AUTO if args.budget is None else args.budget
+    shown = "fwcheck's default (100000 + 50 per rule)" if budget == AUTO else budget or "none"
+    print(f"budget: {shown} work units per target; each case in its own process")
     files = sorted(CORPUS.glob("*-save"))
     windows = CORPUS.parent / "windows"
     if windows.is_dir():

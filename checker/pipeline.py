@@ -127,7 +127,7 @@ def _included_fragments(
     return {origin for origin, _ in sources if os.path.realpath(origin) in read}
 
 
-def _engine_for(models: Sequence[object]) -> tuple[Engine, str]:
+def engine_for(models: Sequence[object]) -> tuple[Engine, str]:
     """The engine whose platform reads all of `models` (checker.engine.registry.ENGINES)."""
     for spec in ENGINES.values():
         if spec.companions and all(isinstance(m, spec.companions) for m in models):
@@ -245,7 +245,7 @@ def evaluate_target(
                     " target's firewall export (they alone describe no firewall)",
                 )
             )
-        _, platform = _engine_for(models)
+        _, platform = engine_for(models)
     except ParseError as exc:
         # No per-rule findings: the report writers turn the target's error into one `error`
         # result (fwcheck/read-target) naming file:line, instead of one per policy rule.

@@ -18,7 +18,7 @@ from typing import cast
 from checker.errors import ExitCode, ParseError, Problem, UsageError, format_problem
 from checker.model.netfilter import IpSets, NftDevices, Ruleset
 from checker.model.windows import WindowsRuleset
-from checker.pipeline import _engine_for, finding, parse_sources
+from checker.pipeline import engine_for, finding, parse_sources
 from checker.policies.loader import load_policy_set, policy_search_paths
 from checker.policies.model import Requirement
 from checker.reports.data import describe_requirement, printable
@@ -67,7 +67,7 @@ def explain_target(
         return _explain_exclusive(name, sources, requirement, format_name, requirements)
     try:
         models = parse_sources(sources, format_name)
-        engine, platform = _engine_for(models)
+        engine, platform = engine_for(models)
     except ParseError as exc:
         return [f"{name}: the target could not be read:"] + [
             f"  {format_problem(p)}" for p in exc.problems
