@@ -83,7 +83,14 @@ def _seconds(text: str) -> float:
 def _budget(text: str) -> int | str:
     from checker.engine.budget import AUTO
 
-    return AUTO if text.strip() == AUTO else _positive_int(text)
+    if text.strip() == AUTO:
+        return AUTO
+    try:
+        return _positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected {AUTO} or a whole number of at least 1, got {text!r}"
+        ) from None
 
 
 def _add_budget_option(parser: argparse.ArgumentParser) -> None:

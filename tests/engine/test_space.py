@@ -94,9 +94,7 @@ crowded_spaces = st.lists(boxes, min_size=17, max_size=40).map(
 
 @settings(max_examples=200, deadline=None)
 @given(spaces, crowded_spaces, st.sampled_from([1, 2, 16]))
-def test_subtracting_a_crowded_space_by_halving_is_exact(
-    x: Space, y: Space, leaf: int
-) -> None:
+def test_subtracting_a_crowded_space_by_halving_is_exact(x: Space, y: Space, leaf: int) -> None:
     """Space.subtract halves each box k-d fashion when more than SPLIT_LEAF boxes are cut out
     (box_subtract_split): the same set as cutting them out one by one, for any leaf size."""
     import checker.engine.space as space_module

@@ -106,8 +106,15 @@ def test_check_budget_option(tmp_path: Path, capsys) -> None:
     main([*argv, "--json", str(out), "-q", str(rules)])
     (result,) = json.loads(out.read_text())["results"]
     assert result["status"] == "fail"
-    assert main(["check", "--budget", "0", str(rules)]) == 2
+    main([*argv, "--budget", "auto", "--json", str(out), "-q", str(rules)])
+    (result,) = json.loads(out.read_text())["results"]
+    assert result["status"] == "fail"
     capsys.readouterr()
+    for wrong in ("0", "many"):
+        assert main(["check", "--budget", wrong, str(rules)]) == 2
+        assert f"expected auto or a whole number of at least 1, got '{wrong}'" in (
+            capsys.readouterr().err
+        )
 
 
 def test_the_default_budget_grows_with_the_rules_so_linear_work_is_decided() -> None:
