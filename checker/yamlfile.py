@@ -18,14 +18,15 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import yaml
-from jsonschema.exceptions import best_match
 
-from checker import resources
+from checker import quick_schema, resources
 from checker.errors import Location, PolicyError, Problem
+
+if TYPE_CHECKING:
+    import jsonschema
 
 JsonPath = tuple[str | int, ...]
 
@@ -328,7 +329,15 @@ def _error_path(error: jsonschema.ValidationError) -> JsonPath:
 
 def schema_problems(doc: YamlDoc, schema_name: str) -> Iterator[Problem]:
     """One problem per jsonschema error (the best match for each failing location)."""
-    validator = jsonschema.Draft202012Validator(load_schema(schema_name))
+    schema = load_schema(schema_name)
+    if quick_schema.verdict(schema, doc.data) is True:
+        # Valid, judged without importing jsonschema (a pre-commit run's start-up: see
+        # checker/quick_schema.py); jsonschema judges and words everything else.
+        return
+    import jsonschema
+    from jsonschema.exceptions import best_match
+
+    validator = jsonschema.Draft202012Validator(schema)
     by_location: dict[JsonPath, list[jsonschema.ValidationError]] = {}
     for error in validator.iter_errors(doc.data):
         by_location.setdefault(_error_path(error), []).append(error)

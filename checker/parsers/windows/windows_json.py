@@ -20,9 +20,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from checker import numbers, resources
 from checker.errors import Location, ParseError, Problem
@@ -38,6 +36,9 @@ from checker.model.windows import (
     parse_protocol,
 )
 from checker.parsers.options import NO_OPTIONS, ParseOptions, ParserOption
+
+if TYPE_CHECKING:
+    import jsonschema
 
 NAME = "windows-json"
 OPTIONS: tuple[ParserOption, ...] = ()  # reads no option
@@ -89,6 +90,10 @@ def parse(data: bytes, origin: str, options: ParseOptions = NO_OPTIONS) -> Windo
         raise ParseError(Problem(origin, line, col, "windows-json", f"not JSON: {error}")) from None
     except RecursionError:
         raise ParseError(Problem(origin, 1, 0, "windows-json", "JSON nests too deeply")) from None
+    # Imported here, not at the top: every run imports this module (the format registry) but
+    # only a Windows export needs jsonschema (a pre-commit run on iptables does not).
+    import jsonschema
+
     schema = json.loads(resources.schema_path(SCHEMA).read_text(encoding="utf-8"))
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
