@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import platform
 import sys
 import traceback
 from collections.abc import Sequence
@@ -663,6 +662,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return ExitCode.OK
     except Exception:
+        import platform
+
         print(
             f"fwcheck: internal error (a bug). fwcheck {__version__}, Python {platform.python_version()}, "
             f"{platform.platform()}",

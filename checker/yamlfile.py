@@ -18,14 +18,15 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import yaml
-from jsonschema.exceptions import best_match
 
-from checker import resources
+from checker import quick_schema, resources
 from checker.errors import Location, PolicyError, Problem
+
+if TYPE_CHECKING:
+    import jsonschema
 
 JsonPath = tuple[str | int, ...]
 
@@ -257,6 +258,35 @@ def read_yaml(path: Path | str, display: str | None = None) -> YamlDoc:
     return parse_yaml(text, file)
 
 
+def read_shipped_yaml(path: Path) -> YamlDoc:
+    """A YAML file fwcheck itself ships (a policy of its own): the same YamlDoc as read_yaml,
+    composed by libyaml when PyYAML has it (a tenth of the pure-Python composer's time, which
+    is most of a pre-commit run's policy loading). Only for fwcheck's own files: libyaml's
+    composer recurses in C with no depth bound, so a user's file, which may nest without end,
+    keeps the bounded pure-Python composer (_BoundedLoader). Positions, duplicate keys and
+    values come from the same _Builder (tests/policies/test_shipped_policies.py compares
+    both readers on every shipped file)."""
+    loader_class = getattr(yaml, "CSafeLoader", None)
+    if loader_class is None:
+        return read_yaml(path)
+    file = str(path)
+    try:
+        loader = loader_class(path.read_bytes().decode("utf-8-sig"))
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
+        if node is None:
+            return read_yaml(path)
+        positions: dict[JsonPath, tuple[int, int]] = {
+            (): (node.start_mark.line + 1, node.start_mark.column + 1)
+        }
+        return YamlDoc(file, _Builder(file).build(node, (), positions), positions)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError, OverflowError):
+        # A shipped file broken in a checkout: read_yaml names the problem at file:line:col.
+        return read_yaml(path)
+
+
 @cache
 def load_schema(name: str) -> dict[str, Any]:
     """A shipped JSON Schema by file name, e.g. "policy.schema.json"."""
@@ -299,7 +329,15 @@ def _error_path(error: jsonschema.ValidationError) -> JsonPath:
 
 def schema_problems(doc: YamlDoc, schema_name: str) -> Iterator[Problem]:
     """One problem per jsonschema error (the best match for each failing location)."""
-    validator = jsonschema.Draft202012Validator(load_schema(schema_name))
+    schema = load_schema(schema_name)
+    if quick_schema.verdict(schema, doc.data) is True:
+        # Valid, judged without importing jsonschema (a pre-commit run's start-up: see
+        # checker/quick_schema.py); jsonschema judges and words everything else.
+        return
+    import jsonschema
+    from jsonschema.exceptions import best_match
+
+    validator = jsonschema.Draft202012Validator(schema)
     by_location: dict[JsonPath, list[jsonschema.ValidationError]] = {}
     for error in validator.iter_errors(doc.data):
         by_location.setdefault(_error_path(error), []).append(error)

@@ -61,11 +61,12 @@ def declared_id(doc: YamlDoc) -> str | None:
     return None
 
 
-def read_policy(doc: YamlDoc) -> tuple[PolicyDoc | None, list[Problem]]:
+def read_policy(doc: YamlDoc, *, schema: bool = True) -> tuple[PolicyDoc | None, list[Problem]]:
     """The policy of one parsed file and its per-file problems. None when the file breaks the
     schema (nothing else can be trusted then); otherwise the policy, even with problems, so that
-    its rules are still checked and every problem is reported at once."""
-    problems = [_friendly(problem) for problem in schema_problems(doc, SCHEMA)]
+    its rules are still checked and every problem is reported at once. `schema=False` skips the
+    JSON Schema check, for files known to pass it (see loader.load_policy_set)."""
+    problems = [_friendly(problem) for problem in schema_problems(doc, SCHEMA)] if schema else []
     if problems:
         return None, problems
     data = doc.data

@@ -25,7 +25,6 @@ XML 1.0 cannot carry (section 2.2, "Char") is replaced by a visible escape.
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,7 +47,11 @@ from checker.reports.data import (
 )
 from checker.reports.flag import ReportFlag
 
+# ElementTree is imported where used: every run imports this module (the reporter registry
+# reads its FLAG), only a run asked for --junit needs it (bench/pre_commit.py).
 if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
+
     from checker.reports.drift import Baseline
 
 NAME = "junit"
@@ -132,6 +135,8 @@ def _outcome(
     testcase: ET.Element, finding: Finding, report: RunReport, options: ReportOptions, mode: str
 ) -> str:
     """Add the failure/error/skipped child; return which one ("" for a pass)."""
+    import xml.etree.ElementTree as ET
+
     message = _text(finding.message)
     status = finding.status
     if status is Status.PASS:
@@ -179,6 +184,8 @@ def _unique(classname: str, name: str, taken: set[tuple[str, str]]) -> str:
 
 
 def build(report: RunReport, options: ReportOptions) -> ET.Element:
+    import xml.etree.ElementTree as ET
+
     findings = effective_findings(report)
     verdict = gate_verdict(findings, options.fail_on)
     # The Ant schema's timestamp is xs:dateTime without a zone (pattern ....-..-..T..:..:..).
@@ -240,6 +247,8 @@ def build(report: RunReport, options: ReportOptions) -> ET.Element:
 
 
 def render(report: RunReport, options: ReportOptions) -> bytes:
+    import xml.etree.ElementTree as ET
+
     root = build(report, options)
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"

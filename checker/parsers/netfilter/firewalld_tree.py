@@ -20,12 +20,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from checker.errors import Location, ParseError, Problem
 from checker.model.netfilter import Ruleset
-from checker.parsers.netfilter import firewalld_builtin, firewalld_xml
-from checker.parsers.netfilter.firewalld_xml import Node
+from checker.parsers.netfilter import firewalld_builtin
 from checker.parsers.options import ParseOptions, ParserOption, text_of
+
+# Imported where used: every run imports this module (the format registry reads its NAME,
+# OPTIONS and claims), only a firewalld tree needs the XML reader (bench/pre_commit.py).
+if TYPE_CHECKING:
+    from checker.parsers.netfilter.firewalld_xml import Node
 
 NAME = "firewalld-tree"
 OPTIONS: tuple[ParserOption, ...] = (
@@ -130,6 +135,8 @@ class Tree:
 
 
 def read_file(file: Path) -> Node:
+    from checker.parsers.netfilter import firewalld_xml
+
     origin = str(file)
     try:
         with file.open("rb") as handle:
@@ -212,6 +219,8 @@ def load(path: str, defaults: str | None = None, system: Path | None = SYSTEM_DE
 
 
 def _node(tag: str, children: Sequence[Node] = (), **attrs: str) -> Node:
+    from checker.parsers.netfilter.firewalld_xml import Node
+
     return Node(
         tag, {k.replace("_", "-"): v for k, v in attrs.items()}, Location(BUILTIN), list(children)
     )

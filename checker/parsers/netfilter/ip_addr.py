@@ -14,10 +14,15 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from typing import TYPE_CHECKING
 
 from checker.errors import ParseError, Problem
-from checker.model.host import HostAddress, HostAddresses
 from checker.parsers.options import NO_OPTIONS, ParseOptions, ParserOption
+
+# Imported where used: every run imports this module (the format registry reads its NAME,
+# OPTIONS and sniff), only an input of this format needs these (bench/pre_commit.py).
+if TYPE_CHECKING:
+    from checker.model.host import HostAddress, HostAddresses
 
 NAME = "ip-addr"
 OPTIONS: tuple[ParserOption, ...] = ()  # reads no option
@@ -32,6 +37,8 @@ def sniff(head: bytes) -> bool:
 
 
 def parse(data: bytes, origin: str, options: ParseOptions = NO_OPTIONS) -> HostAddresses:
+    from checker.model.host import HostAddress, HostAddresses
+
     def fail(message: str) -> ParseError:
         return ParseError(Problem(origin, 1, 0, "ip-addr", message))
 

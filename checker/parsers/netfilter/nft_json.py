@@ -47,13 +47,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from checker.errors import Location, ParseError, Problem
 from checker.model.netfilter import Chain, Hook, Rule, Ruleset, Table, Verdict
-from checker.parsers.netfilter import nft_rule, nft_scan
-from checker.parsers.netfilter.nft_match import NamedSet
 from checker.parsers.netfilter.nft_values import BadInput, priority
 from checker.parsers.options import NO_OPTIONS, ParseOptions, ParserOption
+
+# Imported where used: every run imports this module (the format registry reads its NAME,
+# OPTIONS and sniff), only an input of this format needs these (bench/pre_commit.py).
+if TYPE_CHECKING:
+    from checker.parsers.netfilter import nft_scan
+    from checker.parsers.netfilter.nft_match import NamedSet
 
 NAME = "nft-json"
 OPTIONS: tuple[ParserOption, ...] = ()  # reads no option
@@ -75,6 +80,8 @@ def sniff(head: bytes) -> bool:
 
 
 def parse(data: bytes, origin: str, options: ParseOptions = NO_OPTIONS) -> Ruleset:
+    from checker.parsers.netfilter import nft_scan
+
     try:
         text = nft_scan.decode(data, origin)
         items = nft_scan.elements(text, origin)
@@ -122,6 +129,8 @@ class _Reader:
         self.warnings: list[str] = []
 
     def read(self, items: list[nft_scan.Element]) -> Ruleset:
+        from checker.parsers.netfilter import nft_rule
+
         rules: list[tuple[dict[str, object], Location]] = []
         for item in items:
             with _located(item.location):
@@ -291,6 +300,8 @@ def _note_updates(body: dict[str, object], table: _TableDraft) -> None:
 
 
 def _named(name: str, draft: _SetDraft, table: _TableDraft) -> NamedSet:
+    from checker.parsers.netfilter.nft_match import NamedSet
+
     flags = draft.body.get("flags", [])
     flags = [flags] if isinstance(flags, str) else flags
     if not isinstance(flags, list):

@@ -25,15 +25,20 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from checker.errors import Location, ParseError, Problem
 from checker.model.netfilter import Ruleset
-from checker.parsers.netfilter import nft_json, nft_scan, nft_text_rule
 from checker.parsers.netfilter.nft_text_cursor import Cursor, TextError
 from checker.parsers.netfilter.nft_text_lex import Token
 from checker.parsers.netfilter.nft_text_source import Settings, SourceError, included_files, load
 from checker.parsers.netfilter.nft_values import BadInput, priority
 from checker.parsers.options import NO_OPTIONS, ParseOptions, ParserOption, texts_of
+
+# Imported where used: every run imports this module (the format registry reads its NAME,
+# OPTIONS and sniff), only an input of this format needs these (bench/pre_commit.py).
+if TYPE_CHECKING:
+    from checker.parsers.netfilter import nft_scan
 
 NAME = "nft-text"
 OPTIONS: tuple[ParserOption, ...] = (
@@ -71,6 +76,8 @@ def sniff(head: bytes) -> bool:
 def parse(data: bytes, origin: str, options: ParseOptions = NO_OPTIONS) -> Ruleset:
     """`options["nft_include"]`: where includes are looked for after the including file's
     folder (as `nft -I`)."""
+    from checker.parsers.netfilter import nft_json
+
     include_dirs = texts_of(options, "nft_include")
     try:
         text = data.decode("utf-8", errors="replace")
@@ -203,6 +210,8 @@ class _Script:
             self._table_body(cur.block(), family, name, table)
 
     def _table_body(self, cur: Cursor, family: str, name: str, table: _Table) -> None:
+        from checker.parsers.netfilter import nft_text_rule
+
         for item in cur.statements():
             at = item.where()
             word = item.word("chain, set, map, flags or comment")
@@ -300,6 +309,8 @@ class _Script:
             chain.base["policy"] = cur.word("accept or drop")
 
     def _devices(self, cur: Cursor) -> list[object]:
+        from checker.parsers.netfilter import nft_text_rule
+
         value = nft_text_rule.atom(cur)
         items = value["set"] if isinstance(value, dict) and "set" in value else [value]
         return [str(item) for item in items]
@@ -328,6 +339,8 @@ class _Script:
 
     def _set_block(self, cur: Cursor, family: str, kind: str, table: _Table, name: str,
                    at: Location) -> None:  # fmt: skip
+        from checker.parsers.netfilter import nft_text_rule
+
         target = table.sets.setdefault(name, _Set(kind, at))
         for item in cur.block(f"`{{` after the {kind} name").statements():
             word = item.word("a set property")
@@ -355,6 +368,8 @@ class _Script:
                                 f"unexpected {word!r} in a {kind}")  # fmt: skip
 
     def _element_command(self, verb: str, cur: Cursor) -> None:
+        from checker.parsers.netfilter import nft_text_rule
+
         at = cur.where()
         family, (table_name, name) = self._spec(cur, 2)
         target = self._set_of(self._table_of(cur, family, table_name, at), name, at)
@@ -371,6 +386,8 @@ class _Script:
             raise TextError(at, "syntax", f"{verb} element is not an nft command")
 
     def _rule_command(self, verb: str, cur: Cursor, at: Location) -> None:
+        from checker.parsers.netfilter import nft_text_rule
+
         if verb not in ("add", "insert"):
             raise TextError(at, "handle",
                             f"{verb} rule names a rule by its handle, which the kernel gives out"
@@ -391,6 +408,8 @@ class _Script:
 
     def _add_rule(self, cur: Cursor, family: str, table: str, name: str, chain: _Chain,
                   insert: bool, index: int | None, at: Location | None = None) -> None:  # fmt: skip
+        from checker.parsers.netfilter import nft_text_rule
+
         at = at or cur.where()
         exprs, comment = nft_text_rule.rule(cur, family)
         if not exprs:
@@ -410,6 +429,8 @@ class _Script:
     # --- what nft_json reads ------------------------------------------------------------
 
     def elements(self) -> list[nft_scan.Element]:
+        from checker.parsers.netfilter import nft_scan
+
         out: list[nft_scan.Element] = []
         rules: list[nft_scan.Element] = []
         for (family, name), table in self.tables.items():

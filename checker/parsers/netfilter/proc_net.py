@@ -21,10 +21,15 @@ V6ONLY socket.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from checker.errors import Location, ParseError, Problem
-from checker.model.listening import ListeningSocket, ListeningSockets
 from checker.parsers.options import NO_OPTIONS, ParseOptions, ParserOption
+
+# Imported where used: every run imports this module (the format registry reads its NAME,
+# OPTIONS and sniff), only an input of this format needs these (bench/pre_commit.py).
+if TYPE_CHECKING:
+    from checker.model.listening import ListeningSocket, ListeningSockets
 
 NAME = "proc-net"
 OPTIONS: tuple[ParserOption, ...] = ()  # reads no option
@@ -54,6 +59,8 @@ def _address(hex_text: str) -> int:
 
 
 def parse(data: bytes, origin: str, options: ParseOptions = NO_OPTIONS) -> ListeningSockets:
+    from checker.model.listening import ListeningSocket, ListeningSockets
+
     text = data.decode("utf-8", errors="replace")
     sockets: list[ListeningSocket] = []
     problems: list[Problem] = []

@@ -20,10 +20,15 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from typing import TYPE_CHECKING
 
 from checker.errors import Location, ParseError, Problem
-from checker.model.listening import ListeningSocket, ListeningSockets
 from checker.parsers.options import NO_OPTIONS, ParseOptions, ParserOption
+
+# Imported where used: every run imports this module (the format registry reads its NAME,
+# OPTIONS and sniff), only an input of this format needs these (bench/pre_commit.py).
+if TYPE_CHECKING:
+    from checker.model.listening import ListeningSocket, ListeningSockets
 
 NAME = "ss-listen"
 OPTIONS: tuple[ParserOption, ...] = ()  # reads no option
@@ -80,6 +85,8 @@ def _address(text: str, where: Location) -> tuple[frozenset[int], int | None, st
 
 
 def parse_line(line: str, where: Location) -> ListeningSocket | None:
+    from checker.model.listening import ListeningSocket
+
     match = _LINE.match(line)
     if match is None:
         raise ParseError(Problem.at(where, "ss", "not an ss -tulpn line"))
@@ -109,6 +116,8 @@ def parse_line(line: str, where: Location) -> ListeningSocket | None:
 
 
 def parse(data: bytes, origin: str, options: ParseOptions = NO_OPTIONS) -> ListeningSockets:
+    from checker.model.listening import ListeningSockets
+
     text = data.decode("utf-8", errors="replace")
     sockets: list[ListeningSocket] = []
     problems: list[Problem] = []

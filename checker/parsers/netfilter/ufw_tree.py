@@ -47,7 +47,7 @@ from pathlib import Path
 
 from checker.errors import Location, ParseError, Problem
 from checker.model.netfilter import Rule, Ruleset, Table
-from checker.parsers.netfilter import iptables_save, ufw_command, ufw_logging
+from checker.parsers.netfilter import iptables_save, ufw_logging
 from checker.parsers.options import ParseOptions, ParserOption, text_of
 
 NAME = "ufw"
@@ -297,6 +297,9 @@ class _Stream:
 
 
 def _tuple_command(line: str, current: str | None) -> str | None:
+    # Imported here: only a ufw tree needs it, every run imports this module (the registry).
+    from checker.parsers.netfilter import ufw_command
+
     body = line.lstrip("#").strip()
     if line.startswith("### tuple ###"):
         parsed = ufw_command.parse_tuple(line.removeprefix("### tuple ###"))

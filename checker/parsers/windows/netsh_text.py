@@ -20,18 +20,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from checker.errors import Location, ParseError, Problem
-from checker.model.windows import (
-    ALL_PROFILES,
-    WindowsRule,
-    WindowsRuleset,
-    parse_address,
-    parse_icmp,
-    parse_port,
-    parse_protocol,
-)
 from checker.parsers.options import NO_OPTIONS, ParseOptions, ParserOption
+
+# Imported where used: every run imports this module (the format registry reads its NAME,
+# OPTIONS and sniff), only a Windows export needs the model (bench/pre_commit.py).
+if TYPE_CHECKING:
+    from checker.model.windows import WindowsRule, WindowsRuleset
 
 NAME = "netsh-text"
 OPTIONS: tuple[ParserOption, ...] = ()  # reads no option
@@ -96,6 +93,8 @@ def sniff(head: bytes) -> bool:
 
 
 def parse(data: bytes, origin: str, options: ParseOptions = NO_OPTIONS) -> WindowsRuleset:
+    from checker.model.windows import WindowsRuleset
+
     text = data.decode("utf-8-sig", errors="replace")
     if "\x00" in text:
         raise ParseError(Problem(origin, 1, 0, "netsh-text", "binary data, not netsh text output"))
@@ -171,6 +170,15 @@ def _fields(block: list[tuple[int, str]], origin: str) -> tuple[dict[str, str], 
 
 
 def _rule(block: list[tuple[int, str]], origin: str) -> tuple[WindowsRule, list[Problem]]:
+    from checker.model.windows import (
+        ALL_PROFILES,
+        WindowsRule,
+        parse_address,
+        parse_icmp,
+        parse_port,
+        parse_protocol,
+    )
+
     fields, icmp_items, line = _fields(block, origin)
     location = Location(origin, line)
     name = fields["rule name"]
@@ -263,6 +271,8 @@ def _rule(block: list[tuple[int, str]], origin: str) -> tuple[WindowsRule, list[
 
 
 def _list(value: str | None, parse_one: object) -> tuple[str, ...]:
+    from checker.model.windows import parse_icmp
+
     if value is None:
         return ()
     out: list[str] = []

@@ -29,13 +29,17 @@ from __future__ import annotations
 import codecs
 import re
 from dataclasses import dataclass, field, replace
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 from xml.parsers import expat
 
 from checker.errors import Location, ParseError, Problem
-from checker.model.windows import WindowsRuleset
 from checker.parsers.options import NO_OPTIONS, ParseOptions, ParserOption
-from checker.parsers.windows.windows_registry import RegistryValue, ruleset_from_values
+
+# Imported where used: every run imports this module (the format registry reads its NAME,
+# OPTIONS and sniff), only a Windows export needs the model (bench/pre_commit.py).
+if TYPE_CHECKING:
+    from checker.model.windows import WindowsRuleset
+    from checker.parsers.windows.windows_registry import RegistryValue
 
 NAME = "windows-gpreport"
 OPTIONS: tuple[ParserOption, ...] = ()  # reads no option
@@ -146,6 +150,8 @@ def _read_tree(data: bytes, origin: str) -> _Element:
 
 
 def parse(data: bytes, origin: str, options: ParseOptions = NO_OPTIONS) -> WindowsRuleset:
+    from checker.parsers.windows.windows_registry import ruleset_from_values
+
     root = _read_tree(data, origin)
     if (root.namespace, root.name) != (_SETTINGS, "GPO"):
         raise _fail(
@@ -229,6 +235,8 @@ def _firewall_templates(computer: _Element | None) -> list[str]:
 
 
 def _profile(element: _Element, origin: str) -> list[RegistryValue]:
+    from checker.parsers.windows.windows_registry import RegistryValue
+
     key = f"{_POLICY_KEY}\\{element.name}"
     values = [RegistryValue(key, "", None, Location(origin, element.line))]
     for setting in element.children:
@@ -246,6 +254,8 @@ def _profile(element: _Element, origin: str) -> list[RegistryValue]:
 
 
 def _rule(element: _Element, direction: str, origin: str) -> RegistryValue:
+    from checker.parsers.windows.windows_registry import RegistryValue
+
     version = "2.30"
     fields: list[str] = []
     name = ""

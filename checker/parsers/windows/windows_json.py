@@ -20,24 +20,19 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from checker import numbers, resources
 from checker.errors import Location, ParseError, Problem
-from checker.model.listening import ListeningSocket
-from checker.model.windows import (
-    ALL_PROFILES,
-    ProfileSettings,
-    WindowsRule,
-    WindowsRuleset,
-    parse_address,
-    parse_icmp,
-    parse_port,
-    parse_protocol,
-)
 from checker.parsers.options import NO_OPTIONS, ParseOptions, ParserOption
+
+# Imported where used: every run imports this module (the format registry reads its NAME,
+# OPTIONS and sniff), only a Windows export needs the model and jsonschema (bench/pre_commit.py).
+if TYPE_CHECKING:
+    import jsonschema
+
+    from checker.model.listening import ListeningSocket
+    from checker.model.windows import ProfileSettings, WindowsRule, WindowsRuleset
 
 NAME = "windows-json"
 OPTIONS: tuple[ParserOption, ...] = ()  # reads no option
@@ -57,6 +52,8 @@ def sniff(head: bytes) -> bool:
 
 def _listening(item: dict, text: str, origin: str, index: int) -> ListeningSocket:
     """One `listening` entry (Get-NetTCPConnection / Get-NetUDPEndpoint properties)."""
+    from checker.model.listening import ListeningSocket
+
     where = Location(f"{origin}:listening[{index}]")
     try:
         address = ipaddress.ip_address(item["LocalAddress"].split("%", 1)[0])
@@ -77,6 +74,8 @@ def _listening(item: dict, text: str, origin: str, index: int) -> ListeningSocke
 
 
 def parse(data: bytes, origin: str, options: ParseOptions = NO_OPTIONS) -> WindowsRuleset:
+    from checker.model.windows import WindowsRuleset
+
     try:
         text = data.decode("utf-8-sig")
         document = numbers.json_loads(text)
@@ -89,6 +88,8 @@ def parse(data: bytes, origin: str, options: ParseOptions = NO_OPTIONS) -> Windo
         raise ParseError(Problem(origin, line, col, "windows-json", f"not JSON: {error}")) from None
     except RecursionError:
         raise ParseError(Problem(origin, 1, 0, "windows-json", "JSON nests too deeply")) from None
+    import jsonschema
+
     schema = json.loads(resources.schema_path(SCHEMA).read_text(encoding="utf-8"))
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
@@ -157,6 +158,8 @@ def _bool(value: Any) -> bool | None:
 
 
 def _rule(item: dict[str, Any], origin: Location) -> WindowsRule:
+    from checker.model.windows import ALL_PROFILES, WindowsRule, parse_protocol
+
     if item["Action"] == "NotConfigured":
         raise ValueError("Action NotConfigured is not an effective rule action")
     action = (
@@ -241,6 +244,8 @@ def _every_or(ports: tuple[str | None, ...]) -> tuple[str, ...]:
 
 
 def _port(text: str) -> str | None:
+    from checker.model.windows import parse_port
+
     parsed = parse_port(text)
     if parsed is None or isinstance(parsed, str):
         return parsed
@@ -249,6 +254,8 @@ def _port(text: str) -> str | None:
 
 
 def _addresses(value: Any) -> tuple[str, ...]:
+    from checker.model.windows import parse_address
+
     out = []
     for item in _items(value):
         parsed = parse_address(item)
@@ -259,6 +266,8 @@ def _addresses(value: Any) -> tuple[str, ...]:
 
 
 def _icmp(value: Any) -> tuple[str, ...]:
+    from checker.model.windows import parse_icmp
+
     out = []
     for item in _items(value):
         parsed = parse_icmp(item)
@@ -284,6 +293,8 @@ _KEPT = frozenset(
 
 
 def _profile(item: dict[str, Any], origin: str) -> ProfileSettings:
+    from checker.model.windows import ProfileSettings
+
     def action(value: str) -> str | None:
         return {"Allow": "allow", "Block": "block"}.get(value)
 

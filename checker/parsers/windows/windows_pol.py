@@ -16,11 +16,16 @@ store is "gpo". A .pol has no lines: each value's origin is `<file>:<key>\\<valu
 from __future__ import annotations
 
 import struct
+from typing import TYPE_CHECKING
 
 from checker.errors import Location, ParseError, Problem
-from checker.model.windows import WindowsRuleset
 from checker.parsers.options import NO_OPTIONS, ParseOptions, ParserOption
-from checker.parsers.windows.windows_registry import RegistryValue, ruleset_from_values
+
+# Imported where used: every run imports this module (the format registry reads its NAME,
+# OPTIONS and sniff), only a Windows export needs the model (bench/pre_commit.py).
+if TYPE_CHECKING:
+    from checker.model.windows import WindowsRuleset
+    from checker.parsers.windows.windows_registry import RegistryValue
 
 NAME = "windows-pol"
 OPTIONS: tuple[ParserOption, ...] = ()  # reads no option
@@ -46,6 +51,8 @@ def sniff(head: bytes) -> bool:
 
 
 def parse(data: bytes, origin: str, options: ParseOptions = NO_OPTIONS) -> WindowsRuleset:
+    from checker.parsers.windows.windows_registry import RegistryValue, ruleset_from_values
+
     if not data.startswith(_SIGNATURE):
         raise ParseError(
             Problem(

@@ -15,11 +15,16 @@ from __future__ import annotations
 
 import os
 import tempfile
+from typing import TYPE_CHECKING
 
 from checker.errors import Location, ParseError, Problem
-from checker.model.windows import WindowsRuleset
 from checker.parsers.options import NO_OPTIONS, ParseOptions, ParserOption
-from checker.parsers.windows.windows_registry import RegistryValue, ruleset_from_values
+
+# Imported where used: every run imports this module (the format registry reads its NAME,
+# OPTIONS and sniff), only a Windows export needs the model (bench/pre_commit.py).
+if TYPE_CHECKING:
+    from checker.model.windows import WindowsRuleset
+    from checker.parsers.windows.windows_registry import RegistryValue
 
 NAME = "windows-wfw"
 OPTIONS: tuple[ParserOption, ...] = ()  # reads no option
@@ -33,6 +38,8 @@ def sniff(head: bytes) -> bool:
 
 
 def parse(data: bytes, origin: str, options: ParseOptions = NO_OPTIONS) -> WindowsRuleset:
+    from checker.parsers.windows.windows_registry import ruleset_from_values
+
     if not data.startswith(_REGF):
         raise ParseError(
             Problem(origin, 0, 0, "windows-wfw", "not a registry hive (no 'regf' signature)")
@@ -56,6 +63,8 @@ def parse(data: bytes, origin: str, options: ParseOptions = NO_OPTIONS) -> Windo
 
 def _read_hive(data: bytes, origin: str) -> list[RegistryValue]:
     from regipy.registry import RegistryHive
+
+    from checker.parsers.windows.windows_registry import RegistryValue
 
     # regipy opens a path; the hive is copied to a private temporary file.
     with tempfile.TemporaryDirectory(prefix="fwcheck-wfw-") as folder:
