@@ -22,7 +22,6 @@ from checker.errors import ParseError, Problem, format_problem
 from checker.findings import Finding, Reason, Status
 from checker.model.listening import ListeningSockets
 from checker.model.netfilter import Ruleset
-from checker.model.windows import WindowsRuleset
 from checker.parsers.netfilter import nft_text
 from checker.parsers.options import NO_OPTIONS, ParseOptions, number_of, texts_of
 from checker.policies.model import Requirement
@@ -208,7 +207,11 @@ def _rule_count(models: Sequence[object]) -> int:
     for model in models:
         if isinstance(model, Ruleset):
             count += sum(len(chain.rules) for table in model.tables for chain in table.chains)
-        elif isinstance(model, WindowsRuleset):
+            continue
+        # Imported here: a netfilter run never needs the Windows model (pre-commit start-up).
+        from checker.model.windows import WindowsRuleset
+
+        if isinstance(model, WindowsRuleset):
             count += len(model.rules)
     return count
 
