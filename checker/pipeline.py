@@ -201,19 +201,20 @@ def error_findings(
 Evaluation = tuple[list[Finding], str | None, list[Problem]]
 
 
-def _rule_count(models: Sequence[object]) -> int:
+def _rule_count(models: Sequence[object], platform: str) -> int:
     """The rules of a target's rulesets (what the default work budget grows with)."""
-    count = 0
-    for model in models:
-        if isinstance(model, Ruleset):
-            count += sum(len(chain.rules) for table in model.tables for chain in table.chains)
-            continue
-        # Imported here: a netfilter run never needs the Windows model (pre-commit start-up).
-        from checker.model.windows import WindowsRuleset
+    if platform == "netfilter":
+        return sum(
+            len(chain.rules)
+            for model in models
+            if isinstance(model, Ruleset)
+            for table in model.tables
+            for chain in table.chains
+        )
+    # Imported here: a netfilter run never needs the Windows model (pre-commit start-up).
+    from checker.model.windows import WindowsRuleset
 
-        if isinstance(model, WindowsRuleset):
-            count += len(model.rules)
-    return count
+    return sum(len(model.rules) for model in models if isinstance(model, WindowsRuleset))
 
 
 def evaluate_target(
@@ -281,7 +282,7 @@ def evaluate_models(
     times it apart from the parse)."""
     # Settings requirements (policy `setting:`) ask about one value or one fixed set of packets.
     flows = [r for r in requirements if r.setting is None]
-    limit = limit_for(budget, _rule_count(models))
+    limit = limit_for(budget, _rule_count(models, platform))
     decided: dict[int, Verdict] = {}
     context = None
     if platform == "netfilter":
