@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Generic, TypeVar
 
-from checker.engine.space import Dim, hulls_overlap
+from checker.engine.space import Box, Dim, Space, box_intersect, hulls_overlap
 
 Item = TypeVar("Item")
 
@@ -111,3 +111,28 @@ class HullIndex(Generic[Item]):
         found = self._indexes[best].near(lo, hi) + self._wide[best]
         found.sort(key=lambda entry: entry[0])
         return [item for _, other, item in found if hulls_overlap(other, hull)]
+
+
+class BoxIndex:
+    """A space's boxes filed by their hulls, for intersecting many small questions with one
+    large space (a batched hook's accepted packets: thousands of per-service boxes, met by a
+    hundred narrow requirements) without scanning every box each time."""
+
+    __slots__ = ("space", "_index")
+
+    def __init__(self, space: Space) -> None:
+        self.space = space
+        self._index: HullIndex[Box] = HullIndex(narrow_fields(space.dims))
+        for box in space.boxes:
+            self._index.add(tuple((values[0][0], values[-1][1]) for values in box), box)
+
+    def intersect(self, other: Space) -> Space:
+        """self.space ∩ other, as Space.intersect gives it."""
+        out: list[Box] = []
+        for a in other.boxes:
+            hull = tuple((values[0][0], values[-1][1]) for values in a)
+            for b in self._index.meeting(hull):
+                both = box_intersect(a, b)
+                if both is not None:
+                    out.append(both)
+        return Space(other.dims, out)

@@ -40,3 +40,19 @@ def test_no_indexed_field_scans_every_item() -> None:
     index.add(((0, 1),), "x")
     index.add(((5, 9),), "y")
     assert index.meeting(((0, 1),)) == ["x"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(_WIDE_OR_NARROW, _WIDE_OR_NARROW), max_size=30),
+    st.tuples(_WIDE_OR_NARROW, _WIDE_OR_NARROW),
+)
+def test_box_index_intersects_as_space_does(raw: list, asked: tuple) -> None:
+    """BoxIndex.intersect gives the boxes Space.intersect gives, in the same order."""
+    from checker.engine.interval_index import BoxIndex
+    from checker.engine.space import Space
+
+    dims = (("daddr", 0, 2**16), ("dport", 0, 2**16))
+    big = Space(dims, [((a,), (b,)) for a, b in raw])
+    question = Space(dims, [((asked[0],), (asked[1],))])
+    assert BoxIndex(big).intersect(question).boxes == question.intersect(big).boxes

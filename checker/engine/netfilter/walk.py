@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from checker.engine.budget import Budget
-from checker.engine.interval_index import HullIndex, narrow_fields
+from checker.engine.interval_index import BoxIndex, HullIndex, narrow_fields
 from checker.engine.netfilter import marks, query, route
 from checker.engine.netfilter.cuts import Cuts
 from checker.engine.netfilter.match import MatchCompiler, Phase
@@ -113,6 +113,22 @@ class HookResult:
     untranslated: list[Space] = field(default_factory=list)
     # Unknowns met by translated packets: (reason, rule, their packets, back to the asked).
     translated_uncertain: list[tuple[str, Evidence, Space, Preimage]] = field(default_factory=list)
+    # The accepted spaces in flow terms, indexed (accepted_views).
+    _views: dict[tuple[int, str, bool], tuple[BoxIndex, BoxIndex]] = field(default_factory=dict)
+
+    def accepted_views(
+        self, family: int, phase: Phase, mirrored: bool
+    ) -> tuple[BoxIndex, BoxIndex]:
+        """(surely, possibly) accepted, as flows (query.from_phase), indexed: a batched hook is
+        intersected with every requirement of its batch, and its accepted spaces hold a box per
+        service on a kube-proxy file."""
+        key = (family, phase.name, mirrored)
+        if key not in self._views:
+            self._views[key] = (
+                BoxIndex(query.from_phase(self.accept_sure, family, phase, mirrored)),
+                BoxIndex(query.from_phase(self.accept_maybe, family, phase, mirrored)),
+            )
+        return self._views[key]
 
     def uncertain_touching(self, flows: Space) -> Iterator[tuple[str, Evidence]]:
         """The reasons (and rules), in walk order, of the unknowns that concern `flows`. A
@@ -1043,6 +1059,7 @@ def connection_accepted(
         hook = None
         if batched and (phase.ctstate == "NEW" or not translations):
             hook = context.batch_hook(family, phase, mirrored, inbound)
+        views = None if hook is None else hook.accepted_views(family, phase, mirrored)
         if hook is None:
             hook = evaluate_hook(
                 context,
@@ -1056,20 +1073,31 @@ def connection_accepted(
         if phase.ctstate == "NEW":
             translations = hook.translations
             untranslated = Space.union_all(asked.dims, hook.untranslated)
-        accepted_sure = query.from_phase(hook.accept_sure, family, phase, mirrored)
-        accepted_maybe = query.from_phase(hook.accept_maybe, family, phase, mirrored)
+        if views is not None:
+            accepted_sure, accepted_maybe = views[0].space, views[1].space
+        else:
+            accepted_sure = query.from_phase(hook.accept_sure, family, phase, mirrored)
+            accepted_maybe = query.from_phase(hook.accept_maybe, family, phase, mirrored)
         if context.budget is not None:
             # Intersections cost (and may produce) the product of their box counts.
             context.budget.spend(
                 len(sure.boxes) * len(accepted_sure.boxes)
                 + len(maybe.boxes) * len(accepted_maybe.boxes)
             )
-        if phase.ctstate != "NEW":
-            # Flows this packet does not belong to pass this phase untouched.
-            other = space.subtract(flows)
-            accepted_sure = accepted_sure.union(other)
-            accepted_maybe = accepted_maybe.union(other)
-        sure = sure.intersect(accepted_sure)
-        maybe = maybe.intersect(accepted_maybe)
+        # Flows this packet does not belong to pass this phase untouched.
+        other = space.subtract(flows) if phase.ctstate != "NEW" else None
+        if views is not None:
+            # sure ∩ (accepted ∪ other), with the accepted boxes looked up in the index.
+            kept_sure, kept_maybe = views[0].intersect(sure), views[1].intersect(maybe)
+            if other:
+                kept_sure = kept_sure.union(sure.intersect(other))
+                kept_maybe = kept_maybe.union(maybe.intersect(other))
+            sure, maybe = kept_sure, kept_maybe
+        else:
+            if other is not None:
+                accepted_sure = accepted_sure.union(other)
+                accepted_maybe = accepted_maybe.union(other)
+            sure = sure.intersect(accepted_sure)
+            maybe = maybe.intersect(accepted_maybe)
         parts.append((phase, mirrored, asked, hook))
     return sure, maybe, parts
