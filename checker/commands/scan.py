@@ -295,6 +295,8 @@ def _scan_hosts(
     spool = HostSpool(order)
     seen: dict[str, Requirement] = {}
     host_notes: dict[str, tuple[str, ...]] = {}
+    # (section, reason) -> hosts where the collection script did not run it.
+    not_run: dict[tuple[str, str], int] = {}
     collect_failed = False
     from_cache: list[str] = []
     scan_end = time.monotonic() + scan_timeout_s if scan_timeout_s is not None else None
@@ -349,6 +351,9 @@ def _scan_hosts(
                 host_findings = apply_waivers(host_findings, waivers, today)[0]  # type: ignore[arg-type]
             # A firewalld host's runtime configuration (checked) vs its permanent one.
             drift = firewalld_drift.notes(result.outputs)
+            for skipped in result.not_run:
+                counted = (skipped.command, skipped.reason)
+                not_run[counted] = not_run.get(counted, 0) + 1
             if result.notes or drift:
                 host_notes[host.name] = (*result.notes, *drift)
             collect_failed = collect_failed or info.error is not None
@@ -367,6 +372,12 @@ def _scan_hosts(
         progress.close()
     for name in spool.names():
         notes.extend(f"{name}: {note}" for note in host_notes.get(name, ()))
+    if not_run:
+        notes.append(
+            "not collected (the collection script skips what can show nothing; each host's"
+            " evidence manifest lists its own): "
+            + "; ".join(f"{c} on {n} host(s): {r}" for (c, r), n in sorted(not_run.items()))
+        )
     if from_cache:
         reused = sorted(from_cache, key=order.__getitem__)
         notes.append(
