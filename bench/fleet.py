@@ -24,17 +24,19 @@ Measured, one after the other, in this one run, for each N (default 500):
     unchanged: every host's result comes from the verdict cache.
 `--rss-hosts 2000` adds, for each such N, only the first night (no floors) and prints its peak
 RSS against the first N's (target <= 1.2x). `--before DIR` also runs the first night with the
-fwcheck of another tree (e.g. `git archive OLD | tar -x -C DIR`): before/after in the same run.
+fwcheck of another tree (e.g. `git archive OLD | tar -x -C DIR`): before/after in the same run
+(at the --rss-hosts sizes only with --rss-before).
 Ratios are printed against the floor measured in the same run; the load average is printed at
 each step (the machine may be shared: ratios, not seconds, are comparable).
 Before the fleet, the collection script's own cost on the target: --script-repeat runs of it in
-the namespace (no ssh), as shipped (only the dumps that can show something) and with every dump
-forced (as before issue 16), with their ratio. `--nft-only` loads only the native nft table (an
+the namespace (no ssh), as shipped (only the dumps that can show something), with every dump
+forced (as before issue 16), `iptables-save` alone and, with --before, the other tree's script.
+With --before, ssh running the other tree's script is timed too (before/after over ssh). `--nft-only` loads only the native nft table (an
 nft-only host: the iptables-nft and legacy dumps have nothing to show); `--script-only` stops there.
 Not a test: run it by hand, as root, on an otherwise idle machine.
 
 Usage: python bench/fleet.py [--hosts 500] [--rss-hosts 2000] [--concurrency 32] [--rules 300]
-       [--nft-only] [--script-repeat 20] [--script-only] [--before DIR]
+       [--nft-only] [--script-repeat 20] [--script-only] [--before DIR] [--rss-before]
 """
 
 from __future__ import annotations
@@ -273,11 +275,16 @@ def timed(argv: list[str], **kwargs: object) -> tuple[float, int, int, float]:
     return time.perf_counter() - started, process.returncode, usage.ru_maxrss, cpu_s
 
 
-def floor(fleet: Fleet, concurrency: int, *, script: bool) -> float:
+def floor(fleet: Fleet, concurrency: int, *, script: bool, text: str | None = None) -> float:
     remote = ["/bin/sh", "-s"] if script else ["iptables-save"]
     # -I%HOST% runs one ssh per host line. For the script floor, sh -c only redirects ssh's stdin
-    # from the constant script file (xargs cannot give each command its own stdin).
-    prefix = ["sh", "-c", f'exec "$@" < {fleet.dir / "collect.sh"}', "floor"] if script else []
+    # from the constant script file (xargs cannot give each command its own stdin). `text`: another
+    # script than the shipped one (the --before tree's).
+    path = fleet.dir / "collect.sh"
+    if text is not None:
+        path = fleet.dir / "collect-other.sh"
+        path.write_text(text)
+    prefix = ["sh", "-c", f'exec "$@" < {path}', "floor"] if script else []
     argv = [
         "xargs",
         "-P",
@@ -350,18 +357,41 @@ def every_dump_script() -> str:
     return forced
 
 
-def script_cost(fleet: Fleet, repeat: int) -> tuple[float, float]:
-    """(shipped, every dump forced): wall seconds of `repeat` sequential runs in the
-    namespace, alternated so machine load hits both alike."""
+def before_script(tree: Path) -> str:
+    """The collection script of another fwcheck tree (--before)."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys; from checker.collectors.script import SCRIPT;"
+         " sys.stdout.write(SCRIPT)"],
+        env={**os.environ, "PYTHONPATH": str(tree)},
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )  # fmt: skip
+    return done.stdout
+
+
+def script_cost(fleet: Fleet, repeat: int, before: str | None) -> list[float]:
+    """Wall seconds of `repeat` sequential runs in the namespace (no ssh) of: the shipped
+    script, every dump forced, `iptables-save` alone, and the --before tree's script; alternated
+    so machine load hits them alike."""
     from checker.collectors.script import SCRIPT
 
-    totals = [0.0, 0.0]
+    cases: list[tuple[list[str], str]] = [
+        (["/bin/sh", "-s"], SCRIPT),
+        (["/bin/sh", "-s"], every_dump_script()),
+        (["iptables-save"], ""),
+    ]
+    if before is not None:
+        cases.append((["/bin/sh", "-s"], before))
+    totals = [0.0] * len(cases)
     for _ in range(repeat):
-        for index, text in enumerate((SCRIPT, every_dump_script())):
+        for index, (argv, text) in enumerate(cases):
             started = time.perf_counter()
-            run(["/bin/sh", "-s"], netns=fleet.netns, input=text.encode())
+            run(argv, netns=fleet.netns, input=text.encode())
             totals[index] += time.perf_counter() - started
-    return totals[0], totals[1]
+    return totals
 
 
 def main() -> int:
@@ -374,7 +404,11 @@ def main() -> int:
     parser.add_argument("--script-repeat", type=int, default=20)
     parser.add_argument("--script-only", action="store_true")
     parser.add_argument("--before", type=Path, help="another fwcheck tree, run as 'before'")
+    parser.add_argument(
+        "--rss-before", action="store_true", help="--before also at the --rss-hosts sizes"
+    )
     args = parser.parse_args()
+    old_script = before_script(args.before) if args.before else None
     if os.geteuid() != 0:
         print("needs root (network namespace, sshd)", file=sys.stderr)
         return 2
@@ -398,7 +432,7 @@ def main() -> int:
                     fleet, args.concurrency, history="rss.sqlite", cache=False
                 )
                 old = None
-                if args.before:
+                if args.before and args.rss_before:
                     old = fwcheck(
                         fleet, args.concurrency, history="old.sqlite", cache=False, tree=args.before
                     )[2]
@@ -410,11 +444,19 @@ def main() -> int:
                     flush=True,
                 )
                 continue
-            shipped, forced = script_cost(fleet, args.script_repeat)
+            costs = script_cost(fleet, args.script_repeat, old_script)
+            shipped, forced, dump = costs[:3]
             kind = "nft-only host" if args.nft_only else "iptables-nft + ip6tables-nft + nft host"
             print(
-                f"  collection script on the target ({kind}), {args.script_repeat} runs: shipped"
-                f" {shipped:6.2f} s | every dump {forced:6.2f} s | ratio {shipped / forced:4.2f}",
+                f"  collection script on the target ({kind}), {args.script_repeat} runs, no ssh:"
+                f" shipped {shipped:6.2f} s | every dump {forced:6.2f} s (ratio"
+                f" {shipped / forced:4.2f}) | iptables-save alone {dump:6.2f} s (script ="
+                f" {shipped / dump:4.1f}x)"
+                + (
+                    f" | before tree's script {costs[3]:6.2f} s (ratio {shipped / costs[3]:4.2f})"
+                    if old_script is not None
+                    else ""
+                ),
                 flush=True,
             )
             if args.script_only:
@@ -423,6 +465,10 @@ def main() -> int:
             print(f"  floor ssh iptables-save {base_a:6.2f} s | {load()}", flush=True)
             scripted = floor(fleet, args.concurrency, script=True)
             print(f"  ssh + collection script {scripted:6.2f} s | {load()}", flush=True)
+            old_scripted = None
+            if old_script is not None:
+                old_scripted = floor(fleet, args.concurrency, script=True, text=old_script)
+                print(f"  ssh + before tree's script {old_scripted:6.2f} s | {load()}", flush=True)
             first = fwcheck(fleet, args.concurrency, history="first.sqlite", cache=False)
             print(f"  first night (--no-cache) {first[0]:6.2f} s | {load()}", flush=True)
             old = None
@@ -451,11 +497,21 @@ def main() -> int:
             fleet.stop()
         base = (base_a + base_b) / 2
         rows.append((hosts, base, scripted, first, second, second_hits))
+        script_line = (
+            f"  ssh + script {scripted / base:4.2f}x floor"
+            + (
+                f" (before tree's script {old_scripted:6.2f} s, {old_scripted / base:4.2f}x)"
+                if old_scripted is not None
+                else ""
+            )
+            + "\n"
+        )
         rss_rows.append((hosts, first[2], old[2] if old else None))
         print(
             f"N={hosts:4d}: floor {base:6.2f} s (mean of {base_a:.2f}, {base_b:.2f}) | ssh + script"
             f" {scripted:6.2f} s\n"
-            f"  first night  {first[0]:6.2f} s: {first[0] / base:4.2f}x floor (target <= 1.25),"
+            + script_line
+            + f"  first night  {first[0]:6.2f} s: {first[0] / base:4.2f}x floor (target <= 1.25),"
             f" {first[0] / scripted:4.2f}x ssh + script (target <= 1.05) | peak RSS"
             f" {first[2] / 1024:6.1f} MB | fwcheck CPU {first[3]:5.1f} s\n"
             + (

@@ -4,7 +4,8 @@ Layout: `DIR/<host>/<run_id>/` holding each output under `sources.file_name(name
 as `<name>.stderr` when there was any, the nft JSON without iptables-nft's tables as
 `nft-json.native.json` when that applies (derived, see checker.collectors.sources), and
 `manifest.json`: fwcheck version, run id, host, transport, address, times, the error if any,
-and per output its command, exit code, start time, duration, size and SHA-256. `check_sources`
+per output its command, exit code, start time, duration, size and SHA-256, and the commands
+the collection script did not run with the reason (`not_run`). `check_sources`
 lists the files `fwcheck check` reads to give the scan's verdicts offline.
 
 Atomic: the run folder is written under a hidden temporary name, every file fsync'd, then
@@ -97,6 +98,10 @@ def manifest(
         else {"code": result.error.code, "message": result.error.message},
         "notes": list(result.notes),
         "outputs": outputs,
+        # The script's sections not run on this host, and why (what was not collected).
+        "not_run": [
+            {"name": n.name, "command": n.command, "reason": n.reason} for n in result.not_run
+        ],
         "check_sources": check_sources,
         "files": {name: _sha256(data) for name, data in sorted(files.items())},
     }

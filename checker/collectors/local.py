@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime
 
 from checker.collectors import script
-from checker.collectors.result import CollectResult, Output, host_problem
+from checker.collectors.result import CollectResult, NotRun, Output, host_problem
 from checker.inventory.model import HostSpec
 
 NAME = "local"
@@ -28,7 +28,10 @@ def collect(
     started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
 
     def result(
-        outputs: tuple[Output, ...] = (), code: str = "", message: str = ""
+        outputs: tuple[Output, ...] = (),
+        code: str = "",
+        message: str = "",
+        not_run: tuple[NotRun, ...] = (),
     ) -> CollectResult:
         error = host_problem(host.name, code, message) if code else None
         return CollectResult(
@@ -39,6 +42,7 @@ def collect(
             address="localhost",
             started_at=started_at,
             duration_s=round(time.monotonic() - started, 3),
+            not_run=not_run,
         )
 
     argv = list(script.launcher(host.ssh.sudo))
@@ -60,11 +64,12 @@ def collect(
         return result(
             code="command-failed", message=f"cannot start {argv[0]}: {exc.strerror or exc}"
         )
-    outputs, failure = script.interpret(
+    outputs, failure, not_run = script.interpret(
         completed.stdout,
         completed.stderr,
         completed.returncode,
         sudo=host.ssh.sudo,
         started_at=started_at,
     )
-    return result(outputs, *failure) if failure else result(outputs)
+    code, message = failure or ("", "")
+    return result(outputs, code, message, not_run)

@@ -44,6 +44,16 @@ class Output:
 
 
 @dataclass(frozen=True, slots=True)
+class NotRun:
+    """A command the collection script did not run on a host, and why: it could show nothing
+    there (no table of its kind, no D-Bus for firewall-cmd) or another section stands for it."""
+
+    name: str
+    command: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class CollectResult:
     host: str
     outputs: tuple[Output, ...]
@@ -54,6 +64,8 @@ class CollectResult:
     duration_s: float = 0.0
     # Things an auditor should know that are not errors (e.g. a host key accepted as new).
     notes: tuple[str, ...] = ()
+    # What the collection script did not run, each with its reason (evidence manifest, report).
+    not_run: tuple[NotRun, ...] = ()
 
     @property
     def ok(self) -> bool:

@@ -18,13 +18,16 @@ that have neither variant (iptables before 1.8), else they would dump one of the
 Dumps that cannot show anything are skipped (issue 16): iptables-nft-save / ip6tables-nft-save
 when the nft JSON (nft exited 0) has no table of family ip / ip6, iptables-legacy-save /
 ip6tables-legacy-save when /proc/net/ip_tables_names / ip6_tables_names (the list those tools
-read) is absent or readable and empty. Where that cannot be known, the dump runs.
+read) is absent or readable and empty; firewall-cmd (a D-Bus client of firewalld) when there is
+no D-Bus system bus to reach firewalld through. Where that cannot be known, the command runs.
+A section not run says why (its body); the evidence manifest and the scan report list them.
 
 Framing: each section is a header line with the section's name, status, exit code and the exact
 byte lengths of its stdout and stderr, then those bytes, then an end line naming the section; a
 final line counts the sections. Lengths come from `wc -c` of temporary files, so output holding
 anything (marker-like lines, NUL bytes, no trailing newline) is framed exactly, and a truncated
-or garbled stream is detected instead of being half-parsed.
+or garbled stream is detected instead of being half-parsed. The frames are printed once every
+section has run (one `wc` and one `cat` for all: a section costs its command and a `date`).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from checker.collectors.result import MISSING, Output
+from checker.collectors.result import MISSING, NotRun, Output
 
 FRAMING_VERSION = "1"
 
@@ -76,39 +79,43 @@ d=$(mktemp -d 2>/dev/null || mktemp -d -t fwcheck.XXXXXX) || { echo '@@fwcheck-f
 trap 'rm -rf "$d"' EXIT
 trap 'exit 129' HUP INT TERM
 if command -v timeout >/dev/null 2>&1; then T="timeout __LIMIT__"; else T=""; fi
-now() { date +%s%N 2>/dev/null || echo 0; }
 have() { command -v "$1" >/dev/null 2>&1; }
 cd "$d" || { echo '@@fwcheck-fail cd'; exit 90; }
 n=0
-# Sections run one after another, so one clock reading ends a section and starts the next, and
-# one wc(1) measures both outputs: fewer processes per section on hosts that scan by the hundred.
-t_prev=$(now)
+files=
+# Section N writes N.o and N.e; its header waits in variable hN. The frames are printed at the
+# end: one wc(1) measures every file and one cat(1) prints them all, so a section costs its
+# command and one date(1) (issue 16: hosts are scanned by the hundred; each process counts).
+# Sections run one after another: one clock reading ends a section and starts the next.
+t_prev=$(date +%s%N 2>/dev/null)
 section() {
   name=$1; shift
   n=$((n + 1))
+  files="$files $n.o $n.e"
   if ! have "$1"; then
-    printf '@@fwcheck-section %s missing 127 0 0 0 0\n' "$name"
+    rc=127
+    : >$n.o; : >$n.e
+    eval "h$n='$name missing 127 _ _ 0 0'"
   else
     t0=$t_prev
     # Only the D-Bus clients can wedge (firewall-cmd waits on firewalld); the dumps read the
     # kernel directly, and the scanner's own per-host deadline still bounds them.
     case $name in firewalld*|ufw) L=$T ;; *) L= ;; esac
-    $L "$@" </dev/null >o 2>e
+    $L "$@" </dev/null >$n.o 2>$n.e
     rc=$?
-    t1=$(now)
-    t_prev=$t1
-    set -- $(wc -c o e)
-    printf '@@fwcheck-section %s ran %d %d %d %s %s\n' "$name" "$rc" "$1" "$3" "$t0" "$t1"
-    cat o e
+    t_prev=$(date +%s%N 2>/dev/null)
+    eval "h$n='$name ran $rc _ _ ${t0:-0} ${t_prev:-0}'"
   fi
-  printf '\n@@fwcheck-end %s\n' "$name"
 }
+# A section not run: its stdout says why (the report lists what was not collected).
 skip() {
   n=$((n + 1))
-  printf '@@fwcheck-section %s skipped 0 0 0 0 0\n\n@@fwcheck-end %s\n' "$1" "$1"
+  files="$files $n.o $n.e"
+  printf '%s' "$2" >$n.o; : >$n.e
+  eval "h$n='$1 skipped 0 _ _ 0 0'"
 }
-echo '@@fwcheck-begin __VERSION__'
 section nft-json nft -j list ruleset
+j=$n.o
 # Only the dumps that can show something run (issue 16: the script is most of a scan's cost).
 # iptables-nft-save shows tables of family ip (ip6: ip6) in the nft ruleset: none in a JSON
 # that nft gave without error, nothing to show. iptables-legacy-save lists the tables named in
@@ -116,38 +123,59 @@ section nft-json nft -j list ruleset
 # made): none there, nothing to show. Unknown (nft failed, the file unreadable): run as before.
 nv4=1; nv6=1
 if have nft && [ "$rc" = 0 ]; then
-  grep -Eq '"family": ?"ip"' o 2>/dev/null || nv4=0
-  grep -Eq '"family": ?"ip6"' o 2>/dev/null || nv6=0
+  grep -Eq '"family": ?"ip"' $j 2>/dev/null || nv4=0
+  grep -Eq '"family": ?"ip6"' $j 2>/dev/null || nv6=0
 fi
-none() { [ ! -e "$1" ] || { [ -r "$1" ] && [ -z "$(cat "$1" 2>/dev/null)" ]; }; }
+none() { l=; [ ! -e "$1" ] || { [ -r "$1" ] && ! { read -r l || [ -n "$l" ]; } <"$1"; } 2>/dev/null; }
 lv4=1; lv6=1
 none /proc/net/ip_tables_names && lv4=0
 none /proc/net/ip6_tables_names && lv6=0
 # nft 1.0.6 leaves the device of netdev chains out of the JSON; the text names it. Only hosts
 # with such chains pay for a second listing.
-if have nft && grep -Eq '"hook": ?"(ingress|egress)"' o 2>/dev/null; then section nft-list nft list ruleset; else skip nft-list; fi
-if [ $nv4 = 1 ]; then section iptables-nft-save iptables-nft-save; else skip iptables-nft-save; fi
-if [ $lv4 = 1 ]; then section iptables-legacy-save iptables-legacy-save; else skip iptables-legacy-save; fi
-if have iptables-nft-save || have iptables-legacy-save; then skip iptables-save; else section iptables-save iptables-save; fi
-if [ $nv6 = 1 ]; then section ip6tables-nft-save ip6tables-nft-save; else skip ip6tables-nft-save; fi
-if [ $lv6 = 1 ]; then section ip6tables-legacy-save ip6tables-legacy-save; else skip ip6tables-legacy-save; fi
-if have ip6tables-nft-save || have ip6tables-legacy-save; then skip ip6tables-save; else section ip6tables-save ip6tables-save; fi
+if have nft && grep -Eq '"hook": ?"(ingress|egress)"' $j 2>/dev/null; then section nft-list nft list ruleset; else skip nft-list "no netdev ingress/egress chain in the nft ruleset"; fi
+if [ $nv4 = 1 ]; then section iptables-nft-save iptables-nft-save; else skip iptables-nft-save "no nft table of family ip"; fi
+if [ $lv4 = 1 ]; then section iptables-legacy-save iptables-legacy-save; else skip iptables-legacy-save "no legacy table (/proc/net/ip_tables_names)"; fi
+if have iptables-nft-save || have iptables-legacy-save; then skip iptables-save "iptables-nft-save or iptables-legacy-save exists"; else section iptables-save iptables-save; fi
+if [ $nv6 = 1 ]; then section ip6tables-nft-save ip6tables-nft-save; else skip ip6tables-nft-save "no nft table of family ip6"; fi
+if [ $lv6 = 1 ]; then section ip6tables-legacy-save ip6tables-legacy-save; else skip ip6tables-legacy-save "no legacy table (/proc/net/ip6_tables_names)"; fi
+if have ip6tables-nft-save || have ip6tables-legacy-save; then skip ip6tables-save "ip6tables-nft-save or ip6tables-legacy-save exists"; else section ip6tables-save ip6tables-save; fi
 section ipset-save ipset save
 section ip-addr ip -j addr
-section firewalld firewall-cmd --state
+# firewall-cmd reaches firewalld over the D-Bus system bus only (firewalld(1), "CONCEPTS"): at
+# DBUS_SYSTEM_BUS_ADDRESS, else the well-known unix:path=/var/run/dbus/system_bus_socket (D-Bus
+# specification, "Well-known Message Bus Instances"). No such socket: no firewalld to ask.
+fw=1
+if [ -z "${DBUS_SYSTEM_BUS_ADDRESS-}" ] && [ ! -S /var/run/dbus/system_bus_socket ] && [ ! -S /run/dbus/system_bus_socket ]; then fw=0; fi
+if have firewall-cmd && [ $fw = 0 ]; then skip firewalld "no D-Bus system bus (/var/run/dbus/system_bus_socket): firewalld cannot run"; else section firewalld firewall-cmd --state; fi
 # A running firewalld's runtime and permanent configuration: a scan checks the runtime ruleset
 # and notes what the next reload or reboot would change (checker/collectors/firewalld_drift.py).
-if have firewall-cmd && [ "$rc" = 0 ]; then
+if have firewall-cmd && [ $fw = 1 ] && [ "$rc" = 0 ]; then
   section firewalld-zones firewall-cmd --list-all-zones
   section firewalld-zones-permanent firewall-cmd --permanent --list-all-zones
   section firewalld-policies firewall-cmd --list-all-policies
   section firewalld-policies-permanent firewall-cmd --permanent --list-all-policies
 else
-  for fw in firewalld-zones firewalld-zones-permanent firewalld-policies firewalld-policies-permanent; do skip "$fw"; done
+  for fw in firewalld-zones firewalld-zones-permanent firewalld-policies firewalld-policies-permanent; do skip "$fw" "firewalld is not running"; done
 fi
 section ufw ufw status verbose
 # Without ss, the kernel's socket tables (no process names; a host without IPv6 has no tcp6).
-if have ss; then section ss-listen ss -H -tulpn; skip proc-net; else skip ss-listen; section proc-net grep -H "" /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6; fi
+if have ss; then section ss-listen ss -H -tulpn; skip proc-net "ss exists"; else skip ss-listen "ss is not installed"; section proc-net grep -H "" /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6; fi
+# The frames: a header with the exact byte lengths (wc -c), the bytes, an end line.
+wc -c $files >sizes || { echo '@@fwcheck-fail wc'; exit 90; }
+while read -r size file; do
+  case $file in *.o) eval "o${file%.o}=$size" ;; *.e) eval "e${file%.e}=$size" ;; esac
+done <sizes
+all=
+i=0
+while [ $i -lt $n ]; do
+  i=$((i + 1))
+  eval "set -- \$h$i; ol=\$o$i; el=\$e$i"
+  printf '@@fwcheck-section %s %s %d %d %d %s %s\n' "$1" "$2" "$3" "$ol" "$el" "$6" "$7" >$i.h
+  printf '\n@@fwcheck-end %s\n' "$1" >$i.f
+  all="$all $i.h $i.o $i.e $i.f"
+done
+echo '@@fwcheck-begin __VERSION__'
+cat $all || exit 90
 echo "@@fwcheck-done $n"
 """.replace("__LIMIT__", str(PER_COMMAND_LIMIT_S)).replace("__VERSION__", FRAMING_VERSION)
 
@@ -225,6 +253,13 @@ def parse_framed(stream: bytes, *, started_at: str) -> tuple[Output, ...]:
     marker line is only ever written by the script). Nothing may follow the final line.
     `started_at` is used for sections whose host `date` cannot give nanoseconds.
     """
+    return parse_sections(stream, started_at=started_at)[0]
+
+
+def parse_sections(
+    stream: bytes, *, started_at: str
+) -> tuple[tuple[Output, ...], tuple[NotRun, ...]]:
+    """parse_framed's Outputs and the sections the script did not run, with its reason."""
     start = stream.find(_BEGIN)
     if start < 0:
         if not stream:
@@ -232,6 +267,7 @@ def parse_framed(stream: bytes, *, started_at: str) -> tuple[Output, ...]:
         raise FramingError("garbled", "the collection script's start marker is missing")
     pos = start + len(_BEGIN)
     outputs: list[Output] = []
+    not_run: list[NotRun] = []
     for expected in SECTION_NAMES:
         match = _HEADER.match(stream, pos)
         if match is None:
@@ -259,10 +295,11 @@ def parse_framed(stream: bytes, *, started_at: str) -> tuple[Output, ...]:
                 "garbled", f"section {expected!r}: length does not match its end marker"
             )
         pos = body_end + len(end_line)
-        if header.status == "skipped":
-            continue
         argv = COMMANDS[expected]
         out = stream[body_start : body_start + header.out_len]
+        if header.status == "skipped":
+            not_run.append(NotRun(expected, " ".join(argv), one_line(out) or "not needed"))
+            continue
         err = stream[body_start + header.out_len : body_end]
         duration_s = max(0.0, (header.t1_ns - header.t0_ns) / 1e9) if header.t0_ns else 0.0
         outputs.append(
@@ -283,7 +320,7 @@ def parse_framed(stream: bytes, *, started_at: str) -> tuple[Output, ...]:
         raise FramingError("garbled", "unexpected bytes after the last section")
     if int(done.group(1)) != len(SECTION_NAMES):
         raise FramingError("garbled", "the section count does not match")
-    return tuple(outputs)
+    return tuple(outputs), tuple(not_run)
 
 
 def one_line(data: bytes, limit: int = 160) -> str:
@@ -340,12 +377,13 @@ def check_outputs(outputs: tuple[Output, ...]) -> tuple[str, str] | None:
 
 def interpret(
     stdout: bytes, stderr: bytes, exit_code: int, *, sudo: bool, started_at: str
-) -> tuple[tuple[Output, ...], tuple[str, str] | None]:
-    """The outputs of one run of the script, and (code, reason) if the host must be an error."""
+) -> tuple[tuple[Output, ...], tuple[str, str] | None, tuple[NotRun, ...]]:
+    """The outputs of one run of the script, (code, reason) if the host must be an error, and
+    the sections the script did not run."""
     if b"@@fwcheck-begin" not in stdout:
-        return (), launch_failure(exit_code, stderr, sudo)
+        return (), launch_failure(exit_code, stderr, sudo), ()
     try:
-        outputs = parse_framed(stdout, started_at=started_at)
+        outputs, not_run = parse_sections(stdout, started_at=started_at)
     except FramingError as exc:
-        return (), (exc.code, exc.message)
-    return outputs, check_outputs(outputs)
+        return (), (exc.code, exc.message), ()
+    return outputs, check_outputs(outputs), not_run

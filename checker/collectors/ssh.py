@@ -27,7 +27,7 @@ import paramiko
 
 from checker.collectors import script
 from checker.collectors.hostkeys import KnownHosts
-from checker.collectors.result import CollectResult, Output, host_problem
+from checker.collectors.result import CollectResult, NotRun, Output, host_problem
 from checker.inventory.model import HostSpec, SshSettings
 
 NAME = "ssh"
@@ -228,6 +228,7 @@ def collect(
     port = host.effective_port
     notes: list[str] = []
     outputs: tuple[Output, ...] = ()
+    not_run: tuple[NotRun, ...] = ()
     failure: tuple[str, str] | None = None
     sock: socket.socket | None = None
     transport: paramiko.Transport | None = None
@@ -280,7 +281,7 @@ def collect(
         channel.set_combine_stderr(False)
         channel.exec_command(" ".join(script.launcher(host.ssh.sudo)))
         stdout, stderr, exit_code = _run(channel, deadline)
-        outputs, failure = script.interpret(
+        outputs, failure, not_run = script.interpret(
             stdout, stderr, exit_code, sudo=host.ssh.sudo, started_at=started_at
         )
     except _Fault as fault:
@@ -316,4 +317,5 @@ def collect(
         started_at=started_at,
         duration_s=round(time.monotonic() - started, 3),
         notes=tuple(notes),
+        not_run=not_run,
     )

@@ -62,11 +62,13 @@ def check_host(
     deadline: float | None = None,
     deadline_s: float = 0.0,
     parse_options: ParseOptions = NO_OPTIONS,
+    requirements_key: str | None = None,
 ) -> tuple[TargetInfo, list[Finding]]:
     """Check one collected host; with `cache`, reuse the findings of an identical earlier
     check (its name is then appended to `from_cache`). `deadline` (time.monotonic(), standing
     for `deadline_s` seconds) bounds the evaluation: what is undecided by then is
-    indeterminate, and such findings are not cached."""
+    indeterminate, and such findings are not cached. `requirements_key` is
+    verdict_cache.requirements_text(requirements) when the caller has it already."""
     if result.error is not None:
         problems = [result.error]
         findings = error_findings(host.name, requirements, problems)
@@ -83,7 +85,9 @@ def check_host(
         sources = sources_for(result, evidence_run)
         files = tuple(origin for origin, _ in sources)
         if cache is not None and sources:
-            cache_key = verdict_cache.key(sources, requirements, version=__version__, budget=budget)
+            cache_key = verdict_cache.key(
+                sources, requirements_key or requirements, version=__version__, budget=budget
+            )
             stored = cache.get(cache_key)
             reused = verdict_cache.decode(stored, host.name, files) if stored else None
         if reused is not None:
@@ -295,6 +299,12 @@ def _scan_hosts(
     spool = HostSpool(order)
     seen: dict[str, Requirement] = {}
     host_notes: dict[str, tuple[str, ...]] = {}
+    # (section, reason) -> hosts where the collection script did not run it.
+    not_run: dict[tuple[str, str], int] = {}
+    # requirements_for() hands out one tuple per role/param set: the cache key's text of each is
+    # computed once, not once per host. The tuple is held with its text, so its id() is never
+    # reused by another tuple while the entry lives.
+    requirement_texts: dict[int, tuple[object, str]] = {}
     collect_failed = False
     from_cache: list[str] = []
     scan_end = time.monotonic() + scan_timeout_s if scan_timeout_s is not None else None
@@ -316,6 +326,13 @@ def _scan_hosts(
             requirements = requirements_for(host)  # type: ignore[operator]
             for requirement in requirements:
                 seen.setdefault(requirement.key, requirement)
+            requirements_key = None
+            if cache is not None:
+                held = requirement_texts.get(id(requirements))
+                if held is None or held[0] is not requirements:
+                    held = (requirements, verdict_cache.requirements_text(requirements))
+                    requirement_texts[id(requirements)] = held
+                requirements_key = held[1]
             run_dir: Path | None = None
             evidence_problem: Problem | None = None
             if evidence_dir:
@@ -342,6 +359,7 @@ def _scan_hosts(
                 from_cache=from_cache,
                 deadline=deadline,
                 deadline_s=limit,
+                requirements_key=requirements_key,
             )
             if waivers is not None:
                 from checker.waivers import apply_waivers
@@ -349,6 +367,9 @@ def _scan_hosts(
                 host_findings = apply_waivers(host_findings, waivers, today)[0]  # type: ignore[arg-type]
             # A firewalld host's runtime configuration (checked) vs its permanent one.
             drift = firewalld_drift.notes(result.outputs)
+            for skipped in result.not_run:
+                counted = (skipped.command, skipped.reason)
+                not_run[counted] = not_run.get(counted, 0) + 1
             if result.notes or drift:
                 host_notes[host.name] = (*result.notes, *drift)
             collect_failed = collect_failed or info.error is not None
@@ -367,6 +388,12 @@ def _scan_hosts(
         progress.close()
     for name in spool.names():
         notes.extend(f"{name}: {note}" for note in host_notes.get(name, ()))
+    if not_run:
+        notes.append(
+            "not collected (the collection script skips what can show nothing; each host's"
+            " evidence manifest lists its own): "
+            + "; ".join(f"{c} on {n} host(s): {r}" for (c, r), n in sorted(not_run.items()))
+        )
     if from_cache:
         reused = sorted(from_cache, key=order.__getitem__)
         notes.append(

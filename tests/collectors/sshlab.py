@@ -79,6 +79,13 @@ FAKE_TOOLS = {
     "firewall-cmd": ("not running", 252),
     "ufw": ("Status: inactive", 0),
 }
+# The lab is a host with a D-Bus system bus (the script asks firewall-cmd only there): in sshd's
+# private mount namespace a tmpfs over /run holds sshd's privilege separation folder and a unix
+# socket at the bus's well-known path (nothing listens: the fake firewall-cmd never connects).
+LAB_BUS = (
+    "mount -t tmpfs -o mode=755 fwcheck-lab-run /run && mkdir -m 755 /run/sshd /run/dbus && "
+    "python3 -c 'import socket; socket.socket(socket.AF_UNIX).bind(\"/run/dbus/system_bus_socket\")'"
+)
 
 
 def run(*argv: str, input: bytes | None = None, netns: str | None = None) -> bytes:
@@ -199,7 +206,7 @@ def start() -> SshLab:
                 "private",
                 "/bin/sh",
                 "-c",
-                'mount --bind "$1" /usr/local/sbin && shift && exec "$@"',
+                'mount --bind "$1" /usr/local/sbin && shift && ' + LAB_BUS + ' && exec "$@"',
                 "sh",
                 str(tools),
                 shutil.which("sshd") or "/usr/sbin/sshd",

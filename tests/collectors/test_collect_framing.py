@@ -69,11 +69,21 @@ def test_real_script_output_parses_into_every_section(framed: bytes) -> None:
     # No legacy table and no ip6 nft table here: those dumps are skipped (test_collect_trim);
     # ss exists here, so the /proc/net fallback is not run.
     skipped = ("iptables-save", "ip6tables-save", "iptables-legacy-save", "ip6tables-legacy-save")
-    # No firewalld runs here: its configuration listings are skipped.
+    # No firewalld runs here: its configuration listings are skipped. Without a D-Bus system bus
+    # firewall-cmd is not started either (test_collect_trim).
     skipped += tuple(n for n in script.SECTION_NAMES if n.startswith("firewalld-"))
+    if not os.path.exists("/run/dbus/system_bus_socket"):
+        skipped += ("firewalld",)
     assert names == [
         n for n in script.SECTION_NAMES if n not in (*skipped, "ip6tables-nft-save", "proc-net")
     ]
+    # What was not run is said, with the reason.
+    _, not_run = script.parse_sections(framed, started_at="t")
+    reasons = {n.name: n.reason for n in not_run}
+    assert set(reasons) == {*skipped, "ip6tables-nft-save", "proc-net"}
+    assert reasons["firewalld-zones"] == "firewalld is not running"
+    assert reasons["iptables-legacy-save"] == "no legacy table (/proc/net/ip_tables_names)"
+    assert reasons["ip6tables-nft-save"] == "no nft table of family ip6"
     ipt = next(o for o in outputs if o.name == "iptables-nft-save")
     assert b"--dport 23 -j DROP" in ipt.data and ipt.exit_code == 0 and ipt.started_at != "t"
     # The netdev chain's device is only in the text listing (nft 1.0.6's JSON leaves it out).
@@ -151,7 +161,7 @@ def test_sudo_without_a_sudoers_rule_is_a_clean_error_not_a_prompt() -> None:
     done = subprocess.run(
         argv, input=script.SCRIPT.encode(), capture_output=True, timeout=20, check=False
     )
-    outputs, failure = script.interpret(
+    outputs, failure, _not_run = script.interpret(
         done.stdout, done.stderr, done.returncode, sudo=True, started_at="t"
     )
     assert outputs == () and failure is not None

@@ -127,6 +127,13 @@ def test_scan_equals_check_on_hand_exports_and_on_evidence(
     files = [str(runs[0] / name) for name in manifest["check_sources"]]
     assert "nft-json.native.json" in manifest["check_sources"]
     assert "ss-listen.txt" in manifest["check_sources"]
+    # What the script did not run is in the manifest and, summed over hosts, in a report note:
+    # the lab has no ip6 legacy table, so ip6tables-legacy-save showed nothing and was not run.
+    not_run = {entry["name"]: entry["reason"] for entry in manifest["not_run"]}
+    assert not_run["ip6tables-legacy-save"] == "no legacy table (/proc/net/ip6_tables_names)"
+    assert "iptables-legacy-save" not in not_run
+    (note,) = [n for n in json.loads(scan_report.read_text())["notes"] if "not collected" in n]
+    assert "ip6tables-legacy-save on 1 host(s): no legacy table" in note
     offline_report = tmp_path / "offline.json"
     main(
         [

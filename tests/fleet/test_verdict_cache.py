@@ -204,3 +204,18 @@ def test_chain_policy_counters_do_not_miss(history: History, tmp_path: Path) -> 
     findings, hit, _ = run(history, reqs, collected(opened))
     assert not hit
     assert {f.rule: f.status.value for f in findings}["no-telnet"] == "fail"
+
+
+def test_requirements_given_as_their_text_give_the_same_key(tmp_path: Path) -> None:
+    """A scan hashes each requirement set once (requirements_text) and passes the text for
+    every host: the key must be the one the requirements themselves give, and another param
+    value still another key."""
+    reqs = requirements(tmp_path)
+    other = requirements(tmp_path, web_port="8081")
+    sources = [("web1:iptables-legacy-save.txt", RULES)]
+    by_value = verdict_cache.key(sources, reqs, version="1", budget=10)
+    text = verdict_cache.requirements_text(reqs)
+    assert verdict_cache.key(sources, text, version="1", budget=10) == by_value
+    other_text = verdict_cache.requirements_text(other)
+    assert other_text != text
+    assert verdict_cache.key(sources, other_text, version="1", budget=10) != by_value
