@@ -371,13 +371,19 @@ class Walker:
                 box = match_maybe.boxes[0]
                 cuts.add(box)
                 # Cut now when packets come back from a called chain (they go on from the next
-                # rule, not through the passed ones), when the match takes every packet, or when
-                # the index would be scanned rather than searched.
+                # rule, not through the passed ones) or when the index would be scanned rather
+                # than searched.
                 if (
-                    extra_maybe
-                    or cuts.crowded
-                    or (len(maybe.boxes) <= 8 and all(box_covers(box, a) for a in maybe.boxes))
+                    not extra_maybe
+                    and len(maybe.boxes) <= 8
+                    and all(box_covers(box, a) for a in maybe.boxes)
                 ):
+                    # The match takes every packet still here (sure lies within maybe):
+                    # nothing goes on, whatever the other kept cuts would remove.
+                    sure = maybe = self.compiler.none
+                    cuts = Cuts(self.compiler.dims)
+                    continue
+                if extra_maybe or cuts.crowded:
                     sure, maybe = self._cut(sure, maybe, cuts)
                     cuts = Cuts(self.compiler.dims)
             elif certain:

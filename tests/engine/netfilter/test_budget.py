@@ -118,7 +118,7 @@ def test_check_budget_option(tmp_path: Path, capsys) -> None:
 
 
 def test_the_default_budget_grows_with_the_rules_so_linear_work_is_decided() -> None:
-    """A kube-proxy file of 2,000 services (22,000 rules) walked once for a wide outbound
+    """A kube-proxy file of 3,000 services (33,000 rules) walked once for a wide outbound
     question spends more than the fixed 100,000 units in proportion to its size: under the
     default ("auto": DEFAULT_BUDGET + PER_RULE per rule) it is decided, under a fixed
     DEFAULT_BUDGET it is cut short, and the finding names the budget that was spent."""
@@ -126,7 +126,7 @@ def test_the_default_budget_grows_with_the_rules_so_linear_work_is_decided() -> 
 
     from checker.engine.budget import AUTO
 
-    data = kube_proxy_save(2000).encode()
+    data = kube_proxy_save(3000).encode()
     wide = [req(direction="outbound", protocol=None, ports=None)]
     (fixed,) = _verdicts(data, wide, budget=DEFAULT_BUDGET)
     assert fixed.status is Status.INDETERMINATE
