@@ -601,12 +601,15 @@ class Space:
         """The smallest single range per dimension holding the space (empty: no ranges)."""
         if not self.boxes:
             return ()
-        if len(self.boxes) == 1:
-            return tuple((values[0][0], values[-1][1]) for values in self.boxes[0])
-        return tuple(
-            (min(box[d][0][0] for box in self.boxes), max(box[d][-1][1] for box in self.boxes))
-            for d in range(len(self.dims))
-        )
+        lows = [values[0][0] for values in self.boxes[0]]
+        highs = [values[-1][1] for values in self.boxes[0]]
+        for box in self.boxes[1:]:
+            for d, values in enumerate(box):
+                if values[0][0] < lows[d]:
+                    lows[d] = values[0][0]
+                if values[-1][1] > highs[d]:
+                    highs[d] = values[-1][1]
+        return tuple(zip(lows, highs, strict=True))
 
     def project(self, name: str) -> IntervalSet:
         """The values the named dimension takes anywhere in the space."""
@@ -683,10 +686,21 @@ class Space:
     def compact(self) -> Space:
         """Merge boxes that differ in one dimension only, and drop duplicates."""
         boxes = list(dict.fromkeys(self.boxes))
+        if len(boxes) < 2:
+            return Space(self.dims, boxes)
+        # A dimension on which every box holds the same values merges nothing (the boxes are
+        # distinct): skipped, which on a walk's large unions is half of them (family, sport,
+        # interfaces, marks). Merging along another dimension keeps it uniform.
+        first = boxes[0]
+        varying = [
+            d
+            for d in range(len(self.dims))
+            if not all(box[d] is first[d] or box[d] == first[d] for box in boxes)
+        ]
         changed = True
         while changed and len(boxes) > 1:
             changed = False
-            for d in range(len(self.dims)):
+            for d in varying:
                 groups: dict[tuple[IntervalSet, ...], list[IntervalSet]] = {}
                 for box in boxes:
                     key = box[:d] + box[d + 1 :]
