@@ -354,22 +354,26 @@ SEQUENTIAL_WORK = 8
 def _best_split(box: Box, cutting: Sequence[Box]) -> tuple[int, int] | None:
     """(dimension, value) splitting `box` into values < value and >= value such that the
     fewest of `cutting` straddle it (ties: the most even split), or None when every split
-    leaves every box on both sides (no progress)."""
+    leaves every box on both sides (no progress). The value is the median start of the boxes
+    on that dimension, taken from a sample of about 32 of them."""
     best: tuple[int, int, int, int] | None = None  # (straddling, imbalance, d, value)
     count = len(cutting)
+    step = max(1, count // 32)
     for d in range(len(box)):
         low, high = box[d][0][0], box[d][-1][1]
         if low == high:
             continue
-        starts = sorted(max(b[d][0][0], low) for b in cutting)
-        value = starts[count // 2]
+        starts = [b[d][0][0] for b in cutting]
+        ends = [b[d][-1][1] for b in cutting]
+        sample = sorted(starts[::step])
+        value = sample[len(sample) // 2]
         if value <= low:
             # Half of the boxes start at the box's lowest value: split after the lowest end.
-            value = min(min(b[d][-1][1], high) for b in cutting) + 1
+            value = min(ends) + 1
             if value > high:
                 continue
-        left = sum(1 for b in cutting if b[d][-1][1] < value)
-        right = sum(1 for b in cutting if b[d][0][0] >= value)
+        left = sum(1 for end in ends if end < value)
+        right = sum(1 for start in starts if start >= value)
         straddling = count - left - right
         if straddling == count:
             continue
