@@ -542,6 +542,10 @@ class Context:
     host: HostView | None = None
     reroutes: dict[int, frozenset[int]] = field(default_factory=dict)
 
+    # Per family: the compiled rules every phase shares (MatchCompiler, header ranges only).
+    phase_free: dict[int, dict[int, tuple[tuple[Space, Space], tuple[str, ...]]]] = field(
+        default_factory=dict
+    )
     batches: dict[tuple[int, bool], Space] = field(default_factory=dict)
     batch_hooks: dict[tuple[int, str, bool], HookResult] = field(default_factory=dict)
     # The target's work budget (budget.py); None: unbounded.
@@ -588,6 +592,7 @@ class Context:
                 sets=self.sets,
                 mark_values=marks.reachable(ops, start),
                 local_addresses=self.host.local[family] if self.host else None,
+                shared=self.phase_free.setdefault(family, {}),
             )
         return self.compilers[key]
 
