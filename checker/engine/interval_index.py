@@ -37,8 +37,8 @@ def narrow_fields(dims: tuple[Dim, ...]) -> tuple[tuple[int, int], ...]:
     )
 
 
-class IntervalIndex(Generic[Item]):
-    """Items, each filed under one interval [lo, hi]."""
+class _Sorted(Generic[Item]):
+    """Intervals of one width class, sorted by start."""
 
     __slots__ = ("starts", "entries", "widest")
 
@@ -47,18 +47,57 @@ class IntervalIndex(Generic[Item]):
         self.entries: list[tuple[int, Item]] = []
         self.widest = 0
 
+
+class IntervalIndex(Generic[Item]):
+    """Items, each filed under one interval [lo, hi].
+
+    Intervals are kept apart by width class (the bit length of hi - lo): a lookup bisects each
+    class to the first start that can still reach `lo`, which the class's widest interval
+    bounds. With one list for all widths, a single /16 among thousands of /32s made every
+    lookup read back over all of them (quadratic on a kube-proxy chain)."""
+
+    __slots__ = ("_classes",)
+
+    def __init__(self) -> None:
+        self._classes: dict[int, _Sorted[Item]] = {}
+
     def add(self, lo: int, hi: int, item: Item) -> None:
-        at = bisect_right(self.starts, lo)
-        self.starts.insert(at, lo)
-        self.entries.insert(at, (hi, item))
-        if hi - lo > self.widest:
-            self.widest = hi - lo
+        kind = self._classes.setdefault((hi - lo).bit_length(), _Sorted())
+        at = bisect_right(kind.starts, lo)
+        kind.starts.insert(at, lo)
+        kind.entries.insert(at, (hi, item))
+        if hi - lo > kind.widest:
+            kind.widest = hi - lo
+
+    def add_many(self, items: Sequence[tuple[int, int, Item]]) -> None:
+        """add() for each (lo, hi, item), sorted once: inserting thousands one by one into the
+        sorted lists moved them whole each time (quadratic in a hook's unknowns)."""
+        grouped: dict[int, list[tuple[int, int, Item]]] = {}
+        for lo, hi, item in items:
+            grouped.setdefault((hi - lo).bit_length(), []).append((lo, hi, item))
+        for width, added in grouped.items():
+            kind = self._classes.setdefault(width, _Sorted())
+            rows = [
+                (lo, end, item) for lo, (end, item) in zip(kind.starts, kind.entries, strict=True)
+            ]
+            rows.extend(added)
+            rows.sort(key=lambda row: row[0])
+            kind.starts = [row[0] for row in rows]
+            kind.entries = [(row[1], row[2]) for row in rows]
+            kind.widest = max(end - lo for lo, end, _ in rows)
+
+    def __bool__(self) -> bool:
+        """Whether any item is filed."""
+        return bool(self._classes)
 
     def near(self, lo: int, hi: int) -> list[Item]:
-        """The items whose interval meets [lo, hi]."""
-        first = bisect_left(self.starts, lo - self.widest)
-        last = bisect_right(self.starts, hi)
-        return [item for end, item in self.entries[first:last] if end >= lo]
+        """The items whose interval meets [lo, hi] (in no particular order)."""
+        found: list[Item] = []
+        for kind in self._classes.values():
+            first = bisect_left(kind.starts, lo - kind.widest)
+            last = bisect_right(kind.starts, hi)
+            found.extend(item for end, item in kind.entries[first:last] if end >= lo)
+        return found
 
 
 Hull = tuple[tuple[int, int], ...]
@@ -72,7 +111,7 @@ class HullIndex(Generic[Item]):
     asked hull is narrowest (a port, when the question is to any address), so it reads the items
     near that value and the items wide on it, not all of them."""
 
-    __slots__ = ("_fields", "_indexes", "_wide", "_count", "_unindexed")
+    __slots__ = ("_fields", "_indexes", "_wide", "_count", "_unindexed", "_pending")
 
     def __init__(self, fields: Sequence[tuple[int, int]]) -> None:
         self._fields = fields
@@ -83,16 +122,18 @@ class HullIndex(Generic[Item]):
         self._count = 0
         # With no field to file under, every item is scanned.
         self._unindexed: list[tuple[int, Hull, Item]] = []
+        # Items added since the last lookup, per field: filed all at once (add_many).
+        self._pending: list[list[tuple[int, int, tuple[int, Hull, Item]]]] = [[] for _ in fields]
 
     def add(self, hull: Hull, item: Item) -> None:
         entry = (self._count, hull, item)
         self._count += 1
         if not self._fields:
             self._unindexed.append(entry)
-        for (d, limit), index, wide in zip(self._fields, self._indexes, self._wide, strict=True):
+        for (d, limit), pending, wide in zip(self._fields, self._pending, self._wide, strict=True):
             lo, hi = hull[d]
             if hi - lo <= limit:
-                index.add(lo, hi, entry)
+                pending.append((lo, hi, entry))
             else:
                 wide.append(entry)
 
@@ -100,6 +141,10 @@ class HullIndex(Generic[Item]):
         """The items whose hull meets `hull`, in the order they were added."""
         if not self._fields:
             return [item for _, other, item in self._unindexed if hulls_overlap(other, hull)]
+        for index, pending in zip(self._indexes, self._pending, strict=True):
+            if pending:
+                index.add_many(pending)
+                pending.clear()
         best = min(
             range(len(self._fields)),
             key=lambda i: (

@@ -18,7 +18,14 @@ _HULL = st.tuples(_WIDE_OR_NARROW, _WIDE_OR_NARROW, _WIDE_OR_NARROW)
 def test_hull_index_finds_what_a_scan_finds(hulls: list, asked: tuple) -> None:
     # Two indexed fields (positions 0 and 2) narrow up to 63 wide; position 1 is not indexed.
     index: HullIndex[int] = HullIndex([(0, 63), (2, 63)])
-    for number, hull in enumerate(hulls):
+    half = len(hulls) // 2
+    for number, hull in enumerate(hulls[:half]):
+        index.add(hull, number)
+    # Items added after a lookup are filed at the next one.
+    assert index.meeting(asked) == [
+        n for n, hull in enumerate(hulls[:half]) if hulls_overlap(hull, asked)
+    ]
+    for number, hull in enumerate(hulls[half:], start=half):
         index.add(hull, number)
     expected = [n for n, hull in enumerate(hulls) if hulls_overlap(hull, asked)]
     assert index.meeting(asked) == expected
@@ -28,8 +35,10 @@ def test_hull_index_finds_what_a_scan_finds(hulls: list, asked: tuple) -> None:
 @given(st.lists(_RANGE, max_size=40), _RANGE)
 def test_interval_index_finds_what_a_scan_finds(ranges: list, asked: tuple) -> None:
     index: IntervalIndex[int] = IntervalIndex()
-    for number, (lo, hi) in enumerate(ranges):
+    half = len(ranges) // 2
+    for number, (lo, hi) in enumerate(ranges[:half]):
         index.add(lo, hi, number)
+    index.add_many([(lo, hi, n) for n, (lo, hi) in enumerate(ranges[half:], start=half)])
     lo, hi = asked
     expected = {n for n, (a, b) in enumerate(ranges) if a <= hi and lo <= b}
     assert set(index.near(lo, hi)) == expected

@@ -65,7 +65,7 @@ class Cuts:
         found: dict[int, Box] = {}
         # No index yet when no box was added (strict=False: then there is nothing to find).
         for (d, _), field in zip(self._limits, self._fields, strict=False):
-            if not field.entries:
+            if not field:
                 continue
             for lo, hi in box[d]:
                 for other in field.near(lo, hi):
