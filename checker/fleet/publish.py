@@ -23,7 +23,7 @@ from checker.findings import Finding
 from checker.fleet import json_stream
 from checker.fleet.history import RunRecorder
 from checker.fleet.spool import HostSpool
-from checker.reports import ReportOptions, RunReport, console
+from checker.reports import ReportOptions, RunReport, TargetInfo, console
 from checker.reports.data import effective_findings, tally, target_order
 from checker.reports.drift import Baseline
 from checker.reports.publish import STDOUT, print_console, use_color, write_reports
@@ -46,14 +46,23 @@ def finish(
     write_reports(report, paths, options, baseline)
     print_console(report, paths, options, quiet=quiet, color=color, baseline=baseline)
     if recorder is not None and baseline is not None:
-        findings = effective_findings(report)
-        recorder.commit(
-            tally(findings),
-            baseline.counts(findings),
-            finished_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            duration_s=time.monotonic() - started_monotonic,
-        )
+        _record(recorder, baseline, effective_findings(report), started_monotonic)
     return baseline
+
+
+def _record(
+    recorder: RunRecorder,
+    baseline: Baseline,
+    findings: list[Finding] | tuple[Finding, ...],
+    started_monotonic: float,
+) -> None:
+    """Commit the run's tallies and drift counts to the history database."""
+    recorder.commit(
+        tally(findings),
+        baseline.counts(findings),
+        finished_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        duration_s=time.monotonic() - started_monotonic,
+    )
 
 
 def streamable(paths: Mapping[str, str | None]) -> bool:
@@ -86,10 +95,11 @@ def finish_streamed(
     painted = use_color(color, stream)
     after = [*trailing, *extra]
     infos = {t.name: t for t in summary.targets}
-    for info, own in spool.hosts():
+
+    def write_target(name: str, own: Sequence[Finding], info: TargetInfo | None) -> None:
         lines = console.target_lines(
-            info.name,
-            [*own, *(f for f in after if f.target == info.name)],
+            name,
+            [*own, *(f for f in after if f.target == name)],
             info,
             color=painted,
             quiet=quiet,
@@ -97,29 +107,18 @@ def finish_streamed(
         )
         if lines:
             stream.write("\n".join(lines) + "\n")
+
+    for info, own in spool.hosts():
+        write_target(info.name, own, info)
     for name in target_order(summary, findings)[len(spool) :]:
-        lines = console.target_lines(
-            name,
-            [f for f in after if f.target == name],
-            infos.get(name),
-            color=painted,
-            quiet=quiet,
-            fail_on=options.fail_on,
-        )
-        if lines:
-            stream.write("\n".join(lines) + "\n")
+        write_target(name, (), infos.get(name))
     lines = console.summary_lines(
         summary, findings, color=painted, quiet=quiet, baseline=baseline, fail_on=options.fail_on
     )
     stream.write("\n".join(lines) + "\n")
     stream.flush()
     if recorder is not None and baseline is not None:
-        recorder.commit(
-            tally(findings),
-            baseline.counts(findings),
-            finished_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            duration_s=time.monotonic() - started_monotonic,
-        )
+        _record(recorder, baseline, findings, started_monotonic)
     return baseline
 
 
