@@ -279,9 +279,8 @@ class Walker:
                 passed = cuts.touching(match_maybe.boxes[0], order)
                 if passed:
                     earlier = Space(self.compiler.dims, passed)
-                    # Many narrow boxes at once (a wide rule after a generated chain's /32s).
-                    enter_maybe = enter_maybe.subtract_many(earlier)
-                    enter_sure = enter_maybe if certain else enter_sure.subtract_many(earlier)
+                    enter_maybe = enter_maybe.subtract(earlier)
+                    enter_sure = enter_maybe if certain else enter_sure.subtract(earlier)
             if not enter_maybe:
                 continue
             if reasons and not enter_maybe.is_subset(match_sure):
