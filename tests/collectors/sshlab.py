@@ -22,6 +22,7 @@ IPTABLES_NFT = """*filter
 :INPUT ACCEPT [0:0]
 :FORWARD DROP [0:0]
 :OUTPUT ACCEPT [0:0]
+:ufw-user-input - [0:0]
 -A INPUT -i lo -j ACCEPT
 -A INPUT -p tcp -m tcp --dport 2222:2224 -j ACCEPT
 -A INPUT -p tcp -m tcp --dport 23 -j DROP
@@ -75,6 +76,7 @@ Subsystem sftp internal-sftp
 # so these are the firewall-cmd and ufw every session finds, whether or not the machine running
 # the tests has firewalld or ufw installed. firewall-cmd --state says "not running" with exit
 # code 252 when firewalld is stopped (firewall-cmd(1), "Exit Codes"); ufw says "Status: inactive".
+# (The script asks ufw only where iptables holds ufw's chain: IPTABLES_NFT has an empty one.)
 FAKE_TOOLS = {
     "firewall-cmd": ("not running", 252),
     "ufw": ("Status: inactive", 0),
