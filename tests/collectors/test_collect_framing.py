@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -326,3 +327,24 @@ def test_a_host_with_only_empty_iptables_dumps_keeps_them_all() -> None:
         "h:ip6tables-legacy-save.txt",
     ]
     assert [m.families for m in parse_sources(sources)] == [{4}, {6}]
+
+
+def test_section_clocks_lie_within_the_run_and_in_order(netns: str) -> None:
+    """The script reads the wall clock once (date) and then /proc/uptime (a shell builtin read,
+    10 ms steps): every section's start and end lie within the run, in section order."""
+    before = datetime.now(UTC).timestamp()
+    done = subprocess.run(
+        ["ip", "netns", "exec", netns, *script.SHELL_ARGV],
+        input=script.SCRIPT.encode(),
+        capture_output=True,
+        timeout=30,
+        check=True,
+    )
+    after = datetime.now(UTC).timestamp()
+    ran = [o for o in script.parse_framed(done.stdout, started_at="t") if not o.missing]
+    assert len(ran) >= 4
+    starts = [datetime.fromisoformat(o.started_at).timestamp() for o in ran]
+    # 10 ms steps of /proc/uptime and the millisecond ISO form: 20 ms either side.
+    assert all(before - 0.02 <= s <= after + 0.02 for s in starts), (before, starts, after)
+    assert starts == sorted(starts)
+    assert all(0 <= o.duration_s <= after - before + 0.02 for o in ran)
