@@ -9,7 +9,8 @@ offered.
 
 Faults become `CollectResult.error` (code + one line, never a password or a key): dns,
 refused, unreachable, timeout, no-banner, ssh-protocol, host-key-unknown, host-key-changed,
-auth-failed, credentials, sudo-password, command-missing, command-failed, truncated, garbled.
+host-key-revoked, auth-failed, credentials, sudo-password, command-missing, command-failed,
+truncated, garbled.
 """
 
 from __future__ import annotations
