@@ -219,3 +219,71 @@ def test_requirements_given_as_their_text_give_the_same_key(tmp_path: Path) -> N
     other_text = verdict_cache.requirements_text(other)
     assert other_text != text
     assert verdict_cache.key(sources, other_text, version="1", budget=10) != by_value
+
+
+def _ip_addr(netns: str) -> bytes:
+    import subprocess
+
+    return subprocess.run(
+        ["ip", "netns", "exec", netns, "ip", "-j", "addr"],
+        capture_output=True,
+        timeout=10,
+        check=True,
+    ).stdout
+
+
+def test_address_lifetimes_of_ip_addr_do_not_miss(history: History, tmp_path: Path) -> None:
+    """A DHCP-style address (real `ip addr add ... valid_lft 300 preferred_lft 200` on a veth in a test
+    namespace): `ip -j addr` counts its lifetimes down between two collections; the same
+    firewall and addresses must hit, another address must not."""
+    import os
+    import subprocess
+    import time
+
+    from needs_root import require_root
+
+    require_root("a network namespace with a leased address")
+    netns = f"fwvc{os.getpid() % 100000}"
+    subprocess.run(["ip", "netns", "add", netns], check=True, timeout=10)
+    try:
+        ip = ["ip", "netns", "exec", netns, "ip"]
+        subprocess.run(
+            [*ip, "link", "add", "d0", "type", "veth", "peer", "name", "d1"], check=True, timeout=10
+        )
+        subprocess.run([*ip, "link", "set", "d0", "up"], check=True, timeout=10)
+        lease = ["valid_lft", "300", "preferred_lft", "200"]
+        subprocess.run([*ip, "addr", "add", "192.0.2.5/24", "dev", "d0", *lease], check=True)
+        tonight = _ip_addr(netns)
+        deadline = time.monotonic() + 5
+        later = tonight
+        while later == tonight and time.monotonic() < deadline:
+            time.sleep(0.3)
+            later = _ip_addr(netns)
+        assert later != tonight and b'"valid_life_time":299' in later
+        subprocess.run([*ip, "addr", "add", "192.0.2.6/24", "dev", "d0", *lease], check=True)
+        more = _ip_addr(netns)
+    finally:
+        subprocess.run(["ip", "netns", "del", netns], check=False, timeout=10)
+    reqs = requirements(tmp_path)
+
+    def with_addresses(data: bytes) -> CollectResult:
+        base = collected()
+        return CollectResult(
+            base.host, (*base.outputs, Output("ip-addr", "ip -j addr", 0, data, "", 0.0)), None
+        )
+
+    first, hit, _ = run(history, reqs, with_addresses(tonight))
+    assert not hit
+    again, hit, _ = run(history, reqs, with_addresses(later))
+    assert hit and again == first
+    _, hit, _ = run(history, reqs, with_addresses(more))
+    assert not hit
+    # Only ip-addr outputs are read so: the same text in a rule's comment still counts.
+    commented = RULES.replace(
+        b"--dport 22 -j", b'--dport 22 -m comment --comment "\\"valid_life_time\\":7" -j'
+    )
+    keys = {
+        verdict_cache.key([("h:a.txt", commented.replace(b":7", n))], reqs, version="1", budget=1)
+        for n in (b":7", b":8")
+    }
+    assert len(keys) == 2
