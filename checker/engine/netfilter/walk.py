@@ -20,6 +20,7 @@ from checker.engine.netfilter.preimage import Preimage, Rewrite, Translated
 from checker.engine.netfilter.route import HostView
 from checker.engine.netfilter.sets import SetIndex, build_index
 from checker.engine.space import (
+    Box,
     IntervalSet,
     Space,
     box_covers,
@@ -197,6 +198,7 @@ class Walker:
         self.uncertain: list[tuple[str, Evidence, Space]] = []
         self._chains_by_name = chains_by_name
         self._transparent: dict[int, bool] = {}
+        self._marking: dict[int, tuple[tuple[MarkOp, ...], ...] | None] = {}
         self._budget = budget
         # A chain's result per (chain, depth, entering packets): the walk is exact packet by
         # packet, so the same chain entered with the same packets gives the same pieces, and a
@@ -225,6 +227,9 @@ class Walker:
         """Pieces decided in `chain` (and chains it calls), and the packets that return."""
         # The hook is part of the key: what a rule does can depend on it (an ingress `fwd`, a
         # destination rewrite before routing).
+        writes = self.marking(chain)
+        if writes is not None:
+            return [], *self._mark(sure, maybe, writes)
         key = (id(chain), depth, self.hook, sure.boxes, maybe.boxes)
         known = self._memo.get(key)
         if known is not None:
@@ -283,10 +288,10 @@ class Walker:
                     enter_sure = enter_maybe if certain else enter_sure.subtract(earlier)
             if not enter_maybe:
                 continue
-            if reasons and not enter_maybe.is_subset(match_sure):
+            # The packets it is undecided on (a ct state match only on UDP-Lite ones).
+            doubt = enter_maybe.subtract(match_sure) if reasons else None
+            if doubt:
                 evidence = _rule_evidence(rule, chain, table)
-                # The packets it is undecided on (a ct state match only on UDP-Lite ones).
-                doubt = enter_maybe.subtract(match_sure)
                 self.uncertain.extend((reason, evidence, doubt) for reason in reasons)
             if verdict is Verdict.CONTINUE:
                 ops = rule.target.marks
@@ -368,7 +373,6 @@ class Walker:
                 pieces.append(Piece(verdict, enter_sure, enter_maybe, evidence, to=rule.target.to))
             if deferred:
                 box = match_maybe.boxes[0]
-                cuts.add(box)
                 # Cut now when packets come back from a called chain (they go on from the next
                 # rule, not through the passed ones) or when the index would be scanned rather
                 # than searched.
@@ -382,9 +386,16 @@ class Walker:
                     sure = maybe = self.compiler.none
                     cuts = Cuts(self.compiler.dims)
                     continue
-                if extra_maybe or cuts.crowded:
-                    sure, maybe = self._cut(sure, maybe, cuts)
+                if extra_maybe:
+                    # Cut at once, without filing the box in the index first (a kube-proxy
+                    # endpoint chain's `-s POD/32 -j KUBE-MARK-MASQ`, once per endpoint).
+                    sure, maybe = self._cut_boxes(sure, maybe, [*cuts.boxes, box])
                     cuts = Cuts(self.compiler.dims)
+                else:
+                    cuts.add(box)
+                    if cuts.crowded:
+                        sure, maybe = self._cut(sure, maybe, cuts)
+                        cuts = Cuts(self.compiler.dims)
             elif certain:
                 sure = maybe = maybe.subtract(match_maybe)
             else:
@@ -397,9 +408,12 @@ class Walker:
 
     def _cut(self, sure: Space, maybe: Space, cuts: Cuts) -> tuple[Space, Space]:
         """(sure, maybe) with every kept box cut out, at once."""
+        return self._cut_boxes(sure, maybe, cuts.boxes)
+
+    def _cut_boxes(self, sure: Space, maybe: Space, boxes: list[Box]) -> tuple[Space, Space]:
         if self._budget is not None:
-            self._budget.spend(len(maybe.boxes) * len(cuts.boxes))
-        passed = Space(self.compiler.dims, cuts.boxes)
+            self._budget.spend(len(maybe.boxes) * len(boxes))
+        passed = Space(self.compiler.dims, boxes)
         if sure is maybe:
             sure = maybe = maybe.subtract_many(passed)
             return sure, maybe
@@ -427,6 +441,47 @@ class Walker:
                     if called is not None:
                         pending.append(called)
         return False
+
+    def marking(self, chain: Chain) -> tuple[tuple[MarkOp, ...], ...] | None:
+        """The mark writes of a chain whose every rule writes marks on every packet and goes
+        on (kube-proxy's KUBE-MARK-MASQ: `-j MARK --set-xmark 0x4000/0x4000`, called for
+        every service and endpoint), in order; None for any other chain. Such a chain decides
+        nothing and returns every packet marked: `_mark` gives what its walk would, without
+        the walk (a third of a kube-proxy walk's chain calls)."""
+        if id(chain) in self._marking:
+            return self._marking[id(chain)]
+        writes: tuple[tuple[MarkOp, ...], ...] | None = ()
+        full = self.compiler.full.boxes[0]
+        for rule in chain.rules:
+            (match_sure, match_maybe), reasons = self.compiler.rule(rule)
+            if (
+                rule.target.verdict is not Verdict.CONTINUE
+                or not rule.target.marks
+                or reasons
+                or match_sure is not match_maybe
+                or match_maybe.boxes != (full,)
+            ):
+                writes = None
+                break
+            writes = (*writes, rule.target.marks)
+        self._marking[id(chain)] = writes or None
+        return writes or None
+
+    def _mark(
+        self, sure: Space, maybe: Space, writes: tuple[tuple[MarkOp, ...], ...]
+    ) -> tuple[Space, Space]:
+        """(sure, maybe) after a chain of `marking`'s, as its rule by rule walk leaves them:
+        each rule's match (every packet) intersected with them leaves equal boxes, its writes
+        apply to them all, and nothing is left unmarked (maybe is never empty here)."""
+        for ops in writes:
+            if self._budget is not None:
+                self._budget.spend(len(maybe.boxes))
+            if sure is maybe:
+                sure = maybe = marks.apply(maybe, ops)
+            else:
+                sure, maybe = marks.apply(sure, ops), marks.apply(maybe, ops)
+        # The walk hands back an empty sure as the compiler's empty space.
+        return (sure if sure else self.compiler.none), maybe
 
     def transparent(self, chain: Chain) -> bool:
         """Whether the chain surely lets every packet through unchanged (only non-terminating
