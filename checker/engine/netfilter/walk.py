@@ -450,8 +450,8 @@ class Walker:
         the walk (a third of a kube-proxy walk's chain calls)."""
         if id(chain) in self._marking:
             return self._marking[id(chain)]
-        writes: tuple[tuple[MarkOp, ...], ...] | None = ()
         full = self.compiler.full.boxes[0]
+        found: list[tuple[MarkOp, ...]] = []
         for rule in chain.rules:
             (match_sure, match_maybe), reasons = self.compiler.rule(rule)
             if (
@@ -461,11 +461,12 @@ class Walker:
                 or match_sure is not match_maybe
                 or match_maybe.boxes != (full,)
             ):
-                writes = None
+                found = []
                 break
-            writes = (*writes, rule.target.marks)
-        self._marking[id(chain)] = writes or None
-        return writes or None
+            found.append(rule.target.marks)
+        writes = tuple(found) or None
+        self._marking[id(chain)] = writes
+        return writes
 
     def _mark(
         self, sure: Space, maybe: Space, writes: tuple[tuple[MarkOp, ...], ...]
