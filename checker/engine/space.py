@@ -457,6 +457,14 @@ def _hull_lookup(
     fields (interval_index.HullIndex: a port, a /32) reads the few near each one."""
     if len(asking) < 2 or len(asking) * len(filed) < LOOKUP_PAIRS:
         return None
+    return hull_lookup(dims, filed)
+
+
+def hull_lookup(
+    dims: tuple[Dim, ...], filed: Sequence[Box]
+) -> Callable[[Box], Sequence[Box]] | None:
+    """For a box, the boxes of `filed` whose hulls meet its hull, in `filed`'s order; None
+    when `dims` has no field to file them by (interval_index.KEY_FIELDS)."""
     # interval_index builds on this module: imported here, where it is first needed.
     from checker.engine.interval_index import HullIndex, narrow_fields
 
@@ -581,8 +589,10 @@ class Space:
         order = _split_order(self.dims)
         if len(other.boxes) >= SUBTRACT_MANY:
             pieces: list[Box] = []
+            meeting = _hull_lookup(self.dims, self.boxes, other.boxes)
             for a in boxes:
-                touching = [b for b in other.boxes if box_touches(a, b, order)]
+                candidates = other.boxes if meeting is None else meeting(a)
+                touching = [b for b in candidates if box_touches(a, b, order)]
                 if not touching:
                     pieces.append(a)
                 elif len(touching) == 1:

@@ -24,6 +24,9 @@ from checker.engine.space import (
     IntervalSet,
     Space,
     box_covers,
+    box_intersect,
+    box_touches,
+    hull_lookup,
     iset_subtract,
     split_order,
 )
@@ -46,6 +49,8 @@ from checker.model.netfilter import (
 from checker.policies.model import Direction, Requirement
 
 MAX_DEPTH = 64
+# From this many boxes on, a chain's packets are filed by their hulls for its rules' lookups.
+PROBED = 32
 # SNAT ends the nat chain; the packet goes on through the hook, as after ACCEPT.
 ACCEPTING = (Verdict.ACCEPT, Verdict.SNAT)
 # Base chains bound to a network device (netdev, and inet ingress).
@@ -253,11 +258,25 @@ class Walker:
         # that reach a rule are (sure, maybe) minus these, computed for its match only.
         cuts = Cuts(self.compiler.dims)
         order = self._order
+        dims = self.compiler.dims
+        # maybe's boxes filed by their hulls while it stays one object over many rules: a
+        # kube-proxy KUBE-SERVICES chain entered with a hundred asked boxes tested each of
+        # them against each service rule, twice (touches, then intersect).
+        filed: Space | None = None
+        near: Callable[[Box], Sequence[Box]] | None = None
         for rule in chain.rules:
             if not maybe:
                 break
             (match_sure, match_maybe), reasons = self.compiler.rule(rule)
-            if not match_maybe.touches(maybe):
+            probed = len(maybe.boxes) >= PROBED and len(match_maybe.boxes) == 1
+            if probed:
+                if filed is not maybe:
+                    filed, near = maybe, hull_lookup(dims, maybe.boxes)
+                box = match_maybe.boxes[0]
+                candidates = maybe.boxes if near is None else near(box)
+                if not any(box_touches(box, a, order) for a in candidates):
+                    continue
+            elif not match_maybe.touches(maybe):
                 continue
             verdict = rule.target.verdict
             deferred = (
@@ -278,7 +297,13 @@ class Walker:
                 self._budget.spend(len(maybe.boxes) * len(match_maybe.boxes))
             # While nothing uncertain has been met, sure and maybe are one object: compute once.
             certain = sure is maybe and match_sure is match_maybe
-            enter_maybe = maybe.intersect(match_maybe)
+            if probed and filed is maybe and near is not None:
+                # maybe.intersect(match_maybe), over the boxes near the match only.
+                box = match_maybe.boxes[0]
+                inside = (box_intersect(a, box) for a in near(box) if box_touches(a, box, order))
+                enter_maybe = Space(dims, [both for both in inside if both is not None])
+            else:
+                enter_maybe = maybe.intersect(match_maybe)
             enter_sure = enter_maybe if certain else sure.intersect(match_sure)
             if cuts and enter_maybe:
                 passed = cuts.touching(match_maybe.boxes[0], order)
