@@ -12,7 +12,7 @@ code for the same answer on these intervals, which are short.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import cache
 from typing import Generic, TypeVar
 
@@ -139,8 +139,14 @@ class HullIndex(Generic[Item]):
 
     def meeting(self, hull: Hull) -> list[Item]:
         """The items whose hull meets `hull`, in the order they were added."""
+        return list(self.meeting_lazily(hull))
+
+    def meeting_lazily(self, hull: Hull) -> Iterator[Item]:
+        """`meeting`, each item tested when it is asked for: a reader that stops after the
+        first few (engine.netfilter.walk.HookResult.uncertain_touching, 10 reasons) leaves the
+        hulls of the thousands after them untested."""
         if not self._fields:
-            return [item for _, other, item in self._unindexed if hulls_overlap(other, hull)]
+            return (item for _, other, item in self._unindexed if hulls_overlap(other, hull))
         for index, pending in zip(self._indexes, self._pending, strict=True):
             if pending:
                 index.add_many(pending)
@@ -155,7 +161,7 @@ class HullIndex(Generic[Item]):
         lo, hi = hull[self._fields[best][0]]
         found = self._indexes[best].near(lo, hi) + self._wide[best]
         found.sort(key=lambda entry: entry[0])
-        return [item for _, other, item in found if hulls_overlap(other, hull)]
+        return (item for _, other, item in found if hulls_overlap(other, hull))
 
 
 class BoxIndex:

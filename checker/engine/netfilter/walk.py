@@ -150,7 +150,7 @@ class HookResult:
             for entry in self.uncertain:
                 if entry[2]:
                     self._uncertain_index.add(entry[2].hull(), entry)
-        for reason, evidence, concerned in self._uncertain_index.meeting(flows.hull()):
+        for reason, evidence, concerned in self._uncertain_index.meeting_lazily(flows.hull()):
             if concerned.touches(flows):
                 yield reason, evidence
         for reason, evidence, concerned, preimage in self.translated_uncertain:
