@@ -444,6 +444,7 @@ def hulls_overlap(a: Sequence[Interval], b: Sequence[Interval]) -> bool:
 
 # From this many (box, box) pairs on, _hull_lookup files the boxes in an index.
 LOOKUP_PAIRS = 4096
+LOOKUP_ASKING = 8
 
 
 def _hull_lookup(
@@ -455,7 +456,8 @@ def _hull_lookup(
     A hook's asked packets minus what it refuses (Space.subtract, split) met every one of
     thousands of per-service boxes for each of a hundred asked boxes: an index by the narrow
     fields (interval_index.HullIndex: a port, a /32) reads the few near each one."""
-    if len(asking) < 2 or len(asking) * len(filed) < LOOKUP_PAIRS:
+    # Filing a box costs about five tests of one against it: a few asking boxes scan.
+    if len(asking) < LOOKUP_ASKING or len(asking) * len(filed) < LOOKUP_PAIRS:
         return None
     return hull_lookup(dims, filed)
 

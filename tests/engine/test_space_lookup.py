@@ -38,6 +38,7 @@ def _both_ways(operation: Callable[[], object], monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(space_module, "LOOKUP_PAIRS", 10**9)
     scanned = operation()
     monkeypatch.setattr(space_module, "LOOKUP_PAIRS", 0)
+    monkeypatch.setattr(space_module, "LOOKUP_ASKING", 0)
     looked_up = operation()
     assert looked_up == scanned
 
