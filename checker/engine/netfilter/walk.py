@@ -478,14 +478,11 @@ class Walker:
         full = self.compiler.full.boxes[0]
         found: list[tuple[MarkOp, ...]] = []
         for rule in chain.rules:
+            if rule.target.verdict is not Verdict.CONTINUE or not rule.target.marks:
+                found = []
+                break
             (match_sure, match_maybe), reasons = self.compiler.rule(rule)
-            if (
-                rule.target.verdict is not Verdict.CONTINUE
-                or not rule.target.marks
-                or reasons
-                or match_sure is not match_maybe
-                or match_maybe.boxes != (full,)
-            ):
+            if reasons or match_sure is not match_maybe or match_maybe.boxes != (full,):
                 found = []
                 break
             found.append(rule.target.marks)
