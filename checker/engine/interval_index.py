@@ -151,13 +151,16 @@ class HullIndex(Generic[Item]):
             if pending:
                 index.add_many(pending)
                 pending.clear()
-        best = min(
-            range(len(self._fields)),
-            key=lambda i: (
-                (hull[self._fields[i][0]][1] - hull[self._fields[i][0]][0])
-                / (self._fields[i][1] + 1)
-            ),
-        )
+
+        # Among the fields the asked hull is narrow on, the one with the fewest items wide on
+        # it (a /32 and a port asked of boxes to any address on a few ports: the port), then
+        # the narrowest. Any field finds every item whose hull meets: the same items.
+        def cost(i: int) -> tuple[bool, int, float]:
+            d, limit = self._fields[i]
+            ratio = (hull[d][1] - hull[d][0]) / (limit + 1)
+            return (ratio >= 1, len(self._wide[i]), ratio)
+
+        best = min(range(len(self._fields)), key=cost)
         lo, hi = hull[self._fields[best][0]]
         found = self._indexes[best].near(lo, hi) + self._wide[best]
         found.sort(key=lambda entry: entry[0])
