@@ -90,6 +90,13 @@ class IntervalIndex(Generic[Item]):
         """Whether any item is filed."""
         return bool(self._classes)
 
+    def count_near(self, lo: int, hi: int) -> int:
+        """How many items `near` reads for [lo, hi] (at least as many as it returns)."""
+        count = 0
+        for kind in self._classes.values():
+            count += bisect_right(kind.starts, hi) - bisect_left(kind.starts, lo - kind.widest)
+        return count
+
     def near(self, lo: int, hi: int) -> list[Item]:
         """The items whose interval meets [lo, hi] (in no particular order)."""
         found: list[Item] = []
@@ -152,15 +159,24 @@ class HullIndex(Generic[Item]):
                 index.add_many(pending)
                 pending.clear()
 
-        # Among the fields the asked hull is narrow on, the one with the fewest items wide on
-        # it (a /32 and a port asked of boxes to any address on a few ports: the port), then
-        # the narrowest. Any field finds every item whose hull meets: the same items.
-        def cost(i: int) -> tuple[bool, int, float]:
+        # Among the fields the asked hull is narrow on, the one whose lookup reads the fewest
+        # items: those filed near the asked values (counted by binary search) and those wide
+        # on it. The narrowest is not always it (a /32 and a port asked of boxes to any
+        # address on a few ports: the port). Otherwise the narrowest asked field. Any field
+        # finds every item whose hull meets: the same items, in the same order.
+        def ratio(i: int) -> float:
             d, limit = self._fields[i]
-            ratio = (hull[d][1] - hull[d][0]) / (limit + 1)
-            return (ratio >= 1, len(self._wide[i]), ratio)
+            return (hull[d][1] - hull[d][0]) / (limit + 1)
 
-        best = min(range(len(self._fields)), key=cost)
+        def cost(i: int) -> int:
+            lo, hi = hull[self._fields[i][0]]
+            return self._indexes[i].count_near(lo, hi) + len(self._wide[i])
+
+        narrow = [i for i in range(len(self._fields)) if ratio(i) < 1]
+        if len(narrow) > 1:
+            best = min(narrow, key=cost)
+        else:
+            best = min(range(len(self._fields)), key=ratio)
         lo, hi = hull[self._fields[best][0]]
         found = self._indexes[best].near(lo, hi) + self._wide[best]
         found.sort(key=lambda entry: entry[0])
