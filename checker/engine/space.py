@@ -442,6 +442,47 @@ def hulls_overlap(a: Sequence[Interval], b: Sequence[Interval]) -> bool:
     return True
 
 
+# From this many (box, box) pairs on, _hull_lookup files the boxes in an index.
+LOOKUP_PAIRS = 4096
+LOOKUP_ASKING = 8
+
+
+def _hull_lookup(
+    dims: tuple[Dim, ...], asking: Sequence[Box], filed: Sequence[Box]
+) -> Callable[[Box], Sequence[Box]] | None:
+    """For each box of `asking`, the boxes of `filed` whose hulls meet its hull, in `filed`'s
+    order (a superset of those it touches), or None when scanning them all is as quick.
+
+    A hook's asked packets minus what it refuses (Space.subtract, split) met every one of
+    thousands of per-service boxes for each of a hundred asked boxes: an index by the narrow
+    fields (interval_index.HullIndex: a port, a /32) reads the few near each one."""
+    # Filing a box costs about five tests of one against it: a few asking boxes scan.
+    if len(asking) < LOOKUP_ASKING or len(asking) * len(filed) < LOOKUP_PAIRS:
+        return None
+    return hull_lookup(dims, filed)
+
+
+def hull_lookup(
+    dims: tuple[Dim, ...], filed: Sequence[Box]
+) -> Callable[[Box], Sequence[Box]] | None:
+    """For a box, the boxes of `filed` whose hulls meet its hull, in `filed`'s order; None
+    when `dims` has no field to file them by (interval_index.KEY_FIELDS)."""
+    # interval_index builds on this module: imported here, where it is first needed.
+    from checker.engine.interval_index import HullIndex, narrow_fields
+
+    fields = narrow_fields(dims)
+    if not fields:
+        return None
+    index: HullIndex[Box] = HullIndex(fields)
+    for box in filed:
+        index.add(tuple((values[0][0], values[-1][1]) for values in box), box)
+
+    def meeting(box: Box) -> Sequence[Box]:
+        return index.meeting(tuple((values[0][0], values[-1][1]) for values in box))
+
+    return meeting
+
+
 @cache
 def full_box(dims: tuple[Dim, ...]) -> Box:
     """The box of every flow over `dims`, one shared tuple per dimension: spaces built from it
@@ -520,8 +561,9 @@ class Space:
             # Most pairs of many boxes do not meet (a port each): tell that on the narrow
             # dimensions first, before intersecting address sets with thousands of holes.
             order = _split_order(self.dims)
+            meeting = _hull_lookup(self.dims, self.boxes, other.boxes)
             for a in self.boxes:
-                for b in other.boxes:
+                for b in other.boxes if meeting is None else meeting(a):
                     if box_touches(a, b, order):
                         both = box_intersect(a, b)
                         if both is not None:
@@ -536,6 +578,9 @@ class Space:
 
     def touches(self, other: Space) -> bool:
         order = _split_order(self.dims)
+        meeting = _hull_lookup(self.dims, self.boxes, other.boxes)
+        if meeting is not None:
+            return any(box_touches(a, b, order) for a in self.boxes for b in meeting(a))
         return any(box_touches(a, b, order) for a in self.boxes for b in other.boxes)
 
     def subtract_many(self, other: Space) -> Space:
@@ -546,8 +591,10 @@ class Space:
         order = _split_order(self.dims)
         if len(other.boxes) >= SUBTRACT_MANY:
             pieces: list[Box] = []
+            meeting = _hull_lookup(self.dims, self.boxes, other.boxes)
             for a in boxes:
-                touching = [b for b in other.boxes if box_touches(a, b, order)]
+                candidates = other.boxes if meeting is None else meeting(a)
+                touching = [b for b in candidates if box_touches(a, b, order)]
                 if not touching:
                     pieces.append(a)
                 elif len(touching) == 1:
@@ -583,8 +630,10 @@ class Space:
 
     def _subtract_split(self, other: Space, order: Sequence[int]) -> Space:
         pieces: list[Box] = []
+        meeting = _hull_lookup(self.dims, self.boxes, other.boxes)
         for a in self.boxes:
-            touching = [b for b in other.boxes if box_touches(a, b, order)]
+            candidates = other.boxes if meeting is None else meeting(a)
+            touching = [b for b in candidates if box_touches(a, b, order)]
             pieces.extend(box_subtract_split(a, touching, order))
         result = Space(self.dims, pieces)
         return result.compact() if len(pieces) > COMPACT_ABOVE else result

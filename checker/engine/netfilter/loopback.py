@@ -148,7 +148,13 @@ def _accepting(hook: HookResult, point: dict[str, int]) -> list[Evidence]:
 
 
 def _uncertain(hook: HookResult, doubtful: Space) -> list[tuple[str, Evidence]]:
-    return list(dict.fromkeys(hook.uncertain_touching(doubtful)))[:3]
+    """The first three distinct reasons, read no further (a kube-proxy file has thousands)."""
+    found: dict[tuple[str, Evidence], None] = {}
+    for reason in hook.uncertain_touching(doubtful):
+        found[reason] = None
+        if len(found) == 3:
+            break
+    return list(found)
 
 
 def check(context: Context, spec: SettingSpec, covered: frozenset[int]) -> Verdict:

@@ -20,9 +20,13 @@ from checker.engine.netfilter.preimage import Preimage, Rewrite, Translated
 from checker.engine.netfilter.route import HostView
 from checker.engine.netfilter.sets import SetIndex, build_index
 from checker.engine.space import (
+    Box,
     IntervalSet,
     Space,
     box_covers,
+    box_intersect,
+    box_touches,
+    hull_lookup,
     iset_subtract,
     split_order,
 )
@@ -45,6 +49,8 @@ from checker.model.netfilter import (
 from checker.policies.model import Direction, Requirement
 
 MAX_DEPTH = 64
+# From this many boxes on, a chain's packets are filed by their hulls for its rules' lookups.
+PROBED = 32
 # SNAT ends the nat chain; the packet goes on through the hook, as after ACCEPT.
 ACCEPTING = (Verdict.ACCEPT, Verdict.SNAT)
 # Base chains bound to a network device (netdev, and inet ingress).
@@ -144,7 +150,7 @@ class HookResult:
             for entry in self.uncertain:
                 if entry[2]:
                     self._uncertain_index.add(entry[2].hull(), entry)
-        for reason, evidence, concerned in self._uncertain_index.meeting(flows.hull()):
+        for reason, evidence, concerned in self._uncertain_index.meeting_lazily(flows.hull()):
             if concerned.touches(flows):
                 yield reason, evidence
         for reason, evidence, concerned, preimage in self.translated_uncertain:
@@ -197,6 +203,7 @@ class Walker:
         self.uncertain: list[tuple[str, Evidence, Space]] = []
         self._chains_by_name = chains_by_name
         self._transparent: dict[int, bool] = {}
+        self._marking: dict[int, tuple[tuple[MarkOp, ...], ...] | None] = {}
         self._budget = budget
         # A chain's result per (chain, depth, entering packets): the walk is exact packet by
         # packet, so the same chain entered with the same packets gives the same pieces, and a
@@ -225,6 +232,9 @@ class Walker:
         """Pieces decided in `chain` (and chains it calls), and the packets that return."""
         # The hook is part of the key: what a rule does can depend on it (an ingress `fwd`, a
         # destination rewrite before routing).
+        writes = self.marking(chain)
+        if writes is not None:
+            return [], *self._mark(sure, maybe, writes)
         key = (id(chain), depth, self.hook, sure.boxes, maybe.boxes)
         known = self._memo.get(key)
         if known is not None:
@@ -248,11 +258,25 @@ class Walker:
         # that reach a rule are (sure, maybe) minus these, computed for its match only.
         cuts = Cuts(self.compiler.dims)
         order = self._order
+        dims = self.compiler.dims
+        # maybe's boxes filed by their hulls while it stays one object over many rules: a
+        # kube-proxy KUBE-SERVICES chain entered with a hundred asked boxes tested each of
+        # them against each service rule, twice (touches, then intersect).
+        filed: Space | None = None
+        near: Callable[[Box], Sequence[Box]] | None = None
         for rule in chain.rules:
             if not maybe:
                 break
             (match_sure, match_maybe), reasons = self.compiler.rule(rule)
-            if not match_maybe.touches(maybe):
+            probed = len(maybe.boxes) >= PROBED and len(match_maybe.boxes) == 1
+            if probed:
+                if filed is not maybe:
+                    filed, near = maybe, hull_lookup(dims, maybe.boxes)
+                box = match_maybe.boxes[0]
+                candidates = maybe.boxes if near is None else near(box)
+                if not any(box_touches(box, a, order) for a in candidates):
+                    continue
+            elif not match_maybe.touches(maybe):
                 continue
             verdict = rule.target.verdict
             deferred = (
@@ -273,7 +297,13 @@ class Walker:
                 self._budget.spend(len(maybe.boxes) * len(match_maybe.boxes))
             # While nothing uncertain has been met, sure and maybe are one object: compute once.
             certain = sure is maybe and match_sure is match_maybe
-            enter_maybe = maybe.intersect(match_maybe)
+            if probed and filed is maybe and near is not None:
+                # maybe.intersect(match_maybe), over the boxes near the match only.
+                box = match_maybe.boxes[0]
+                inside = (box_intersect(a, box) for a in near(box) if box_touches(a, box, order))
+                enter_maybe = Space(dims, [both for both in inside if both is not None])
+            else:
+                enter_maybe = maybe.intersect(match_maybe)
             enter_sure = enter_maybe if certain else sure.intersect(match_sure)
             if cuts and enter_maybe:
                 passed = cuts.touching(match_maybe.boxes[0], order)
@@ -283,10 +313,10 @@ class Walker:
                     enter_sure = enter_maybe if certain else enter_sure.subtract(earlier)
             if not enter_maybe:
                 continue
-            if reasons and not enter_maybe.is_subset(match_sure):
+            # The packets it is undecided on (a ct state match only on UDP-Lite ones).
+            doubt = enter_maybe.subtract(match_sure) if reasons else None
+            if doubt:
                 evidence = _rule_evidence(rule, chain, table)
-                # The packets it is undecided on (a ct state match only on UDP-Lite ones).
-                doubt = enter_maybe.subtract(match_sure)
                 self.uncertain.extend((reason, evidence, doubt) for reason in reasons)
             if verdict is Verdict.CONTINUE:
                 ops = rule.target.marks
@@ -368,7 +398,6 @@ class Walker:
                 pieces.append(Piece(verdict, enter_sure, enter_maybe, evidence, to=rule.target.to))
             if deferred:
                 box = match_maybe.boxes[0]
-                cuts.add(box)
                 # Cut now when packets come back from a called chain (they go on from the next
                 # rule, not through the passed ones) or when the index would be scanned rather
                 # than searched.
@@ -382,9 +411,16 @@ class Walker:
                     sure = maybe = self.compiler.none
                     cuts = Cuts(self.compiler.dims)
                     continue
-                if extra_maybe or cuts.crowded:
-                    sure, maybe = self._cut(sure, maybe, cuts)
+                if extra_maybe:
+                    # Cut at once, without filing the box in the index first (a kube-proxy
+                    # endpoint chain's `-s POD/32 -j KUBE-MARK-MASQ`, once per endpoint).
+                    sure, maybe = self._cut_boxes(sure, maybe, [*cuts.boxes, box])
                     cuts = Cuts(self.compiler.dims)
+                else:
+                    cuts.add(box)
+                    if cuts.crowded:
+                        sure, maybe = self._cut(sure, maybe, cuts)
+                        cuts = Cuts(self.compiler.dims)
             elif certain:
                 sure = maybe = maybe.subtract(match_maybe)
             else:
@@ -397,9 +433,12 @@ class Walker:
 
     def _cut(self, sure: Space, maybe: Space, cuts: Cuts) -> tuple[Space, Space]:
         """(sure, maybe) with every kept box cut out, at once."""
+        return self._cut_boxes(sure, maybe, cuts.boxes)
+
+    def _cut_boxes(self, sure: Space, maybe: Space, boxes: list[Box]) -> tuple[Space, Space]:
         if self._budget is not None:
-            self._budget.spend(len(maybe.boxes) * len(cuts.boxes))
-        passed = Space(self.compiler.dims, cuts.boxes)
+            self._budget.spend(len(maybe.boxes) * len(boxes))
+        passed = Space(self.compiler.dims, boxes)
         if sure is maybe:
             sure = maybe = maybe.subtract_many(passed)
             return sure, maybe
@@ -427,6 +466,45 @@ class Walker:
                     if called is not None:
                         pending.append(called)
         return False
+
+    def marking(self, chain: Chain) -> tuple[tuple[MarkOp, ...], ...] | None:
+        """The mark writes of a chain whose every rule writes marks on every packet and goes
+        on (kube-proxy's KUBE-MARK-MASQ: `-j MARK --set-xmark 0x4000/0x4000`, called for
+        every service and endpoint), in order; None for any other chain. Such a chain decides
+        nothing and returns every packet marked: `_mark` gives what its walk would, without
+        the walk (a third of a kube-proxy walk's chain calls)."""
+        if id(chain) in self._marking:
+            return self._marking[id(chain)]
+        full = self.compiler.full.boxes[0]
+        found: list[tuple[MarkOp, ...]] = []
+        for rule in chain.rules:
+            if rule.target.verdict is not Verdict.CONTINUE or not rule.target.marks:
+                found = []
+                break
+            (match_sure, match_maybe), reasons = self.compiler.rule(rule)
+            if reasons or match_sure is not match_maybe or match_maybe.boxes != (full,):
+                found = []
+                break
+            found.append(rule.target.marks)
+        writes = tuple(found) or None
+        self._marking[id(chain)] = writes
+        return writes
+
+    def _mark(
+        self, sure: Space, maybe: Space, writes: tuple[tuple[MarkOp, ...], ...]
+    ) -> tuple[Space, Space]:
+        """(sure, maybe) after a chain of `marking`'s, as its rule by rule walk leaves them:
+        each rule's match (every packet) intersected with them leaves equal boxes, its writes
+        apply to them all, and nothing is left unmarked (maybe is never empty here)."""
+        for ops in writes:
+            if self._budget is not None:
+                self._budget.spend(len(maybe.boxes))
+            if sure is maybe:
+                sure = maybe = marks.apply(maybe, ops)
+            else:
+                sure, maybe = marks.apply(sure, ops), marks.apply(maybe, ops)
+        # The walk hands back an empty sure as the compiler's empty space.
+        return (sure if sure else self.compiler.none), maybe
 
     def transparent(self, chain: Chain) -> bool:
         """Whether the chain surely lets every packet through unchanged (only non-terminating
