@@ -52,8 +52,7 @@ def netns() -> Iterator[str]:
         subprocess.run(["ip", "netns", "del", name], check=False)
 
 
-@pytest.fixture(scope="module")
-def framed(netns: str) -> bytes:
+def _run_script(netns: str) -> bytes:
     done = subprocess.run(
         ["ip", "netns", "exec", netns, *script.SHELL_ARGV],
         input=script.SCRIPT.encode(),
@@ -62,6 +61,11 @@ def framed(netns: str) -> bytes:
         check=True,
     )
     return done.stdout
+
+
+@pytest.fixture(scope="module")
+def framed(netns: str) -> bytes:
+    return _run_script(netns)
 
 
 def test_real_script_output_parses_into_every_section(framed: bytes) -> None:
@@ -333,15 +337,9 @@ def test_section_clocks_lie_within_the_run_and_in_order(netns: str) -> None:
     """The script reads the wall clock once (date) and then /proc/uptime (a shell builtin read,
     10 ms steps): every section's start and end lie within the run, in section order."""
     before = datetime.now(UTC).timestamp()
-    done = subprocess.run(
-        ["ip", "netns", "exec", netns, *script.SHELL_ARGV],
-        input=script.SCRIPT.encode(),
-        capture_output=True,
-        timeout=30,
-        check=True,
-    )
+    framed = _run_script(netns)
     after = datetime.now(UTC).timestamp()
-    ran = [o for o in script.parse_framed(done.stdout, started_at="t") if not o.missing]
+    ran = [o for o in script.parse_framed(framed, started_at="t") if not o.missing]
     assert len(ran) >= 4
     starts = [datetime.fromisoformat(o.started_at).timestamp() for o in ran]
     # 10 ms steps of /proc/uptime and the millisecond ISO form: 20 ms either side.
