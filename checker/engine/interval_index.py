@@ -14,11 +14,24 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from functools import cache
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-from checker.engine.space import Box, Dim, Space, box_intersect, hulls_overlap
+# space.py files boxes here (space.hull_lookup): only its type names come back, for annotations.
+if TYPE_CHECKING:
+    from checker.engine.space import Dim, Interval
 
 Item = TypeVar("Item")
+
+
+def hulls_overlap(a: Sequence[Interval], b: Sequence[Interval]) -> bool:
+    """Whether two hulls (Space.hull) meet: a cheap necessary condition for spaces to touch."""
+    if not a or not b:
+        return False
+    for (x_lo, x_hi), (y_lo, y_hi) in zip(a, b, strict=True):
+        if x_lo > y_hi or y_lo > x_hi:
+            return False
+    return True
+
 
 # Fields generated chains key their rules on (a /32, a port), in the order boxes are filed
 # under them; an interval is narrow on a field when it spans at most 1/2**NARROW_SHIFT of it.
@@ -181,28 +194,3 @@ class HullIndex(Generic[Item]):
         found = self._indexes[best].near(lo, hi) + self._wide[best]
         found.sort(key=lambda entry: entry[0])
         return (item for _, other, item in found if hulls_overlap(other, hull))
-
-
-class BoxIndex:
-    """A space's boxes filed by their hulls, for intersecting many small questions with one
-    large space (a batched hook's accepted packets: thousands of per-service boxes, met by a
-    hundred narrow requirements) without scanning every box each time."""
-
-    __slots__ = ("space", "_index")
-
-    def __init__(self, space: Space) -> None:
-        self.space = space
-        self._index: HullIndex[Box] = HullIndex(narrow_fields(space.dims))
-        for box in space.boxes:
-            self._index.add(tuple((values[0][0], values[-1][1]) for values in box), box)
-
-    def intersect(self, other: Space) -> Space:
-        """self.space ∩ other, as Space.intersect gives it."""
-        out: list[Box] = []
-        for a in other.boxes:
-            hull = tuple((values[0][0], values[-1][1]) for values in a)
-            for b in self._index.meeting(hull):
-                both = box_intersect(a, b)
-                if both is not None:
-                    out.append(both)
-        return Space(other.dims, out)

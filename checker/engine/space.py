@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache
 
+from checker.engine.interval_index import HullIndex, narrow_fields
+
 Interval = tuple[int, int]
 IntervalSet = tuple[Interval, ...]
 Box = tuple[IntervalSet, ...]
@@ -432,16 +434,6 @@ def box_subtract_split(a: Box, others: Sequence[Box], order: Sequence[int]) -> l
     return out
 
 
-def hulls_overlap(a: Sequence[Interval], b: Sequence[Interval]) -> bool:
-    """Whether two hulls (Space.hull) meet: a cheap necessary condition for spaces to touch."""
-    if not a or not b:
-        return False
-    for (x_lo, x_hi), (y_lo, y_hi) in zip(a, b, strict=True):
-        if x_lo > y_hi or y_lo > x_hi:
-            return False
-    return True
-
-
 # From this many (box, box) pairs on, _hull_lookup files the boxes in an index.
 LOOKUP_PAIRS = 4096
 LOOKUP_ASKING = 8
@@ -467,9 +459,6 @@ def hull_lookup(
 ) -> Callable[[Box], Sequence[Box]] | None:
     """For a box, the boxes of `filed` whose hulls meet its hull, in `filed`'s order; None
     when `dims` has no field to file them by (interval_index.KEY_FIELDS)."""
-    # interval_index builds on this module: imported here, where it is first needed.
-    from checker.engine.interval_index import HullIndex, narrow_fields
-
     fields = narrow_fields(dims)
     if not fields:
         return None

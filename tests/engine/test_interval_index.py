@@ -5,8 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checker.engine.interval_index import HullIndex, IntervalIndex
-from checker.engine.space import hulls_overlap
+from checker.engine.interval_index import HullIndex, IntervalIndex, hulls_overlap
 
 _RANGE = st.tuples(st.integers(0, 1000), st.integers(0, 60)).map(lambda p: (p[0], p[0] + p[1]))
 _WIDE_OR_NARROW = st.one_of(_RANGE, st.just((0, 1023)))
@@ -58,7 +57,7 @@ def test_no_indexed_field_scans_every_item() -> None:
 )
 def test_box_index_intersects_as_space_does(raw: list, asked: tuple) -> None:
     """BoxIndex.intersect gives the boxes Space.intersect gives, in the same order."""
-    from checker.engine.interval_index import BoxIndex
+    from checker.engine.box_index import BoxIndex
     from checker.engine.space import Space
 
     dims = (("daddr", 0, 2**16), ("dport", 0, 2**16))

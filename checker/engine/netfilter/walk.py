@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
+from checker.engine.box_index import BoxIndex
 from checker.engine.budget import Budget
-from checker.engine.interval_index import BoxIndex, HullIndex, narrow_fields
+from checker.engine.interval_index import HullIndex, narrow_fields
 from checker.engine.netfilter import marks, query, route
 from checker.engine.netfilter.cuts import Cuts
 from checker.engine.netfilter.match import MatchCompiler, Phase
