@@ -13,6 +13,7 @@ scans a deterministic subset for CI matrices; `fwcheck merge` joins the shards' 
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
@@ -272,6 +273,11 @@ def run(
     return code
 
 
+# Hosts checked between two full garbage collections (see _scan_hosts): one collection costs
+# about as much as checking a host or two, and frees the SSH connections of this many.
+COLLECT_GARBAGE_EVERY = 64
+
+
 def _scan_hosts(
     selected: Sequence[HostSpec],
     requirements_for: object,
@@ -306,6 +312,7 @@ def _scan_hosts(
     # reused by another tuple while the entry lives.
     requirement_texts: dict[int, tuple[object, str]] = {}
     collect_failed = False
+    checked = 0
     from_cache: list[str] = []
     scan_end = time.monotonic() + scan_timeout_s if scan_timeout_s is not None else None
     progress = progress_for(len(selected), quiet=quiet)
@@ -381,6 +388,13 @@ def _scan_hosts(
             progress.advance(failed=info.error is not None)
             # `result` (raw outputs), the parsed models and the findings die here.
             del result, host_findings
+            checked += 1
+            if checked % COLLECT_GARBAGE_EVERY == 0:
+                # paramiko's Transport, Packetizer and auth handler refer to each other: each
+                # SSH host's connection (kex bytes, threads' events, channel buffers) is cyclic
+                # garbage that only a full collection frees, and this process collects rarely
+                # (cli.collect_rarely). Without this, peak RSS grew with the fleet (issue 16).
+                gc.collect()
     except BaseException:
         spool.close()
         raise
