@@ -93,11 +93,48 @@ def _wire(index: int, probe: Probe) -> dict:
     }
 
 
+def _listener_key(probe: Probe) -> tuple:
+    # What a listener records of a probe (oracle_agent.py): the destination address is not in
+    # it, so two probes differing only there are one record to the listener.
+    return (probe.proto, probe.family, probe.src, probe.sport, probe.dport)
+
+
+def rounds_of(probes: tuple[Probe, ...]) -> list[list[int]]:
+    """The probes' indexes in rounds (first fit, in order) such that no two probes of one round
+    have the same listener key: one round when every key differs."""
+    rounds: list[list[int]] = []
+    taken: list[set[tuple]] = []
+    for index, probe in enumerate(probes):
+        key = _listener_key(probe)
+        for members, keys in zip(rounds, taken, strict=True):
+            if key not in keys:
+                members.append(index)
+                keys.add(key)
+                break
+        else:
+            rounds.append([index])
+            taken.append({key})
+    return rounds
+
+
 def run_probes(
     pair: NetnsPair, probes: tuple[Probe, ...], ports: tuple[int, ...] = SERVICE_PORTS
 ) -> list[Observed]:
     """The kernel's verdict on each probe; both sides listen on `ports` (TCP and UDP) and, with
-    raw sockets, for the other IP protocols the probes use (a datagram received is "accept")."""
+    raw sockets, for the other IP protocols the probes use (a datagram received is "accept").
+
+    Probes a listener could not tell apart (they differ only in the destination address) go in
+    separate rounds: one's datagram would otherwise count as the other's."""
+    observed: dict[int, Observed] = {}
+    for members in rounds_of(probes):
+        found = _run_round(pair, tuple(probes[i] for i in members), ports)
+        observed.update(zip(members, found, strict=True))
+    return [observed[i] for i in range(len(probes))]
+
+
+def _run_round(
+    pair: NetnsPair, probes: tuple[Probe, ...], ports: tuple[int, ...]
+) -> list[Observed]:
     # Not TCP, UDP, UDP-Lite (136: ports, its own sockets) or ICMP/ICMPv6 (pings).
     raw = tuple(sorted({p.proto for p in probes} - {6, 17, 136, 1, 58}))
     inbound = [_wire(i, p) for i, p in enumerate(probes) if p.direction == "inbound"]

@@ -159,31 +159,6 @@ def label(probe: Probe) -> str:
     return f"{probe.direction} proto {probe.proto} {probe.src} -> {probe.dst}"
 
 
-def _key(probe: Probe) -> tuple:
-    # What a listener records of a probe (oracle_agent): no destination address, so two probes
-    # with the same key must not be in flight together.
-    return (probe.proto, probe.family, probe.src, probe.sport, probe.dport)
-
-
-def probe_in_rounds(pair: NetnsPair, probes: list[Probe], ports: tuple[int, ...]) -> list[Observed]:
-    rounds: list[list[int]] = []
-    keys: list[set[tuple]] = []
-    for index, probe in enumerate(probes):
-        for members, taken in zip(rounds, keys, strict=True):
-            if _key(probe) not in taken:
-                members.append(index)
-                taken.add(_key(probe))
-                break
-        else:
-            rounds.append([index])
-            keys.append({_key(probe)})
-    observed: dict[int, Observed] = {}
-    for members in rounds:
-        seen = run_probes(pair, tuple(probes[i] for i in members), ports)
-        observed.update(zip(members, seen, strict=True))
-    return [observed[i] for i in range(len(probes))]
-
-
 FLOW = re.compile(
     r"^(?P<proto>tcp|udp) \[?(?P<src>[0-9a-f.:]+?)\]?:(?P<sport>\d+) -> "
     r"\[?(?P<dst>[0-9a-f.:]+?)\]?:(?P<dport>\d+) ipv(?P<family>[46])(?: (?:in|out) (?P<iface>\S+))?$"
@@ -419,7 +394,7 @@ def _probe_and_export(
     from checker.engine.netfilter.engine import check
 
     pairs, ports = probes_for(generator.needs)
-    observed = probe_in_rounds(pair, [p for _, p in pairs], ports)
+    observed = run_probes(pair, tuple(p for _, p in pairs), ports)
     dumps = export(pair, generator.exports)
     rulesets = parse_exports(dumps)
     # fwcheck's counterexamples are probed too: a FAIL must be shown by the kernel.
@@ -431,7 +406,7 @@ def _probe_and_export(
             if probe.sport not in ports or probe.proto not in (TCP, UDP):
                 extra.append((item, probe))
     if extra:
-        observed += probe_in_rounds(pair, [p for _, p in extra], ports)
+        observed += run_probes(pair, tuple(p for _, p in extra), ports)
         pairs += extra
     if generator.backend is not None:
         observed = _handshakes(observed, [p for _, p in pairs])
