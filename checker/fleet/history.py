@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 from checker.errors import FwcheckError, Problem, UsageError
 from checker.findings import Finding
@@ -40,6 +41,32 @@ from checker.reports.drift import (
 
 DEFAULT_PATH = Path("reports") / "history.sqlite"
 BUSY_TIMEOUT_S = 30.0
+
+
+def storable(text: str) -> str:
+    """`text` as SQLite can store it: a lone surrogate (from a file name that is not UTF-8, or a
+    `\\udXXX` escape in a JSON export) is written as that escape; UTF-8 cannot hold it."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+class _TextSafeConnection(sqlite3.Connection):
+    """Every statement's text arguments pass through `storable`."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        return super().execute(sql, _storable_args(parameters))
+
+    def executemany(self, sql: str, seq_of_parameters: Any, /) -> sqlite3.Cursor:
+        return super().executemany(sql, (_storable_args(row) for row in seq_of_parameters))
+
+
+def _storable_args(parameters: Any) -> Any:
+    if isinstance(parameters, dict):
+        return {name: _storable_value(value) for name, value in parameters.items()}
+    return tuple(_storable_value(value) for value in parameters)
+
+
+def _storable_value(value: object) -> object:
+    return storable(value) if isinstance(value, str) else value
 
 
 class HistoryError(FwcheckError):
@@ -103,7 +130,9 @@ class History:
         try:
             where.parent.mkdir(parents=True, exist_ok=True)
             # isolation_level=None: we say BEGIN/COMMIT ourselves, nothing implicit.
-            connection = sqlite3.connect(where, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            connection = sqlite3.connect(
+                where, timeout=BUSY_TIMEOUT_S, isolation_level=None, factory=_TextSafeConnection
+            )
         except (OSError, sqlite3.Error) as exc:
             raise UsageError(_problem(where, f"cannot open the history database: {exc}")) from None
         history = cls(where, connection)
@@ -299,7 +328,8 @@ class RunRecorder:
         previous, seen = self._previous_open(target)
         rows = []
         for finding in findings:
-            state = classify(finding.status, previous.get((finding.policy, finding.rule)), seen)
+            stored_as = (storable(finding.policy), storable(finding.rule))
+            state = classify(finding.status, previous.get(stored_as), seen)
             self._states[key_of(finding)] = state
             if is_open(finding.status) or state is DriftState.FIXED:
                 rows.append(

@@ -112,7 +112,8 @@ def key(
     digest = hashlib.sha256()
 
     def part(text: str | bytes) -> None:
-        data = text.encode() if isinstance(text, str) else text
+        # surrogatepass: a file name that is not UTF-8 (or a lone surrogate from JSON) hashes too.
+        data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
         digest.update(len(data).to_bytes(8, "big"))
         digest.update(data)
 

@@ -131,7 +131,9 @@ class _Locator:
 
 
 def _uri(relative: Path) -> str:
-    return quote(relative.as_posix(), safe="/")
+    # The path's own bytes, percent-encoded (RFC 3986): a name that is not UTF-8 (decoded with
+    # surrogateescape) still names its file.
+    return quote(os.fsencode(relative.as_posix()), safe="/")
 
 
 def _physical(locator: _Locator, file: str, line: int, text: str | None = None) -> dict[str, Any]:

@@ -157,3 +157,19 @@ def test_an_uncommitted_run_leaves_the_history_untouched(tmp_path: Path) -> None
         recorder.discard()
     with History.open(path) as history:
         assert len(history.runs()) == 1
+
+
+def test_text_sqlite_cannot_hold_is_stored_as_its_escape(tmp_path: Path) -> None:
+    """A lone surrogate (a file name that is not UTF-8 reaches messages decoded with
+    surrogateescape; a JSON export may hold a lone `\\ud800`) cannot be UTF-8: it was an
+    UnicodeEncodeError out of sqlite3 that ended the run. Stored as its escape; drift still
+    matches the next run's same finding."""
+    message = "accepted (bad\udcff.iptables-save:14), rule evil\ud800"
+    finding = Finding("web1", "pol", "a", Status.FAIL, Severity.HIGH, message)
+    with History.open(tmp_path / "h.sqlite") as history:
+        first_id, _ = record(history, "inv\udcff.yaml", [finding])
+        second_id, second = record(history, "inv\udcff.yaml", [finding])
+        assert second.previous_run == first_id
+        assert dict(second.states) == {("web1", "pol", "a"): DriftState.UNCHANGED}
+        (stored,) = history.results(second_id)
+        assert stored.message == "accepted (bad\\udcff.iptables-save:14), rule evil\\ud800"
