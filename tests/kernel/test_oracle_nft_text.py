@@ -217,3 +217,77 @@ def test_listing_is_a_full_source(netns: NetnsPair) -> None:
     ]
     assert not differ, "\n".join(differ) + "\n" + listing.decode(errors="replace")
     assert ipaddress.ip_address(flows[0].src)
+
+
+PEER4, PEER6 = peer_addresses(4)[0], peer_addresses(6)[0]
+# nftables.conf files that are command scripts, not one table block: what each command leaves
+# behind decides the verdicts. The kernel's own listing after `nft -f` is the reference.
+COMMAND_SCRIPTS = {
+    # The kernel keeps a set's elements across `flush table` (rules only; nft(8), "flush table").
+    "flush-table-keeps-set-elements": f"""
+table inet t {{
+  set peers4 {{ type ipv4_addr; elements = {{ {PEER4} }} }}
+  set peers6 {{ type ipv6_addr; elements = {{ {PEER6} }} }}
+  chain input {{ type filter hook input priority 0; policy accept; tcp dport 22 accept; }};
+}}
+flush table inet t
+add rule inet t input tcp dport 22 accept
+add rule inet t input ip saddr @peers4 drop
+add rule inet t input ip6 saddr @peers6 drop
+""",
+    "flush-set-empties-it": f"""
+table inet t {{
+  set peers4 {{ type ipv4_addr; elements = {{ {PEER4} }} }}
+  set peers6 {{ type ipv6_addr; flags interval; elements = {{ {PEER6} }} }}
+  chain input {{
+    type filter hook input priority 0; policy accept;
+    ip saddr @peers4 drop
+    ip6 saddr @peers6 drop
+    udp dport 53 drop
+  }}
+}}
+flush set inet t peers4
+flush set inet t peers6
+""",
+    "delete-and-add-element": f"""
+table inet t {{
+  set peers6 {{ type ipv6_addr; elements = {{ {PEER6} }} }}
+  set ports {{ type inet_service; flags interval; elements = {{ 20-30, 80 }} }}
+  chain input {{
+    type filter hook input priority 0; policy accept;
+    ip6 saddr @peers6 drop
+    tcp dport @ports drop
+  }}
+}}
+delete element inet t peers6 {{ {PEER6} }}
+add element inet t ports {{ 53, 443 }}
+""",
+    "table-block-twice-adds": """
+table ip t { chain input { type filter hook input priority 0; policy drop; tcp dport 22 accept; }; }
+table ip t { chain input { tcp dport 80 accept; }; }
+flush chain ip t input
+add rule ip t input udp dport 53 accept
+""",
+}
+
+
+@pytest.mark.parametrize("name", sorted(COMMAND_SCRIPTS))
+def test_command_scripts_leave_what_the_kernel_holds(netns: NetnsPair, name: str) -> None:
+    """Each script loaded by the real `nft -f`; fwcheck's verdicts from the script's text must
+    be those from the kernel's listing, on every flow of the grid (and they must not all be one
+    verdict: the script's commands must matter)."""
+    text = COMMAND_SCRIPTS[name].encode()
+    netns.run(netns.host, ["nft", "-f", "-"], text)
+    exported = netns.run(netns.host, ["nft", "-j", "list", "ruleset"]).stdout
+    listing = netns.run(netns.host, ["nft", "list", "ruleset"]).stdout
+    from_json = [nft_json.parse(exported, "nft.json"), nft_list.parse(listing, "nft-list.txt")]
+    from_text = [nft_text_parser.parse(text, f"{name}.nft")]
+    flows = [p for p in flow_grid() if p.direction == "inbound"]
+    verdicts = [(fwcheck_verdict(from_json, p), fwcheck_verdict(from_text, p)) for p in flows]
+    differ = [
+        f"{p.label()} ipv{p.family}: text {t}, kernel's listing {j}"
+        for p, (j, t) in zip(flows, verdicts, strict=True)
+        if j != t
+    ]
+    assert not differ, "\n".join(differ) + "\n" + listing.decode(errors="replace")
+    assert len({j for j, _ in verdicts}) > 1, listing.decode(errors="replace")

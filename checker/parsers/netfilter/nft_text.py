@@ -377,6 +377,17 @@ class _Script:
         if verb in ("add", "create"):
             target.elements.extend(items)
         elif verb in ("delete", "destroy"):
+            flags = target.body.get("flags")
+            present = [item for item in items if item in target.elements]
+            if isinstance(flags, list) and "interval" in flags and present:
+                # Measured with nft 1.0.6 on Linux 6.18: `nft -f` leaves an interval set's
+                # element in place when the same file (one transaction) added it, and says
+                # nothing; other versions may delete it. Either reading could be wrong.
+                raise TextError(at, "batch",
+                                f"{verb} element on interval set {name}, which this file fills:"
+                                " whether the kernel removes it in the same `nft -f` depends on"
+                                " the nft and kernel versions; give `nft -j list ruleset` of the"
+                                " loaded host instead")  # fmt: skip
             for item in items:
                 if item in target.elements:
                     target.elements.remove(item)

@@ -545,3 +545,23 @@ def test_a_syntax_error_stops_its_target_only(
     out = capsys.readouterr().out
     assert "bad.nft:2:" in out and "acept" in out, out
     assert "good (good.nft): 1 passed, 0 failed" in out, out
+
+
+def test_deleting_an_element_the_file_put_in_an_interval_set_is_refused() -> None:
+    """nft 1.0.6 on Linux 6.18, measured: `nft -f` leaves such an element in the set (one
+    transaction) and exits 0, while a plain set loses it; tests/kernel/test_oracle_nft_text.py
+    holds the cases fwcheck reads as the kernel does. Refused with its location, not guessed."""
+    base = (
+        "table inet t {\n"
+        "  set ports { type inet_service; flags interval; elements = { 20-30, 80 } }\n"
+        "  set peers { type ipv4_addr; elements = { 10.0.0.1, 10.0.0.2 } }\n"
+        "}\n"
+    )
+    message = error(base + "delete element inet t ports { 80 }\n")
+    assert message.startswith("nftables.conf:5:16: delete element on interval set ports,")
+    assert "\n" not in message
+    assert "interval set ports" in error(base + "destroy element inet t ports { 20-30 }\n")
+    # Not an element of the set: nothing the kernel could keep (destroy ignores it).
+    nft_text.parse((base + "destroy element inet t ports { 443 }\n").encode(), "nftables.conf")
+    # A plain set: the kernel removes it as the text says.
+    nft_text.parse((base + "delete element inet t peers { 10.0.0.1 }\n").encode(), "x.nft")
