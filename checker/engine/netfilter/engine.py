@@ -21,8 +21,14 @@ Semantics (iptables(8), iptables-extensions(8), nft(8), and the kernel's nf_hook
   an inbound flow is followed (netfilter_walk, netfilter_route): the translated packet goes on
   through PREROUTING, then INPUT (the host's address) or FORWARD and POSTROUTING, and the
   connection's later packets take the same way. Whether the new destination is the host's
-  comes from its `ip -j addr` output (HostAddresses); without it both ways are walked. Other
-  translations (nat OUTPUT, NETMAP, nft dnat) are indeterminate.
+  comes from its `ip -j addr` output (HostAddresses); without it both ways are walked. A DNAT
+  in nat OUTPUT sending this host's own connection to an address surely not its own is
+  followed too: the rest of OUTPUT sees the new destination with the device the packet was
+  first routed to (the hook's `out` is fixed when it is called; nf_nat reroutes afterwards),
+  POSTROUTING the new device, and a reply has its source written back at NF_IP_PRI_NAT_SRC of
+  INPUT, after the filter table (all measured in tests/kernel/test_oracle_dnat_output.py).
+  Other translations (REDIRECT or a local address in OUTPUT, NETMAP, more than 64 at once) are
+  indeterminate, for the connection's later packets too.
 - `-m set` matches are decided from the target's `ipset save` output when it is among the
   sources, and are indeterminate without it (netfilter_sets).
 - Questions are about new connections: the SYN (ctstate NEW). For `expect: allow` over TCP the

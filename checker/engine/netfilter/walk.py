@@ -104,6 +104,8 @@ class Translation:
     local: tuple[bool, ...]
     # The interfaces the forwarded packets leave through (interface symbols).
     oif: tuple[tuple[int, int], ...]
+    # Translated in nat OUTPUT (this host's own connection), not on the way in.
+    outbound: bool = False
 
 
 @dataclass(slots=True)
@@ -118,6 +120,9 @@ class HookResult:
     translations: list[Translation] = field(default_factory=list)
     # The asked packets that possibly went on untranslated past a followed DNAT's chain.
     untranslated: list[Space] = field(default_factory=list)
+    # The asked packets a translation not followed sent elsewhere: their connections' later
+    # packets are translated the same way, so what this walk says of them proves nothing.
+    diverted: list[Space] = field(default_factory=list)
     # Unknowns met by translated packets: (reason, rule, their packets, back to the asked).
     translated_uncertain: list[tuple[str, Evidence, Space, Preimage]] = field(default_factory=list)
     # The accepted spaces in flow terms, indexed (accepted_views).
@@ -929,10 +934,12 @@ def _walk(
         snatted += [p for p in chain_result.pieces if p.verdict is Verdict.SNAT]
         translating = [p for p in chain_result.pieces if p.verdict is Verdict.DNAT]
         followed: list[Piece] = []
-        if follow and phase.inbound and phase.sees_nat and chain.hook is Hook.PREROUTING:
+        if follow and phase.sees_nat and phase.inbound and chain.hook is Hook.PREROUTING:
             followed = [p for p in translating if p.to is not None]
-            if len(followed) > MAX_FOLLOWED:
-                followed = []
+        elif follow and phase.sees_nat and not phase.inbound and chain.hook is Hook.OUTPUT:
+            followed = [p for p in translating if _leaves_host(context, family, p.to)]
+        if len(followed) > MAX_FOLLOWED:
+            followed = []
         for piece in translating:
             if any(piece is f for f in followed):
                 continue
@@ -940,11 +947,24 @@ def _walk(
             # the walk does not follow: what later chains here say proves nothing either way.
             why = (
                 f"{piece.evidence.text.split(' -j ')[-1]}: the flow is translated and goes"
-                " elsewhere, which is not followed here (only DNAT/REDIRECT in PREROUTING"
-                " with a destination read from the rule, for at most"
-                f" {MAX_FOLLOWED} translations of the asked flows)"
+                " elsewhere, which is not followed here (only DNAT/REDIRECT in PREROUTING, and"
+                " DNAT in OUTPUT to addresses known not to be this host's, with a destination"
+                f" read from the rule, for at most {MAX_FOLLOWED} translations of the asked"
+                " flows)"
             )
-            walker.uncertain.append((why, piece.evidence, piece.maybe))
+            outbound_unknown = (
+                chain.hook is Hook.OUTPUT
+                and context.host is None
+                and piece.to is not None
+                and piece.to.addresses is not None
+            )
+            if outbound_unknown:
+                # The one thing that would let it be followed: said first, before the rules'.
+                rule = piece.evidence.text.split(" -j ")[-1]
+                why = f"{rule}: whether the new destination is this host's is not known: {route.MISSING}"
+                walker.uncertain.insert(0, (why, piece.evidence, piece.maybe))
+            else:
+                walker.uncertain.append((why, piece.evidence, piece.maybe))
             refused.append(piece.maybe)
             diverted.append(piece.maybe)
         if followed:
@@ -956,6 +976,8 @@ def _walk(
         result.chains.append(chain_result)
         sure, maybe = out_sure, out_maybe
     outcome.good.append(preimage(Space.union_all(dims, [maybe, *diverted])))
+    if diverted:
+        result.diverted.append(preimage(Space.union_all(dims, diverted)))
     if bad:
         outcome.bad.append(preimage(Space.union_all(dims, bad)))
     if isinstance(preimage, Translated):
@@ -988,7 +1010,11 @@ def _follow_first(
     outcome: _Outcome,
 ) -> None:
     """Follow the first packets DNAT/REDIRECT pieces translated: through the rest of
-    PREROUTING, then INPUT or FORWARD/POSTROUTING; one walk per way for all of them."""
+    PREROUTING, then INPUT or FORWARD/POSTROUTING; one walk per way for all of them. In
+    OUTPUT (this host's own connections): _follow_output."""
+    if not phase.inbound:
+        _follow_output(context, family, phase, pieces, rest, preimage, result, outcome)
+        return
     tail = [s for s in rest if not callable(s) and s[1].hook is Hook.PREROUTING]
     ways: dict[bool, list[tuple[Space, Rewrite, Space]]] = {}
     for piece in pieces:
@@ -1020,6 +1046,102 @@ def _follow_first(
         _walk(context, family, walked, steps, entry, back, result, outcome)
 
 
+def _leaves_host(context: Context, family: int, to: NatTo | None) -> bool:
+    """Whether a DNAT in OUTPUT surely sends this host's packet away: a REDIRECT, or an address
+    that may be this host's, comes back in through loopback, a way not followed."""
+    if to is None or to.addresses is None:
+        return False
+    return route.is_local(context.host, family, to.addresses) == (False,)
+
+
+def _any_value(space: Space, name: str) -> IntervalSet:
+    for dim, low, high in space.dims:
+        if dim == name:
+            return ((low, high),)
+    raise KeyError(name)
+
+
+def _reroute_step(
+    destinations: Sequence[tuple[IntervalSet, IntervalSet]],
+) -> Callable[[Space], Space]:
+    """The step where translated packets take the device of the route to their new destination
+    (`destinations`: new address -> output interfaces)."""
+
+    def reroute(packets: Space) -> Space:
+        return Space.union_all(
+            packets.dims,
+            (
+                _set_dims(packets.restrict("daddr", address), {"oif": oif})
+                for address, oif in destinations
+            ),
+        )
+
+    return reroute
+
+
+def _output_path(
+    context: Context,
+    family: int,
+    destinations: Sequence[tuple[IntervalSet, IntervalSet]],
+    *,
+    translate: Callable[[Space], Space] | None = None,
+) -> list[Step]:
+    """OUTPUT, POSTROUTING and egress for packets a DNAT in OUTPUT translates. The hooks of
+    OUTPUT are called with the device the packet was first routed to, and nf_nat reroutes it
+    after the translation: the rest of OUTPUT sees the new destination with the old device,
+    POSTROUTING the new device. `translate`: later packets, translated at NF_IP_PRI_NAT_DST."""
+    steps: list[Step] = []
+    for step in context.base_chains(family, (Hook.OUTPUT,)):
+        if translate is not None and step[1].priority >= DSTNAT:
+            steps.append(translate)
+            translate = None
+        steps.append(step)
+    if translate is not None:
+        steps.append(translate)
+    steps.append(_reroute_step(destinations))
+    steps += context.base_chains(family, (Hook.POSTROUTING, Hook.EGRESS))
+    return steps
+
+
+def _follow_output(
+    context: Context,
+    family: int,
+    phase: Phase,
+    pieces: Sequence[Piece],
+    rest: Sequence[Step],
+    preimage: Preimage,
+    result: HookResult,
+    outcome: _Outcome,
+) -> None:
+    """The first packets a DNAT in nat OUTPUT sent away from this host: through the rest of
+    OUTPUT (new destination, the device first routed to), then POSTROUTING and egress out of
+    the device of the route to the new destination."""
+    found: list[tuple[Space, Rewrite, Space]] = []
+    destinations: list[tuple[IntervalSet, IntervalSet]] = []
+    for piece in pieces:
+        to = piece.to
+        assert to is not None and to.addresses is not None
+        destination = to.addresses
+        oif = route.out_interfaces(context.host, family, destination, context.interfaces)
+        flows = preimage(piece.maybe)
+        result.translations.append(
+            Translation(flows, piece.evidence, to, (False,), oif, outbound=True)
+        )
+        header = {"daddr": destination} | ({"dport": to.ports} if to.ports else {})
+        rewrite = _rewrite(flows, header | {"oif": _any_value(flows, "oif")})
+        found.append((_set_dims(piece.maybe, header), rewrite, flows))
+        destinations.append((destination, oif))
+    tail = [s for s in rest if not callable(s) and s[1].hook is Hook.OUTPUT]
+    steps: list[Step] = [
+        *tail,
+        _reroute_step(destinations),
+        *context.base_chains(family, (Hook.POSTROUTING, Hook.EGRESS)),
+    ]
+    back = Translated(preimage.known, [(rewrite, flows) for _, rewrite, flows in found])
+    entry = Space.union_all(preimage.known.dims, (rewritten for rewritten, _, _ in found))
+    _walk(context, family, phase, steps, entry, back, result, outcome)
+
+
 def _follow_later(
     context: Context,
     family: int,
@@ -1032,9 +1154,15 @@ def _follow_later(
 ) -> None:
     """A translated connection's later packets (`parts`, in the phase's terms): an inbound one
     is translated at the dstnat priority of PREROUTING like the first; a reply comes from the
-    new destination and gets its source written back at the srcnat priority of POSTROUTING."""
+    new destination and gets its source written back at the srcnat priority of POSTROUTING.
+    Connections translated in OUTPUT: _follow_later_output."""
+    outbound = [(t, part) for t, part in parts if t.outbound]
+    if outbound:
+        _follow_later_output(context, family, phase, mirrored, outbound, known, result, outcome)
     ways: dict[bool, list[tuple[Space, dict[str, IntervalSet]]]] = {}
     for translation, part in parts:
+        if translation.outbound:
+            continue
         to = translation.to
         destination = _destination(context, family, to)
         for delivered in translation.local:
@@ -1105,6 +1233,63 @@ def _follow_later(
         _walk(context, family, walked, steps, entry, back, result, outcome)
 
 
+def _follow_later_output(
+    context: Context,
+    family: int,
+    phase: Phase,
+    mirrored: bool,
+    parts: Sequence[tuple[Translation, Space]],
+    known: Space,
+    result: HookResult,
+    outcome: _Outcome,
+) -> None:
+    """Later packets of this host's connections a DNAT in OUTPUT translated. Outgoing: the
+    destination rewritten at NF_IP_PRI_NAT_DST of OUTPUT, the device at the reroute. A reply:
+    from the new destination on the device the request left by, its source written back at
+    NF_IP_PRI_NAT_SRC of INPUT (after the filter table)."""
+    headers: list[tuple[Space, dict[str, IntervalSet]]] = []
+    destinations: list[tuple[IntervalSet, IntervalSet]] = []
+    for translation, part in parts:
+        to = translation.to
+        assert to.addresses is not None
+        if mirrored:
+            header = {"saddr": to.addresses} | ({"sport": to.ports} if to.ports else {})
+            header["iif"] = translation.oif
+        else:
+            header = {"daddr": to.addresses} | ({"dport": to.ports} if to.ports else {})
+            destinations.append((to.addresses, translation.oif))
+        headers.append((part, header))
+    any_oif = {"oif": _any_value(known, "oif")}
+    back = Translated(
+        known,
+        [
+            (_rewrite(known, header if mirrored else header | any_oif), part)
+            for part, header in headers
+        ],
+    )
+    if mirrored:
+
+        def written_back(packets: Space, back: Translated = back) -> Space:
+            return back(packets)
+
+        chains = context.base_chains(family, (Hook.INGRESS, Hook.PREROUTING, Hook.INPUT))
+        late = [c for c in chains if c[1].hook is Hook.INPUT and c[1].priority >= SRCNAT]
+        early = [c for c in chains if c not in late]
+        steps: list[Step] = [*early, written_back, *late]
+        entry = Space.union_all(known.dims, (_set_dims(part, h) for part, h in headers))
+    else:
+
+        def translate(packets: Space) -> Space:
+            return Space.union_all(
+                packets.dims,
+                (_set_dims(packets.intersect(marks.forget(part)), h) for part, h in headers),
+            )
+
+        steps = _output_path(context, family, destinations, translate=translate)
+        entry = Space.union_all(known.dims, (part for part, _ in headers))
+    _walk(context, family, phase, steps, entry, back, result, outcome)
+
+
 def deciding_evidence(hook: HookResult, point: dict[str, int]) -> list[Evidence]:
     """The rule (or chain policy) that denies `point`, in the first base chain that does."""
     for chain_result in hook.chains:
@@ -1140,6 +1325,8 @@ def connection_accepted(
     parts = []
     translations: list[Translation] = []
     untranslated: Space | None = None
+    # Flows a translation not followed sent elsewhere: possibly accepted on later packets.
+    diverted: Space | None = None
     for phase, mirrored in query.phases_for(inbound, complete):
         flows = query.concerned(space, family, phase)
         if not flows:
@@ -1162,6 +1349,10 @@ def connection_accepted(
         if phase.ctstate == "NEW":
             translations = hook.translations
             untranslated = Space.union_all(asked.dims, hook.untranslated)
+            if hook.diverted:
+                diverted = query.from_phase(
+                    Space.union_all(asked.dims, hook.diverted), family, phase, mirrored
+                )
         if views is not None:
             accepted_sure, accepted_maybe = views[0].space, views[1].space
         else:
@@ -1181,11 +1372,15 @@ def connection_accepted(
             if other:
                 kept_sure = kept_sure.union(sure.intersect(other))
                 kept_maybe = kept_maybe.union(maybe.intersect(other))
+            if diverted is not None and phase.ctstate != "NEW":
+                kept_maybe = kept_maybe.union(maybe.intersect(diverted))
             sure, maybe = kept_sure, kept_maybe
         else:
             if other is not None:
                 accepted_sure = accepted_sure.union(other)
                 accepted_maybe = accepted_maybe.union(other)
+            if diverted is not None and phase.ctstate != "NEW":
+                accepted_maybe = accepted_maybe.union(diverted)
             sure = sure.intersect(accepted_sure)
             maybe = maybe.intersect(accepted_maybe)
         parts.append((phase, mirrored, asked, hook))
