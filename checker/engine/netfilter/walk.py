@@ -127,6 +127,7 @@ class HookResult:
     translated_uncertain: list[tuple[str, Evidence, Space, Preimage]] = field(default_factory=list)
     # The accepted spaces in flow terms, indexed (accepted_views).
     _views: dict[tuple[int, str, bool], tuple[BoxIndex, BoxIndex]] = field(default_factory=dict)
+    _diverted: dict[tuple[int, str], BoxIndex] = field(default_factory=dict)
 
     def accepted_views(
         self, family: int, phase: Phase, mirrored: bool
@@ -141,6 +142,17 @@ class HookResult:
                 BoxIndex(query.from_phase(self.accept_maybe, family, phase, mirrored)),
             )
         return self._views[key]
+
+    def diverted_view(self, family: int, phase: Phase) -> BoxIndex | None:
+        """The diverted packets of a first packet's hook as flows, indexed, once per hook (a
+        batched hook's serve every requirement of its batch); None when there are none."""
+        if not self.diverted:
+            return None
+        key = (family, phase.name)
+        if key not in self._diverted:
+            union = Space.union_all(self.accept_maybe.dims, self.diverted)
+            self._diverted[key] = BoxIndex(query.from_phase(union, family, phase, False))
+        return self._diverted[key]
 
     def uncertain_touching(self, flows: Space) -> Iterator[tuple[str, Evidence]]:
         """The reasons (and rules), in walk order, of the unknowns that concern `flows`. A
@@ -1325,7 +1337,9 @@ def connection_accepted(
     parts = []
     translations: list[Translation] = []
     untranslated: Space | None = None
-    # Flows a translation not followed sent elsewhere: possibly accepted on later packets.
+    # The asked flows a translation not followed sent elsewhere on their first packet: their
+    # later packets take that way too, so they stay possibly accepted whatever later walks say
+    # (before, a later packet judged untranslated could turn an accepted connection "dropped").
     diverted: Space | None = None
     for phase, mirrored in query.phases_for(inbound, complete):
         flows = query.concerned(space, family, phase)
@@ -1349,10 +1363,6 @@ def connection_accepted(
         if phase.ctstate == "NEW":
             translations = hook.translations
             untranslated = Space.union_all(asked.dims, hook.untranslated)
-            if hook.diverted:
-                diverted = query.from_phase(
-                    Space.union_all(asked.dims, hook.diverted), family, phase, mirrored
-                )
         if views is not None:
             accepted_sure, accepted_maybe = views[0].space, views[1].space
         else:
@@ -1372,16 +1382,17 @@ def connection_accepted(
             if other:
                 kept_sure = kept_sure.union(sure.intersect(other))
                 kept_maybe = kept_maybe.union(maybe.intersect(other))
-            if diverted is not None and phase.ctstate != "NEW":
-                kept_maybe = kept_maybe.union(maybe.intersect(diverted))
             sure, maybe = kept_sure, kept_maybe
         else:
             if other is not None:
                 accepted_sure = accepted_sure.union(other)
                 accepted_maybe = accepted_maybe.union(other)
-            if diverted is not None and phase.ctstate != "NEW":
-                accepted_maybe = accepted_maybe.union(diverted)
             sure = sure.intersect(accepted_sure)
             maybe = maybe.intersect(accepted_maybe)
+        if phase.ctstate == "NEW":
+            view = hook.diverted_view(family, phase)
+            diverted = view.intersect(maybe) if view is not None else None
+        elif diverted:
+            maybe = maybe.union(diverted)
         parts.append((phase, mirrored, asked, hook))
     return sure, maybe, parts
