@@ -11,39 +11,18 @@ namespaces.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
-
 import pytest
 from oracle_container import CONTAINER, CONTAINER_IFACE, container_behind
 from oracle_generate import Probe
 from oracle_netns import NetnsPair
 from oracle_probe import fwcheck_verdict
 from oracle_ruleset import TCP
+from oracle_tcp import connect, listening
 from oracle_topology import host_addresses, peer_addresses
 
 from checker.parsers.netfilter import ip_addr, iptables_save, nft_json
 
 pytestmark = pytest.mark.usefixtures("oracle_ready")
-
-LISTEN = """
-import socket, sys, time
-socks = []
-for port in map(int, sys.argv[1:]):
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", port)); s.listen(16); socks.append(s)
-print("ready", flush=True)
-time.sleep(60)
-"""
-CONNECT = """
-import socket, sys
-s = socket.socket(); s.settimeout(1.5)
-try:
-    s.connect((sys.argv[1], int(sys.argv[2]))); print("accept")
-except OSError:
-    print("drop")
-"""
 
 DOCKER = """*nat
 :PREROUTING ACCEPT [0:0]
@@ -101,21 +80,6 @@ VARIANTS = (
 PORTS = (22, 8080, 8081, 8443)
 
 
-def _listen(namespace: str, ports: tuple[int, ...]) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        ["ip", "netns", "exec", namespace, sys.executable, "-c", LISTEN, *map(str, ports)],
-        stdout=subprocess.PIPE,
-    )
-    assert process.stdout is not None
-    assert process.stdout.readline().strip() == b"ready"
-    return process
-
-
-def _connect(pair: NetnsPair, address: str, port: int) -> str:
-    result = pair.run(pair.peer, [sys.executable, "-c", CONNECT, address, str(port)])
-    return result.stdout.decode().strip()
-
-
 def _agree(
     netns: NetnsPair, name: str, load: list[str], ruleset: str, dump: list[str], parse,
     expected: dict[int, str],
@@ -126,15 +90,9 @@ def _agree(
     with the kernel on every port; returns the dump."""
     with container_behind(netns) as container:
         netns.run(netns.host, load, ruleset.encode())
-        listeners = [_listen(container, (80,)), _listen(netns.host, (22, 443, 444, 8081))]
-        try:
-            time.sleep(0.2)
-            host, peer = host_addresses(4)[0], peer_addresses(4)[0]
-            kernel = {port: _connect(netns, host, port) for port in PORTS}
-        finally:
-            for process in listeners:
-                process.kill()
-                process.wait(timeout=10)
+        host, peer = host_addresses(4)[0], peer_addresses(4)[0]
+        with listening((container, (80,)), (netns.host, (22, 443, 444, 8081))):
+            kernel = {port: connect(netns, netns.peer, host, port) for port in PORTS}
         saved = netns.run(netns.host, dump).stdout
         addresses = netns.run(netns.host, ["ip", "-j", "addr"]).stdout
     models = [parse(saved, "dump"), ip_addr.parse(addresses, "ip-addr")]

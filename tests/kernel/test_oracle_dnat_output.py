@@ -14,16 +14,13 @@ Everything runs inside the test's namespaces, with bounded timeouts.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
-
 import pytest
 from oracle_container import CONTAINER, CONTAINER_IFACE, container_behind
 from oracle_generate import Probe
 from oracle_netns import NetnsPair
 from oracle_probe import fwcheck_verdict
 from oracle_ruleset import TCP
+from oracle_tcp import connect, listening
 from oracle_topology import HOST_IFACE, host_addresses
 
 from checker.parsers.netfilter import ip_addr, iptables_save, nft_json
@@ -31,25 +28,6 @@ from checker.parsers.netfilter import ip_addr, iptables_save, nft_json
 pytestmark = pytest.mark.usefixtures("oracle_ready")
 
 SERVICE = "10.96.0.1"
-LISTEN = """
-import socket, sys, time
-socks = []
-for port in map(int, sys.argv[1:]):
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", port)); s.listen(16); socks.append(s)
-print("ready", flush=True)
-time.sleep(60)
-"""
-CONNECT = """
-import socket, sys
-s = socket.socket(); s.settimeout(1.5)
-s.bind((sys.argv[1], int(sys.argv[2])))
-try:
-    s.connect((sys.argv[3], int(sys.argv[4]))); print("accept")
-except OSError:
-    print("drop")
-"""
-
 KUBE = """*nat
 :PREROUTING ACCEPT [0:0]
 :INPUT ACCEPT [0:0]
@@ -142,32 +120,12 @@ def _run(
     with container_behind(netns) as container:
         netns.run(netns.host, ["ip", "route", "add", "10.96.0.0/16", "dev", HOST_IFACE])
         netns.run(netns.host, load, ruleset.encode())
-        listeners = [
-            subprocess.Popen(
-                ["ip", "netns", "exec", namespace, sys.executable, "-c", LISTEN, port],
-                stdout=subprocess.PIPE,
-            )
-            for namespace, port in ((container, "80"), (netns.host, "8443"))
-        ]
-        try:
-            for listener in listeners:
-                assert listener.stdout is not None
-                assert listener.stdout.readline().strip() == b"ready"
-            time.sleep(0.1)
-            source = host_addresses(4)[0]
+        source = host_addresses(4)[0]
+        with listening((container, (80,)), (netns.host, (8443,))):
             kernel = {
-                port: netns.run(
-                    netns.host,
-                    [sys.executable, "-c", CONNECT, source, str(41000 + port), SERVICE, str(port)],
-                )
-                .stdout.decode()
-                .strip()
+                port: connect(netns, netns.host, SERVICE, port, (source, 41000 + port))
                 for port in PORTS
             }
-        finally:
-            for listener in listeners:
-                listener.kill()
-                listener.wait(timeout=10)
         saved = netns.run(netns.host, dump).stdout
         addresses = netns.run(netns.host, ["ip", "-j", "addr"]).stdout
     models = [parse(saved, "dump"), ip_addr.parse(addresses, "ip-addr")]
