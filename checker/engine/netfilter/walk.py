@@ -122,7 +122,7 @@ class HookResult:
     untranslated: list[Space] = field(default_factory=list)
     # The asked packets a translation not followed sent elsewhere: their connections' later
     # packets are translated the same way, so what this walk says of them proves nothing.
-    diverted: list[Space] = field(default_factory=list)
+    diverted: list[tuple[Space, Preimage]] = field(default_factory=list)
     # Unknowns met by translated packets: (reason, rule, their packets, back to the asked).
     translated_uncertain: list[tuple[str, Evidence, Space, Preimage]] = field(default_factory=list)
     # The accepted spaces in flow terms, indexed (accepted_views).
@@ -150,7 +150,9 @@ class HookResult:
             return None
         key = (family, phase.name)
         if key not in self._diverted:
-            union = Space.union_all(self.accept_maybe.dims, self.diverted)
+            # Mapped back only when asked: on a kube-proxy file most requirements never need it.
+            dims = self.accept_maybe.dims
+            union = Space.union_all(dims, (back(packets) for packets, back in self.diverted))
             self._diverted[key] = BoxIndex(query.from_phase(union, family, phase, False))
         return self._diverted[key]
 
@@ -893,6 +895,8 @@ def _walk(
     snatted: list[Piece] = []
     # Packets translated in a way not followed: possibly accepted wherever they went.
     diverted: list[Space] = []
+    # Unknowns said before the rules' own: what the user can add to decide them.
+    first_reasons: list[tuple[str, Evidence, Space]] = []
     for position, step in enumerate(steps):
         if not maybe:
             break
@@ -974,7 +978,7 @@ def _walk(
                 # The one thing that would let it be followed: said first, before the rules'.
                 rule = piece.evidence.text.split(" -j ")[-1]
                 why = f"{rule}: whether the new destination is this host's is not known: {route.MISSING}"
-                walker.uncertain.insert(0, (why, piece.evidence, piece.maybe))
+                first_reasons.append((why, piece.evidence, piece.maybe))
             else:
                 walker.uncertain.append((why, piece.evidence, piece.maybe))
             refused.append(piece.maybe)
@@ -989,13 +993,15 @@ def _walk(
         sure, maybe = out_sure, out_maybe
     outcome.good.append(preimage(Space.union_all(dims, [maybe, *diverted])))
     if diverted:
-        result.diverted.append(preimage(Space.union_all(dims, diverted)))
+        result.diverted.append((Space.union_all(dims, diverted), preimage))
     if bad:
         outcome.bad.append(preimage(Space.union_all(dims, bad)))
     if isinstance(preimage, Translated):
-        result.translated_uncertain.extend((r, e, c, preimage) for r, e, c in walker.uncertain)
+        result.translated_uncertain.extend(
+            (r, e, c, preimage) for r, e, c in [*first_reasons, *walker.uncertain]
+        )
     else:
-        result.uncertain.extend(walker.uncertain)
+        result.uncertain.extend([*first_reasons, *walker.uncertain])
 
 
 def _destination(context: Context, family: int, to: NatTo) -> IntervalSet:
@@ -1340,7 +1346,9 @@ def connection_accepted(
     # The asked flows a translation not followed sent elsewhere on their first packet: their
     # later packets take that way too, so they stay possibly accepted whatever later walks say
     # (before, a later packet judged untranslated could turn an accepted connection "dropped").
-    diverted: Space | None = None
+    diverted: BoxIndex | None = None
+    first_maybe = space
+    put_back: Space | None = None
     for phase, mirrored in query.phases_for(inbound, complete):
         flows = query.concerned(space, family, phase)
         if not flows:
@@ -1374,6 +1382,7 @@ def connection_accepted(
                 len(sure.boxes) * len(accepted_sure.boxes)
                 + len(maybe.boxes) * len(accepted_maybe.boxes)
             )
+        before = maybe
         # Flows this packet does not belong to pass this phase untouched.
         other = space.subtract(flows) if phase.ctstate != "NEW" else None
         if views is not None:
@@ -1390,9 +1399,12 @@ def connection_accepted(
             sure = sure.intersect(accepted_sure)
             maybe = maybe.intersect(accepted_maybe)
         if phase.ctstate == "NEW":
-            view = hook.diverted_view(family, phase)
-            diverted = view.intersect(maybe) if view is not None else None
-        elif diverted:
-            maybe = maybe.union(diverted)
+            diverted, first_maybe = hook.diverted_view(family, phase), maybe
+        elif diverted is not None and maybe.boxes != before.boxes:
+            # Something was lost (an unchanged space keeps its boxes): put back what of it
+            # was diverted, looked up once.
+            if put_back is None:
+                put_back = diverted.intersect(first_maybe)
+            maybe = maybe.union(put_back)
         parts.append((phase, mirrored, asked, hook))
     return sure, maybe, parts
