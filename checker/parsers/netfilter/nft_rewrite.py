@@ -28,7 +28,7 @@ def destination(
     if not isinstance(payload, dict) or payload.get("field") != "daddr":
         return None
     protocol = payload.get("protocol")
-    if protocol not in _KIND or protocol != family:
+    if not isinstance(protocol, str) or protocol not in _KIND or protocol != family:
         return None
     kind = _KIND[protocol]
     try:

@@ -129,3 +129,13 @@ def test_deep_nesting_is_a_parse_error() -> None:
     document = json.loads(FIXTURES["inet.json"])
     text = json.dumps(document)[:-2] + ", " + rule % nested + "]}"
     _check(text.encode())
+
+
+def test_every_field_of_the_fixtures_given_a_value_of_another_type() -> None:
+    """Not random: every field of every fixture replaced in turn by a list, an object and null.
+    Hypothesis found `"protocol": []` in a mangle statement's payload (a TypeError from a dict
+    lookup of a list); this sweep asks the same of every field, each run."""
+    for name, paths in PATHS.items():
+        for path in paths:
+            for value in ([], {}, None):
+                _check(json.dumps(_mutate(DOCUMENTS[name], path, "replace", value)).encode())
