@@ -464,12 +464,17 @@ def hull_lookup(
         return None
     index: HullIndex[Box] = HullIndex(fields)
     for box in filed:
-        index.add(tuple((values[0][0], values[-1][1]) for values in box), box)
+        index.add(box_hull(box), box)
 
     def meeting(box: Box) -> Sequence[Box]:
-        return index.meeting(tuple((values[0][0], values[-1][1]) for values in box))
+        return index.meeting(box_hull(box))
 
     return meeting
+
+
+def box_hull(box: Box) -> tuple[Interval, ...]:
+    """Each field's lowest and highest value: what HullIndex files a box under."""
+    return tuple((values[0][0], values[-1][1]) for values in box)
 
 
 @cache

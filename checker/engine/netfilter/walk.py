@@ -961,13 +961,7 @@ def _walk(
                 continue
             # Translated packets leave this path (FORWARD, or INPUT on another port) in a way
             # the walk does not follow: what later chains here say proves nothing either way.
-            why = (
-                f"{piece.evidence.text.split(' -j ')[-1]}: the flow is translated and goes"
-                " elsewhere, which is not followed here (only DNAT/REDIRECT in PREROUTING, and"
-                " DNAT in OUTPUT to addresses known not to be this host's, with a destination"
-                f" read from the rule, for at most {MAX_FOLLOWED} translations of the asked"
-                " flows)"
-            )
+            rule = piece.evidence.text.split(" -j ")[-1]
             outbound_unknown = (
                 chain.hook is Hook.OUTPUT
                 and context.host is None
@@ -976,10 +970,15 @@ def _walk(
             )
             if outbound_unknown:
                 # The one thing that would let it be followed: said first, before the rules'.
-                rule = piece.evidence.text.split(" -j ")[-1]
                 why = f"{rule}: whether the new destination is this host's is not known: {route.MISSING}"
                 first_reasons.append((why, piece.evidence, piece.maybe))
             else:
+                why = (
+                    f"{rule}: the flow is translated and goes elsewhere, which is not followed"
+                    " here (only DNAT/REDIRECT in PREROUTING, and DNAT in OUTPUT to addresses"
+                    " known not to be this host's, with a destination read from the rule, for at"
+                    f" most {MAX_FOLLOWED} translations of the asked flows)"
+                )
                 walker.uncertain.append((why, piece.evidence, piece.maybe))
             refused.append(piece.maybe)
             diverted.append(piece.maybe)
